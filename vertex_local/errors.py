@@ -6,6 +6,8 @@ google-api-core maps to its usual exceptions (404 -> NotFound, 400 -> BadRequest
 
 from __future__ import annotations
 
+import logging
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -47,14 +49,12 @@ RPC_CODES: dict[str, int] = {
 class ApiError(Exception):
     """An error the API answers with: HTTP status code and a message for the caller."""
 
-    def __init__(self, code: int, message: str) -> None:
+    def __init__(self, code: int, message: str, status: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
-
-    @property
-    def status(self) -> str:
-        return STATUS_NAMES.get(self.code, "UNKNOWN")
+        # Google answers some 400s as FAILED_PRECONDITION rather than INVALID_ARGUMENT.
+        self.status = status or STATUS_NAMES.get(code, "UNKNOWN")
 
     def body(self) -> dict:
         return {"error": {"code": self.code, "message": self.message, "status": self.status}}
@@ -66,10 +66,28 @@ def error_response(code: int, message: str) -> JSONResponse:
 
 async def api_error_handler(request: Request, exc: Exception) -> JSONResponse:
     """Starlette exception handler for ApiError."""
-    assert isinstance(exc, ApiError)
+    if not isinstance(exc, ApiError):
+        raise TypeError(f"api_error_handler got {type(exc).__name__}") from exc
     return JSONResponse(exc.body(), status_code=exc.code)
+
+
+async def http_exception_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own 404/405 (unknown paths, wrong methods) in the same Google shape."""
+    code = getattr(exc, "status_code", 500)
+    detail = getattr(exc, "detail", "") or "error"
+    if code == 404:
+        detail = f"no such resource or method: {request.method} {request.url.path}"
+    return error_response(code, detail)
 
 
 def rpc_status(code_name: str, message: str) -> dict:
     """A google.rpc.Status dict, as operations and jobs carry it in their `error` field."""
     return {"code": RPC_CODES.get(code_name, RPC_CODES["UNKNOWN"]), "message": message}
+
+
+async def internal_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """A bug on our side: log the traceback once, answer a Google-shaped 500 without it."""
+    logging.getLogger("vertex_local").error(
+        "unhandled error on %s %s", request.method, request.url.path, exc_info=exc
+    )
+    return error_response(500, f"internal error: {type(exc).__name__}: {exc}")
