@@ -169,8 +169,11 @@ class ObjectStore:
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and BUCKET_NAME.fullmatch(p.name))
 
     def new_upload_file(self, upload_id: str) -> Path:
+        """An empty scratch file beside the buckets (same filesystem, so os.replace is atomic)."""
         self.uploads.mkdir(parents=True, exist_ok=True)
-        return self.uploads / upload_id
+        path = self.uploads / upload_id
+        path.touch()
+        return path
 
     def stat(self, bucket: str, name: str) -> ObjectInfo:
         """Describe an object; blocking (may checksum the file), so call it off the event loop."""

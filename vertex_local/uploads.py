@@ -70,7 +70,11 @@ class Uploads:
         content_type = request.headers.get("content-type") or DEFAULT_CONTENT_TYPE
         new = self._checked(new_object(request, {}, content_type))
         scratch = self.store.new_upload_file(secrets.token_hex(16))
-        await append_chunk(request, scratch, 0, None)
+        try:
+            await append_chunk(request, scratch, 0, None)
+        except BaseException:  # a dropped connection must not leave a scratch file behind
+            scratch.unlink(missing_ok=True)
+            raise
         return JSONResponse(self.render(await run_in_threadpool(self.store.commit, scratch, new), request))
 
     async def _multipart(self, request: Request) -> Response:
@@ -91,7 +95,7 @@ class Uploads:
         content_type = request.headers.get("x-upload-content-type") or DEFAULT_CONTENT_TYPE
         new = self._checked(new_object(request, metadata, content_type))
         upload_id = secrets.token_hex(16)
-        self.store.new_upload_file(upload_id).touch()
+        self.store.new_upload_file(upload_id)
         self._session_file(upload_id).write_text(json.dumps(dataclasses.asdict(new)))
         bucket = quote(new.bucket, safe="")
         location = (
@@ -111,11 +115,12 @@ class Uploads:
         if not UPLOAD_ID.fullmatch(upload_id):
             raise ApiError(400, f"upload_id must be 32 hex digits, got {upload_id!r}")
         try:
-            return NewObject(**json.loads(self._session_file(upload_id).read_text()))
-        except FileNotFoundError:
-            raise ApiError(
-                404, f"upload session {upload_id} not found (finished, or never started)"
-            ) from None
+            session = NewObject(**json.loads(self._session_file(upload_id).read_text()))
+        except (OSError, ValueError, TypeError):
+            session = None
+        if session is None or not (self.store.uploads / upload_id).is_file():
+            raise ApiError(404, f"upload session {upload_id} not found (finished, or never started)")
+        return session
 
 
 def new_object(request: Request, metadata: object, content_type: str) -> NewObject:
