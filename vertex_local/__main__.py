@@ -1,0 +1,71 @@
+"""Start vertex-local: python -m vertex_local serve --host 127.0.0.1 --port 8080 --state-dir .vertex-local
+
+Point the SDK at it with api_endpoint="http://127.0.0.1:8080", api_transport="rest", AnonymousCredentials,
+and STORAGE_EMULATOR_HOST=http://127.0.0.1:8080. Serving limits come from pipeline.toml's [serving] table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from trainer.config import ConfigError, load_config
+from vertex_local.app import AppConfig, build_app
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m vertex_local", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the Vertex AI and Cloud Storage API subsets on one port")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument(
+        "--state-dir", type=Path, default=Path(".vertex-local"), help="SQLite state, files, logs"
+    )
+    serve.add_argument("--profile", default=None, help="pipeline.toml profile for the [serving] limits")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument("--no-access-log", action="store_true", help="drop the one line per request")
+    return parser
+
+
+def job_environment(environ: dict[str, str]) -> dict[str, str]:
+    """The environment custom jobs start from: ours, with this interpreter's directory first on PATH,
+    so a job's `python` is the project's virtual environment."""
+    python_dir = str(Path(sys.executable).parent)
+    return {**environ, "PATH": os.pathsep.join([python_dir, environ.get("PATH", "")])}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        limits = load_config(args.profile).serving
+    except ConfigError as exc:
+        print(f"vertex-local: {exc}", file=sys.stderr)
+        return 2
+    config = AppConfig(
+        state_dir=args.state_dir.resolve(),
+        limits=limits,
+        workdir=REPO_ROOT,
+        job_env=job_environment(dict(os.environ)),
+    )
+    app = build_app(config)
+    uvicorn.run(
+        app, host=args.host, port=args.port, log_level=args.log_level, access_log=not args.no_access_log
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,156 @@
+"""The vertex-local Starlette app: one state object, one route table.
+
+Served by `python -m vertex_local serve`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from trainer.config import Serving
+from vertex_local.deployments import Deployments
+from vertex_local.endpoints import Endpoints
+from vertex_local.errors import ApiError, api_error_handler, http_exception_handler, internal_error_handler
+from vertex_local.jobs import CustomJobs
+from vertex_local.metrics import ServingMetrics
+from vertex_local.models import ModelsApi
+from vertex_local.operations import Operations
+from vertex_local.predict import PredictApi
+from vertex_local.registry import Registry
+from vertex_local.routing import RoutingTable
+from vertex_local.serving import ModelServer
+from vertex_local.state import StateStore
+from vertex_local.storage import storage_routes
+
+LOG = logging.getLogger("vertex_local")
+P = "/v1/projects/{project}/locations/{location}"
+
+
+@dataclasses.dataclass(frozen=True)
+class AppConfig:
+    state_dir: Path
+    limits: Serving
+    workdir: Path  # where custom jobs' commands run: the repository root
+    job_env: Mapping[str, str]  # the environment custom jobs start from
+
+
+@dataclasses.dataclass
+class Services:
+    """Everything the routes share; built once per app, no module globals."""
+
+    store: StateStore
+    operations: Operations
+    jobs: CustomJobs
+    models: ModelsApi
+    endpoints: Endpoints
+    deployments: Deployments
+    predict: PredictApi
+    server: ModelServer
+    metrics: ServingMetrics
+
+    @classmethod
+    def create(cls, config: AppConfig) -> Services:
+        gcs_root = config.state_dir / "gcs"
+        gcs_root.mkdir(parents=True, exist_ok=True)
+        store = StateStore(config.state_dir / "state.sqlite3")
+        operations = Operations(store)
+        table = RoutingTable()
+        server = ModelServer(config.limits)
+        endpoints = Endpoints(store, operations, table)
+        registry = Registry(store)
+        metrics = ServingMetrics()
+        return cls(
+            store=store,
+            operations=operations,
+            jobs=CustomJobs(
+                store, operations, gcs_root, config.state_dir / "jobs", config.workdir, config.job_env
+            ),
+            models=ModelsApi(registry, operations, endpoints.deployments_of),
+            endpoints=endpoints,
+            deployments=Deployments(endpoints, registry, operations, server, gcs_root),
+            predict=PredictApi(table, server, metrics, config.limits),
+            server=server,
+            metrics=metrics,
+        )
+
+
+def vertex_routes(s: Services) -> list[BaseRoute]:
+    """The Vertex AI v1 subset. Routes with a ':verb' come before the plain ones they would also match."""
+    jobs, models, endpoints, deploys = s.jobs, s.models, s.endpoints, s.deployments
+    return [
+        Route(P + "/customJobs", jobs.create, methods=["POST"]),
+        Route(P + "/customJobs", jobs.list, methods=["GET"]),
+        Route(P + "/customJobs/{job}:cancel", jobs.cancel, methods=["POST"]),
+        Route(P + "/customJobs/{job}:logs", jobs.logs, methods=["GET"]),
+        Route(P + "/customJobs/{job}", jobs.get, methods=["GET"]),
+        Route(P + "/customJobs/{job}", jobs.delete, methods=["DELETE"]),
+        Route(P + "/models:upload", models.upload, methods=["POST"]),
+        Route(P + "/models", models.list, methods=["GET"]),
+        Route(P + "/models/{model}:listVersions", models.list_versions, methods=["GET"]),
+        Route(P + "/models/{model}:mergeVersionAliases", models.merge_version_aliases, methods=["POST"]),
+        Route(P + "/models/{model}:deleteVersion", models.delete_version, methods=["DELETE"]),
+        Route(P + "/models/{model}", models.get, methods=["GET"]),
+        Route(P + "/models/{model}", models.update, methods=["PATCH"]),
+        Route(P + "/models/{model}", models.delete, methods=["DELETE"]),
+        Route(P + "/endpoints", endpoints.create, methods=["POST"]),
+        Route(P + "/endpoints", endpoints.list, methods=["GET"]),
+        Route(P + "/endpoints/{endpoint}:predict", s.predict.predict, methods=["POST"]),
+        Route(P + "/endpoints/{endpoint}:deployModel", deploys.deploy, methods=["POST"]),
+        Route(P + "/endpoints/{endpoint}:undeployModel", deploys.undeploy, methods=["POST"]),
+        Route(P + "/endpoints/{endpoint}", endpoints.get, methods=["GET"]),
+        Route(P + "/endpoints/{endpoint}", endpoints.update, methods=["PATCH"]),
+        Route(P + "/endpoints/{endpoint}", endpoints.delete, methods=["DELETE"]),
+        # The SDK polls unfinished operations under /ui/, not /v1/.
+        Route(P + "/operations/{operation_id}", s.operations.get, methods=["GET"]),
+        Route(P.replace("/v1/", "/ui/", 1) + "/operations/{operation_id}", s.operations.get, methods=["GET"]),
+    ]
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+def build_app(config: AppConfig) -> Starlette:
+    services = Services.create(config)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        failed_jobs, ended_operations = services.jobs.recover(), services.operations.recover()
+        if failed_jobs or ended_operations:
+            LOG.warning(
+                "restart: %d running job(s) marked FAILED, %d operation(s) ended",
+                failed_jobs,
+                ended_operations,
+            )
+        await services.server.start()
+        await services.deployments.restore()
+        LOG.info("vertex-local ready, state in %s", config.state_dir)
+        yield
+        await services.jobs.shutdown()
+        await asyncio.gather(*services.deployments.tasks, return_exceptions=True)
+        await services.server.close()
+        services.store.close()
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        services.metrics.metrics_route(),
+        *storage_routes(config.state_dir / "gcs"),
+        *vertex_routes(services),
+    ]
+    handlers = {
+        ApiError: api_error_handler,
+        HTTPException: http_exception_handler,
+        Exception: internal_error_handler,
+    }
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)  # type: ignore[arg-type]

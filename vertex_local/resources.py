@@ -1,0 +1,123 @@
+"""Helpers shared by the Vertex API areas: request bodies, JSON answers, timestamps, names, filters."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from vertex_local.errors import ApiError
+
+# One term of a list filter: display_name="x", labels.k="v", labels."a key"!="v", labels.k:*, state=X.
+FILTER_TERM = re.compile(
+    r"""\s*(?P<field>labels\."[^"]*"|[A-Za-z_][\w.-]*)\s*(?P<op>!=|=|:)\s*(?P<value>"(?:[^"\\]|\\.)*"|[^\s"()]+)\s*"""
+)
+FILTER_AND = re.compile(r"AND\s+", re.IGNORECASE)
+
+
+def now() -> str:
+    """The current time as RFC 3339 UTC with microseconds, as Google writes timestamps."""
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def location_path(request: Request) -> str:
+    params = request.path_params
+    return f"projects/{params['project']}/locations/{params['location']}"
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object; 400 for anything else. An empty body reads as {}."""
+    body = await request.body()
+    if not body.strip():
+        return {}
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, f"request body is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ApiError(400, f"request body must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def json_response(body: Any, status_code: int = 200) -> Response:
+    return Response(
+        orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), status_code, media_type="application/json"
+    )
+
+
+def object_field(body: dict[str, Any], key: str, required: bool = True) -> dict[str, Any]:
+    """body[key] as an object; 400 if it is missing (when required) or not an object."""
+    value = body.get(key)
+    if value is None and not required:
+        return {}
+    if not isinstance(value, dict):
+        raise ApiError(
+            400, f"{key} is required and must be an object" if value is None else f"{key}: not an object"
+        )
+    return value
+
+
+def resource_id(name: str, collection: str, parent: str) -> str:
+    """The id in 'projects/P/locations/L/<collection>/ID' (or a bare id); 400 if it names another place."""
+    if "/" not in name:
+        return name
+    prefix = f"{parent}/{collection}/"
+    if not name.startswith(prefix) or "/" in name[len(prefix) :] or not name[len(prefix) :]:
+        raise ApiError(400, f"{name!r} is not a {collection} name under {parent}")
+    return name[len(prefix) :]
+
+
+def update_mask(request: Request) -> list[str]:
+    """The ?updateMask= paths, in camelCase (the SDK may send either spelling)."""
+    text = request.query_params.get("updateMask") or request.query_params.get("update_mask") or ""
+    return [snake_to_camel(path.strip()) for path in text.split(",") if path.strip()]
+
+
+def snake_to_camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def compile_filter(text: str, fields: set[str]) -> Callable[[dict[str, Any]], bool]:
+    """A predicate for Google's list filter syntax: terms joined by AND on `fields` (camelCase) and labels."""
+    terms: list[tuple[str, str, str]] = []
+    position, text = 0, text.strip()
+    while position < len(text):
+        if terms:
+            joint = FILTER_AND.match(text, position)
+            if not joint:
+                raise ApiError(400, f"invalid filter {text!r}: expected AND at offset {position}")
+            position = joint.end()
+        term = FILTER_TERM.match(text, position)
+        if not term:
+            raise ApiError(400, f"invalid filter {text!r} at offset {position}")
+        terms.append(_checked_term(term["field"], term["op"], term["value"], fields, text))
+        position = term.end()
+    return lambda resource: all(_term_holds(resource, *term) for term in terms)
+
+
+def _checked_term(field: str, op: str, value: str, fields: set[str], text: str) -> tuple[str, str, str]:
+    if value.startswith('"'):
+        value = orjson.loads(value)
+    if field.startswith("labels."):
+        return field.removeprefix("labels.").strip('"'), op, value
+    if field == "labels" and op == ":":
+        return value, ":", "*"
+    camel = snake_to_camel(field)
+    if camel not in fields or op == ":":
+        raise ApiError(400, f"invalid filter {text!r}: cannot filter on {field}{op} (use {sorted(fields)})")
+    return "." + camel, op, value
+
+
+def _term_holds(resource: dict[str, Any], key: str, op: str, value: str) -> bool:
+    labels = resource.get("labels") or {}
+    actual = resource.get(key[1:]) if key.startswith(".") else labels.get(key)
+    if op == ":":
+        return actual is not None
+    matched = actual is not None and str(actual) == value
+    return matched if op == "=" else not matched
