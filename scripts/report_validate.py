@@ -1,0 +1,93 @@
+"""Read and check the report's inputs (metrics.json, gate.json), naming the file and key that is wrong.
+
+Used by `python -m scripts.report`; the schemas are in docs/DESIGN.md.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+NUMBER = (int, float)
+METRIC_KEYS: dict[str, type | tuple[type, ...]] = {
+    "model": str,
+    "dataset": str,
+    "accuracy": NUMBER,
+    "loss": NUMBER,
+    "per_class_accuracy": list,
+    "confusion_matrix": list,
+    "train_examples": int,
+    "test_examples": int,
+    "data_fingerprint": str,
+    "hyperparameters": dict,
+    "versions": dict,
+    "wall_time_s": NUMBER,
+    "history": list,
+    "strategy": str,
+    "replicas": int,
+    "created_at": str,
+}
+HISTORY_KEYS = ("epoch", "accuracy", "loss", "val_accuracy", "val_loss")
+VERSION_KEYS = ("tensorflow", "keras", "python")
+
+
+class ReportError(ValueError):
+    """An input file the report cannot use."""
+
+
+def load_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReportError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReportError(f"{path}: not readable JSON ({exc})") from None
+
+
+def _require(data: dict[str, Any], key: str, kind: type | tuple[type, ...], source: str) -> Any:
+    if key not in data:
+        raise ReportError(f"{source}: missing key {key!r}")
+    value = data[key]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise ReportError(f"{source}: {key} = {value!r} has the wrong type")
+    return value
+
+
+def validate_metrics(data: Any, source: str) -> dict[str, Any]:
+    """Check a metrics.json (schema_version 1) has every field the report prints."""
+    if not isinstance(data, dict):
+        raise ReportError(f"{source}: expected a JSON object")
+    if data.get("schema_version") != 1:
+        raise ReportError(f"{source}: schema_version = {data.get('schema_version')!r}, expected 1")
+    for key, kind in METRIC_KEYS.items():
+        _require(data, key, kind, source)
+    per_class = data["per_class_accuracy"]
+    if len(per_class) != 10 or not all(isinstance(v, NUMBER) for v in per_class):
+        raise ReportError(f"{source}: per_class_accuracy must be 10 numbers")
+    matrix = data["confusion_matrix"]
+    if len(matrix) != 10 or not all(isinstance(row, list) and len(row) == 10 for row in matrix):
+        raise ReportError(f"{source}: confusion_matrix must be 10 rows of 10 counts")
+    if not data["history"]:
+        raise ReportError(f"{source}: history is empty")
+    for epoch in data["history"]:
+        for key in HISTORY_KEYS:
+            _require(epoch, key, NUMBER, f"{source}: history")
+    for key in VERSION_KEYS:
+        _require(data["versions"], key, str, f"{source}: versions")
+    return data
+
+
+def validate_verdict(data: Any, source: str) -> dict[str, Any]:
+    """Check a gate.json has the verdict, its reason and the thresholds."""
+    if not isinstance(data, dict):
+        raise ReportError(f"{source}: expected a JSON object")
+    _require(data, "reason", str, source)
+    if not isinstance(data.get("passed"), bool):
+        raise ReportError(f"{source}: passed = {data.get('passed')!r}, expected true or false")
+    _require(data, "thresholds", dict, source)
+    production = data.get("production")
+    if production is not None:
+        for key in ("accuracy", "loss"):
+            _require(production, key, NUMBER, f"{source}: production")
+    return data

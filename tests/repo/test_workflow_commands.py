@@ -1,0 +1,86 @@
+"""Every command a workflow runs is `make <target>` or `python -m scripts.<step> ...`, and it parses.
+
+The arguments are parsed with the step's own build_parser(), so a workflow cannot call a flag that
+does not exist; `$NAME` values must be defined in the step's, job's or workflow's env (or by GitHub).
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+Command = Any  # tests/repo/conftest.py's Command: workflow, job, step, argv, env, where()
+
+# Set by GitHub on every runner (the workflows use no others).
+GITHUB_DEFAULT_ENV = {"GITHUB_SHA", "GITHUB_RUN_ID", "GITHUB_REF_NAME", "GITHUB_REPOSITORY"}
+# A value of the right shape for variables whose flag parses a number; others get a placeholder.
+SAMPLE_VALUES = {"PR_NUMBER": "17"}
+ENV_REFERENCE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
+
+
+def make_targets() -> set[str]:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    return set(re.findall(r"^([A-Za-z0-9][A-Za-z0-9_.-]*)\s*:(?!=)", makefile, flags=re.MULTILINE))
+
+
+def substitute_env(argv: tuple[str, ...]) -> list[str]:
+    return [
+        ENV_REFERENCE.sub(lambda m: SAMPLE_VALUES.get(m.group(1), f"sample-{m.group(1).lower()}"), a)
+        for a in argv
+    ]
+
+
+def test_every_run_step_is_make_or_a_scripts_module(commands: list[Command]) -> None:
+    assert commands, "the workflows run no commands at all"
+    for command in commands:
+        argv = command.argv
+        is_make = argv[0] == "make" and len(argv) == 2
+        is_step = argv[:2] == ("python", "-m") and len(argv) > 2 and argv[2].startswith("scripts.")
+        assert is_make or is_step, f"logic in YAML: {command.where()}"
+
+
+def test_every_make_target_a_workflow_calls_exists(commands: list[Command]) -> None:
+    targets = make_targets()
+    for command in (c for c in commands if c.argv[0] == "make"):
+        assert command.argv[1] in targets, f"no Makefile target {command.argv[1]!r}: {command.where()}"
+
+
+def test_every_scripts_call_parses_with_that_steps_own_parser(commands: list[Command]) -> None:
+    calls = [c for c in commands if c.argv[:2] == ("python", "-m")]
+    assert len(calls) >= 10, "expected the pipeline steps in the workflows"
+    for command in calls:
+        module = importlib.import_module(command.argv[2])
+        parser = module.build_parser()
+        parser.exit_on_error = False
+        try:
+            parser.parse_args(substitute_env(command.argv[3:]))
+        except SystemExit as exc:  # argparse still exits on some errors (required flags)
+            pytest.fail(f"arguments do not parse (exit {exc.code}): {command.where()}")
+        except Exception as exc:
+            pytest.fail(f"arguments do not parse ({exc}): {command.where()}")
+
+
+def test_every_env_reference_in_a_command_is_defined(commands: list[Command]) -> None:
+    for command in commands:
+        for argument in command.argv:
+            for name in ENV_REFERENCE.findall(argument):
+                known = name in command.env or name in GITHUB_DEFAULT_ENV
+                assert known, f"${name} is not set for this step: {command.where()}"
+
+
+def test_no_expression_is_expanded_inside_a_run_script(workflows: dict) -> None:
+    for name, workflow in workflows.items():
+        for job_id, job in workflow["jobs"].items():
+            for step in job.get("steps", []):
+                assert "${{" not in step.get("run", ""), f"{name} / {job_id}: pass ${{{{ }}}} values via env:"
+
+
+def test_the_pipeline_steps_each_appear_in_a_workflow(commands: list[Command]) -> None:
+    called = {c.argv[2] for c in commands if c.argv[:2] == ("python", "-m")}
+    for step in ("submit_training", "gate", "register", "deploy", "rollback", "report"):
+        assert f"scripts.{step}" in called, f"no workflow runs scripts.{step}"
