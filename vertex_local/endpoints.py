@@ -108,10 +108,8 @@ class Endpoints:
         for key in mask:
             if key == "trafficSplit":
                 deployed = {deployed["id"] for deployed in doc["deployedModels"]}
-                split = checked_split(body.get("trafficSplit") or {}, deployed, allow_new=False)
-                if deployed and not split:
-                    raise ApiError(400, "trafficSplit cannot be empty while models are deployed")
-                doc["trafficSplit"] = split
+                # An empty split is allowed: the endpoint then takes no traffic, as on Vertex.
+                doc["trafficSplit"] = checked_split(body.get("trafficSplit") or {}, deployed, allow_new=False)
             else:
                 doc[key] = body.get(key, {} if key == "labels" else "")
         self.save(doc)

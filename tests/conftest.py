@@ -1,0 +1,191 @@
+"""Shared fixtures: a real vertex-local process on a free port, the SDK pointed at it, a trained model.
+
+    vertex_local       session: the running server (VertexLocal: url, port, state_dir, log_path, ...)
+    vertex             per test: aiplatform.init(...) against it, STORAGE_EMULATOR_HOST set, fast job polling
+    unique_name        per test: a display name no other test uses
+    trained_model_dir  session: a SavedModel the real trainer trained (baseline, 3 epochs, mnist-sample)
+    mnist_test_digits  session: real MNIST test digits and labels from trainer.data
+
+Helpers: start_vertex_local(state_dir) starts another server (restart tests); VertexLocal.stage_model()
+uploads a model directory through the storage API and returns its gs:// URI.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PROJECT = "test-project"
+LOCATION = "us-central1"  # the SDK checks regions against its own list, offline
+BUCKET = "test-bucket"
+START_TIMEOUT_S = 60.0  # a restart loads every deployed model before it answers /healthz
+STOP_TIMEOUT_S = 20.0
+JOB_POLL_S = 0.2  # google.cloud.aiplatform.jobs polls every 5 s by default
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclasses.dataclass
+class VertexLocal:
+    """A `python -m vertex_local serve` process and how to reach it."""
+
+    port: int
+    state_dir: Path
+    log_path: Path
+    process: subprocess.Popen | None = None
+    project: str = PROJECT
+    location: str = LOCATION
+    bucket: str = BUCKET
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def parent(self) -> str:
+        return f"projects/{self.project}/locations/{self.location}"
+
+    def api(self, path: str) -> str:
+        """The full URL of a Vertex v1 path under this project and location."""
+        return f"{self.url}/v1/{self.parent}/{path}"
+
+    def start(self) -> None:
+        command = [sys.executable, "-m", "vertex_local", "serve", "--port", str(self.port)]
+        command += ["--state-dir", str(self.state_dir)]
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"vertex-local exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=1).ok:
+                    return
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError(f"vertex-local did not answer /healthz in {START_TIMEOUT_S} s:\n{self.log_tail()}")
+
+    def stop(self) -> int:
+        """Ctrl-C the server (graceful shutdown) and return its exit code."""
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else 0
+        self.process.send_signal(signal.SIGINT)
+        try:
+            return self.process.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def kill(self) -> None:
+        """Crash the server: SIGKILL, no shutdown code runs."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def init_sdk(self) -> None:
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import aiplatform
+
+        aiplatform.init(
+            project=self.project,
+            location=self.location,
+            staging_bucket=f"gs://{self.bucket}",
+            api_endpoint=self.url,
+            api_transport="rest",
+            credentials=AnonymousCredentials(),
+        )
+
+    def storage_client(self):  # -> google.cloud.storage.Client
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import storage
+
+        with pytest.MonkeyPatch.context() as patch:  # the client reads it when it is built
+            patch.setenv("STORAGE_EMULATOR_HOST", self.url)
+            return storage.Client(project=self.project, credentials=AnonymousCredentials())
+
+    def stage_model(self, model_dir: Path, prefix: str) -> str:
+        """Upload a model directory through the storage API; returns gs://BUCKET/<prefix>/model."""
+        bucket = self.storage_client().bucket(self.bucket)
+        for path in sorted(model_dir.rglob("*")):
+            if path.is_file():
+                bucket.blob(f"{prefix}/model/{path.relative_to(model_dir)}").upload_from_filename(str(path))
+        return f"gs://{self.bucket}/{prefix}/model"
+
+
+def start_vertex_local(state_dir: Path, port: int | None = None) -> VertexLocal:
+    """Start a vertex-local server with its own state dir; the caller stops it."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    server = VertexLocal(
+        port=port or free_port(), state_dir=state_dir, log_path=state_dir.parent / "server.log"
+    )
+    server.start()
+    client = server.storage_client()
+    if not client.bucket(server.bucket).exists():
+        client.create_bucket(server.bucket)
+    return server
+
+
+@pytest.fixture(scope="session")
+def vertex_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
+    server = start_vertex_local(tmp_path_factory.mktemp("vertex-local") / "state")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def vertex(vertex_local: VertexLocal, monkeypatch: pytest.MonkeyPatch) -> VertexLocal:
+    """The SDK initialised against the session's server, with fast job polling."""
+    from google.cloud.aiplatform import jobs
+
+    monkeypatch.setattr(jobs, "_JOB_WAIT_TIME", JOB_POLL_S)
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", vertex_local.url)
+    vertex_local.init_sdk()
+    return vertex_local
+
+
+@pytest.fixture
+def unique_name(request: pytest.FixtureRequest) -> str:
+    """A display name no other test shares (resources outlive tests on the session's server)."""
+    return f"{request.node.name[:40].strip('_[]')}-{uuid.uuid4().hex[:8]}".replace("_", "-").lower()
+
+
+@pytest.fixture(scope="session")
+def trained_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SavedModel + metrics.json from the real trainer: baseline, 3 epochs on mnist-sample (seconds)."""
+    model_dir = tmp_path_factory.mktemp("trained") / "model"
+    command = [sys.executable, "-m", "trainer.task", "--dataset", "mnist-sample", "--model", "baseline"]
+    command += ["--epochs", "3", "--model-dir", str(model_dir)]
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AIP_")}
+    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"trainer failed:\n{result.stdout}\n{result.stderr}"
+    assert (model_dir / "saved_model.pb").is_file()
+    return model_dir
+
+
+@pytest.fixture(scope="session")
+def mnist_test_digits() -> tuple[np.ndarray, np.ndarray]:
+    """Held-out real MNIST digits (float32 [n, 28, 28] in [0, 1]) and their labels."""
+    from trainer.data import load_dataset
+
+    _, (x_test, y_test) = load_dataset("mnist-sample", seed=42)
+    return x_test, y_test
