@@ -1,0 +1,1 @@
+"""The pipeline steps, one module each: python -m scripts.<step> (gate, deploy, ...)."""

@@ -1,0 +1,198 @@
+"""The whole pipeline on vertex-local, as `make demo` runs it: python -m scripts.demo [--keep]
+
+Starts vertex-local if nothing answers at [vertex] api_endpoint, then runs submit_training, gate,
+register and deploy in-process, and ends like the walkthrough (`real : 7` / `predicted : 7`) with a
+ready curl command. A second run trains a challenger, compares it with production in the gate and
+canary-deploys it. Each run registers its own version: it is named `<short HEAD>-demo-<UTC time>`
+rather than the bare commit SHA, because registering the same SHA twice is a no-op.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+
+from scripts import common, deploy, gate, register, smoke_test, submit_training
+from trainer.config import Config, ConfigError
+
+STEP = "demo"
+SERVER_START_SECONDS = 90.0  # vertex-local imports TensorFlow before it answers
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"python -m scripts.{STEP}", description=__doc__.splitlines()[0])
+    common.add_common_flags(parser)
+    parser.add_argument("--keep", action="store_true", help="leave vertex-local running afterwards")
+    parser.add_argument(
+        "--state-dir", default=".vertex-local", help="vertex-local's state (default: .vertex-local)"
+    )
+    return parser
+
+
+def healthy(api_endpoint: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{api_endpoint.rstrip('/')}/healthz", timeout=1) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def start_server(api_endpoint: str, state_dir: str, log_path: Path) -> subprocess.Popen:
+    """`python -m vertex_local serve` on the configured port; waits until /healthz answers."""
+    address = urlparse(api_endpoint)
+    command = [
+        sys.executable,
+        "-m",
+        "vertex_local",
+        "serve",
+        "--host",
+        address.hostname or "127.0.0.1",
+        "--port",
+        str(address.port or 80),
+        "--state-dir",
+        state_dir,
+    ]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        # Its own session: Ctrl-C on `make demo` reaches us, and we stop it (or keep it with --keep).
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    print(f"{STEP}: starting vertex-local at {api_endpoint} (pid {server.pid}, log {log_path})", flush=True)
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while not healthy(api_endpoint):
+        if server.poll() is not None or time.monotonic() > deadline:
+            stop_server(server)
+            tail = log_path.read_text(errors="replace").splitlines()[-5:]
+            raise common.StepError(f"vertex-local did not come up at {api_endpoint}: {' | '.join(tail)}")
+        time.sleep(0.2)
+    return server
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def head_sha() -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None
+
+
+def demo_identity(head: str | None, now: datetime.datetime) -> str:
+    """A per-run stand-in for the git SHA: a valid label value and (as sha-<it>) a valid alias."""
+    return f"{(head or 'nogit')[:12]}-demo-{now:%Y%m%d%H%M%S}"
+
+
+def read_out(out_dir: str, step: str) -> dict:
+    return json.loads((Path(out_dir) / f"{step}.json").read_text(encoding="utf-8"))
+
+
+def summarize(step: str, out: dict) -> str:
+    """One readable line per step, from the JSON the step wrote."""
+    if step == "submit_training":
+        return f"trained in {out['wall_time_s']} s ({out['state']}): {out['model_dir']}"
+    if step == "gate":
+        return f"{'passed' if out['passed'] else 'FAILED'}: {out['reason']}"
+    if step == "register":
+        how = "already registered as" if out["reused"] else "registered"
+        return f"{how} version {out['version_id']} ({', '.join(out['aliases'])})"
+    smoke = out.get("smoke") or {}
+    return (
+        f"version {out['version_id']} serves {out['traffic_split']} on {out['endpoint']}; smoke test: "
+        f"{smoke.get('digits')} digits, accuracy {smoke.get('accuracy')}, "
+        f"p95 {smoke.get('p95_latency_ms')} ms"
+    )
+
+
+def pipeline(args: argparse.Namespace, identity: str) -> int:
+    """The four steps in order, in-process; the first failing one stops the demo with its exit status."""
+    common_argv = ["--out-dir", args.out_dir] + (["--profile", args.profile] if args.profile else [])
+    steps: list[tuple[str, Callable[[list[str]], int], list[str]]] = [
+        ("submit_training", submit_training.main, ["--git-sha", identity]),
+        ("gate", gate.main, []),
+        ("register", register.main, ["--git-sha", identity]),
+        ("deploy", deploy.main, ["--git-sha", identity]),
+    ]
+    for number, (step, main, argv) in enumerate(steps, 1):
+        print(f"\n== {number}/{len(steps)} {step}", flush=True)
+        began = time.monotonic()
+        status = main(common_argv + argv)
+        if status != 0:
+            print(f"{STEP}: stopped: {step} failed (exit {status}); its reason is above", file=sys.stderr)
+            return status
+        took = time.monotonic() - began
+        print(f"== {step}: {summarize(step, read_out(args.out_dir, step))} [{took:.1f} s]", flush=True)
+    return 0
+
+
+def closing(cfg: Config, out_dir: str, server_stays: bool) -> None:
+    """The walkthrough's last lines: test digit 0 through endpoint.predict, then a curl to do it by hand."""
+    from google.cloud import aiplatform
+
+    deployed = read_out(out_dir, "deploy")
+    x, y = smoke_test.load_digits(cfg.training.dataset, cfg.training.seed, 1)
+    response = aiplatform.Endpoint(deployed["endpoint"]).predict(instances=[x[0].tolist()])
+    body = Path(out_dir) / "digit.json"
+    body.write_text(json.dumps({"instances": [x[0].tolist()]}), encoding="utf-8")
+    print(f"\nreal : {y[0]}")
+    print(f"predicted : {np.argmax(response.predictions, axis=1)[0]}")
+    print(f"\nendpoint: {deployed['predict_url']}")
+    print(f"curl -s -X POST -H 'Content-Type: application/json' --data @{body} {deployed['predict_url']}")
+    if not server_stays:
+        print("(vertex-local stops now; `make demo KEEP=1` keeps it running for the curl)")
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = common.load_step_config(args.profile, os.environ)
+    if not cfg.vertex.api_endpoint:
+        raise ConfigError(
+            f"profile {cfg.profile!r} has no vertex.api_endpoint; the demo runs on vertex-local"
+        )
+    identity = demo_identity(head_sha(), datetime.datetime.now(datetime.UTC))
+    common.print_settings(STEP, cfg, {"api_endpoint": cfg.vertex.api_endpoint, "run": identity})
+    began = time.monotonic()
+    server = None
+    if not healthy(cfg.vertex.api_endpoint):
+        server = start_server(
+            cfg.vertex.api_endpoint, args.state_dir, Path(args.out_dir) / "vertex-local.log"
+        )
+    try:
+        status = pipeline(args, identity)
+        if status == 0:
+            common.connect(cfg, os.environ)
+            closing(cfg, args.out_dir, server is None or args.keep)
+    finally:
+        if server is not None and not args.keep:
+            stop_server(server)
+    if server is not None and args.keep:
+        print(f"{STEP}: vertex-local keeps running (pid {server.pid}); stop it with: kill {server.pid}")
+    print(f"{STEP}: {'done' if status == 0 else 'failed'} in {time.monotonic() - began:.1f} s", flush=True)
+    return status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return common.run_main(STEP, build_parser(), run, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

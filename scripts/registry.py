@@ -1,0 +1,76 @@
+"""Model Registry and endpoint lookups shared by the steps (thin calls on aiplatform.Model and Endpoint).
+
+Not run by itself. The pipeline keeps ONE model (cfg.vertex.model_display_name) with many versions;
+versions are found by id or alias (`production`, `candidate`, `sha-<short sha>`).
+"""
+
+from __future__ import annotations
+
+from google.api_core import exceptions as google_exceptions
+from google.cloud import aiplatform
+
+from scripts.common import StepError, short_sha
+
+PRODUCTION = "production"
+CANDIDATE = "candidate"
+
+
+def sha_alias(git_sha: str) -> str:
+    """The alias naming a git SHA's version; aliases must start with a letter, SHAs may not."""
+    return f"sha-{short_sha(git_sha)}"
+
+
+def find_model(display_name: str) -> aiplatform.Model | None:
+    """The pipeline's model (its default version), or None before the first registration."""
+    models = aiplatform.Model.list(filter=f'display_name="{display_name}"')
+    if len(models) > 1:
+        names = ", ".join(model.resource_name for model in models)
+        raise StepError(
+            f"{len(models)} models are named {display_name!r} ({names}); the pipeline needs exactly one"
+        )
+    return models[0] if models else None
+
+
+def get_version(model_resource_name: str, version: str) -> aiplatform.Model | None:
+    """One version by id or alias, or None when the model has no such version."""
+    try:
+        return aiplatform.Model(f"{model_resource_name}@{version}")
+    except google_exceptions.NotFound:
+        return None
+
+
+def require_version(display_name: str, version: str) -> aiplatform.Model:
+    """A version that must exist: a clear error names what was looked for."""
+    model = find_model(display_name)
+    if model is None:
+        raise StepError(f"no model named {display_name!r} in the registry yet")
+    found = get_version(model.resource_name, version)
+    if found is None:
+        raise StepError(f"model {display_name!r} has no version or alias {version!r}")
+    return found
+
+
+def production_version(display_name: str) -> aiplatform.Model | None:
+    """The version holding the `production` alias, or None (no model yet, or nothing promoted)."""
+    model = find_model(display_name)
+    return get_version(model.resource_name, PRODUCTION) if model else None
+
+
+def move_alias(version: aiplatform.Model, alias: str) -> None:
+    """Give `alias` to this version; Vertex takes it off whichever version held it (aliases are unique)."""
+    version.versioning_registry.add_version_aliases([alias], version=version.version_id)
+
+
+def describe(version: aiplatform.Model) -> str:
+    """`mnist v3 (production, sha-3f2a...)` for log lines."""
+    aliases = ", ".join(version.version_aliases)
+    return f"{version.display_name} v{version.version_id}" + (f" ({aliases})" if aliases else "")
+
+
+def find_endpoint(display_name: str) -> aiplatform.Endpoint | None:
+    """The pipeline's endpoint, or None before the first deployment."""
+    endpoints = aiplatform.Endpoint.list(filter=f'display_name="{display_name}"')
+    if len(endpoints) > 1:
+        names = ", ".join(endpoint.resource_name for endpoint in endpoints)
+        raise StepError(f"{len(endpoints)} endpoints are named {display_name!r} ({names}); expected one")
+    return endpoints[0] if endpoints else None

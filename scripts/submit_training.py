@@ -1,0 +1,153 @@
+"""Train in a Vertex AI CustomJob and wait for it: python -m scripts.submit_training --git-sha SHA
+
+The job writes its SavedModel and metrics.json to <base_output_dir>/model, with
+base_output_dir = <staging bucket>/runs/<git sha>/<UTC timestamp>. Prints the job name and the model dir.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from google.cloud import aiplatform
+
+from scripts import common
+from trainer.config import Config, ConfigError
+
+STEP = "submit_training"
+ENTRYPOINT = [
+    "python",
+    "-m",
+    "trainer.task",
+]  # explicit, so the job does not depend on the image's ENTRYPOINT
+SUCCEEDED = "JOB_STATE_SUCCEEDED"
+TERMINAL_STATES = {SUCCEEDED, "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"python -m scripts.{STEP}", description=__doc__.splitlines()[0])
+    common.add_common_flags(parser)
+    parser.add_argument("--git-sha", help="commit being trained (default: $GITHUB_SHA)")
+    parser.add_argument("--pr", help="pull request number, recorded as a job label")
+    parser.add_argument("--run-id", help="CI run id, recorded as a job label (default: $GITHUB_RUN_ID)")
+    parser.add_argument("--image-tag", help="trainer image tag (default: the git SHA)")
+    return parser
+
+
+def trainer_args(cfg: Config, git_sha: str) -> list[str]:
+    """Every [training] value passed explicitly, so the job spec alone says how the model was trained."""
+    t = cfg.training
+    return [
+        f"--dataset={t.dataset}",
+        f"--model={t.model}",
+        f"--epochs={t.epochs}",
+        f"--batch-size={t.batch_size}",
+        f"--learning-rate={t.learning_rate}",
+        f"--seed={t.seed}",
+        f"--git-sha={git_sha}",
+    ]
+
+
+def worker_pool_specs(cfg: Config, image_uri: str, args: list[str]) -> list[dict[str, Any]]:
+    """Vertex wants the chief alone in pool 0; further replicas form pool 1 with the same machine."""
+    v = cfg.vertex
+    if v.training_replica_count < 1:
+        raise ConfigError(f"vertex.training_replica_count = {v.training_replica_count}: expected >= 1")
+    machine: dict[str, Any] = {"machine_type": v.training_machine_type}
+    if v.accelerator_type and v.accelerator_count > 0:
+        machine.update(accelerator_type=v.accelerator_type, accelerator_count=v.accelerator_count)
+    container = {"image_uri": image_uri, "command": ENTRYPOINT, "args": args}
+    pools = [{"machine_spec": machine, "replica_count": 1, "container_spec": container}]
+    if v.training_replica_count > 1:
+        pools.append(
+            {
+                "machine_spec": machine,
+                "replica_count": v.training_replica_count - 1,
+                "container_spec": container,
+            }
+        )
+    return pools
+
+
+def base_output_dir(staging_bucket: str, git_sha: str, now: datetime.datetime) -> str:
+    return f"{staging_bucket.rstrip('/')}/runs/{git_sha}/{now:%Y%m%dT%H%M%SZ}"
+
+
+def wait_for_job(job: aiplatform.CustomJob, poll_seconds: float, log: Callable[[str], None]) -> str:
+    """Poll until the job ends, logging each state change; returns the final state's name."""
+    last = ""
+    while True:
+        state = job.state.name
+        if state != last:
+            log(f"{STEP}: {job.resource_name} {state}")
+            last = state
+        if state in TERMINAL_STATES:
+            return state
+        time.sleep(poll_seconds)
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = common.load_step_config(args.profile, os.environ)
+    git_sha = common.resolve_git_sha(args.git_sha, os.environ)
+    run_id = args.run_id or os.environ.get("GITHUB_RUN_ID")
+    now = datetime.datetime.now(datetime.UTC)
+    base = base_output_dir(cfg.vertex.staging_bucket, git_sha, now)
+    image_uri = f"{cfg.vertex.image_repository}:{args.image_tag or git_sha}"
+    common.print_settings(STEP, cfg, {"image": image_uri, **_training_summary(cfg)})
+    common.connect(cfg, os.environ)
+
+    job = aiplatform.CustomJob(
+        display_name=f"train-{common.short_sha(git_sha)}-{now:%Y%m%d-%H%M%S}",
+        worker_pool_specs=worker_pool_specs(cfg, image_uri, trainer_args(cfg, git_sha)),
+        base_output_dir=base,
+        labels=common.job_labels(git_sha, args.pr, run_id),
+        staging_bucket=cfg.vertex.staging_bucket,
+    )
+    job.submit()
+    started = time.monotonic()
+    state = wait_for_job(job, cfg.vertex.job_poll_seconds, lambda line: print(line, flush=True))
+    model_dir = f"{base}/model"
+    result = {"job": job.resource_name, "state": state, "model_dir": model_dir, "base_output_dir": base}
+    result["wall_time_s"] = round(time.monotonic() - started, 1)
+    common.write_out(args.out_dir, STEP, result)
+    common.publish(
+        os.environ.get("GITHUB_OUTPUT"),
+        os.environ.get("GITHUB_STEP_SUMMARY"),
+        {"job": job.resource_name, "state": state, "model_dir": model_dir},
+        f"### Training\n\n`{job.resource_name}`: **{state}** in {result['wall_time_s']} s\n\n"
+        f"Model: `{model_dir}`",
+    )
+    if state != SUCCEEDED:
+        message = (
+            job.error.message or "no error message"
+        )  # the job's own error (vertex-local adds the log tail)
+        raise common.StepError(f"job {job.resource_name} ended {state}: {message}")
+    print(f"{STEP}: job {job.resource_name}\n{STEP}: model dir {model_dir}", flush=True)
+    return 0
+
+
+def _training_summary(cfg: Config) -> dict[str, Any]:
+    t, v = cfg.training, cfg.vertex
+    return {
+        "dataset": t.dataset,
+        "model": t.model,
+        "epochs": t.epochs,
+        "batch_size": t.batch_size,
+        "learning_rate": t.learning_rate,
+        "seed": t.seed,
+        "machine": v.training_machine_type,
+        "replicas": v.training_replica_count,
+        "accelerator": v.accelerator_type or "none",
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return common.run_main(STEP, build_parser(), run, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
