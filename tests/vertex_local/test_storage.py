@@ -1,4 +1,4 @@
-"""The Cloud Storage subset, driven by the real google-cloud-storage client over real HTTP.
+"""The Cloud Storage subset, driven by the real google-cloud-storage client against a real vertex-local.
 
 Run: .venv/bin/pytest tests/vertex_local/test_storage.py
 """
@@ -8,50 +8,28 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import socket
-import threading
-import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import google_crc32c
 import pytest
 import requests
-import uvicorn
 from google.api_core import exceptions
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
-from starlette.applications import Starlette
 
-from vertex_local.errors import ApiError, api_error_handler
-from vertex_local.storage import local_path, storage_routes
-
-
-@pytest.fixture(scope="module")
-def gcs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """(base URL, gcs_root) of a real uvicorn serving only the storage routes, on a free port."""
-    root = tmp_path_factory.mktemp("gcs")
-    app = Starlette(routes=storage_routes(root), exception_handlers={ApiError: api_error_handler})
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}", root
-    server.should_exit = True
-    thread.join(timeout=10)
+from tests.conftest import VertexLocal
+from vertex_local.storage import local_path
 
 
 @pytest.fixture(scope="module")
-def client(gcs_server: tuple[str, Path]) -> storage.Client:
-    with pytest.MonkeyPatch.context() as patch:  # the client reads it once, when it is built
-        patch.setenv("STORAGE_EMULATOR_HOST", gcs_server[0])
-        return storage.Client(project="local-project", credentials=AnonymousCredentials())
+def gcs_server(vertex_local: VertexLocal) -> tuple[str, Path]:
+    """(base URL, gcs_root) of the session's real vertex-local process."""
+    return vertex_local.url, vertex_local.state_dir / "gcs"
+
+
+@pytest.fixture(scope="module")
+def client(vertex_local: VertexLocal) -> storage.Client:
+    return vertex_local.storage_client()  # built with STORAGE_EMULATOR_HOST pointing at the server
 
 
 @pytest.fixture
