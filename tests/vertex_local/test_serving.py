@@ -20,6 +20,7 @@ import pytest
 import requests
 import tensorflow as tf
 
+from tests.conftest import VertexLocal
 from trainer.config import Serving, load_config
 from vertex_local.errors import ApiError
 from vertex_local.metrics import ServingMetrics
@@ -295,7 +296,7 @@ def test_metrics_count_requests_predictions_and_errors_per_model() -> None:
     assert ServingMetrics().scrape().count(b"_total{") == 0  # each object has its own registry
 
 
-def test_the_live_server_exposes_prometheus_metrics(vertex_local: Any) -> None:
+def test_the_live_server_exposes_prometheus_metrics(vertex_local: VertexLocal) -> None:
     answer = requests.get(f"{vertex_local.url}/metrics", timeout=10)
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
     assert "# TYPE vertex_local_prediction_latency_seconds histogram" in answer.text
