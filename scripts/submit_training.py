@@ -90,6 +90,12 @@ def wait_for_job(job: aiplatform.CustomJob, poll_seconds: float, log: Callable[[
         time.sleep(poll_seconds)
 
 
+def one_line(message: str) -> str:
+    """A multi-line error (vertex-local quotes the log tail) as its first and last line (the cause)."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    return " ... ".join(dict.fromkeys([lines[0], lines[-1]])) if lines else message
+
+
 def run(args: argparse.Namespace) -> int:
     cfg = common.load_step_config(args.profile, os.environ)
     git_sha = common.resolve_git_sha(args.git_sha, os.environ)
@@ -122,10 +128,9 @@ def run(args: argparse.Namespace) -> int:
         f"Model: `{model_dir}`",
     )
     if state != SUCCEEDED:
-        message = (
-            job.error.message or "no error message"
-        )  # the job's own error (vertex-local adds the log tail)
-        raise common.StepError(f"job {job.resource_name} ended {state}: {message}")
+        message = job.error.message or "no error message"
+        print(f"{STEP}: the job's error message:\n{message}", flush=True)  # may quote a log tail
+        raise common.StepError(f"job {job.resource_name} ended {state}: {one_line(message)}")
     print(f"{STEP}: job {job.resource_name}\n{STEP}: model dir {model_dir}", flush=True)
     return 0
 

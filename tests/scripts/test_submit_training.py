@@ -1,0 +1,145 @@
+"""scripts/submit_training.py: the job spec it builds, and real CustomJobs on vertex-local."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+from pathlib import Path
+
+import pytest
+from google.cloud import aiplatform
+
+from scripts import common, submit_training
+from tests.scripts.conftest import SHA_A, Names, StepRun, TrainedRun, step
+from trainer.config import ConfigError, load_config
+
+IMAGE = "us-central1-docker.pkg.dev/p/mlops/mnist-trainer:abc"
+
+
+def config_with(**vertex: object):
+    cfg = load_config("local", {})
+    return dataclasses.replace(cfg, vertex=dataclasses.replace(cfg.vertex, **vertex))
+
+
+@pytest.mark.parametrize(
+    ("vertex", "pools", "machine"),
+    [
+        ({}, [1], {"machine_type": "n1-standard-4"}),
+        (
+            {"accelerator_type": "NVIDIA_TESLA_T4", "accelerator_count": 0},
+            [1],
+            {"machine_type": "n1-standard-4"},
+        ),
+        (
+            {"accelerator_type": "NVIDIA_TESLA_T4", "accelerator_count": 2},
+            [1],
+            {"machine_type": "n1-standard-4", "accelerator_type": "NVIDIA_TESLA_T4", "accelerator_count": 2},
+        ),
+        (
+            {"training_replica_count": 3, "training_machine_type": "n1-highmem-8"},
+            [1, 2],
+            {"machine_type": "n1-highmem-8"},
+        ),
+    ],
+)
+def test_worker_pools_put_the_chief_alone_in_pool_0(vertex: dict, pools: list[int], machine: dict) -> None:
+    specs = submit_training.worker_pool_specs(config_with(**vertex), IMAGE, ["--epochs=1"])
+    assert [spec["replica_count"] for spec in specs] == pools
+    for spec in specs:
+        assert spec["machine_spec"] == machine
+        assert spec["container_spec"] == {
+            "image_uri": IMAGE,
+            "command": ["python", "-m", "trainer.task"],
+            "args": ["--epochs=1"],
+        }
+
+
+def test_zero_training_replicas_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="training_replica_count = 0"):
+        submit_training.worker_pool_specs(config_with(training_replica_count=0), IMAGE, [])
+
+
+def test_trainer_args_carry_every_training_value_and_the_sha() -> None:
+    cfg = load_config("local", {})
+    args = submit_training.trainer_args(cfg, SHA_A)
+    t = cfg.training
+    assert args == [
+        f"--dataset={t.dataset}",
+        f"--model={t.model}",
+        f"--epochs={t.epochs}",
+        f"--batch-size={t.batch_size}",
+        f"--learning-rate={t.learning_rate}",
+        f"--seed={t.seed}",
+        f"--git-sha={SHA_A}",
+    ]
+
+
+def test_runs_are_kept_per_sha_and_utc_time() -> None:
+    now = datetime.datetime(2026, 11, 24, 2, 0, 5, tzinfo=datetime.UTC)
+    assert submit_training.base_output_dir("gs://b/", "abc", now) == "gs://b/runs/abc/20261124T020005Z"
+
+
+def test_a_job_trains_the_model_into_base_output_dir_model(run_a: TrainedRun, tmp_path: Path) -> None:
+    assert run_a.model_dir.startswith(f"gs://test-bucket/runs/{SHA_A}/") and run_a.model_dir.endswith(
+        "/model"
+    )
+    bucket, prefix = common.split_gs_uri(run_a.model_dir)
+    names = {blob.name for blob in common.storage_client(load_config()).list_blobs(bucket, prefix=prefix)}
+    assert {f"{prefix}/saved_model.pb", f"{prefix}/metrics.json"} <= names
+    assert 0.8 < run_a.accuracy <= 1.0
+
+
+@pytest.fixture(scope="module")
+def failed_job(pipeline_env: object, tmp_path_factory: pytest.TempPathFactory) -> tuple[StepRun, dict]:
+    """A job whose trainer exits at once (an unknown dataset), submitted with every label known."""
+    out_dir = tmp_path_factory.mktemp("failed-job")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PIPELINE_TRAINING_DATASET", "no-such-dataset")
+        result = step(
+            submit_training.main,
+            *("--git-sha", SHA_A.upper(), "--pr", "12", "--run-id", "987", "--image-tag", "v1.2"),
+            *("--out-dir", str(out_dir)),
+        )
+    return result, json.loads((out_dir / "submit_training.json").read_text())
+
+
+def test_a_failed_job_exits_1_with_the_jobs_error_and_log_tail(failed_job: tuple[StepRun, dict]) -> None:
+    result, written = failed_job
+    assert result.status == 1
+    assert written["state"] == "JOB_STATE_FAILED"
+    line = result.stderr.strip()
+    assert "\n" not in line
+    assert line.startswith(f"submit_training: job {written['job']} ended JOB_STATE_FAILED: ")
+    assert "no-such-dataset" in line  # the trainer's own complaint, from the job's log tail
+
+
+def test_the_job_carries_labels_the_entrypoint_and_the_image_tag(failed_job: tuple[StepRun, dict]) -> None:
+    _, written = failed_job
+    job = aiplatform.CustomJob.get(written["job"])
+    assert job.labels == {"git_sha": SHA_A, "pr": "12", "run_id": "987"}
+    container = job.job_spec.worker_pool_specs[0].container_spec
+    assert list(container.command) == ["python", "-m", "trainer.task"]
+    assert container.image_uri.endswith("/mnist-trainer:v1.2")
+    assert job.job_spec.base_output_directory.output_uri_prefix == written["base_output_dir"]
+
+
+def test_without_a_git_sha_the_step_is_a_usage_error(names: Names, tmp_path: Path) -> None:
+    result = step(submit_training.main, "--out-dir", str(tmp_path))
+    assert result.status == 2
+    assert "pass --git-sha" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("message", "line"),
+    [
+        ("The replica workerpool0-0 exited with a non-zero status of 1.", None),
+        (
+            "workerpool0-0 exited with code 2. Last log lines:\nWARNING: x\n\nerror: bad\n",
+            "workerpool0-0 exited with code 2. Last log lines: ... error: bad",
+        ),
+        ("", ""),
+    ],
+)
+def test_a_job_error_is_shown_on_one_line_with_its_last_log_line(message: str, line: str | None) -> None:
+    assert submit_training.one_line(message) == (message if line is None else line)
