@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import importlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -117,6 +118,14 @@ def vertex_routes(s: Services) -> list[BaseRoute]:
     ]
 
 
+def import_tensorflow() -> None:
+    """Import TensorFlow ahead of the first deploy (it takes seconds); readiness does not wait for it."""
+    try:
+        importlib.import_module("tensorflow")
+    except ImportError as exc:
+        LOG.error("TensorFlow cannot be imported, so no model can be deployed: %s", exc)
+
+
 async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
@@ -135,8 +144,10 @@ def build_app(config: AppConfig) -> Starlette:
             )
         await services.server.start()
         await services.deployments.restore()
+        warm_up = asyncio.create_task(asyncio.to_thread(import_tensorflow))
         LOG.info("vertex-local ready, state in %s", config.state_dir)
         yield
+        await warm_up
         await services.jobs.shutdown()
         await asyncio.gather(*services.deployments.tasks, return_exceptions=True)
         await services.server.close()
