@@ -78,6 +78,11 @@ g() {
   fi
 }
 
+# note DONE VERB TEXT: "DONE: TEXT" after the fact, or in a dry run "plan:    VERB TEXT".
+note() {
+  if [[ $DRY_RUN == 1 ]]; then echo "plan:    $2 $3"; else printf '%-8s %s\n' "$1:" "$3"; fi
+}
+
 # ensure WHAT DESCRIBE_ARGS... -- CREATE_ARGS...: create only when describe finds nothing.
 ensure() {
   local what=$1 describe=() create=()
@@ -87,7 +92,7 @@ ensure() {
   create=("$@")
   if [[ $DRY_RUN == 1 ]]; then
     g "${create[@]}"
-    echo "plan:    create $what unless it exists"
+    note created create "$what unless it exists"
   elif g "${describe[@]}" >/dev/null 2>&1; then
     echo "exists:  $what"
   else
@@ -100,7 +105,7 @@ echo "bootstrap_gcp: project=$PROJECT region=$REGION bucket=gs://$BUCKET repo=$G
 
 g services enable aiplatform.googleapis.com artifactregistry.googleapis.com storage.googleapis.com \
   iam.googleapis.com iamcredentials.googleapis.com sts.googleapis.com cloudresourcemanager.googleapis.com
-echo "enabled: APIs"
+note enabled enable "the Vertex AI, Artifact Registry, Storage, IAM and STS APIs"
 
 ensure "bucket gs://$BUCKET ($REGION)" storage buckets describe "gs://$BUCKET" -- \
   storage buckets create "gs://$BUCKET" --location "$REGION" --uniform-bucket-level-access \
@@ -122,7 +127,7 @@ if [[ -n $RUNTIME_SA ]]; then
   g iam service-accounts add-iam-policy-binding "$RUNTIME_SA" --member "$MEMBER" \
     --role roles/iam.serviceAccountUser >/dev/null
 fi
-echo "granted: $SA_EMAIL the CI roles"
+note granted grant "$SA_EMAIL the CI roles"
 
 ensure "Workload Identity pool $POOL" iam workload-identity-pools describe "$POOL" --location global -- \
   iam workload-identity-pools create "$POOL" --location global --display-name "GitHub Actions"
@@ -142,7 +147,7 @@ fi
 POOL_NAME="projects/$PROJECT_NUMBER/locations/global/workloadIdentityPools/$POOL"
 g iam service-accounts add-iam-policy-binding "$SA_EMAIL" --role roles/iam.workloadIdentityUser \
   --member "principalSet://iam.googleapis.com/$POOL_NAME/attribute.repository/$GITHUB_REPO" >/dev/null
-echo "granted: $GITHUB_REPO's workflows may act as $SA_EMAIL"
+note granted grant "$GITHUB_REPO's workflows the right to act as $SA_EMAIL"
 
 cat <<EOF
 

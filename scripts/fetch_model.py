@@ -1,10 +1,11 @@
-"""Copy a trained model directory (SavedModel + metrics.json) from gs:// or a local path to a local folder.
+"""Copy a model directory (SavedModel + metrics.json) from gs://, a local path or the Model Registry.
 
     python -m scripts.fetch_model --profile local --model-dir gs://local-bucket/runs/SHA/TIME/model
-    python -m scripts.fetch_model --profile gcp --model-dir "$MODEL_DIR" --dest out/model --metrics-only
+    python -m scripts.fetch_model --profile gcp --version 3 --dest out/card --metrics-only
 
 Workflows use it so the report reads metrics.json, and the PR's artifacts hold the model, without
-knowing where vertex-local or Cloud Storage keeps them.
+knowing where vertex-local or Cloud Storage keeps them. --version (an id or alias) reads the registered
+version's artifact URI, so the Release's model card is the deployed version's own metrics.json.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from google.cloud import storage
 
-from scripts import common
+from scripts import common, registry
 
 STEP = "fetch_model"
 METRICS = "metrics.json"
@@ -26,7 +27,9 @@ METRICS = "metrics.json"
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m scripts.{STEP}", description=__doc__.splitlines()[0])
     parser.add_argument("--profile", help="pipeline.toml profile (default: $PIPELINE_PROFILE, else local)")
-    parser.add_argument("--model-dir", required=True, help="gs://BUCKET/.../model or a local directory")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model-dir", help="gs://BUCKET/.../model or a local directory")
+    source.add_argument("--version", help="a registered version of [vertex] model_display_name (id or alias)")
     parser.add_argument(
         "--dest", type=Path, default=Path("out/model"), help="local folder (default: out/model)"
     )
@@ -72,14 +75,20 @@ def copy_from_disk(source: Path, dest: Path, metrics_only: bool) -> list[Path]:
 def run(args: argparse.Namespace) -> int:
     cfg = common.load_step_config(args.profile, os.environ)
     args.dest.mkdir(parents=True, exist_ok=True)
-    if args.model_dir.startswith("gs://"):
+    source = args.model_dir
+    if source is None or source.startswith("gs://"):
         common.connect(cfg, os.environ)
-        copied = copy_from_gcs(args.model_dir, args.dest, args.metrics_only, common.storage_client(cfg))
+    if source is None:
+        version = registry.require_version(cfg.vertex.model_display_name, args.version)
+        source = version.uri
+        print(f"{STEP}: {registry.describe(version)} is {source}", flush=True)
+    if source.startswith("gs://"):
+        copied = copy_from_gcs(source, args.dest, args.metrics_only, common.storage_client(cfg))
     else:
-        copied = copy_from_disk(Path(args.model_dir), args.dest, args.metrics_only)
+        copied = copy_from_disk(Path(source), args.dest, args.metrics_only)
     if not (args.dest / METRICS).is_file():
-        raise common.StepError(f"no {METRICS} under {args.model_dir}")
-    print(f"{STEP}: {len(copied)} file(s) from {args.model_dir} to {args.dest}", flush=True)
+        raise common.StepError(f"no {METRICS} under {source}")
+    print(f"{STEP}: {len(copied)} file(s) from {source} to {args.dest}", flush=True)
     return 0
 
 

@@ -1,5 +1,8 @@
 """Every command a workflow runs is `make <target>` or `python -m scripts.<step> ...`, and it parses.
 
+`python` is .venv/bin/python (what `make venv` installs into) or, where a step needs only the standard
+library, the runner's own.
+
 The arguments are parsed with the step's own build_parser(), so a workflow cannot call a flag that
 does not exist; `$NAME` values must be defined in the step's, job's or workflow's env (or by GitHub).
 """
@@ -20,6 +23,7 @@ Command = Any  # tests/repo/conftest.py's Command: workflow, job, step, argv, en
 GITHUB_DEFAULT_ENV = {"GITHUB_SHA", "GITHUB_RUN_ID", "GITHUB_REF_NAME", "GITHUB_REPOSITORY"}
 # A value of the right shape for variables whose flag parses a number; others get a placeholder.
 SAMPLE_VALUES = {"PR_NUMBER": "17"}
+PYTHONS = ("python", ".venv/bin/python")
 ENV_REFERENCE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
 
 
@@ -40,7 +44,9 @@ def test_every_run_step_is_make_or_a_scripts_module(commands: list[Command]) -> 
     for command in commands:
         argv = command.argv
         is_make = argv[0] == "make" and len(argv) == 2
-        is_step = argv[:2] == ("python", "-m") and len(argv) > 2 and argv[2].startswith("scripts.")
+        is_step = (
+            argv[0] in PYTHONS and argv[1:2] == ("-m",) and len(argv) > 2 and argv[2].startswith("scripts.")
+        )
         assert is_make or is_step, f"logic in YAML: {command.where()}"
 
 
@@ -51,7 +57,7 @@ def test_every_make_target_a_workflow_calls_exists(commands: list[Command]) -> N
 
 
 def test_every_scripts_call_parses_with_that_steps_own_parser(commands: list[Command]) -> None:
-    calls = [c for c in commands if c.argv[:2] == ("python", "-m")]
+    calls = [c for c in commands if c.argv[0] in PYTHONS]
     assert len(calls) >= 10, "expected the pipeline steps in the workflows"
     for command in calls:
         module = importlib.import_module(command.argv[2])
@@ -81,6 +87,6 @@ def test_no_expression_is_expanded_inside_a_run_script(workflows: dict) -> None:
 
 
 def test_the_pipeline_steps_each_appear_in_a_workflow(commands: list[Command]) -> None:
-    called = {c.argv[2] for c in commands if c.argv[:2] == ("python", "-m")}
+    called = {c.argv[2] for c in commands if c.argv[0] in PYTHONS}
     for step in ("submit_training", "gate", "register", "deploy", "rollback", "report"):
         assert f"scripts.{step}" in called, f"no workflow runs scripts.{step}"
