@@ -1,0 +1,56 @@
+# The front door. `make` lists the targets; the README's two commands are `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STATE_DIR ?= .vertex-local
+PORT ?= 8080
+export PYTHONUNBUFFERED := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help venv demo test lint lint-workflows format train up down bench-train bench-serve monitor clean
+
+help: ## list the targets
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt trainer/requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	@touch $@
+
+venv: $(VENV)/.installed ## create .venv and install the pinned requirements
+
+demo: venv ## the whole pipeline against vertex-local: train, gate, register, deploy, smoke-test (KEEP=1 leaves the server up)
+	$(PY) -m scripts.demo $(if $(KEEP),--keep)
+
+test: venv lint ## ruff, hadolint, workflow checks, then every test
+	$(PY) -m pytest
+
+lint: venv ## ruff and hadolint
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/hadolint Dockerfile
+
+lint-workflows: venv ## workflow schema, zizmor (offline), hadolint, shellcheck on the bootstrap script
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
+	$(VENV)/bin/zizmor --offline --persona=pedantic .github/workflows .github/dependabot.yml
+	$(VENV)/bin/hadolint Dockerfile
+	$(VENV)/bin/shellcheck --severity=style scripts/bootstrap_gcp.sh
+
+format: venv ## apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+train: venv ## train the default model locally (ARGS="--model baseline" to change it)
+	$(PY) -m trainer.task $(ARGS)
+
+bench-train: venv ## wall time and accuracy: baseline and cnn on mnist-sample, cnn on Fashion-MNIST
+	@test -d /usr/share/datasets/fashion-mnist || apt-get install -y -q dataset-fashion-mnist
+	$(PY) -m benchmarks.bench_train
+
+clean: ## remove run outputs and vertex-local state (keeps .venv)
+	rm -rf out runs $(STATE_DIR) .bench

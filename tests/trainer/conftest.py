@@ -1,0 +1,62 @@
+"""A model the real trainer trained once per session, written through $AIP_MODEL_DIR as Vertex does."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_trainer(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m trainer.task ARGS` in a subprocess, as the Makefile and the custom job run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "trainer.task", *args],
+        cwd=REPO,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="session")
+def baseline_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The walkthrough's dense model, 8 epochs on mnist-sample, exported to AIP_MODEL_DIR."""
+    model_dir = tmp_path_factory.mktemp("baseline") / "model"
+    result = run_trainer(
+        "--dataset",
+        "mnist-sample",
+        "--model",
+        "baseline",
+        "--epochs",
+        "8",
+        "--git-sha",
+        "abc1234",
+        "--model-dir",
+        "/nonexistent/ignored-because-AIP_MODEL_DIR-wins",
+        env={"AIP_MODEL_DIR": str(model_dir)},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return model_dir
+
+
+@pytest.fixture(scope="session")
+def baseline_metrics(baseline_run: Path) -> dict:
+    return json.loads((baseline_run / "metrics.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def cnn_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default convnet, one epoch: what production serves, with batch norm and dropout in the graph."""
+    model_dir = tmp_path_factory.mktemp("cnn") / "model"
+    result = run_trainer(
+        "--dataset", "mnist-sample", "--model", "cnn", "--epochs", "1", "--seed", "3", "--model-dir", str(model_dir)
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return model_dir

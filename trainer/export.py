@@ -1,0 +1,60 @@
+"""Write what a run produces: the serving SavedModel and metrics.json beside it (local paths or gs://)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+INPUT_NAME = "image"
+OUTPUT_NAME = "probabilities"
+METRICS_FILE = "metrics.json"
+
+
+def export_saved_model(model: keras.Model, model_dir: str) -> None:
+    """A SavedModel whose `serving_default` takes float32 `image` [None, 28, 28] and returns `probabilities`.
+
+    ExportArchive pins the input and output names (model.export would name them after internal tensors), so
+    TF Serving's row format `{"instances": [<28x28>]}` and the object form `{"image": ...}` both work.
+    """
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        name="serving_default",
+        fn=lambda image: {OUTPUT_NAME: model(image, training=False)},
+        input_signature=[tf.TensorSpec([None, 28, 28], tf.float32, name=INPUT_NAME)],
+    )
+    archive.write_out(model_dir, verbose=False)
+
+
+def evaluation(probabilities: np.ndarray, labels: np.ndarray, num_classes: int = 10) -> dict[str, Any]:
+    """Accuracy, per-class accuracy and the confusion matrix (rows: true class, columns: predicted)."""
+    predicted = probabilities.argmax(axis=1)
+    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(confusion, (labels, predicted), 1)
+    per_class_total = confusion.sum(axis=1)
+    per_class = np.divide(confusion.diagonal(), per_class_total, out=np.zeros(num_classes), where=per_class_total > 0)
+    return {
+        "accuracy": float((predicted == labels).mean()),
+        "per_class_accuracy": [round(float(v), 6) for v in per_class],
+        "confusion_matrix": confusion.tolist(),
+    }
+
+
+def history_rows(history: dict[str, list[float]]) -> list[dict[str, float]]:
+    """Keras' {metric: [per epoch]} as one row per epoch."""
+    epochs = len(next(iter(history.values()), []))
+    return [
+        {"epoch": i + 1, **{name: round(float(values[i]), 6) for name, values in history.items()}}
+        for i in range(epochs)
+    ]
+
+
+def write_metrics(metrics: dict[str, Any], model_dir: str) -> str:
+    path = f"{model_dir.rstrip('/')}/{METRICS_FILE}"
+    with tf.io.gfile.GFile(path, "w") as handle:
+        handle.write(json.dumps(metrics, indent=2) + "\n")
+    return path
