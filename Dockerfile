@@ -17,5 +17,5 @@ RUN pip install --no-cache-dir -r trainer/requirements.txt \
 COPY pipeline.toml pipeline.toml
 COPY trainer/ trainer/
 
-USER trainer
+USER 10001
 ENTRYPOINT ["python", "-m", "trainer.task"]

@@ -41,19 +41,7 @@ def render_report(
     job: str | None = None,
 ) -> str:
     """The whole report; `production` is the production model's metrics.json, None on a first run."""
-    gate_production = (verdict or {}).get("production")
-    headline = production or gate_production
-    thresholds = (verdict or {}).get("thresholds", {})
-    parts = [
-        MARKER,
-        "## MNIST accuracy report",
-        verdict_line(verdict),
-        summary_table(candidate, headline, thresholds),
-    ]
-    if headline is None:
-        parts.append("_No production model yet (first run): nothing to compare against, no deltas._")
-    elif production is None:
-        parts.append("_Production's metrics.json was not available: per-class deltas are left out._")
+    parts = [MARKER, "## MNIST accuracy report", *headline(candidate, production, verdict)]
     parts += [
         "### Accuracy per class",
         per_class_table(candidate, production),
@@ -70,6 +58,20 @@ def render_report(
         "</details>",
     ]
     return "\n\n".join(parts) + "\n"
+
+
+def headline(
+    candidate: dict[str, Any], production: dict[str, Any] | None, verdict: dict[str, Any] | None
+) -> list[str]:
+    """The verdict and the accuracy/loss table; the gate's own production figures stand in for a
+    missing production metrics.json."""
+    compared = production or (verdict or {}).get("production")
+    parts = [verdict_line(verdict), summary_table(candidate, compared, (verdict or {}).get("thresholds", {}))]
+    if compared is None:
+        parts.append("_No production model yet (first run): nothing to compare against, no deltas._")
+    elif production is None:
+        parts.append("_Production's metrics.json was not available: per-class deltas are left out._")
+    return parts
 
 
 def write_plots(candidate: dict[str, Any], production: dict[str, Any] | None, plots_dir: Path) -> list[Path]:

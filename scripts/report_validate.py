@@ -71,6 +71,8 @@ def validate_metrics(data: Any, source: str) -> dict[str, Any]:
     if not data["history"]:
         raise ReportError(f"{source}: history is empty")
     for epoch in data["history"]:
+        if not isinstance(epoch, dict):
+            raise ReportError(f"{source}: history holds {epoch!r}, expected one object per epoch")
         for key in HISTORY_KEYS:
             _require(epoch, key, NUMBER, f"{source}: history")
     for key in VERSION_KEYS:

@@ -232,15 +232,28 @@ class ObjectStore:
     def names(self, bucket: str, prefix: str) -> list[str]:
         """Every object name in the bucket that starts with `prefix`, sorted; blocking."""
         bucket_dir = self.existing_bucket_dir(bucket)
-        start = bucket_dir / prefix.rpartition("/")[0] if "/" in prefix else bucket_dir
-        if ".." in Path(prefix).parts or not start.is_dir():
-            return []
+        folder = prefix.rpartition("/")[0]
+        try:
+            start = bucket_dir / check_object_name(folder) if folder else bucket_dir
+        except ValueError:
+            return []  # "/x", "a//b", "../": no stored name can start like that
         found = []
-        for folder, _, files in os.walk(start):
-            relative = Path(folder).relative_to(bucket_dir).as_posix()
+        for directory, _, files in os.walk(start):
+            relative = Path(directory).relative_to(bucket_dir).as_posix()
             base = "" if relative == "." else relative + "/"
             found.extend(base + f for f in files if (base + f).startswith(prefix))
         return sorted(found)
+
+    def stat_many(self, bucket: str, names: list[str]) -> list[ObjectInfo]:
+        """stat() of each name, leaving out any deleted since it was listed; blocking."""
+        found = []
+        for name in names:
+            try:
+                found.append(self.stat(bucket, name))
+            except ApiError as exc:
+                if exc.code != 404:
+                    raise
+        return found
 
     def _meta_file(self, bucket: str, name: str) -> Path:
         return self.meta / bucket / f"{hashlib.sha256(name.encode()).hexdigest()}.json"

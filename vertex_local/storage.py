@@ -168,19 +168,23 @@ class StorageApi:
 
     async def list_objects(self, request: Request) -> Response:
         bucket, query = request.path_params["bucket"], request.query_params
+        if "matchGlob" in query:
+            raise ApiError(400, "matchGlob is not supported by vertex-local; list by prefix and delimiter")
         prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
         page_size = parse_page_size(query.get("maxResults"))
         names = await run_in_threadpool(self.store.names, bucket, prefix)
-        entries = group_by_delimiter(names, prefix, delimiter)
+        start, end = query.get("startOffset", ""), query.get("endOffset")
+        names = [name for name in names if name >= start and (end is None or name < end)]
         after = query.get("pageToken", "")
-        entries = [entry for entry in entries if entry[0] > after]
+        entries = [entry for entry in group_by_delimiter(names, prefix, delimiter) if entry[0] > after]
         page = entries[:page_size]
-        items = [
-            await run_in_threadpool(self.store.stat, bucket, key) for key, is_prefix in page if not is_prefix
-        ]
+        items = [key for key, is_prefix in page if not is_prefix]
         body: dict = {
             "kind": "storage#objects",
-            "items": [object_resource(info, request) for info in items],
+            "items": [
+                object_resource(info, request)
+                for info in await run_in_threadpool(self.store.stat_many, bucket, items)
+            ],
             "prefixes": [key for key, is_prefix in page if is_prefix],
         }
         if len(entries) > page_size:

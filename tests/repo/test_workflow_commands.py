@@ -63,6 +63,7 @@ def test_every_scripts_call_parses_with_that_steps_own_parser(commands: list[Com
         module = importlib.import_module(command.argv[2])
         parser = module.build_parser()
         parser.exit_on_error = False
+        parser.allow_abbrev = False  # a workflow spells each flag in full
         try:
             parser.parse_args(substitute_env(command.argv[3:]))
         except SystemExit as exc:  # argparse still exits on some errors (required flags)

@@ -188,6 +188,16 @@ def test_report_without_production_says_first_run_and_shows_no_deltas(candidate)
     assert len(numbers(mermaid_blocks(markdown)[0], "line")) == 0
 
 
+def test_report_with_only_the_gates_production_figures_shows_no_per_class_deltas(
+    candidate, production
+) -> None:
+    verdict = verdict_for(candidate, production, True)
+    markdown = report.render_report(candidate, None, verdict)
+    assert table_row(markdown, "accuracy")[3] == delta_pp(candidate["accuracy"], production["accuracy"])
+    assert "per-class deltas are left out" in markdown
+    assert " pp |" not in section(markdown, "Accuracy per class")
+
+
 def run_main(
     args: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys
 ) -> tuple[int, str, str]:

@@ -156,6 +156,18 @@ def test_listing_splits_items_and_prefixes_on_the_delimiter(bucket: storage.Buck
     assert flat == ["model/variables/v.data", "model/variables/v.index"]
 
 
+def test_listing_by_a_prefix_outside_the_bucket_finds_nothing(bucket: storage.Bucket) -> None:
+    bucket.blob("inside").upload_from_string(b"x")
+    for prefix in ["/", "/etc/", "../", "a//b/", "../../"]:
+        assert list(bucket.list_blobs(prefix=prefix)) == []
+
+
+def test_listing_honours_start_and_end_offsets(bucket: storage.Bucket) -> None:
+    for name in ["a", "b", "c", "d"]:
+        bucket.blob(name).upload_from_string(b"x")
+    assert [b.name for b in bucket.list_blobs(start_offset="b", end_offset="d")] == ["b", "c"]
+
+
 def test_listing_pages_through_every_object(bucket: storage.Bucket) -> None:
     names = [f"shard-{i:02d}" for i in range(7)]
     for name in names:
@@ -201,6 +213,12 @@ def test_names_that_are_not_safe_relative_paths_are_refused(
     with pytest.raises(exceptions.BadRequest):
         bucket.blob(name).download_as_bytes()
     assert not (gcs_server[1] / "escape").exists()
+
+
+@pytest.mark.parametrize("bucket_part", ["%2E%2E", "%2E", "UPPER", "-dash"])
+def test_bucket_names_that_could_leave_the_root_are_refused(gcs_server: tuple, bucket_part: str) -> None:
+    answer = requests.get(f"{gcs_server[0]}/storage/v1/b/{bucket_part}/o/etc%2Fpasswd?alt=media", timeout=10)
+    assert answer.status_code == 400 and "invalid bucket name" in answer.json()["error"]["message"]
 
 
 def test_a_file_copied_in_by_hand_is_served_with_correct_checksums(
