@@ -26,9 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the Vertex AI and Cloud Storage API subsets on one port")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument(
-        "--state-dir", type=Path, default=Path(".vertex-local"), help="SQLite state, files, logs"
-    )
+    serve.add_argument("--state-dir", type=Path, default=Path(".vertex-local"), help="SQLite state, files, logs")
     serve.add_argument("--profile", default=None, help="pipeline.toml profile for the [serving] limits")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.add_argument("--no-access-log", action="store_true", help="drop the one line per request")
@@ -61,9 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         job_env=job_environment(dict(os.environ)),
     )
     app = build_app(config)
-    uvicorn.run(
-        app, host=args.host, port=args.port, log_level=args.log_level, access_log=not args.no_access_log
-    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=not args.no_access_log)
     return 0
 
 

@@ -5,10 +5,8 @@ Served by `python -m vertex_local serve`.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
-import importlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -70,16 +68,15 @@ class Services:
         server = ModelServer(config.limits)
         endpoints = Endpoints(store, operations, table)
         registry = Registry(store)
+        deployments = Deployments(endpoints, registry, operations, server, gcs_root)
         metrics = ServingMetrics()
         return cls(
             store=store,
             operations=operations,
-            jobs=CustomJobs(
-                store, operations, gcs_root, config.state_dir / "jobs", config.workdir, config.job_env
-            ),
-            models=ModelsApi(registry, operations, endpoints.deployments_of),
+            jobs=CustomJobs(store, operations, gcs_root, config.state_dir / "jobs", config.workdir, config.job_env),
+            models=ModelsApi(registry, operations, endpoints.deployments_of, deployments.warm_up),
             endpoints=endpoints,
-            deployments=Deployments(endpoints, registry, operations, server, gcs_root),
+            deployments=deployments,
             predict=PredictApi(table, server, metrics, config.limits),
             server=server,
             metrics=metrics,
@@ -118,14 +115,6 @@ def vertex_routes(s: Services) -> list[BaseRoute]:
     ]
 
 
-def import_tensorflow() -> None:
-    """Import TensorFlow ahead of the first deploy (it takes seconds); readiness does not wait for it."""
-    try:
-        importlib.import_module("tensorflow")
-    except ImportError as exc:
-        LOG.error("TensorFlow cannot be imported, so no model can be deployed: %s", exc)
-
-
 async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
@@ -144,12 +133,10 @@ def build_app(config: AppConfig) -> Starlette:
             )
         await services.server.start()
         await services.deployments.restore()
-        warm_up = asyncio.create_task(asyncio.to_thread(import_tensorflow))
         LOG.info("vertex-local ready, state in %s", config.state_dir)
         yield
-        await warm_up
         await services.jobs.shutdown()
-        await asyncio.gather(*services.deployments.tasks, return_exceptions=True)
+        await services.deployments.close()
         await services.server.close()
         services.store.close()
 

@@ -8,6 +8,7 @@ Both answer a long-running operation; when the work ends within a few seconds th
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,13 @@ ANSWER_WAIT_S = 5.0  # how long a deploy/undeploy request waits to answer with a
 V1 = "google.cloud.aiplatform.v1."
 
 
+def import_tensorflow() -> None:
+    try:
+        importlib.import_module("tensorflow")
+    except ImportError as exc:
+        LOG.error("TensorFlow cannot be imported, so no model can be deployed: %s", exc)
+
+
 class Deployments:
     def __init__(self, endpoints: Endpoints, registry: Registry, operations: Operations, server: ModelServer,
                  gcs_root: Path) -> None:  # fmt: skip
@@ -37,6 +45,13 @@ class Deployments:
         self.server = server
         self.gcs_root = gcs_root
         self.tasks: set[asyncio.Task] = set()
+        self._warm_up: asyncio.Future | None = None
+
+    def warm_up(self) -> asyncio.Future:
+        """Import TensorFlow in the background, once (seconds of work the first deploy then skips)."""
+        if self._warm_up is None:
+            self._warm_up = asyncio.ensure_future(asyncio.to_thread(import_tensorflow))
+        return self._warm_up
 
     async def deploy(self, request: Request) -> Response:
         parent = location_path(request)
@@ -62,9 +77,7 @@ class Deployments:
             "modelDisplayName": version.get("displayName", ""),
         }
         operation = self.operations.start(parent)
-        return await self._answer(
-            operation, self._deploy(doc["id"], parent, entry, serving, split, operation)
-        )
+        return await self._answer(operation, self._deploy(doc["id"], parent, entry, serving, split, operation))
 
     def _new_deployed_id(self, wanted: Any) -> str:
         if not wanted:
@@ -74,17 +87,13 @@ class Deployments:
             raise ApiError(400, f"deployedModel.id {wanted!r} must be numeric, non-zero and unused")
         return str(wanted)
 
-    async def _deploy(
-        self, endpoint_id: str, parent: str, entry: dict, serving: dict, split: dict, op: dict
-    ) -> None:
+    async def _deploy(self, endpoint_id: str, parent: str, entry: dict, serving: dict, split: dict, op: dict) -> None:
         deployed_id = entry["id"]
         what = f"{entry['model']}@{entry['modelVersionId']}"
         try:
             if not serving["artifactUri"]:
                 raise ValueError("the model version has no artifactUri")
-            await asyncio.to_thread(
-                self.server.load, deployed_id, local_path(self.gcs_root, serving["artifactUri"])
-            )
+            await asyncio.to_thread(self.server.load, deployed_id, local_path(self.gcs_root, serving["artifactUri"]))
         except ValueError as exc:
             self.operations.fail(op, "FAILED_PRECONDITION", f"cannot deploy {what}: {exc}")
             return
@@ -101,16 +110,12 @@ class Deployments:
         """Add the loaded model to the endpoint and switch the split in one write (no await in here)."""
         doc = self.endpoints.doc(parent, endpoint_id)
         deployed_ids = {deployed["id"] for deployed in doc["deployedModels"]}
-        checked_split(
-            split, deployed_ids, allow_new=True
-        )  # another write may have undeployed a model meanwhile
+        checked_split(split, deployed_ids, allow_new=True)  # another write may have undeployed a model meanwhile
         entry["createTime"] = now()
         doc["deployedModels"].append(entry)
         doc["serving"][entry["id"]] = serving
         if split:
-            doc["trafficSplit"] = {
-                (entry["id"] if key == "0" else key): percent for key, percent in split.items()
-            }
+            doc["trafficSplit"] = {(entry["id"] if key == "0" else key): percent for key, percent in split.items()}
         elif not deployed_ids:
             doc["trafficSplit"] = {entry["id"]: 100}  # the only model takes all traffic
         self.endpoints.save(doc)
@@ -130,9 +135,7 @@ class Deployments:
                 raise ApiError(400, f"deployed model {deployed_id} still takes {share}% of the traffic; "
                                "send a trafficSplit without it", "FAILED_PRECONDITION")  # fmt: skip
             split = {key: percent for key, percent in doc["trafficSplit"].items() if key != deployed_id}
-        doc["deployedModels"] = [
-            deployed for deployed in doc["deployedModels"] if deployed["id"] != deployed_id
-        ]
+        doc["deployedModels"] = [deployed for deployed in doc["deployedModels"] if deployed["id"] != deployed_id]
         doc["serving"].pop(deployed_id)
         doc["trafficSplit"] = split
         operation = self.operations.start(parent)
@@ -163,6 +166,11 @@ class Deployments:
             LOG.exception("operation %s failed", operation["name"])
             self.operations.fail(operation, "INTERNAL", f"{type(exc).__name__}: {exc}")
 
+    async def close(self) -> None:
+        """Let deploys, undeploys and the TensorFlow import under way finish."""
+        started = [self._warm_up] if self._warm_up else []
+        await asyncio.gather(*self.tasks, *started, return_exceptions=True)
+
     async def restore(self) -> None:
         """After a start: load every deployed model again and publish every endpoint to predict."""
         for doc in self.endpoints.store.list("endpoint"):
@@ -171,8 +179,6 @@ class Deployments:
                     path = local_path(self.gcs_root, serving["artifactUri"])
                     await asyncio.to_thread(self.server.load, deployed_id, path)
                 except Exception as exc:
-                    LOG.error(
-                        "deployed model %s on %s cannot be loaded: %s", deployed_id, endpoint_name(doc), exc
-                    )
+                    LOG.error("deployed model %s on %s cannot be loaded: %s", deployed_id, endpoint_name(doc), exc)
                     self.endpoints.table.unavailable[deployed_id] = str(exc)
             self.endpoints.table.publish(doc)

@@ -31,9 +31,7 @@ def checked_split(split: Any, deployed_ids: set[str], allow_new: bool) -> dict[s
         raise ApiError(400, "trafficSplit must be an object of deployed model id -> percent")
     for key, percent in split.items():
         if key not in deployed_ids and not (allow_new and key == "0"):
-            raise ApiError(
-                400, f"trafficSplit names deployed model {key!r}, which is not deployed on this endpoint"
-            )
+            raise ApiError(400, f"trafficSplit names deployed model {key!r}, which is not deployed on this endpoint")
         if not isinstance(percent, int) or isinstance(percent, bool) or not 0 <= percent <= 100:
             raise ApiError(400, f"trafficSplit[{key!r}] = {percent!r}: must be an integer from 0 to 100")
     total = sum(split.values())
@@ -126,9 +124,7 @@ class Endpoints:
         doc = self.doc(parent, request.path_params["endpoint"])
         if doc["deployedModels"]:
             ids = [deployed["id"] for deployed in doc["deployedModels"]]
-            raise ApiError(
-                400, f"endpoint still has deployed models {ids}; undeploy them first", "FAILED_PRECONDITION"
-            )
+            raise ApiError(400, f"endpoint still has deployed models {ids}; undeploy them first", "FAILED_PRECONDITION")
         self.store.delete(KIND, doc["id"])
         self.table.withdraw(doc["id"])
         return json_response(self.operations.completed(parent, typed(EMPTY)))

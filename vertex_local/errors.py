@@ -87,7 +87,5 @@ def rpc_status(code_name: str, message: str) -> dict:
 
 async def internal_error_handler(request: Request, exc: Exception) -> JSONResponse:
     """A bug on our side: log the traceback once, answer a Google-shaped 500 without it."""
-    logging.getLogger("vertex_local").error(
-        "unhandled error on %s %s", request.method, request.url.path, exc_info=exc
-    )
+    logging.getLogger("vertex_local").error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, f"internal error: {type(exc).__name__}: {exc}")

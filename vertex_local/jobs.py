@@ -89,9 +89,7 @@ class CustomJobs:
             failure = rpc_status("INVALID_ARGUMENT", f"cannot start the job's command: {exc}")
         except Exception as exc:  # a bug of ours must still end the job, not leave it RUNNING
             LOG.exception("customJob %s: runner failed", job_id)
-            failure = rpc_status(
-                "INTERNAL", f"vertex-local could not run the job: {type(exc).__name__}: {exc}"
-            )
+            failure = rpc_status("INTERNAL", f"vertex-local could not run the job: {type(exc).__name__}: {exc}")
         finally:
             await self._stop_all(job_id)
         if job_id in self.stop_reasons:
@@ -110,9 +108,7 @@ class CustomJobs:
         self._update(job_id, state="JOB_STATE_RUNNING", startTime=now())
         running = self.processes.setdefault(job_id, {})
         for replica in replicas:
-            running[replica.name] = await runner.start_replica(
-                replica, self.workdir, self._log(job_id, replica.name)
-            )
+            running[replica.name] = await runner.start_replica(replica, self.workdir, self._log(job_id, replica.name))
         waits = {asyncio.create_task(process.wait()): name for name, process in running.items()}
         while waits:
             finished, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
@@ -145,9 +141,7 @@ class CustomJobs:
     async def cancel(self, request: Request) -> Response:
         doc = self.doc(location_path(request), request.path_params["job"])
         if doc["state"] in DONE_STATES or doc["id"] not in self.tasks:
-            raise ApiError(
-                400, f"customJob {doc['name']} is {doc['state']}; nothing to cancel", "FAILED_PRECONDITION"
-            )
+            raise ApiError(400, f"customJob {doc['name']} is {doc['state']}; nothing to cancel", "FAILED_PRECONDITION")
         self.stop_reasons[doc["id"]] = ("JOB_STATE_CANCELLED", rpc_status("CANCELLED", "CANCELED"))
         self._update(doc["id"], state="JOB_STATE_CANCELLING")
         for process in self.processes.get(doc["id"], {}).values():
@@ -158,9 +152,7 @@ class CustomJobs:
         parent = location_path(request)
         doc = self.doc(parent, request.path_params["job"])
         if doc["state"] not in DONE_STATES:
-            raise ApiError(
-                400, f"customJob {doc['name']} is {doc['state']}; cancel it first", "FAILED_PRECONDITION"
-            )
+            raise ApiError(400, f"customJob {doc['name']} is {doc['state']}; cancel it first", "FAILED_PRECONDITION")
         self.store.delete(KIND, doc["id"])
         return json_response(self.operations.completed(parent, typed(EMPTY)))
 

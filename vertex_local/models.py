@@ -26,10 +26,13 @@ DeploymentsOf = Callable[[str], list[tuple[str, str, str]]]
 
 
 class ModelsApi:
-    def __init__(self, registry: Registry, operations: Operations, deployments_of: DeploymentsOf) -> None:
+    def __init__(
+        self, registry: Registry, operations: Operations, deployments_of: DeploymentsOf, on_upload: Callable
+    ) -> None:
         self.registry = registry
         self.operations = operations
         self.deployments_of = deployments_of
+        self.on_upload = on_upload  # a deploy usually follows an upload: get TensorFlow ready
 
     def render(self, doc: dict[str, Any], version: dict[str, Any]) -> dict[str, Any]:
         """One version as a v1 Model resource."""
@@ -64,9 +67,8 @@ class ModelsApi:
         parent_id = split_name(resource_id(parent_model, "models", parent))[0] if parent_model else None
         doc, version = self.registry.upload(parent, model, parent_id, body.get("modelId") or None)
         response = {"model": f"{parent}/models/{doc['id']}", "modelVersionId": version["versionId"]}
-        operation = self.operations.completed(
-            parent, typed("google.cloud.aiplatform.v1.UploadModelResponse", response)
-        )
+        operation = self.operations.completed(parent, typed("google.cloud.aiplatform.v1.UploadModelResponse", response))
+        self.on_upload()
         return json_response(operation)
 
     async def get(self, request: Request) -> Response:
@@ -76,8 +78,7 @@ class ModelsApi:
         """One entry per model: its default version, as Vertex lists them."""
         matches = compile_filter(request.query_params.get("filter", ""), FILTER_FIELDS)
         rendered = [
-            self.render(doc, self.registry.version(doc, None))
-            for doc in self.registry.models(location_path(request))
+            self.render(doc, self.registry.version(doc, None)) for doc in self.registry.models(location_path(request))
         ]
         return json_response({"models": [model for model in rendered if matches(model)]})
 

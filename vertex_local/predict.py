@@ -34,9 +34,7 @@ async def read_limited(request: Request, limit: int) -> bytes:
 
 
 class PredictApi:
-    def __init__(
-        self, table: RoutingTable, server: ModelServer, metrics: ServingMetrics, limits: Serving
-    ) -> None:
+    def __init__(self, table: RoutingTable, server: ModelServer, metrics: ServingMetrics, limits: Serving) -> None:
         self.table = table
         self.server = server
         self.metrics = metrics
@@ -50,9 +48,7 @@ class PredictApi:
         target = route.pick(self.table.rng)
         deployed_id = target.deployed_model_id
         if deployed_id in self.table.unavailable:
-            raise ApiError(
-                503, f"deployed model {deployed_id} is not loaded: {self.table.unavailable[deployed_id]}"
-            )
+            raise ApiError(503, f"deployed model {deployed_id} is not loaded: {self.table.unavailable[deployed_id]}")
         started = time.perf_counter()
         self.table.in_flight[deployed_id] += 1
         try:

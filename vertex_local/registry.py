@@ -66,9 +66,7 @@ class Registry:
                 return entry
         raise ApiError(404, f"model {doc['parent']}/models/{doc['id']} has no version or alias {wanted!r}")
 
-    def upload(
-        self, parent: str, model: dict[str, Any], parent_model: str | None, model_id: str | None
-    ) -> tuple:
+    def upload(self, parent: str, model: dict[str, Any], parent_model: str | None, model_id: str | None) -> tuple:
         """Create a model, or a new version of `parent_model`; returns (doc, version)."""
         aliases = [check_alias(alias) for alias in model.get("versionAliases") or []]
         if len(set(aliases)) != len(aliases):
@@ -106,9 +104,7 @@ class Registry:
         return {"id": model_id, "parent": parent, "createTime": stamp, "updateTime": stamp,
                 "nextVersionId": 1, "versions": []}  # fmt: skip
 
-    def merge_aliases(
-        self, doc: dict[str, Any], version: dict[str, Any], changes: list[str]
-    ) -> dict[str, Any]:
+    def merge_aliases(self, doc: dict[str, Any], version: dict[str, Any], changes: list[str]) -> dict[str, Any]:
         """Add aliases ("name") to a version, moving them off others, or drop them ("-name")."""
         if not isinstance(changes, list) or not changes:
             raise ApiError(400, "versionAliases must be a non-empty list")
@@ -148,9 +144,7 @@ class Registry:
 
     def delete_version(self, doc: dict[str, Any], version: dict[str, Any]) -> None:
         if len(doc["versions"]) == 1:
-            raise ApiError(
-                400, "cannot delete the only version of a model; delete the model", "FAILED_PRECONDITION"
-            )
+            raise ApiError(400, "cannot delete the only version of a model; delete the model", "FAILED_PRECONDITION")
         if DEFAULT_ALIAS in version["versionAliases"]:
             raise ApiError(
                 400, "cannot delete the default version; move the default alias first", "FAILED_PRECONDITION"

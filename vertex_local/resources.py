@@ -45,9 +45,7 @@ async def read_json(request: Request) -> dict[str, Any]:
 
 
 def json_response(body: Any, status_code: int = 200) -> Response:
-    return Response(
-        orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), status_code, media_type="application/json"
-    )
+    return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), status_code, media_type="application/json")
 
 
 def object_field(body: dict[str, Any], key: str, required: bool = True) -> dict[str, Any]:
@@ -56,9 +54,7 @@ def object_field(body: dict[str, Any], key: str, required: bool = True) -> dict[
     if value is None and not required:
         return {}
     if not isinstance(value, dict):
-        raise ApiError(
-            400, f"{key} is required and must be an object" if value is None else f"{key}: not an object"
-        )
+        raise ApiError(400, f"{key} is required and must be an object" if value is None else f"{key}: not an object")
     return value
 
 

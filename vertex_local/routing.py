@@ -36,9 +36,7 @@ class EndpointRoute:
     def pick(self, rng: random.Random) -> DeployedTarget:
         """A deployed model chosen at random, weighted by the traffic split."""
         if not self.targets:
-            raise ApiError(
-                400, f"endpoint {self.name} has no deployed model with traffic", "FAILED_PRECONDITION"
-            )
+            raise ApiError(400, f"endpoint {self.name} has no deployed model with traffic", "FAILED_PRECONDITION")
         if len(self.targets) == 1:
             return self.targets[0]
         return self.targets[bisect.bisect_right(self.cumulative, rng.randrange(self.cumulative[-1]))]

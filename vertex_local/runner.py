@@ -87,23 +87,16 @@ def _pool_plan(index: int, pool: dict[str, Any]) -> tuple[int, tuple[str, ...], 
     try:
         count = int(pool.get("replicaCount", 1))
     except (TypeError, ValueError):
-        raise ApiError(
-            400, f"{where}.replicaCount must be an integer, got {pool.get('replicaCount')!r}"
-        ) from None
+        raise ApiError(400, f"{where}.replicaCount must be an integer, got {pool.get('replicaCount')!r}") from None
     if count < 0 or (index == 0 and count != 1):
-        raise ApiError(
-            400, f"{where}.replicaCount = {count}: pool 0 takes exactly 1 replica, others 0 or more"
-        )
+        raise ApiError(400, f"{where}.replicaCount = {count}: pool 0 takes exactly 1 replica, others 0 or more")
     env = {item.get("name", ""): str(item.get("value", "")) for item in container.get("env") or []}
     return count, argv, env
 
 
 def _cluster(planned: list) -> dict[str, list[str]]:
     """One free loopback port per replica, by TensorFlow task type."""
-    return {
-        TF_TASK_TYPES[index]: [f"127.0.0.1:{free_port()}" for _ in range(count)]
-        for index, count, *_ in planned
-    }
+    return {TF_TASK_TYPES[index]: [f"127.0.0.1:{free_port()}" for _ in range(count)] for index, count, *_ in planned}
 
 
 def _cluster_env(cluster: dict[str, list[str]], index: int, replica: int, job_id: str) -> dict[str, str]:

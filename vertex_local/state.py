@@ -72,17 +72,13 @@ class StateStore:
 
     def get(self, kind: str, doc_id: str) -> dict[str, Any] | None:
         with self._lock:
-            row = self._db.execute(
-                "SELECT body FROM documents WHERE kind = ? AND id = ?", (kind, doc_id)
-            ).fetchone()
+            row = self._db.execute("SELECT body FROM documents WHERE kind = ? AND id = ?", (kind, doc_id)).fetchone()
         return json.loads(row[0]) if row else None
 
     def put(self, kind: str, doc_id: str, body: dict[str, Any]) -> None:
         text = json.dumps(body, separators=(",", ":"))
         with self.transaction():
-            self._db.execute(
-                "INSERT OR REPLACE INTO documents (kind, id, body) VALUES (?, ?, ?)", (kind, doc_id, text)
-            )
+            self._db.execute("INSERT OR REPLACE INTO documents (kind, id, body) VALUES (?, ?, ?)", (kind, doc_id, text))
 
     def delete(self, kind: str, doc_id: str) -> None:
         with self.transaction():

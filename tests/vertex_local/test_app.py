@@ -1,0 +1,122 @@
+"""The whole server's lifecycle: readiness, error shape, restarts after a clean stop and after a crash."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+from google.cloud import aiplatform
+from google.cloud.aiplatform.compat.types import job_state as gca_job_state
+
+from tests.conftest import VertexLocal, start_vertex_local
+from tests.vertex_local.test_models import SERVING_IMAGE
+
+JobState = gca_job_state.JobState
+
+
+@pytest.fixture
+def own_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[VertexLocal]:
+    """A server of this test's own, so it can be stopped, crashed and restarted."""
+    server = start_vertex_local(tmp_path / "state")
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", server.url)
+    server.init_sdk()
+    yield server
+    server.stop()
+
+
+def sleeping_job(name: str, pid_file: Path) -> aiplatform.CustomJob:
+    script = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(300)"
+    container = {"image_uri": "local/trainer:test", "command": ["python", "-c", script]}
+    pool = {
+        "machine_spec": {"machine_type": "n1-standard-4"},
+        "replica_count": 1,
+        "container_spec": container,
+    }
+    return aiplatform.CustomJob(display_name=name, worker_pool_specs=[pool])
+
+
+def wait_for_pid(pid_file: Path) -> int:
+    deadline = time.monotonic() + 30
+    while not (pid_file.exists() and pid_file.read_text()):
+        assert time.monotonic() < deadline, "the job's process never started"
+        time.sleep(0.05)
+    return int(pid_file.read_text())
+
+
+def is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_health_answers_and_errors_have_googles_shape(vertex_local) -> None:
+    assert requests.get(f"{vertex_local.url}/healthz", timeout=5).json() == {"status": "ok"}
+    answer = requests.get(f"{vertex_local.url}/v1/nothing/here", timeout=5)
+    assert answer.status_code == 404
+    assert (
+        answer.json()["error"]["status"] == "NOT_FOUND"
+        and "/v1/nothing/here" in answer.json()["error"]["message"]
+    )
+    assert "Uvicorn running on http://127.0.0.1:" in vertex_local.log_path.read_text()  # loopback by default
+
+
+def test_every_request_is_logged_on_one_line(vertex_local) -> None:
+    requests.get(vertex_local.api("models/424242"), timeout=5)
+    lines = [line for line in vertex_local.log_path.read_text().splitlines() if "models/424242" in line]
+    assert len(lines) == 1 and '"GET /v1/' in lines[0] and "404" in lines[0]
+
+
+def test_after_a_restart_every_deployed_model_is_served_again(
+    own_server: VertexLocal, trained_model_dir: Path, mnist_test_digits
+) -> None:
+    uri = own_server.stage_model(trained_model_dir, "restart")
+    model = aiplatform.Model.upload(
+        display_name="restart", artifact_uri=uri, serving_container_image_uri=SERVING_IMAGE
+    )
+    endpoint = model.deploy(machine_type="n1-standard-2")
+    digits = [image.tolist() for image in mnist_test_digits[0][:5]]
+    before = endpoint.predict(digits)
+    assert own_server.stop() == 0
+    own_server.start()
+    after = aiplatform.Endpoint(endpoint.resource_name).predict(digits)
+    np.testing.assert_allclose(after.predictions, before.predictions, atol=1e-6)
+    assert after.deployed_model_id == before.deployed_model_id
+    assert aiplatform.Model(f"{model.resource_name}@default").version_id == "1"
+
+
+def test_a_crash_mid_job_leaves_state_that_loads_with_the_job_failed(
+    own_server: VertexLocal, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "pid"
+    job = sleeping_job("crashed", pid_file)
+    job.submit()
+    pid = wait_for_pid(pid_file)
+    own_server.kill()  # SIGKILL: no shutdown code runs
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)  # the orphaned job process, which this test started through the server
+    own_server.start()
+    restarted = aiplatform.CustomJob.get(job.resource_name)
+    assert restarted.state == JobState.JOB_STATE_FAILED
+    assert "restarted while the job was running" in restarted.error.message
+
+
+def test_a_clean_stop_ends_running_jobs_and_their_processes(own_server: VertexLocal, tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    job = sleeping_job("stopped", pid_file)
+    job.submit()
+    pid = wait_for_pid(pid_file)
+    assert own_server.stop() == 0
+    assert not is_running(pid)
+    own_server.start()
+    stopped = aiplatform.CustomJob.get(job.resource_name)
+    assert stopped.state == JobState.JOB_STATE_FAILED
+    assert "stopped while the job was running" in stopped.error.message
