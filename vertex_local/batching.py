@@ -131,9 +131,7 @@ class Batcher:
         try:
             probabilities = await self._run_batch(images)
         except Exception as exc:  # a model failure fails this batch's requests, never the batcher
-            message = (
-                f"deployed model {self.name} failed on {len(images)} images: {type(exc).__name__}: {exc}"
-            )
+            message = f"deployed model {self.name} failed on {len(images)} images: {type(exc).__name__}: {exc}"
             for pending in batch:
                 if not pending.future.done():
                     pending.future.set_exception(ApiError(500, message))

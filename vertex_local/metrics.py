@@ -28,9 +28,7 @@ class ServingMetrics:
             LABELS,
             registry=self.registry,
         )
-        self.predictions = Counter(
-            "vertex_local_predictions", "Instances predicted", LABELS, registry=self.registry
-        )
+        self.predictions = Counter("vertex_local_predictions", "Instances predicted", LABELS, registry=self.registry)
         self.errors = Counter(
             "vertex_local_prediction_errors", "Predict requests that failed", LABELS, registry=self.registry
         )

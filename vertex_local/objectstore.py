@@ -63,9 +63,7 @@ class NewObject:
 
 def check_bucket_name(bucket: str) -> str:
     if not BUCKET_NAME.fullmatch(bucket):
-        raise ValueError(
-            f"invalid bucket name {bucket!r}: use 3-63 of a-z 0-9 . _ -, starting and ending alnum"
-        )
+        raise ValueError(f"invalid bucket name {bucket!r}: use 3-63 of a-z 0-9 . _ -, starting and ending alnum")
     return bucket
 
 
@@ -190,9 +188,7 @@ class ObjectStore:
         else:
             md5, crc = file_checksums(path)
             saved = {"metadata": saved.get("metadata", {})}
-        content_type = (
-            saved.get("content_type") or mimetypes.guess_type(name)[0] or "application/octet-stream"
-        )
+        content_type = saved.get("content_type") or mimetypes.guess_type(name)[0] or "application/octet-stream"
         return ObjectInfo(bucket, name, st.st_size, st.st_mtime_ns, content_type, saved["metadata"], md5, crc)
 
     def commit(self, source: Path, new: NewObject) -> ObjectInfo:
@@ -213,9 +209,7 @@ class ObjectStore:
         saved = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "md5": md5, "crc32c": crc}
         saved |= {"content_type": new.content_type, "metadata": new.metadata}
         self._write_json(self._meta_file(new.bucket, new.name), saved)
-        return ObjectInfo(
-            new.bucket, new.name, st.st_size, st.st_mtime_ns, new.content_type, new.metadata, md5, crc
-        )
+        return ObjectInfo(new.bucket, new.name, st.st_size, st.st_mtime_ns, new.content_type, new.metadata, md5, crc)
 
     def delete(self, bucket: str, name: str) -> None:
         path = self.object_path(bucket, name)

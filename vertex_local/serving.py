@@ -148,9 +148,7 @@ def load_saved_model(model_dir: Path) -> LoadedModel:
 def parse_instances(body: bytes, limits: Serving) -> np.ndarray:
     """A predict body's `instances` as float32 [n, 28, 28]; every bad input is an ApiError 400."""
     if len(body) > limits.max_body_bytes:
-        raise ApiError(
-            400, f"request body is {len(body)} bytes, more than the {limits.max_body_bytes} allowed"
-        )
+        raise ApiError(400, f"request body is {len(body)} bytes, more than the {limits.max_body_bytes} allowed")
     try:
         payload = orjson.loads(body)  # refuses NaN and Infinity: they are not JSON
     except orjson.JSONDecodeError as exc:
@@ -161,9 +159,7 @@ def parse_instances(body: bytes, limits: Serving) -> np.ndarray:
     if not isinstance(instances, list) or not instances:
         raise ApiError(400, "'instances' must be a non-empty list of 28x28 images")
     if len(instances) > limits.max_instances:
-        raise ApiError(
-            400, f"{len(instances)} instances in one request, more than the {limits.max_instances} allowed"
-        )
+        raise ApiError(400, f"{len(instances)} instances in one request, more than the {limits.max_instances} allowed")
     return images_array(unwrap_named_inputs(instances))
 
 
@@ -184,17 +180,11 @@ def images_array(instances: list) -> np.ndarray:
     try:
         raw = np.asarray(instances)  # one pass in C: no per-number Python work
     except (ValueError, TypeError, RecursionError):
-        raise ApiError(
-            400, "instances are ragged or nested too deeply: each must be 28 rows of 28 numbers"
-        ) from None
+        raise ApiError(400, "instances are ragged or nested too deeply: each must be 28 rows of 28 numbers") from None
     if raw.dtype.kind not in "iuf":
-        raise ApiError(
-            400, "instance values must all be numbers (found strings, booleans, nulls or ragged rows)"
-        )
+        raise ApiError(400, "instance values must all be numbers (found strings, booleans, nulls or ragged rows)")
     if raw.ndim > 3:
-        raise ApiError(
-            400, f"instances are nested {raw.ndim} levels deep: each must be 28 rows of 28 numbers"
-        )
+        raise ApiError(400, f"instances are nested {raw.ndim} levels deep: each must be 28 rows of 28 numbers")
     if raw.shape[1:] != IMAGE_SHAPE:
         raise ApiError(
             400,

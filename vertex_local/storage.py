@@ -182,8 +182,7 @@ class StorageApi:
         body: dict = {
             "kind": "storage#objects",
             "items": [
-                object_resource(info, request)
-                for info in await run_in_threadpool(self.store.stat_many, bucket, items)
+                object_resource(info, request) for info in await run_in_threadpool(self.store.stat_many, bucket, items)
             ],
             "prefixes": [key for key, is_prefix in page if is_prefix],
         }

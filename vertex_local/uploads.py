@@ -78,9 +78,7 @@ class Uploads:
         return JSONResponse(self.render(await run_in_threadpool(self.store.commit, scratch, new), request))
 
     async def _multipart(self, request: Request) -> Response:
-        metadata, part_type, data = split_multipart(
-            await request.body(), request.headers.get("content-type", "")
-        )
+        metadata, part_type, data = split_multipart(await request.body(), request.headers.get("content-type", ""))
         new = self._checked(new_object(request, metadata, part_type or DEFAULT_CONTENT_TYPE))
         scratch = self.store.new_upload_file(secrets.token_hex(16))
         await run_in_threadpool(scratch.write_bytes, data)
@@ -98,9 +96,7 @@ class Uploads:
         self.store.new_upload_file(upload_id)
         self._session_file(upload_id).write_text(json.dumps(dataclasses.asdict(new)))
         bucket = quote(new.bucket, safe="")
-        location = (
-            f"{request.base_url}upload/storage/v1/b/{bucket}/o?uploadType=resumable&upload_id={upload_id}"
-        )
+        location = f"{request.base_url}upload/storage/v1/b/{bucket}/o?uploadType=resumable&upload_id={upload_id}"
         return Response(status_code=200, headers={"location": location})
 
     def _checked(self, new: NewObject) -> NewObject:
@@ -155,9 +151,7 @@ def parse_content_range(header: str | None) -> tuple[int | None, int | None, int
     match = CONTENT_RANGE.fullmatch(header or "")
     if match is None:
         raise ApiError(400, f"Content-Range must look like 'bytes 0-99/100' or 'bytes */100', got {header!r}")
-    start, end, total = (
-        None if v is None or v == "*" else int(v) for v in match.group("start", "end", "total")
-    )
+    start, end, total = (None if v is None or v == "*" else int(v) for v in match.group("start", "end", "total"))
     if start is not None and end is not None and end < start:
         raise ApiError(400, f"Content-Range {header!r} ends before it starts")
     return start, end, total

@@ -172,9 +172,7 @@ def test_a_full_queue_refuses_with_429_and_serves_the_rest(
         results = loop.run(predict_all(server, requests_))
     refused = [r for r in results if isinstance(r, ApiError)]
     assert refused and all(r.code == 429 and "requests waiting" in r.message for r in refused)
-    served = [
-        (images, r) for images, r in zip(requests_, results, strict=True) if not isinstance(r, ApiError)
-    ]
+    served = [(images, r) for images, r in zip(requests_, results, strict=True) if not isinstance(r, ApiError)]
     assert len(served) >= 4
     for images, result in served:
         np.testing.assert_allclose(result, reference(images), rtol=1e-5, atol=1e-6)
@@ -289,9 +287,7 @@ def test_metrics_count_requests_predictions_and_errors_per_model() -> None:
     assert 'vertex_local_prediction_requests_total{deployed_model_id="d1",endpoint_id="e1"} 2.0' in text
     assert 'vertex_local_predictions_total{deployed_model_id="d1",endpoint_id="e1"} 3.0' in text
     assert 'vertex_local_prediction_errors_total{deployed_model_id="d1",endpoint_id="e1"} 1.0' in text
-    assert (
-        'vertex_local_prediction_latency_seconds_count{deployed_model_id="d2",endpoint_id="e1"} 1.0' in text
-    )
+    assert 'vertex_local_prediction_latency_seconds_count{deployed_model_id="d2",endpoint_id="e1"} 1.0' in text
     assert 'vertex_local_prediction_errors_total{deployed_model_id="d2"' not in text
     assert ServingMetrics().scrape().count(b"_total{") == 0  # each object has its own registry
 

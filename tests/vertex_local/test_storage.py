@@ -98,10 +98,7 @@ def test_resumable_session_reports_the_bytes_it_holds(bucket: storage.Bucket) ->
     retried = requests.put(url, data=b"3456789", headers={"Content-Range": "bytes 3-9/10"}, timeout=10)
     assert retried.status_code == 200 and retried.json()["size"] == "10"
     assert bucket.blob("session.bin").download_as_bytes() == b"0123456789"
-    assert (
-        requests.put(url, data=b"x", headers={"Content-Range": "bytes 10-10/11"}, timeout=10).status_code
-        == 404
-    )
+    assert requests.put(url, data=b"x", headers={"Content-Range": "bytes 10-10/11"}, timeout=10).status_code == 404
 
 
 def test_resumable_upload_with_a_wrong_checksum_is_refused(bucket: storage.Bucket) -> None:
@@ -221,9 +218,7 @@ def test_bucket_names_that_could_leave_the_root_are_refused(gcs_server: tuple, b
     assert answer.status_code == 400 and "invalid bucket name" in answer.json()["error"]["message"]
 
 
-def test_a_file_copied_in_by_hand_is_served_with_correct_checksums(
-    bucket: storage.Bucket, gcs_server: tuple
-) -> None:
+def test_a_file_copied_in_by_hand_is_served_with_correct_checksums(bucket: storage.Bucket, gcs_server: tuple) -> None:
     (gcs_server[1] / bucket.name / "by-hand.csv").write_bytes(b"a,b\n1,2\n")
     blob = bucket.get_blob("by-hand.csv")
     assert (blob.content_type, (blob.md5_hash, blob.crc32c)) == ("text/csv", digests(b"a,b\n1,2\n"))
@@ -242,9 +237,7 @@ def test_local_path_maps_gs_uris_under_the_root(uri: str, expected: str) -> None
     assert local_path(Path("/gcs"), uri) == Path("/gcs") / expected
 
 
-@pytest.mark.parametrize(
-    "uri", ["/tmp/model", "s3://bkt/x", "gs://bkt/../x", "gs://bkt//x", "gs://UPPER/x", "gs://"]
-)
+@pytest.mark.parametrize("uri", ["/tmp/model", "s3://bkt/x", "gs://bkt/../x", "gs://bkt//x", "gs://UPPER/x", "gs://"])
 def test_local_path_refuses_other_schemes_and_escapes(uri: str) -> None:
     with pytest.raises(ValueError):
         local_path(Path("/gcs"), uri)
