@@ -48,6 +48,12 @@ format: venv ## apply ruff's fixes and formatting
 train: venv ## train the default model locally (ARGS="--model baseline" to change it)
 	$(PY) -m trainer.task $(ARGS)
 
+up: venv ## start vertex-local in the background (PORT=8080, STATE_DIR=.vertex-local; log in STATE_DIR/server.log)
+	$(PY) -m vertex_local start --port $(PORT) --state-dir $(STATE_DIR)
+
+down: ## stop the background vertex-local; its state stays in STATE_DIR
+	$(PY) -m vertex_local stop --state-dir $(STATE_DIR)
+
 bench-train: venv ## wall time and accuracy: baseline and cnn on mnist-sample, cnn on Fashion-MNIST
 	@test -d /usr/share/datasets/fashion-mnist || apt-get install -y -q dataset-fashion-mnist
 	$(PY) -m benchmarks.bench_train

@@ -1,5 +1,7 @@
 """Start vertex-local: python -m vertex_local serve --host 127.0.0.1 --port 8080 --state-dir .vertex-local
 
+In the background instead: python -m vertex_local start ... / python -m vertex_local stop --state-dir DIR.
+
 Point the SDK at it with api_endpoint="http://127.0.0.1:8080", api_transport="rest", AnonymousCredentials,
 and STORAGE_EMULATOR_HOST=http://127.0.0.1:8080. Serving limits come from pipeline.toml's [serving] table.
 """
@@ -15,6 +17,7 @@ from pathlib import Path
 import uvicorn
 
 from trainer.config import ConfigError, load_config
+from vertex_local import daemon
 from vertex_local.app import AppConfig, build_app
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--profile", default=None, help="pipeline.toml profile for the [serving] limits")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.add_argument("--no-access-log", action="store_true", help="drop the one line per request")
+    start = commands.add_parser("start", help="serve in the background; returns once /healthz answers")
+    start.add_argument("--host", default="127.0.0.1")
+    start.add_argument("--port", type=int, default=8080)
+    start.add_argument("--state-dir", type=Path, default=Path(".vertex-local"))
+    stop = commands.add_parser("stop", help="stop the background server of a state dir")
+    stop.add_argument("--state-dir", type=Path, default=Path(".vertex-local"))
     return parser
 
 
@@ -42,6 +51,10 @@ def job_environment(environ: dict[str, str]) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "start":
+        return daemon.start(args.host, args.port, args.state_dir.resolve())
+    if args.command == "stop":
+        return daemon.stop(args.state_dir.resolve())
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -1,0 +1,85 @@
+"""Run vertex-local in the background: python -m vertex_local start|stop --state-dir .vertex-local
+
+`start` launches `serve` detached, logging to <state-dir>/server.log, records its pid in
+<state-dir>/server.pid and returns once /healthz answers. `stop` Ctrl-Cs that process (a clean
+shutdown: running jobs end FAILED, state is kept) and waits for it to exit.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+START_TIMEOUT_S = 60.0  # a start loads every deployed model before it answers /healthz
+STOP_TIMEOUT_S = 30.0
+
+
+def pid_file(state_dir: Path) -> Path:
+    return state_dir / "server.pid"
+
+
+def running_pid(state_dir: Path) -> int | None:
+    """The pid in the pid file if that process is still a vertex-local server (pids get reused)."""
+    try:
+        pid = int(pid_file(state_dir).read_text().strip())
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return None
+    return pid if b"vertex_local" in command and b"serve" in command else None
+
+
+def is_healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=1) as answer:
+            return answer.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def start(host: str, port: int, state_dir: Path) -> int:
+    url = f"http://{host}:{port}"
+    if running_pid(state_dir):
+        print(f"vertex-local: already running (pid {running_pid(state_dir)}, log {state_dir / 'server.log'})")
+        return 0
+    state_dir.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "vertex_local", "serve", "--host", host, "--port", str(port)]
+    with (state_dir / "server.log").open("ab") as log:
+        server = subprocess.Popen(
+            [*command, "--state-dir", str(state_dir)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    pid_file(state_dir).write_text(f"{server.pid}\n")
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not is_healthy(url):
+        if server.poll() is not None or time.monotonic() > deadline:
+            tail = "\n".join((state_dir / "server.log").read_text(errors="replace").splitlines()[-15:])
+            print(f"vertex-local: did not start (see {state_dir / 'server.log'}):\n{tail}", file=sys.stderr)
+            if server.poll() is None:
+                server.terminate()
+            return 1
+        time.sleep(0.1)
+    print(f"vertex-local: serving {url} (pid {server.pid}, state {state_dir}, log {state_dir / 'server.log'})")
+    return 0
+
+
+def stop(state_dir: Path) -> int:
+    pid = running_pid(state_dir)
+    if pid is None:
+        print(f"vertex-local: not running (no live server in {pid_file(state_dir)})")
+        pid_file(state_dir).unlink(missing_ok=True)
+        return 0
+    os.kill(pid, signal.SIGINT)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while running_pid(state_dir) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if running_pid(state_dir):
+        print(f"vertex-local: pid {pid} did not stop in {STOP_TIMEOUT_S:.0f} s; killing it", file=sys.stderr)
+        os.kill(pid, signal.SIGKILL)
+    pid_file(state_dir).unlink(missing_ok=True)
+    print(f"vertex-local: stopped (pid {pid})")
+    return 0
