@@ -14,6 +14,7 @@ import pytest
 import requests
 from google.api_core import exceptions
 from google.cloud import aiplatform
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.vertex_local.test_models import SERVING_IMAGE
 
@@ -59,23 +60,17 @@ def test_deploy_with_all_traffic_then_predict_returns_the_models_answers(
     (deployed_id,) = deployed_ids(endpoint)
     assert endpoint.traffic_split == {deployed_id: 100}
     images, labels = mnist_test_digits
-    prediction = aiplatform.Endpoint(endpoint.resource_name).predict(
-        [image.tolist() for image in images[:50]]
-    )
+    prediction = aiplatform.Endpoint(endpoint.resource_name).predict([image.tolist() for image in images[:50]])
     probabilities = np.array(prediction.predictions)
     np.testing.assert_allclose(probabilities, local_probabilities, atol=1e-5)
     assert (probabilities.argmax(axis=1) == labels[:50]).mean() >= 0.85
     assert prediction.deployed_model_id == deployed_id
     assert prediction.model_resource_name == model.resource_name
     assert prediction.model_version_id == "1"
-    assert (
-        aiplatform.Model(model.resource_name).gca_resource.deployed_models[0].deployed_model_id == deployed_id
-    )
+    assert aiplatform.Model(model.resource_name).gca_resource.deployed_models[0].deployed_model_id == deployed_id
 
 
-def test_the_walkthroughs_raw_json_body_gets_vertexs_answer_shape(
-    vertex, unique_name, model_uri, mnist_test_digits
-):
+def test_the_walkthroughs_raw_json_body_gets_vertexs_answer_shape(vertex, unique_name, model_uri, mnist_test_digits):
     model = upload(unique_name, model_uri)
     endpoint = model.deploy(machine_type="n1-standard-2")  # the SDK creates the endpoint itself
     images, labels = mnist_test_digits
@@ -87,6 +82,20 @@ def test_the_walkthroughs_raw_json_body_gets_vertexs_answer_shape(
     assert len(body["predictions"]) == 1 and len(body["predictions"][0]) == 10
     assert abs(sum(body["predictions"][0]) - 1) < 1e-4
     assert int(np.argmax(body["predictions"][0])) == labels[0]
+    labels_of_series = {
+        "endpoint_id": endpoint.resource_name.rsplit("/", 1)[1],
+        "deployed_model_id": body["deployedModelId"],
+    }
+    assert prometheus_value(vertex, "vertex_local_predictions_total", labels_of_series) == 1.0
+
+
+def prometheus_value(vertex, name: str, labels: dict[str, str]) -> float | None:
+    text = requests.get(f"{vertex.url}/metrics", timeout=10).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return sample.value
+    return None
 
 
 def test_a_canary_at_ten_percent_gets_about_a_tenth_of_the_predictions_then_all_of_them(
@@ -102,8 +111,7 @@ def test_a_canary_at_ten_percent_gets_about_a_tenth_of_the_predictions_then_all_
     new_id = next(key for key, share in split.items() if share == 10)
     with requests.Session() as session:
         answers = [
-            raw_predict(vertex, endpoint, {"instances": [[[0.5] * 28] * 28]}, session)
-            for _ in range(CANARY_PREDICTS)
+            raw_predict(vertex, endpoint, {"instances": [[[0.5] * 28] * 28]}, session) for _ in range(CANARY_PREDICTS)
         ]
     versions = collections.Counter((a.json()["deployedModelId"], a.json()["modelVersionId"]) for a in answers)
     assert set(versions) == {(old_id, "1"), (new_id, "2")}
@@ -169,9 +177,7 @@ def test_endpoints_are_listed_by_display_name_and_unknown_ones_are_not_found(ver
     assert answer.status_code == 404 and answer.json()["error"]["status"] == "NOT_FOUND"
 
 
-def test_deployed_models_and_their_endpoint_cannot_be_deleted_until_undeployed(
-    vertex, unique_name, model_uri
-):
+def test_deployed_models_and_their_endpoint_cannot_be_deleted_until_undeployed(vertex, unique_name, model_uri):
     model = upload(unique_name, model_uri)
     endpoint = model.deploy(machine_type="n1-standard-2")
     with pytest.raises(exceptions.BadRequest, match="undeploy"):
@@ -227,9 +233,7 @@ def test_deploys_and_undeploys_never_fail_a_prediction_in_flight(vertex, unique_
     def hammer() -> None:
         with requests.Session() as session:
             while not stop.is_set():
-                statuses[
-                    raw_predict(vertex, endpoint, {"instances": [[[0.1] * 28] * 28]}, session).status_code
-                ] += 1
+                statuses[raw_predict(vertex, endpoint, {"instances": [[[0.1] * 28] * 28]}, session).status_code] += 1
 
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         for _ in range(4):

@@ -36,9 +36,7 @@ def test_first_upload_is_version_1_with_the_default_alias_and_its_labels(vertex,
 
 def test_upload_with_parent_model_adds_version_2_and_leaves_default_unless_asked(vertex, unique_name) -> None:
     first = upload(unique_name)
-    second = upload(
-        unique_name, parent_model=first.resource_name, is_default_version=False, version_aliases=["c1"]
-    )
+    second = upload(unique_name, parent_model=first.resource_name, is_default_version=False, version_aliases=["c1"])
     assert second.resource_name == first.resource_name
     assert second.version_id == "2"
     assert aliases_by_version(first) == {"1": ["default"], "2": ["c1"]}
@@ -54,9 +52,7 @@ def test_uploading_a_default_version_moves_the_default_alias(vertex, unique_name
 
 def test_a_model_is_found_by_version_id_and_by_alias(vertex, unique_name) -> None:
     first = upload(unique_name)
-    upload(
-        unique_name, parent_model=first.resource_name, is_default_version=False, version_aliases=["canary"]
-    )
+    upload(unique_name, parent_model=first.resource_name, is_default_version=False, version_aliases=["canary"])
     assert aiplatform.Model(f"{first.resource_name}@canary").version_id == "2"
     assert aiplatform.Model(first.resource_name, version="1").version_id == "1"
     model_id = first.resource_name.rsplit("/", 1)[1]
@@ -137,10 +133,7 @@ def test_upload_needs_a_gs_artifact_uri_and_a_display_name(vertex_local) -> None
     body = {"model": {"displayName": "m", "artifactUri": "/tmp/model"}}
     answer = requests.post(vertex_local.api("models:upload"), json=body, timeout=10)
     assert answer.status_code == 400
-    assert (
-        answer.json()["error"]["status"] == "INVALID_ARGUMENT"
-        and "gs://" in answer.json()["error"]["message"]
-    )
+    assert answer.json()["error"]["status"] == "INVALID_ARGUMENT" and "gs://" in answer.json()["error"]["message"]
     answer = requests.post(vertex_local.api("models:upload"), json={"model": {}}, timeout=10)
     assert answer.status_code == 400 and "displayName" in answer.json()["error"]["message"]
 
@@ -149,3 +142,12 @@ def test_a_malformed_body_is_a_bad_request_not_a_server_error(vertex_local) -> N
     answer = requests.post(vertex_local.api("models:upload"), data=b"{not json", timeout=10)
     assert answer.status_code == 400
     assert answer.json()["error"]["message"].startswith("request body is not valid JSON")
+
+
+def test_a_versions_description_and_labels_can_be_updated(vertex, unique_name) -> None:
+    model = upload(unique_name, labels={"stage": "candidate"})
+    model.versioning_registry.update_version("1", version_description="passed the gate", labels={"stage": "prod"})
+    updated = aiplatform.Model(model.resource_name, version="1")
+    assert updated.version_description == "passed the gate" and updated.labels == {"stage": "prod"}
+    renamed = updated.update(display_name=f"{unique_name}-renamed")
+    assert aiplatform.Model(renamed.resource_name).display_name == f"{unique_name}-renamed"
