@@ -30,9 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--model-dir", help="gs://BUCKET/.../model or a local directory")
     source.add_argument("--version", help="a registered version of [vertex] model_display_name (id or alias)")
-    parser.add_argument(
-        "--dest", type=Path, default=Path("out/model"), help="local folder (default: out/model)"
-    )
+    parser.add_argument("--dest", type=Path, default=Path("out/model"), help="local folder (default: out/model)")
     parser.add_argument("--metrics-only", action="store_true", help="copy metrics.json alone")
     return parser
 

@@ -27,9 +27,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = common.load_step_config(args.profile, os.environ)
     repository = cfg.vertex.image_repository
     image = f"{repository}:{args.tag}"
-    common.publish(
-        os.environ.get("GITHUB_OUTPUT"), None, {"image": image, "registry": repository.split("/")[0]}, ""
-    )
+    common.publish(os.environ.get("GITHUB_OUTPUT"), None, {"image": image, "registry": repository.split("/")[0]}, "")
     print(image, flush=True)
     return 0
 

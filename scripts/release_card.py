@@ -63,9 +63,7 @@ def publish(tag: str, assets: list[Path], notes: Path, repo: str | None) -> str:
             ["release", "edit", tag, "--notes-file", str(notes)],
         ]
     else:
-        steps = [
-            ["release", "create", tag, *files, "--verify-tag", "--title", tag, "--notes-file", str(notes)]
-        ]
+        steps = [["release", "create", tag, *files, "--verify-tag", "--title", tag, "--notes-file", str(notes)]]
     for step in steps:
         result = run_gh(step, repo)
         if result.returncode != 0:
@@ -74,9 +72,7 @@ def publish(tag: str, assets: list[Path], notes: Path, repo: str | None) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m scripts.release_card", description=__doc__.splitlines()[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m scripts.release_card", description=__doc__.splitlines()[0])
     parser.add_argument("--repo", help="owner/name (default: gh's, from GH_REPO or the git remote)")
     commands = parser.add_subparsers(dest="command", required=True)
     release = commands.add_parser("publish", help="create or update the Release for a tag")

@@ -60,9 +60,7 @@ def render_report(
     return "\n\n".join(parts) + "\n"
 
 
-def headline(
-    candidate: dict[str, Any], production: dict[str, Any] | None, verdict: dict[str, Any] | None
-) -> list[str]:
+def headline(candidate: dict[str, Any], production: dict[str, Any] | None, verdict: dict[str, Any] | None) -> list[str]:
     """The verdict and the accuracy/loss table; the gate's own production figures stand in for a
     missing production metrics.json."""
     compared = production or (verdict or {}).get("production")
@@ -135,9 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         candidate = validate_metrics(load_json(args.metrics), str(args.metrics))
         verdict = validate_verdict(load_json(args.verdict), str(args.verdict)) if args.verdict else None
-        production = load_production(
-            args.production, args.production_from_release, os.environ.get("GITHUB_REPOSITORY")
-        )
+        production = load_production(args.production, args.production_from_release, os.environ.get("GITHUB_REPOSITORY"))
     except (ReportError, release_card.ReleaseError) as exc:
         print(f"report: {exc}", file=sys.stderr)
         return 2

@@ -42,16 +42,12 @@ def test_every_workflow_validates_against_githubs_workflow_schema() -> None:
 
 
 def test_dependabot_config_validates_against_its_schema() -> None:
-    result = run(
-        [tool("check-jsonschema"), "--builtin-schema", "vendor.dependabot", ".github/dependabot.yml"]
-    )
+    result = run([tool("check-jsonschema"), "--builtin-schema", "vendor.dependabot", ".github/dependabot.yml"])
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_zizmor_finds_nothing_in_the_workflows() -> None:
-    result = run(
-        [tool("zizmor"), "--offline", "--persona=pedantic", ".github/workflows", ".github/dependabot.yml"]
-    )
+    result = run([tool("zizmor"), "--offline", "--persona=pedantic", ".github/workflows", ".github/dependabot.yml"])
     assert result.returncode == 0, result.stdout + result.stderr
     assert "No findings" in result.stdout
 

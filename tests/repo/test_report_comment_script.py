@@ -68,9 +68,7 @@ def run_script(
     report_dir.mkdir()
     (report_dir / "pr-number.txt").write_text(pr_number)
     (report_dir / "report.md").write_text(report)
-    (tmp_path / "scenario.json").write_text(
-        json.dumps({"pr_head_sha": pr_head_sha, "comments": comments or []})
-    )
+    (tmp_path / "scenario.json").write_text(json.dumps({"pr_head_sha": pr_head_sha, "comments": comments or []}))
     (tmp_path / "script.js").write_text(comment_script())
     (tmp_path / "harness.js").write_text(HARNESS)
     env = {"REPORT_DIR": str(report_dir), "HEAD_SHA": HEAD, "PATH": "/usr/bin:/bin"}
@@ -108,9 +106,7 @@ def test_comment_script_updates_its_own_comment_and_leaves_others_alone(tmp_path
 
 
 @pytest.mark.parametrize("pr_number", ["17; rm -rf /", "-1", "0", "1e3", "", "12345678901"])
-def test_comment_script_refuses_a_pr_number_that_is_not_a_plain_integer(
-    tmp_path: Path, pr_number: str
-) -> None:
+def test_comment_script_refuses_a_pr_number_that_is_not_a_plain_integer(tmp_path: Path, pr_number: str) -> None:
     calls = run_script(tmp_path, pr_number, MARKER)
     assert names(calls) == ["core.setFailed"]
 

@@ -33,10 +33,7 @@ def make_targets() -> set[str]:
 
 
 def substitute_env(argv: tuple[str, ...]) -> list[str]:
-    return [
-        ENV_REFERENCE.sub(lambda m: SAMPLE_VALUES.get(m.group(1), f"sample-{m.group(1).lower()}"), a)
-        for a in argv
-    ]
+    return [ENV_REFERENCE.sub(lambda m: SAMPLE_VALUES.get(m.group(1), f"sample-{m.group(1).lower()}"), a) for a in argv]
 
 
 def test_every_run_step_is_make_or_a_scripts_module(commands: list[Command]) -> None:
@@ -44,9 +41,7 @@ def test_every_run_step_is_make_or_a_scripts_module(commands: list[Command]) -> 
     for command in commands:
         argv = command.argv
         is_make = argv[0] == "make" and len(argv) == 2
-        is_step = (
-            argv[0] in PYTHONS and argv[1:2] == ("-m",) and len(argv) > 2 and argv[2].startswith("scripts.")
-        )
+        is_step = argv[0] in PYTHONS and argv[1:2] == ("-m",) and len(argv) > 2 and argv[2].startswith("scripts.")
         assert is_make or is_step, f"logic in YAML: {command.where()}"
 
 

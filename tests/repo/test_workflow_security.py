@@ -75,9 +75,7 @@ def test_the_comment_workflow_reads_what_pr_yml_uploads(workflows: dict) -> None
     comment = workflows["report-comment.yml"]
     assert comment["on"]["workflow_run"]["workflows"] == [workflows["pr.yml"]["name"]]
     download, script = comment["jobs"]["comment"]["steps"]
-    uploads = [
-        step for _, step in steps(workflows["pr.yml"]) if step.get("uses", "").startswith("actions/upload")
-    ]
+    uploads = [step for _, step in steps(workflows["pr.yml"]) if step.get("uses", "").startswith("actions/upload")]
     assert download["with"]["name"] in [step["with"]["name"] for step in uploads]
     code = script["with"]["script"]
     assert f"'{MARKER}'" in code and PR_NUMBER_FILE in code

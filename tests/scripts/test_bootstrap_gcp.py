@@ -46,9 +46,7 @@ def run(tmp_path: Path, args: list[str], existing: str = "", **env: str) -> subp
         "EXISTING": existing,
         **env,
     }
-    return subprocess.run(
-        ["bash", str(SCRIPT), *args], capture_output=True, text=True, env=environ, timeout=60
-    )
+    return subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True, env=environ, timeout=60)
 
 
 def calls(tmp_path: Path) -> list[str]:
@@ -102,9 +100,7 @@ def test_bootstrap_grants_only_the_ci_roles_and_repo_scoped_impersonation(tmp_pa
         "roles/iam.workloadIdentityUser",
         "roles/storage.objectAdmin",
     ]
-    principal = (
-        "principalSet://iam.googleapis.com/projects/123456789/locations/global/workloadIdentityPools/github"
-    )
+    principal = "principalSet://iam.googleapis.com/projects/123456789/locations/global/workloadIdentityPools/github"
     assert any(f"{principal}/attribute.repository/me/repo" in c for c in bindings)
 
 

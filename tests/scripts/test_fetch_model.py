@@ -36,10 +36,7 @@ def test_fetch_model_metrics_only_copies_metrics_json_alone(
 ) -> None:
     uri = pipeline_env.stage_model(trained_model_dir, unique_name)
     dest = tmp_path / "card"
-    assert (
-        fetch_model.main(["--profile", "local", "--model-dir", uri, "--dest", str(dest), "--metrics-only"])
-        == 0
-    )
+    assert fetch_model.main(["--profile", "local", "--model-dir", uri, "--dest", str(dest), "--metrics-only"]) == 0
     assert files_under(dest) == ["metrics.json"]
     assert (dest / "metrics.json").read_bytes() == (trained_model_dir / "metrics.json").read_bytes()
 
@@ -49,10 +46,7 @@ def test_fetch_model_by_version_reads_the_registered_versions_artifacts(
 ) -> None:
     uri = pipeline_env.stage_model(trained_model_dir, unique_name)
     out = str(tmp_path / "out")
-    assert (
-        register.main(["--profile", "local", "--model-dir", uri, "--git-sha", "a" * 40, "--out-dir", out])
-        == 0
-    )
+    assert register.main(["--profile", "local", "--model-dir", uri, "--git-sha", "a" * 40, "--out-dir", out]) == 0
     dest = tmp_path / "card"
     args = ["--profile", "local", "--version", "candidate", "--dest", str(dest), "--metrics-only"]
     assert fetch_model.main(args) == 0

@@ -61,15 +61,10 @@ def test_publish_creates_the_release_for_a_new_tag_with_the_card_attached(gh: Pa
     assert f"--notes-file {notes}" in create
 
 
-def test_publish_updates_an_existing_release_replacing_its_assets(
-    gh: Path, tmp_path: Path, monkeypatch
-) -> None:
+def test_publish_updates_an_existing_release_replacing_its_assets(gh: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("EXISTING_TAG", "v0.1.0")
     metrics, notes = card(tmp_path)
-    assert (
-        release_card.main(["publish", "--tag", "v0.1.0", "--metrics", str(metrics), "--report", str(notes)])
-        == 0
-    )
+    assert release_card.main(["publish", "--tag", "v0.1.0", "--metrics", str(metrics), "--report", str(notes)]) == 0
     calls = gh.read_text().splitlines()
     assert calls[1] == f"release upload v0.1.0 {metrics} {notes} --clobber"
     assert calls[2] == f"release edit v0.1.0 --notes-file {notes}"
@@ -96,9 +91,7 @@ def test_latest_release_metrics_become_the_reports_production(
     assert f"`{production['data_fingerprint']}` | `{production['data_fingerprint']}`" in markdown
 
 
-def test_no_release_yet_means_the_first_run(
-    gh: Path, trained_model_dir: Path, tmp_path: Path, capsys
-) -> None:
+def test_no_release_yet_means_the_first_run(gh: Path, trained_model_dir: Path, tmp_path: Path, capsys) -> None:
     output = tmp_path / "report.md"
     args = ["--metrics", str(trained_model_dir / "metrics.json"), "--production-from-release"]
     assert report.main([*args, "--output", str(output)]) == 0

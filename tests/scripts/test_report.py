@@ -78,9 +78,7 @@ def test_report_starts_with_the_hidden_marker_the_comment_workflow_looks_for(can
 
 
 @pytest.mark.parametrize(("passed", "mark"), [(True, "✅ **Gate passed**"), (False, "❌ **Gate failed**")])
-def test_report_opens_with_the_gates_verdict_and_reason(
-    candidate, production, passed: bool, mark: str
-) -> None:
+def test_report_opens_with_the_gates_verdict_and_reason(candidate, production, passed: bool, mark: str) -> None:
     verdict = verdict_for(candidate, production, passed)
     markdown = report.render_report(candidate, production, verdict)
     verdict_line = markdown.split("\n\n")[2]
@@ -132,14 +130,10 @@ def mermaid_blocks(markdown: str) -> list[str]:
 
 
 def numbers(block: str, kind: str) -> list[list[float]]:
-    return [
-        [float(v) for v in m.split(",")] for m in re.findall(rf"^\s+{kind} \[(.*)\]$", block, re.MULTILINE)
-    ]
+    return [[float(v) for v in m.split(",")] for m in re.findall(rf"^\s+{kind} \[(.*)\]$", block, re.MULTILINE)]
 
 
-def test_report_charts_are_mermaid_xycharts_of_the_history_and_per_class_accuracy(
-    candidate, production
-) -> None:
+def test_report_charts_are_mermaid_xycharts_of_the_history_and_per_class_accuracy(candidate, production) -> None:
     per_class, curve = mermaid_blocks(report.render_report(candidate, production, None))
     assert per_class.startswith("xychart-beta") and curve.startswith("xychart-beta")
     assert numbers(per_class, "bar") == [pytest.approx(candidate["per_class_accuracy"], abs=5e-5)]
@@ -175,9 +169,7 @@ def test_report_names_data_fingerprint_versions_links_and_timings(candidate, pro
     assert table_row(markdown, "workflow run")[1] == f"[{RUN_URL}]({RUN_URL})"
     assert table_row(markdown, "training job")[1] == f"`{JOB}`"
     epochs = len(candidate["history"])
-    assert (
-        table_row(markdown, "training time")[1] == f"{candidate['wall_time_s']:.1f} s for {epochs} epoch(s)"
-    )
+    assert table_row(markdown, "training time")[1] == f"{candidate['wall_time_s']:.1f} s for {epochs} epoch(s)"
 
 
 def test_report_without_production_says_first_run_and_shows_no_deltas(candidate) -> None:
@@ -188,9 +180,7 @@ def test_report_without_production_says_first_run_and_shows_no_deltas(candidate)
     assert len(numbers(mermaid_blocks(markdown)[0], "line")) == 0
 
 
-def test_report_with_only_the_gates_production_figures_shows_no_per_class_deltas(
-    candidate, production
-) -> None:
+def test_report_with_only_the_gates_production_figures_shows_no_per_class_deltas(candidate, production) -> None:
     verdict = verdict_for(candidate, production, True)
     markdown = report.render_report(candidate, None, verdict)
     assert table_row(markdown, "accuracy")[3] == delta_pp(candidate["accuracy"], production["accuracy"])
@@ -198,9 +188,7 @@ def test_report_with_only_the_gates_production_figures_shows_no_per_class_deltas
     assert " pp |" not in section(markdown, "Accuracy per class")
 
 
-def run_main(
-    args: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys
-) -> tuple[int, str, str]:
+def run_main(args: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys) -> tuple[int, str, str]:
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
     code = report.main(args)
     captured = capsys.readouterr()
@@ -282,9 +270,7 @@ def test_report_cli_rejects_a_verdict_without_a_pass_or_fail(
 
 def test_report_cli_refuses_a_pr_number_that_is_not_a_positive_integer(tmp_path: Path, capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        report.main(
-            ["--metrics", "m.json", "--output", str(tmp_path / "r.md"), "--pr-number", "12; rm -rf /"]
-        )
+        report.main(["--metrics", "m.json", "--output", str(tmp_path / "r.md"), "--pr-number", "12; rm -rf /"])
     assert exit_info.value.code == 2
     assert "is not a pull request number" in capsys.readouterr().err
 
