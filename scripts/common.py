@@ -65,9 +65,7 @@ def load_step_config(profile: str | None, environ: MutableMapping[str, str]) -> 
     """The resolved config for a step; checks the values this module interprets itself."""
     cfg = load_config(profile, environ)
     if cfg.vertex.credentials not in CREDENTIAL_KINDS:
-        raise ConfigError(
-            f"vertex.credentials = {cfg.vertex.credentials!r}: expected one of {CREDENTIAL_KINDS}"
-        )
+        raise ConfigError(f"vertex.credentials = {cfg.vertex.credentials!r}: expected one of {CREDENTIAL_KINDS}")
     if not cfg.vertex.staging_bucket.startswith("gs://"):
         raise ConfigError(f"vertex.staging_bucket = {cfg.vertex.staging_bucket!r}: expected gs://BUCKET")
     return cfg
@@ -154,9 +152,7 @@ def write_out(out_dir: str, name: str, data: Any) -> Path:
     return path
 
 
-def publish(
-    github_output: str | None, step_summary: str | None, outputs: dict[str, Any], markdown: str
-) -> None:
+def publish(github_output: str | None, step_summary: str | None, outputs: dict[str, Any], markdown: str) -> None:
     """Append key=value lines to $GITHUB_OUTPUT and Markdown to $GITHUB_STEP_SUMMARY, when GitHub set them."""
     if github_output:
         with open(github_output, "a", encoding="utf-8") as handle:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -35,9 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m scripts.{STEP}", description=__doc__.splitlines()[0])
     common.add_common_flags(parser)
     parser.add_argument("--keep", action="store_true", help="leave vertex-local running afterwards")
-    parser.add_argument(
-        "--state-dir", default=".vertex-local", help="vertex-local's state (default: .vertex-local)"
-    )
+    parser.add_argument("--state-dir", default=".vertex-local", help="vertex-local's state (default: .vertex-local)")
     return parser
 
 
@@ -90,9 +89,7 @@ def stop_server(server: subprocess.Popen) -> None:
 
 def head_sha() -> str | None:
     try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
-        )
+        done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True)
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout.strip() or None
@@ -101,6 +98,14 @@ def head_sha() -> str | None:
 def demo_identity(head: str | None, now: datetime.datetime) -> str:
     """A per-run stand-in for the git SHA: a valid label value and (as sha-<it>) a valid alias."""
     return f"{(head or 'nogit')[:12]}-demo-{now:%Y%m%d%H%M%S}"
+
+
+def quiet_sdk_logs() -> None:
+    """The SDK logs each call at INFO ("To use this Model in another session: ..."); the demo tells its own story.
+    Every aiplatform module logger sets its own level, so each is turned down, not just the parent."""
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if name.startswith("google.cloud.aiplatform") and isinstance(logger, logging.Logger):
+            logger.setLevel(logging.WARNING)
 
 
 def read_out(out_dir: str, step: str) -> dict:
@@ -165,17 +170,14 @@ def closing(cfg: Config, out_dir: str, server_stays: bool) -> None:
 def run(args: argparse.Namespace) -> int:
     cfg = common.load_step_config(args.profile, os.environ)
     if not cfg.vertex.api_endpoint:
-        raise ConfigError(
-            f"profile {cfg.profile!r} has no vertex.api_endpoint; the demo runs on vertex-local"
-        )
+        raise ConfigError(f"profile {cfg.profile!r} has no vertex.api_endpoint; the demo runs on vertex-local")
+    quiet_sdk_logs()
     identity = demo_identity(head_sha(), datetime.datetime.now(datetime.UTC))
     common.print_settings(STEP, cfg, {"api_endpoint": cfg.vertex.api_endpoint, "run": identity})
     began = time.monotonic()
     server = None
     if not healthy(cfg.vertex.api_endpoint):
-        server = start_server(
-            cfg.vertex.api_endpoint, args.state_dir, Path(args.out_dir) / "vertex-local.log"
-        )
+        server = start_server(cfg.vertex.api_endpoint, args.state_dir, Path(args.out_dir) / "vertex-local.log")
     try:
         status = pipeline(args, identity)
         if status == 0:

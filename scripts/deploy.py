@@ -47,9 +47,7 @@ def deployments(endpoint: aiplatform.Endpoint | None) -> list[rollout.Deployed]:
     for deployed in endpoint.list_models():
         model, _, version = deployed.model.partition("@")
         found.append(
-            rollout.Deployed(
-                deployed.id, model, deployed.model_version_id or version, split.get(deployed.id, 0)
-            )
+            rollout.Deployed(deployed.id, model, deployed.model_version_id or version, split.get(deployed.id, 0))
         )
     return found
 
@@ -60,9 +58,7 @@ def predict_url(cfg: Config, endpoint_name: str) -> str:
     return f"{host.rstrip('/')}/v1/{endpoint_name}:predict"
 
 
-def deploy_new(
-    cfg: Config, endpoint: aiplatform.Endpoint, version: aiplatform.Model, split: dict[str, int]
-) -> str:
+def deploy_new(cfg: Config, endpoint: aiplatform.Endpoint, version: aiplatform.Model, split: dict[str, int]) -> str:
     """Deploy the version with the trial split; returns the new deployed model id."""
     before = {d.id for d in endpoint.list_models()}
     endpoint.deploy(
@@ -116,9 +112,7 @@ def trial(cfg: Config, endpoint: aiplatform.Endpoint, version: aiplatform.Model,
             flush=True,
         )
         t = cfg.training
-        result, problems = smoke_test.smoke_test(
-            endpoint, deployed_id, cfg.smoke, t.dataset, t.seed, cfg.smoke.count
-        )
+        result, problems = smoke_test.smoke_test(endpoint, deployed_id, cfg.smoke, t.dataset, t.seed, cfg.smoke.count)
         smoke = smoke_test.summary(result)
         print(f"{STEP}: smoke test: {smoke}", flush=True)
         if problems:
@@ -191,13 +185,9 @@ def run(args: argparse.Namespace) -> int:
     return finish(cfg, args, result, endpoint)
 
 
-def finish(
-    cfg: Config, args: argparse.Namespace, result: dict[str, Any], endpoint: aiplatform.Endpoint | None
-) -> int:
+def finish(cfg: Config, args: argparse.Namespace, result: dict[str, Any], endpoint: aiplatform.Endpoint | None) -> int:
     if endpoint is not None:
-        result.update(
-            traffic_split=endpoint.traffic_split, predict_url=predict_url(cfg, endpoint.resource_name)
-        )
+        result.update(traffic_split=endpoint.traffic_split, predict_url=predict_url(cfg, endpoint.resource_name))
     common.write_out(args.out_dir, STEP, result)
     keys = ("endpoint", "version_id", "deployed_model_id", "predict_url")
     outputs = {key: result[key] for key in keys if result.get(key)}

@@ -73,9 +73,7 @@ def parse_metrics(data: Any, model_dir: str) -> Metrics:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m scripts.{STEP}", description=__doc__.splitlines()[0])
     common.add_common_flags(parser)
-    parser.add_argument(
-        "--model-dir", help="the run's model dir, gs:// or local (default: from submit_training.json)"
-    )
+    parser.add_argument("--model-dir", help="the run's model dir, gs:// or local (default: from submit_training.json)")
     parser.add_argument("--min-accuracy", type=float, help="overrides [gate] min_accuracy")
     parser.add_argument("--max-drop", type=float, help="overrides [gate] max_drop")
     return parser
@@ -83,9 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def thresholds(cfg: Config, args: argparse.Namespace) -> Gate:
     overrides = {"min_accuracy": args.min_accuracy, "max_drop": args.max_drop}
-    return dataclasses.replace(
-        cfg.gate, **{key: value for key, value in overrides.items() if value is not None}
-    )
+    return dataclasses.replace(cfg.gate, **{key: value for key, value in overrides.items() if value is not None})
 
 
 def verdict_json(verdict: Verdict, gate: Gate, candidate: Metrics | None, production: dict | None) -> dict:
@@ -137,9 +133,7 @@ def finish(args: argparse.Namespace, verdict: Verdict, result: dict[str, Any]) -
     """Write gate.json and GitHub's outputs, print the summary; a failed verdict raises StepError (exit 1)."""
     common.write_out(args.out_dir, STEP, result)
     candidate, production = result["candidate"], result["production"]
-    lines = [
-        f"candidate accuracy {fmt(candidate['accuracy'])} ({candidate['model_dir']})" if candidate else ""
-    ]
+    lines = [f"candidate accuracy {fmt(candidate['accuracy'])} ({candidate['model_dir']})" if candidate else ""]
     if production:
         lines.append(f"production v{production['version_id']} accuracy {fmt(production['accuracy'])}")
     lines.append(f"{'PASSED' if verdict.passed else 'FAILED'}: {verdict.reason}")

@@ -32,9 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def description(metrics: dict[str, Any], accuracy: float, git_sha: str) -> str:
     """Labels cannot hold a dot, so the accuracy lives in the description."""
-    return (
-        f"{metrics.get('model')} on {metrics.get('dataset')}: test accuracy {fmt(accuracy)} (git {git_sha})"
-    )
+    return f"{metrics.get('model')} on {metrics.get('dataset')}: test accuracy {fmt(accuracy)} (git {git_sha})"
 
 
 def existing_version(parent: aiplatform.Model | None, git_sha: str) -> aiplatform.Model | None:

@@ -25,9 +25,7 @@ def find_model(display_name: str) -> aiplatform.Model | None:
     models = aiplatform.Model.list(filter=f'display_name="{display_name}"')
     if len(models) > 1:
         names = ", ".join(model.resource_name for model in models)
-        raise StepError(
-            f"{len(models)} models are named {display_name!r} ({names}); the pipeline needs exactly one"
-        )
+        raise StepError(f"{len(models)} models are named {display_name!r} ({names}); the pipeline needs exactly one")
     return models[0] if models else None
 
 

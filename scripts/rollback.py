@@ -47,10 +47,7 @@ def run(args: argparse.Namespace) -> int:
     plan = rollout.plan_rollout(current, version.resource_name, version.version_id, trial_percent=100)
     steps = rollout.describe_plan(plan, f"v{version.version_id}", current, smoke_test=False)
     print(f"{STEP}: plan for {registry.describe(version)}", *steps, sep="\n  ", flush=True)
-    if plan.reuse_id is None:
-        deployed_id = deploy_new(cfg, endpoint, version, plan.trial_split)
-    else:
-        deployed_id = plan.reuse_id
+    deployed_id = plan.reuse_id or deploy_new(cfg, endpoint, version, plan.trial_split)
     # Also on a no-op: whatever serves 100 % alone should hold the production alias.
     promote(endpoint, version, deployed_id)
     retire(endpoint, deployed_id, plan.retire, STEP)

@@ -61,7 +61,7 @@ def check_rows(predictions: Any, expected_rows: int) -> tuple[list[int], list[st
             problems.append(f"a prediction row is not 10 finite numbers: {str(row)[:80]}")
         elif abs(sum(values) - 1.0) > ROW_SUM_TOLERANCE or min(values) < 0:
             classes.append(-1)
-            problems.append(f"a probability row sums to {sum(values):.6f}, not 1")
+            problems.append(f"a probability row sums to {sum(values):.6f} with minimum {min(values):g}")
         else:
             classes.append(int(np.argmax(values)))
     return classes, problems
@@ -80,9 +80,7 @@ def evaluate(result: SmokeResult, smoke: Smoke) -> list[str]:
         return [*problems, "no digit was answered"]
     accuracy = result.correct / result.digits
     if accuracy < smoke.min_accuracy:
-        problems.append(
-            f"accuracy {accuracy:.3f} < minimum {smoke.min_accuracy:.3f} on {result.digits} digits"
-        )
+        problems.append(f"accuracy {accuracy:.3f} < minimum {smoke.min_accuracy:.3f} on {result.digits} digits")
     latency = p95(result.latencies_ms)
     if latency > smoke.p95_latency_ms:
         problems.append(f"p95 latency {latency:.0f} ms > budget {smoke.p95_latency_ms:.0f} ms")
@@ -100,9 +98,7 @@ def send_digits(
     """Predict every digit once by the target (any deployed model when target_id is None)."""
     result = SmokeResult()
     for start in range(0, len(x), DIGITS_PER_REQUEST):
-        instances = x[
-            start : start + DIGITS_PER_REQUEST
-        ].tolist()  # rows of 28 x 28 floats, as the walkthrough
+        instances = x[start : start + DIGITS_PER_REQUEST].tolist()  # rows of 28 x 28 floats, as the walkthrough
         labels = y[start : start + DIGITS_PER_REQUEST]
         for _ in range(attempts):
             began = time.perf_counter()

@@ -124,8 +124,7 @@ def run(args: argparse.Namespace) -> int:
         os.environ.get("GITHUB_OUTPUT"),
         os.environ.get("GITHUB_STEP_SUMMARY"),
         {"job": job.resource_name, "state": state, "model_dir": model_dir},
-        f"### Training\n\n`{job.resource_name}`: **{state}** in {result['wall_time_s']} s\n\n"
-        f"Model: `{model_dir}`",
+        f"### Training\n\n`{job.resource_name}`: **{state}** in {result['wall_time_s']} s\n\nModel: `{model_dir}`",
     )
     if state != SUCCEEDED:
         message = job.error.message or "no error message"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts import register, submit_training
+from scripts import register, registry, submit_training
 from scripts.common import read_json, storage_client
 from tests.conftest import VertexLocal
 from trainer.config import load_config
@@ -129,6 +129,22 @@ def bad_run(pipeline_env: VertexLocal, tmp_path_factory: pytest.TempPathFactory)
         run = train(str(tmp_path_factory.mktemp("run-bad")), SHA_BAD)
     assert run.accuracy < 0.5, f"the deliberately untrained model scored {run.accuracy}"
     return run
+
+
+@dataclasses.dataclass(frozen=True)
+class EndpointState:
+    traffic: dict[str, int]
+    versions: dict[str, str]  # deployed model id -> model version id
+    production: str | None  # the version holding the production alias
+
+
+def endpoint_state(names: Names) -> EndpointState:
+    endpoint = registry.find_endpoint(names.endpoint)
+    production = registry.production_version(names.model)
+    if endpoint is None:
+        return EndpointState({}, {}, production.version_id if production else None)
+    versions = {d.id: d.model_version_id for d in endpoint.list_models()}
+    return EndpointState(endpoint.traffic_split, versions, production.version_id if production else None)
 
 
 def register_run(run: TrainedRun, out_dir: str) -> StepRun:

@@ -116,9 +116,7 @@ def test_corrupt_metrics_in_the_bucket_fail_closed(
     common.write_text(f"{model_dir}/metrics.json", content, common.storage_client(load_config()))
     result = step(gate.main, "--model-dir", model_dir, "--out-dir", str(tmp_path))
     assert result.status == 1
-    assert (
-        result.stderr.startswith(f"gate: fails closed: {model_dir}/metrics.json") and message in result.stderr
-    )
+    assert result.stderr.startswith(f"gate: fails closed: {model_dir}/metrics.json") and message in result.stderr
 
 
 def test_a_local_metrics_file_is_accepted(names: Names, run_a: TrainedRun, tmp_path: Path) -> None:

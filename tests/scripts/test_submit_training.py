@@ -81,9 +81,7 @@ def test_runs_are_kept_per_sha_and_utc_time() -> None:
 
 
 def test_a_job_trains_the_model_into_base_output_dir_model(run_a: TrainedRun, tmp_path: Path) -> None:
-    assert run_a.model_dir.startswith(f"gs://test-bucket/runs/{SHA_A}/") and run_a.model_dir.endswith(
-        "/model"
-    )
+    assert run_a.model_dir.startswith(f"gs://test-bucket/runs/{SHA_A}/") and run_a.model_dir.endswith("/model")
     bucket, prefix = common.split_gs_uri(run_a.model_dir)
     names = {blob.name for blob in common.storage_client(load_config()).list_blobs(bucket, prefix=prefix)}
     assert {f"{prefix}/saved_model.pb", f"{prefix}/metrics.json"} <= names

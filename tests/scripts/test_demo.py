@@ -1,0 +1,122 @@
+"""scripts/demo.py: the `make demo` story twice on the session's vertex-local, a gate failure, and its server."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+
+from scripts import demo, registry
+from tests.conftest import VertexLocal, free_port
+from tests.scripts.conftest import EndpointState, Names, StepRun, endpoint_state, set_names, step
+
+ALIAS = re.compile(r"[a-z][a-zA-Z0-9-]{0,126}[a-z0-9]")  # Vertex's rule for version aliases
+LABEL = re.compile(r"[a-z0-9_-]{0,63}")
+
+
+@pytest.mark.parametrize(
+    "head", ["71c4a33314a8c0ffee71c4a33314a8c0ffee1234", "0123456789abcdef" * 2 + "01234567", None]
+)
+def test_each_demo_run_gets_an_identity_that_is_a_valid_label_and_alias(head: str | None) -> None:
+    identity = demo.demo_identity(head, datetime.datetime(2026, 11, 24, 2, 0, 5, tzinfo=datetime.UTC))
+    assert identity == f"{(head or 'nogit')[:12]}-demo-20261124020005"
+    assert LABEL.fullmatch(identity) and ALIAS.fullmatch(registry.sha_alias(identity))
+
+
+@pytest.fixture(scope="module")
+def two_demos(pipeline_env: VertexLocal, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """`make demo` twice in a row against a server that is already up (so the demo starts none)."""
+    patch = pytest.MonkeyPatch()
+    names = set_names(patch, "demo")
+    first_out, second_out = tmp_path_factory.mktemp("demo-1"), tmp_path_factory.mktemp("demo-2")
+    first = step(demo.main, "--out-dir", str(first_out))
+    after_first = endpoint_state(names)
+    second = step(demo.main, "--out-dir", str(second_out))
+    yield {"names": names, "first": (first, first_out, after_first), "second": (second, second_out)}
+    patch.undo()
+
+
+def test_the_demo_ends_like_the_walkthrough_with_a_curl_that_works(two_demos: dict) -> None:
+    result, out_dir, state = two_demos["first"]
+    assert result.status == 0, result.stderr
+    assert "\nreal : 7\npredicted : 7\n" in result.stdout
+    deployed = json.loads((out_dir / "deploy.json").read_text())
+    curl = f"curl -s -X POST -H 'Content-Type: application/json' --data @{out_dir}/digit.json {deployed['predict_url']}"
+    assert curl in result.stdout
+    body = json.loads((out_dir / "digit.json").read_text())
+    answer = requests.post(deployed["predict_url"], json=body, timeout=30).json()  # what the curl sends
+    assert int(np.argmax(answer["predictions"][0])) == 7
+    assert state == EndpointState({deployed["deployed_model_id"]: 100}, {deployed["deployed_model_id"]: "1"}, "1")
+
+
+def test_each_step_gets_a_one_line_summary(two_demos: dict) -> None:
+    result = two_demos["first"][0]
+    summaries = [line for line in result.stdout.splitlines() if line.startswith("== ") and "[" in line]
+    assert [line.split(":")[0] for line in summaries] == [
+        "== submit_training",
+        "== gate",
+        "== register",
+        "== deploy",
+    ]
+    assert "demo: done in " in result.stdout
+
+
+def test_a_second_demo_trains_a_challenger_gates_it_against_production_and_canaries_it(two_demos: dict) -> None:
+    result, out_dir = two_demos["second"]
+    assert result.status == 0, result.stderr
+    verdict = json.loads((out_dir / "gate.json").read_text())
+    assert verdict["production"]["version_id"] == "1" and verdict["passed"] is True
+    deployed = json.loads((out_dir / "deploy.json").read_text())
+    assert deployed["version_id"] == "2"
+    assert deployed["plan"][0].startswith("1. deploy v2 to 10 % of the traffic, beside deployed model")
+    assert endpoint_state(two_demos["names"]).versions == {deployed["deployed_model_id"]: "2"}
+
+
+def test_a_gate_failure_stops_the_demo_with_exit_1_and_the_reason(
+    names: Names, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIPELINE_GATE_MIN_ACCURACY", "0.999")
+    result = step(demo.main, "--out-dir", str(tmp_path))
+    assert result.status == 1
+    assert re.search(r"^gate: accuracy 0\.\d+ < minimum 0\.999$", result.stderr, re.MULTILINE)
+    assert "demo: stopped: gate failed (exit 1)" in result.stderr
+    assert registry.find_model(names.model) is None  # nothing registered
+    assert "\nreal : " not in result.stdout
+
+
+def test_the_demo_starts_vertex_local_when_nothing_answers_and_stops_it(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    assert not demo.healthy(url)
+    server = demo.start_server(url, str(tmp_path / "state"), tmp_path / "vertex-local.log")
+    try:
+        assert demo.healthy(url)
+    finally:
+        demo.stop_server(server)
+    assert server.returncode is not None and not demo.healthy(url)
+
+
+def test_a_server_that_cannot_start_is_reported_with_its_log(tmp_path: Path) -> None:
+    state_file = tmp_path / "not-a-directory"
+    state_file.write_text("")
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(demo.common.StepError, match="vertex-local did not come up"):
+        demo.start_server(url, str(state_file), tmp_path / "vertex-local.log")
+
+
+def test_the_demo_needs_a_vertex_local_endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIPELINE_VERTEX_API_ENDPOINT", "")
+    result: StepRun = step(demo.main, "--out-dir", str(tmp_path))
+    assert result.status == 2
+    assert "has no vertex.api_endpoint" in result.stderr
+
+
+def test_head_sha_reads_the_checkout(tmp_path: Path) -> None:
+    expected = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout
+    assert demo.head_sha() == expected.strip()
