@@ -93,6 +93,7 @@ def _value(value: Any) -> str:
     return "—" if value is None else f"`{value}`"
 
 
+VERSIONS = ("tensorflow", "keras", "python")
 # (label, how to show it, whether a difference from production is worth flagging)
 PROVENANCE: list[tuple[str, Callable[[Metrics], str], bool]] = [
     ("model", lambda m: f"`{m['model']}`", True),
@@ -104,7 +105,6 @@ PROVENANCE: list[tuple[str, Callable[[Metrics], str], bool]] = [
     ("trained at", lambda m: m["created_at"], False),
     ("training time", lambda m: f"{m['wall_time_s']:.1f} s for {len(m['history'])} epoch(s)", False),
 ]
-VERSIONS = ("tensorflow", "keras", "python")
 
 
 def provenance_table(
