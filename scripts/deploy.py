@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -118,9 +119,12 @@ def trial(cfg: Config, endpoint: aiplatform.Endpoint, version: aiplatform.Model,
         if problems:
             raise common.StepError(f"smoke test failed: {'; '.join(problems)}")
         promote(endpoint, version, deployed_id)
-    except (common.StepError, google_exceptions.GoogleAPICallError, ValueError) as exc:
+    except Exception as exc:  # whatever went wrong, production gets its traffic back first
         undone = rollback_after(endpoint, plan.previous_split, new_id)
-        raise common.StepError(f"{exc}; rolled back: {undone}") from exc
+        if isinstance(exc, common.StepError | google_exceptions.GoogleAPICallError | ValueError):
+            raise common.StepError(f"{exc}; rolled back: {undone}") from exc
+        print(f"{STEP}: rolled back: {undone}", file=sys.stderr, flush=True)
+        raise
     print(smoke_test.walkthrough_lines(result), flush=True)
     return {"deployed_model_id": deployed_id, "smoke": smoke}
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from scripts import common, gate
+from scripts import common, gate, registry
 from tests.conftest import VertexLocal
-from tests.scripts.conftest import Names, TrainedRun, step
+from tests.scripts.conftest import Names, TrainedRun, register_run, step
 from trainer.config import Gate, load_config
 
 GATE = Gate(min_accuracy=0.97, max_drop=0.005)
@@ -127,3 +127,27 @@ def test_a_local_metrics_file_is_accepted(names: Names, run_a: TrainedRun, tmp_p
     result = step(gate.main, "--model-dir", str(local), "--out-dir", str(tmp_path / "out"))
     assert result.status == 0, result.stderr
     assert f"candidate accuracy {gate.fmt(run_a.accuracy)}" in result.stdout
+
+
+def test_production_without_readable_metrics_fails_closed(
+    names: Names, run_a: TrainedRun, pipeline_env: VertexLocal, tmp_path: Path
+) -> None:
+    client = common.storage_client(load_config())
+    bucket = client.bucket(pipeline_env.bucket)
+    _, prefix = common.split_gs_uri(run_a.model_dir)
+    copy_prefix = f"runs/{names.model}/model"
+    for blob in list(client.list_blobs(bucket, prefix=f"{prefix}/")):
+        copied = bucket.blob(f"{copy_prefix}/{blob.name.removeprefix(prefix + '/')}")
+        copied.upload_from_string(blob.download_as_bytes())
+    production_dir = f"gs://{pipeline_env.bucket}/{copy_prefix}"
+    register_run(TrainedRun("d" * 40, production_dir, run_a.accuracy), str(tmp_path / "register"))
+    model = registry.find_model(names.model)
+    registry.move_alias(registry.get_version(model.resource_name, "1"), registry.PRODUCTION)
+    bucket.blob(f"{copy_prefix}/metrics.json").delete()
+
+    result = step(gate.main, "--model-dir", run_a.model_dir, "--out-dir", str(tmp_path))
+
+    assert result.status == 1
+    assert result.stderr == f"gate: fails closed: {production_dir}/metrics.json not found\n"
+    verdict = json.loads((tmp_path / "gate.json").read_text())
+    assert verdict["passed"] is False and verdict["candidate"]["accuracy"] == run_a.accuracy
