@@ -16,6 +16,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from vertex_local.endpoints import KIND as ENDPOINT_KIND
 from vertex_local.endpoints import Endpoints, checked_split, endpoint_name
 from vertex_local.errors import ApiError
 from vertex_local.operations import Operations, typed
@@ -69,7 +70,7 @@ class Deployments:
             "id": self._new_deployed_id(spec.get("id")),
             "model": f"{parent}/models/{model_id}",
             "modelVersionId": version["versionId"],
-            "displayName": spec.get("displayName") or model_doc["versions"][-1].get("displayName", ""),
+            "displayName": spec.get("displayName") or version.get("displayName", ""),
             **{k: spec[k] for k in ("dedicatedResources", "automaticResources") if k in spec},
         }
         serving = {
@@ -82,7 +83,7 @@ class Deployments:
     def _new_deployed_id(self, wanted: Any) -> str:
         if not wanted:
             return self.endpoints.store.next_id()
-        in_use = {d["id"] for doc in self.endpoints.store.list("endpoint") for d in doc["deployedModels"]}
+        in_use = {d["id"] for doc in self.endpoints.store.list(ENDPOINT_KIND) for d in doc["deployedModels"]}
         if not str(wanted).isdigit() or str(wanted) in in_use or str(wanted) == "0":
             raise ApiError(400, f"deployedModel.id {wanted!r} must be numeric, non-zero and unused")
         return str(wanted)
@@ -156,8 +157,7 @@ class Deployments:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         await asyncio.wait({task}, timeout=ANSWER_WAIT_S)
-        op_id = operation["name"].rsplit("/", 1)[1]
-        return json_response(self.operations.render(self.operations.store.get("operation", op_id)))
+        return json_response(self.operations.current(operation))
 
     async def _guarded(self, operation: dict[str, Any], work: Any) -> None:
         try:
@@ -173,7 +173,7 @@ class Deployments:
 
     async def restore(self) -> None:
         """After a start: load every deployed model again and publish every endpoint to predict."""
-        for doc in self.endpoints.store.list("endpoint"):
+        for doc in self.endpoints.store.list(ENDPOINT_KIND):
             for deployed_id, serving in doc["serving"].items():
                 try:
                     path = local_path(self.gcs_root, serving["artifactUri"])

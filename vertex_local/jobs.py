@@ -85,8 +85,6 @@ class CustomJobs:
     async def _run(self, job_id: str, replicas: list[runner.Replica]) -> None:
         try:
             failure = await self._run_replicas(job_id, replicas)
-        except OSError as exc:  # the command does not exist or cannot be executed
-            failure = rpc_status("INVALID_ARGUMENT", f"cannot start the job's command: {exc}")
         except Exception as exc:  # a bug of ours must still end the job, not leave it RUNNING
             LOG.exception("customJob %s: runner failed", job_id)
             failure = rpc_status("INTERNAL", f"vertex-local could not run the job: {type(exc).__name__}: {exc}")
@@ -108,7 +106,13 @@ class CustomJobs:
         self._update(job_id, state="JOB_STATE_RUNNING", startTime=now())
         running = self.processes.setdefault(job_id, {})
         for replica in replicas:
-            running[replica.name] = await runner.start_replica(replica, self.workdir, self._log(job_id, replica.name))
+            try:
+                running[replica.name] = await runner.start_replica(
+                    replica, self.workdir, self._log(job_id, replica.name)
+                )
+            except OSError as exc:  # the command does not exist or cannot be executed
+                message = f"{replica.name}: cannot start the job's command {replica.argv[0]!r}: {exc.strerror or exc}"
+                return rpc_status("INVALID_ARGUMENT", message)
         waits = {asyncio.create_task(process.wait()): name for name, process in running.items()}
         while waits:
             finished, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)

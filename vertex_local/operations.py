@@ -73,6 +73,10 @@ class Operations:
                 self.fail(operation, "ABORTED", "vertex-local restarted before the operation finished")
         return len(unfinished)
 
+    def current(self, operation: dict[str, Any]) -> dict[str, Any]:
+        """The operation as stored now, rendered."""
+        return self.render(self.store.get(KIND, operation["name"].rsplit("/", 1)[1]) or operation)
+
     def render(self, operation: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in operation.items() if k != "pendingResponse"}
 

@@ -66,7 +66,9 @@ class Registry:
                 return entry
         raise ApiError(404, f"model {doc['parent']}/models/{doc['id']} has no version or alias {wanted!r}")
 
-    def upload(self, parent: str, model: dict[str, Any], parent_model: str | None, model_id: str | None) -> tuple:
+    def upload(
+        self, parent: str, model: dict[str, Any], parent_model: str | None, model_id: str | None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Create a model, or a new version of `parent_model`; returns (doc, version)."""
         aliases = [check_alias(alias) for alias in model.get("versionAliases") or []]
         if len(set(aliases)) != len(aliases):

@@ -49,7 +49,7 @@ def output_env(job_spec: dict[str, Any], gcs_root: Path) -> dict[str, str]:
     }
 
 
-def plan_replicas(job_id: str, job_spec: dict[str, Any], gcs_root: Path, base_env: Mapping[str, str]) -> list:
+def plan_replicas(job_id: str, job_spec: dict[str, Any], gcs_root: Path, base_env: Mapping[str, str]) -> list[Replica]:
     """Every replica of every worker pool, with its argv and environment; ApiError(400) for a bad spec."""
     pools = job_spec.get("workerPoolSpecs")
     if not isinstance(pools, list) or not pools:

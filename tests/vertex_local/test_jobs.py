@@ -43,9 +43,7 @@ def custom_job(name: str, *pools: dict) -> aiplatform.CustomJob:
 
 def job_logs(vertex, job: aiplatform.CustomJob, tail: int | None = None) -> str:
     job_id = job.resource_name.rsplit("/", 1)[1]
-    answer = requests.get(
-        vertex.api(f"customJobs/{job_id}:logs"), params={"tail": tail} if tail else {}, timeout=10
-    )
+    answer = requests.get(vertex.api(f"customJobs/{job_id}:logs"), params={"tail": tail} if tail else {}, timeout=10)
     assert answer.status_code == 200, answer.text
     return answer.text
 
@@ -58,9 +56,7 @@ def wait_for_state(job: aiplatform.CustomJob, states: set, timeout_s: float = 60
 
 
 @pytest.mark.slow
-def test_a_custom_job_runs_the_real_trainer_which_writes_its_model_under_aip_model_dir(
-    vertex, unique_name
-) -> None:
+def test_a_custom_job_runs_the_real_trainer_which_writes_its_model_under_aip_model_dir(vertex, unique_name) -> None:
     trainer = pool(
         ["python", "-m", "trainer.task"],
         ["--dataset", "mnist-sample", "--model", "baseline", "--epochs", "1"],
@@ -93,9 +89,7 @@ def test_a_job_gets_vertexs_output_dirs_its_env_and_the_projects_python(vertex, 
 
 
 def test_every_replica_of_a_multi_replica_job_runs_with_its_tf_config(vertex, unique_name) -> None:
-    job = custom_job(
-        unique_name, pool(["python", "-c"], [PRINT_ENV]), pool(["python", "-c"], [PRINT_ENV], replicas=2)
-    )
+    job = custom_job(unique_name, pool(["python", "-c"], [PRINT_ENV]), pool(["python", "-c"], [PRINT_ENV], replicas=2))
     job.run()
     sections = job_logs(vertex, job).split("==> ")[1:]
     assert [section.split(" <==")[0] for section in sections] == [
@@ -103,20 +97,14 @@ def test_every_replica_of_a_multi_replica_job_runs_with_its_tf_config(vertex, un
         "workerpool1-0",
         "workerpool1-1",
     ]
-    configs = [
-        json.loads(json.loads(section.strip().splitlines()[-1])["env"]["TF_CONFIG"]) for section in sections
-    ]
+    configs = [json.loads(json.loads(section.strip().splitlines()[-1])["env"]["TF_CONFIG"]) for section in sections]
     assert [config["task"] for config in configs] == [
         {"type": "chief", "index": 0},
         {"type": "worker", "index": 0},
         {"type": "worker", "index": 1},
     ]
     cluster = configs[0]["cluster"]
-    assert (
-        len(cluster["chief"]) == 1
-        and len(cluster["worker"]) == 2
-        and all(c["cluster"] == cluster for c in configs)
-    )
+    assert len(cluster["chief"]) == 1 and len(cluster["worker"]) == 2 and all(c["cluster"] == cluster for c in configs)
     spec = json.loads(json.loads(sections[2].strip().splitlines()[-1])["env"]["CLUSTER_SPEC"])
     assert spec["task"] == {"type": "workerpool1", "index": 1} and set(spec["cluster"]) == {
         "workerpool0",
@@ -139,7 +127,7 @@ def test_a_command_that_does_not_exist_fails_the_job_saying_so(vertex, unique_na
     with pytest.raises(RuntimeError, match="cannot start the job"):
         job.run()
     assert job.state == JobState.JOB_STATE_FAILED
-    assert "No such file or directory: 'no-such-trainer-binary'" in job.error.message
+    assert "command 'no-such-trainer-binary': No such file or directory" in job.error.message
 
 
 def test_cancel_stops_the_running_process(vertex, unique_name, tmp_path: Path) -> None:
@@ -175,9 +163,7 @@ def test_cancel_stops_the_running_process(vertex, unique_name, tmp_path: Path) -
         ),
     ],
 )
-def test_specs_vertex_local_cannot_run_are_refused_with_bad_request(
-    vertex, unique_name, spec, problem
-) -> None:
+def test_specs_vertex_local_cannot_run_are_refused_with_bad_request(vertex, unique_name, spec, problem) -> None:
     job = aiplatform.CustomJob(
         display_name=unique_name,
         worker_pool_specs=[{"machine_spec": {"machine_type": "n1-standard-4"}, "replica_count": 1, **spec}],
@@ -186,16 +172,12 @@ def test_specs_vertex_local_cannot_run_are_refused_with_bad_request(
         job.submit()
 
 
-def test_jobs_are_listed_by_display_name_and_state_and_unknown_ones_are_not_found(
-    vertex, unique_name
-) -> None:
+def test_jobs_are_listed_by_display_name_and_state_and_unknown_ones_are_not_found(vertex, unique_name) -> None:
     job = custom_job(unique_name, pool(["python", "-c"], ["print('ok')"]))
     job.run()
     found = aiplatform.CustomJob.list(filter=f'display_name="{unique_name}" AND state="JOB_STATE_SUCCEEDED"')
     assert [listed.resource_name for listed in found] == [job.resource_name]
-    assert (
-        aiplatform.CustomJob.list(filter=f'display_name="{unique_name}" AND state="JOB_STATE_FAILED"') == []
-    )
+    assert aiplatform.CustomJob.list(filter=f'display_name="{unique_name}" AND state="JOB_STATE_FAILED"') == []
     with pytest.raises(exceptions.NotFound):
         aiplatform.CustomJob.get("987654321")
     assert requests.get(vertex.api("customJobs/987654321:logs"), timeout=10).status_code == 404
