@@ -13,6 +13,7 @@ from collections.abc import Callable, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import requests
 from google.api_core import exceptions as google_exceptions
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.cloud import storage
@@ -50,15 +51,20 @@ def run_main(
     try:
         return body(args)
     except StepError as exc:
-        print(f"{step}: {exc}", file=sys.stderr, flush=True)
-        return 1
-    except google_exceptions.GoogleAPICallError as exc:
-        # The service refused or failed a call (permissions, quota, a bad name): a known kind of failure.
-        print(f"{step}: Vertex AI: {exc}", file=sys.stderr, flush=True)
-        return 1
+        return fail(step, str(exc), 1)
+    except google_exceptions.GoogleAPIError as exc:
+        # The service refused or failed a call (permissions, quota, a bad name, retries exhausted).
+        return fail(step, f"Google API: {exc}", 1)
+    except requests.exceptions.ConnectionError as exc:
+        return fail(step, f"cannot reach the service ({exc}); for vertex-local, is it running?", 1)
     except ConfigError as exc:
-        print(f"{step}: config: {exc}", file=sys.stderr, flush=True)
-        return 2
+        return fail(step, f"config: {exc}", 2)
+
+
+def fail(step: str, reason: str, status: int) -> int:
+    """The one stderr line a failed step leaves."""
+    print(f"{step}: {' '.join(reason.split())}", file=sys.stderr, flush=True)
+    return status
 
 
 def load_step_config(profile: str | None, environ: MutableMapping[str, str]) -> Config:

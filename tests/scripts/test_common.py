@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from scripts import common
-from tests.conftest import VertexLocal
+from scripts import common, deploy
+from tests.conftest import VertexLocal, free_port
+from tests.scripts.conftest import step
 from trainer.config import ConfigError, load_config
 
 STEPS = ("submit_training", "gate", "register", "deploy", "rollback", "smoke_test", "demo")
@@ -135,3 +136,10 @@ def test_the_model_dir_comes_from_the_flag_else_from_submit_training_json(tmp_pa
 def test_step_config_rejects_values_the_steps_cannot_use(variable: str, value: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         common.load_step_config("local", {variable: value})
+
+
+def test_an_unreachable_service_is_one_line_and_exit_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIPELINE_VERTEX_API_ENDPOINT", f"http://127.0.0.1:{free_port()}")  # nothing listens
+    result = step(deploy.main, "--version", "1", "--out-dir", str(tmp_path))
+    assert result.status == 1
+    assert result.stderr.startswith("deploy: cannot reach the service (") and result.stderr.count("\n") == 1

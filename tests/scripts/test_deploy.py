@@ -108,7 +108,7 @@ def test_the_second_run_goes_through_the_canary_and_undeploys_the_first_model(tw
     assert result.status == 0, result.stderr
     assert "takes 10 % of the traffic; smoke-testing it" in result.stdout
     # At 10 % the canary answers about one request in ten; only its answers count.
-    assert written["smoke"]["digits"] == 100 and written["smoke"]["calls"] > 30
+    assert written["smoke"]["digits"] == 100 and written["smoke"]["calls"] > 10  # 10 batches, re-sent
     state = twice["after_second"]
     assert state.traffic == {written["deployed_model_id"]: 100}
     assert state.versions == {written["deployed_model_id"]: "2"} and state.production == "2"
