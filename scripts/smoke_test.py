@@ -182,7 +182,9 @@ def run(args: argparse.Namespace) -> int:
         os.environ.get("GITHUB_OUTPUT"),
         os.environ.get("GITHUB_STEP_SUMMARY"),
         {"passed": not problems, "accuracy": report["accuracy"]},
-        f"### Smoke test {'passed' if not problems else 'failed'}\n\n`{report}`",
+        f"### Smoke test {'passed' if not problems else 'failed'}\n\n| digits | accuracy | p95 latency | calls |\n"
+        f"|---|---|---|---|\n| {report['digits']} | {report['accuracy']} | {report['p95_latency_ms']} ms | "
+        f"{report['calls']} |\n" + "".join(f"\n- {problem}" for problem in problems),
     )
     print(
         f"{STEP}: {report['digits']} digits, accuracy {report['accuracy']}, "
