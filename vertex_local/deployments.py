@@ -37,6 +37,24 @@ def import_tensorflow() -> None:
         LOG.error("TensorFlow cannot be imported, so no model can be deployed: %s", exc)
 
 
+def split_without(doc: dict[str, Any], deployed_id: str, requested: Any) -> dict[str, int]:
+    """The endpoint's split once `deployed_id` is gone: the one requested, or the current one if it gave
+    that model no traffic (or it is the last model)."""
+    remaining = {deployed["id"] for deployed in doc["deployedModels"]} - {deployed_id}
+    if isinstance(requested, dict) and deployed_id in requested:  # the SDK may name it at 0 %
+        if requested[deployed_id] != 0:
+            raise ApiError(400, f"trafficSplit gives {requested[deployed_id]}% to {deployed_id}, being undeployed")
+        requested = {key: percent for key, percent in requested.items() if key != deployed_id}
+    split = checked_split(requested, remaining, allow_new=False)
+    if split:
+        return split
+    share = doc["trafficSplit"].get(deployed_id, 0)
+    if share and remaining:
+        raise ApiError(400, f"deployed model {deployed_id} still takes {share}% of the traffic; "
+                       "send a trafficSplit without it", "FAILED_PRECONDITION")  # fmt: skip
+    return {key: percent for key, percent in doc["trafficSplit"].items() if key != deployed_id}
+
+
 class Deployments:
     def __init__(self, endpoints: Endpoints, registry: Registry, operations: Operations, server: ModelServer,
                  gcs_root: Path) -> None:  # fmt: skip
@@ -126,16 +144,9 @@ class Deployments:
         doc = self.endpoints.doc(parent, request.path_params["endpoint"])
         body = await read_json(request)
         deployed_id = str(body.get("deployedModelId") or "")
-        remaining = {deployed["id"] for deployed in doc["deployedModels"]} - {deployed_id}
         if deployed_id not in doc["serving"]:
             raise ApiError(404, f"deployed model {deployed_id!r} not found on {endpoint_name(doc)}")
-        split = checked_split(body.get("trafficSplit") or {}, remaining, allow_new=False)
-        if not split:
-            share = doc["trafficSplit"].get(deployed_id, 0)
-            if share and remaining:
-                raise ApiError(400, f"deployed model {deployed_id} still takes {share}% of the traffic; "
-                               "send a trafficSplit without it", "FAILED_PRECONDITION")  # fmt: skip
-            split = {key: percent for key, percent in doc["trafficSplit"].items() if key != deployed_id}
+        split = split_without(doc, deployed_id, body.get("trafficSplit") or {})
         doc["deployedModels"] = [deployed for deployed in doc["deployedModels"] if deployed["id"] != deployed_id]
         doc["serving"].pop(deployed_id)
         doc["trafficSplit"] = split

@@ -17,6 +17,8 @@ from google.cloud import aiplatform
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.vertex_local.test_models import SERVING_IMAGE
+from vertex_local.deployments import split_without
+from vertex_local.errors import ApiError
 
 CANARY_PREDICTS = 400  # at 10 %, about 40 go to the canary; fewer than 15 or more than 80 is a broken split
 
@@ -119,7 +121,7 @@ def test_a_canary_at_ten_percent_gets_about_a_tenth_of_the_predictions_then_all_
     endpoint.update(traffic_split={old_id: 0, new_id: 100})
     assert endpoint.traffic_split == {old_id: 0, new_id: 100}
     assert {endpoint.predict([[[0.0] * 28] * 28]).model_version_id for _ in range(20)} == {"2"}
-    endpoint.undeploy(old_id)
+    endpoint.undeploy(old_id, traffic_split={old_id: 0, new_id: 100})  # the SDK sends the old id at 0 %
     assert deployed_ids(endpoint) == [new_id] and endpoint.traffic_split == {new_id: 100}
 
 
@@ -244,3 +246,30 @@ def test_deploys_and_undeploys_never_fail_a_prediction_in_flight(vertex, unique_
             endpoint.undeploy(old_id)
         stop.set()
     assert statuses[200] > 20 and set(statuses) == {200}, statuses
+
+
+ENDPOINT = {"deployedModels": [{"id": "1"}, {"id": "2"}, {"id": "3"}], "trafficSplit": {"1": 0, "2": 70, "3": 30}}
+
+
+@pytest.mark.parametrize(
+    ("deployed_id", "requested", "expected"),
+    [
+        ("1", {}, {"2": 70, "3": 30}),
+        ("2", {"3": 100}, {"3": 100}),
+        ("2", {"2": 0, "3": 100}, {"3": 100}),
+        ("2", {}, "still takes 70%"),
+        ("2", {"2": 10, "3": 90}, "being undeployed"),
+        ("2", {"1": 50, "3": 40}, "sum to 100"),
+    ],
+)
+def test_the_split_after_an_undeploy_never_leaves_traffic_on_the_model(deployed_id, requested, expected) -> None:
+    if isinstance(expected, dict):
+        assert split_without(ENDPOINT, deployed_id, requested) == expected
+    else:
+        with pytest.raises(ApiError, match=expected):
+            split_without(ENDPOINT, deployed_id, requested)
+
+
+def test_the_last_model_can_be_undeployed_whatever_its_share() -> None:
+    only = {"deployedModels": [{"id": "1"}], "trafficSplit": {"1": 100}}
+    assert split_without(only, "1", {}) == {}
