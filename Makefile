@@ -58,5 +58,9 @@ bench-train: venv ## wall time and accuracy: baseline and cnn on mnist-sample, c
 	@test -d /usr/share/datasets/fashion-mnist || apt-get install -y -q dataset-fashion-mnist
 	$(PY) -m benchmarks.bench_train
 
+bench-serve: venv ## serving figures side by side: the in-process floor, naive Flask, vertex-local under wrk
+	@command -v wrk >/dev/null || apt-get install -y -q wrk
+	$(PY) -m benchmarks.bench_serve
+
 clean: ## remove run outputs and vertex-local state (keeps .venv)
 	rm -rf out runs $(STATE_DIR) .bench

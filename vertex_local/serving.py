@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -54,14 +55,19 @@ class ModelServer:
         loaded.function(**{INPUT_NAME: np.zeros((1, *IMAGE_SHAPE), np.float32)})  # trace and allocate once
         self.unload(deployed_model_id)
         self._models[deployed_model_id] = loaded
+        settle_heap()
 
     def unload(self, deployed_model_id: str) -> None:
         """Forget a model; requests still waiting for it fail with 404. Safe from any thread."""
-        self._models.pop(deployed_model_id, None)
+        unloaded = self._models.pop(deployed_model_id, None)
         batcher = self._batchers.pop(deployed_model_id, None)
         if batcher is not None and self._loop is not None and not self._loop.is_closed():
             reason = ApiError(404, f"deployed model {deployed_model_id} was undeployed")
             self._loop.call_soon_threadsafe(batcher.stop, reason)
+        if unloaded is not None:
+            del unloaded
+            gc.unfreeze()  # the model's objects may sit in reference cycles: let a collection reach them
+            settle_heap()
 
     def is_loaded(self, deployed_model_id: str) -> bool:
         return deployed_model_id in self._models
@@ -103,6 +109,17 @@ class ModelServer:
         batcher = Batcher(deployed_model_id, run_batch, self.limits)
         self._batchers[deployed_model_id] = batcher
         return batcher
+
+
+def settle_heap() -> None:
+    """Collect, then freeze every live object out of the garbage collector's reach.
+
+    TensorFlow brings about 600,000 tracked objects; a full collection walks them all and holds the GIL,
+    and the event loop with it, for 0.1-0.6 s, which were the 32-client p99. Frozen, later collections
+    only walk what requests create. Run after each load and unload (blocking: call it off the event loop).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def call_model(function: Any, images: np.ndarray) -> np.ndarray:
