@@ -135,9 +135,7 @@ class VertexLocal:
 def start_vertex_local(state_dir: Path, port: int | None = None) -> VertexLocal:
     """Start a vertex-local server with its own state dir; the caller stops it."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    server = VertexLocal(
-        port=port or free_port(), state_dir=state_dir, log_path=state_dir.parent / "server.log"
-    )
+    server = VertexLocal(port=port or free_port(), state_dir=state_dir, log_path=state_dir.parent / "server.log")
     server.start()
     client = server.storage_client()
     if not client.bucket(server.bucket).exists():

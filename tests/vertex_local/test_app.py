@@ -62,10 +62,7 @@ def test_health_answers_and_errors_have_googles_shape(vertex_local) -> None:
     assert requests.get(f"{vertex_local.url}/healthz", timeout=5).json() == {"status": "ok"}
     answer = requests.get(f"{vertex_local.url}/v1/nothing/here", timeout=5)
     assert answer.status_code == 404
-    assert (
-        answer.json()["error"]["status"] == "NOT_FOUND"
-        and "/v1/nothing/here" in answer.json()["error"]["message"]
-    )
+    assert answer.json()["error"]["status"] == "NOT_FOUND" and "/v1/nothing/here" in answer.json()["error"]["message"]
     assert "Uvicorn running on http://127.0.0.1:" in vertex_local.log_path.read_text()  # loopback by default
 
 
@@ -79,9 +76,7 @@ def test_after_a_restart_every_deployed_model_is_served_again(
     own_server: VertexLocal, trained_model_dir: Path, mnist_test_digits
 ) -> None:
     uri = own_server.stage_model(trained_model_dir, "restart")
-    model = aiplatform.Model.upload(
-        display_name="restart", artifact_uri=uri, serving_container_image_uri=SERVING_IMAGE
-    )
+    model = aiplatform.Model.upload(display_name="restart", artifact_uri=uri, serving_container_image_uri=SERVING_IMAGE)
     endpoint = model.deploy(machine_type="n1-standard-2")
     digits = [image.tolist() for image in mnist_test_digits[0][:5]]
     before = endpoint.predict(digits)
@@ -93,9 +88,7 @@ def test_after_a_restart_every_deployed_model_is_served_again(
     assert aiplatform.Model(f"{model.resource_name}@default").version_id == "1"
 
 
-def test_a_crash_mid_job_leaves_state_that_loads_with_the_job_failed(
-    own_server: VertexLocal, tmp_path: Path
-) -> None:
+def test_a_crash_mid_job_leaves_state_that_loads_with_the_job_failed(own_server: VertexLocal, tmp_path: Path) -> None:
     pid_file = tmp_path / "pid"
     job = sleeping_job("crashed", pid_file)
     job.submit()

@@ -16,9 +16,7 @@ def test_operations_are_served_under_v1_and_ui(vertex_local) -> None:
     body = {"model": {"displayName": "op-test", "artifactUri": "gs://test-bucket/op-test/model"}}
     operation = requests.post(vertex_local.api("models:upload"), json=body, timeout=10).json()
     assert operation["done"] is True
-    assert (
-        operation["response"]["@type"] == "type.googleapis.com/google.cloud.aiplatform.v1.UploadModelResponse"
-    )
+    assert operation["response"]["@type"] == "type.googleapis.com/google.cloud.aiplatform.v1.UploadModelResponse"
     for prefix in ("v1", "ui"):
         polled = requests.get(f"{vertex_local.url}/{prefix}/{operation['name']}", timeout=10)
         assert polled.status_code == 200 and polled.json() == operation

@@ -20,8 +20,7 @@ def endpoint(split: dict[str, int], deployed: tuple[str, ...] = ("11", "12", "13
         "parent": PARENT,
         "trafficSplit": split,
         "deployedModels": [
-            {"id": d, "model": f"{PARENT}/models/1", "modelVersionId": str(i + 1)}
-            for i, d in enumerate(deployed)
+            {"id": d, "model": f"{PARENT}/models/1", "modelVersionId": str(i + 1)} for i, d in enumerate(deployed)
         ],
         "serving": {d: {"modelDisplayName": "mnist", "artifactUri": "gs://b/m"} for d in deployed},
     }
