@@ -11,6 +11,7 @@ import datetime
 import os
 import platform
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -67,6 +68,7 @@ def train(settings: dict[str, Any], tf_config: dict[str, Any]) -> dict[str, Any]
     import tensorflow as tf
 
     from trainer.export import evaluation, export_saved_model, history_rows, write_metrics
+    from trainer.loop import cross_entropy, fit_distributed
     from trainer.model import augmenter, build_model
 
     hyper = settings["hyperparameters"]
@@ -83,25 +85,28 @@ def train(settings: dict[str, Any], tf_config: dict[str, Any]) -> dict[str, Any]
     if settings["augment"]:
         augment = augmenter(hyper["seed"])
         train_ds = train_ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
-    test_ds = tf.data.Dataset.from_tensor_slices((x_test, y_test)).batch(1024)
     with strategy.scope():
         model = build_model(settings["model"], hyper["learning_rate"], steps_per_epoch * hyper["epochs"])
 
     started = time.perf_counter()
-    history = model.fit(
-        train_ds.prefetch(tf.data.AUTOTUNE),
-        epochs=hyper["epochs"],
-        validation_data=test_ds,
-        shuffle=False,
-        verbose=1 if sys.stdout.isatty() else 2,  # progress bars on a terminal, one line per epoch in CI logs
-    )
+    if kind == "default":
+        fitted = model.fit(
+            train_ds.prefetch(tf.data.AUTOTUNE),
+            epochs=hyper["epochs"],
+            validation_data=(x_test, y_test),
+            shuffle=False,
+            verbose=1 if sys.stdout.isatty() else 2,  # progress bars on a terminal, one line per epoch in CI logs
+        )
+        history = fitted.history
+    else:
+        history = fit_distributed(model, strategy, train_ds, (x_test, y_test), hyper["epochs"], global_batch)
     wall_time = time.perf_counter() - started
-    loss, _ = model.evaluate(test_ds, verbose=0)
-    probabilities = model.predict(test_ds, verbose=0)
+    probabilities = model.predict(x_test, batch_size=1024, verbose=0)
+    loss = cross_entropy(probabilities, y_test)
 
     chief = is_chief(tf_config)
-    # Every worker must take part in saving under MultiWorkerMirroredStrategy; non-chiefs write to scratch.
-    model_dir = settings["model_dir"] if chief else f"{settings['model_dir'].rstrip('/')}/.worker-scratch"
+    # Every worker must take part in saving under MultiWorkerMirroredStrategy; non-chiefs write to local scratch.
+    model_dir = settings["model_dir"] if chief else tempfile.mkdtemp(prefix="worker-export-")
     export_saved_model(model, model_dir)
     metrics = {
         "schema_version": 1,
@@ -116,7 +121,7 @@ def train(settings: dict[str, Any], tf_config: dict[str, Any]) -> dict[str, Any]
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version()},
         "git_sha": settings["git_sha"],
         "wall_time_s": round(wall_time, 3),
-        "history": history_rows(history.history),
+        "history": history_rows(history),
         "strategy": type(strategy).__name__,
         "replicas": strategy.num_replicas_in_sync,
         "created_at": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
