@@ -25,7 +25,7 @@ from vertex_local.jobs import CustomJobs
 from vertex_local.metrics import ServingMetrics
 from vertex_local.models import ModelsApi
 from vertex_local.operations import Operations
-from vertex_local.predict import PredictApi
+from vertex_local.predict import PredictApi, PredictRoute
 from vertex_local.registry import Registry
 from vertex_local.routing import RoutingTable
 from vertex_local.serving import ModelServer
@@ -103,7 +103,6 @@ def vertex_routes(s: Services) -> list[BaseRoute]:
         Route(P + "/models/{model}", models.delete, methods=["DELETE"]),
         Route(P + "/endpoints", endpoints.create, methods=["POST"]),
         Route(P + "/endpoints", endpoints.list, methods=["GET"]),
-        Route(P + "/endpoints/{endpoint}:predict", s.predict.predict, methods=["POST"]),
         Route(P + "/endpoints/{endpoint}:deployModel", deploys.deploy, methods=["POST"]),
         Route(P + "/endpoints/{endpoint}:undeployModel", deploys.undeploy, methods=["POST"]),
         Route(P + "/endpoints/{endpoint}", endpoints.get, methods=["GET"]),
@@ -141,6 +140,7 @@ def build_app(config: AppConfig) -> Starlette:
         services.store.close()
 
     routes = [
+        PredictRoute(services.predict),  # .../endpoints/{endpoint}:predict, the hot path: matched first
         Route("/healthz", healthz, methods=["GET"]),
         services.metrics.metrics_route(),
         *storage_routes(config.state_dir / "gcs"),

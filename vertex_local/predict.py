@@ -1,36 +1,56 @@
 """POST .../endpoints/{id}:predict: pick a deployed model by the traffic split and run the batch through it.
 
-The hot path: it reads only the in-memory RoutingTable, never SQLite or disk.
+The hot path: it reads only the in-memory RoutingTable, never SQLite or disk. PredictRoute sits first in
+the app's route table and speaks raw ASGI: one regex decides a request is a predict, and no Starlette
+Request or Response objects are built for it. Errors are raised as ApiError and rendered by the app's
+exception handlers, like every other route's.
 """
 
 from __future__ import annotations
 
+import re
 import time
+from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response
+import orjson
+from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Match, NoMatchFound
+from starlette.types import Receive, Scope, Send
 
 from trainer.config import Serving
 from vertex_local.errors import ApiError
 from vertex_local.metrics import ServingMetrics
-from vertex_local.resources import json_response, location_path
 from vertex_local.routing import RoutingTable
 from vertex_local.serving import ModelServer, parse_instances
 
+# As Starlette's "{param}" would match it: any run of characters but "/".
+PREDICT_PATH = re.compile(
+    r"/v1/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/endpoints/(?P<endpoint>[^/]+):predict"
+)
 
-async def read_limited(request: Request, limit: int) -> bytes:
+
+class ClientGone(Exception):
+    """The client closed the connection before its body arrived: there is no one to answer."""
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     """The body, refusing more than `limit` bytes (Vertex answers 400 for oversized payloads)."""
     too_big = ApiError(400, f"Request payload size exceeds the limit: {limit} bytes.")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_big
+    for name, value in scope["headers"]:
+        if name == b"content-length" and value.isdigit() and int(value) > limit:
+            raise too_big
     chunks, size = [], 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise too_big
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 class PredictApi:
@@ -40,10 +60,10 @@ class PredictApi:
         self.metrics = metrics
         self.limits = limits
 
-    async def predict(self, request: Request) -> Response:
-        endpoint_id = request.path_params["endpoint"]
-        route = self.table.route(location_path(request), endpoint_id)
-        body = await read_limited(request, self.limits.max_body_bytes)
+    async def predict(self, params: dict[str, str], body: bytes) -> bytes:
+        """The JSON answer for one predict body sent to the endpoint named by the path's `params`."""
+        endpoint_id = params["endpoint"]
+        route = self.table.route(f"projects/{params['project']}/locations/{params['location']}", endpoint_id)
         instances = parse_instances(body, self.limits)
         target = route.pick(self.table.rng)
         deployed_id = target.deployed_model_id
@@ -59,12 +79,42 @@ class PredictApi:
         finally:
             self.table.in_flight[deployed_id] -= 1
         self.metrics.observe(endpoint_id, deployed_id, len(predictions), time.perf_counter() - started, False)
-        return json_response(
-            {
-                "predictions": predictions,
-                "deployedModelId": deployed_id,
-                "model": target.model,
-                "modelVersionId": target.model_version_id,
-                "modelDisplayName": target.model_display_name,
-            }
-        )
+        answer = {
+            "predictions": predictions,
+            "deployedModelId": deployed_id,
+            "model": target.model,
+            "modelVersionId": target.model_version_id,
+            "modelDisplayName": target.model_display_name,
+        }
+        return orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+class PredictRoute(BaseRoute):
+    """The :predict route as raw ASGI; put it first in the route table."""
+
+    def __init__(self, api: PredictApi) -> None:
+        self.api = api
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] != "http":
+            return Match.NONE, {}
+        found = PREDICT_PATH.fullmatch(scope["path"])
+        if found is None:
+            return Match.NONE, {}
+        child_scope = {"endpoint": self.api.predict, "path_params": found.groupdict()}
+        return (Match.FULL if scope["method"] == "POST" else Match.PARTIAL), child_scope
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> Any:
+        raise NoMatchFound(name, path_params)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] != "POST":
+            raise HTTPException(405, headers={"Allow": "POST"})
+        try:
+            body = await read_body(scope, receive, self.api.limits.max_body_bytes)
+        except ClientGone:
+            return
+        answer = await self.api.predict(scope["path_params"], body)
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(answer)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": answer})
