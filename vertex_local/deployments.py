@@ -21,7 +21,16 @@ from vertex_local.endpoints import Endpoints, checked_split, endpoint_name
 from vertex_local.errors import ApiError
 from vertex_local.operations import Operations, typed
 from vertex_local.registry import Registry, split_name
-from vertex_local.resources import json_response, location_path, now, object_field, read_json, resource_id
+from vertex_local.resources import (
+    json_response,
+    json_type,
+    location_path,
+    now,
+    object_field,
+    read_json,
+    resource_id,
+    text_field,
+)
 from vertex_local.serving import ModelServer
 from vertex_local.storage import local_path
 
@@ -80,6 +89,10 @@ class Deployments:
         model_id, version_ref = split_name(resource_id(str(spec.get("model") or ""), "models", parent))
         if not model_id:
             raise ApiError(400, "deployedModel.model is required")
+        text_field(spec, "displayName", "deployedModel")
+        for key in ("dedicatedResources", "automaticResources"):
+            if key in spec and not isinstance(spec[key], dict):
+                raise ApiError(400, f"deployedModel.{key} must be an object, got {json_type(spec[key])}")
         model_doc = self.registry.model(parent, model_id)
         version = self.registry.version(model_doc, version_ref)
         deployed_ids = {deployed["id"] for deployed in doc["deployedModels"]}

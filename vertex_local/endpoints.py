@@ -14,7 +14,16 @@ from starlette.responses import Response
 
 from vertex_local.errors import ApiError
 from vertex_local.operations import EMPTY, Operations, typed
-from vertex_local.resources import compile_filter, json_response, location_path, now, read_json, update_mask
+from vertex_local.resources import (
+    compile_filter,
+    json_response,
+    labels_field,
+    location_path,
+    now,
+    read_json,
+    text_field,
+    update_mask,
+)
 from vertex_local.routing import RoutingTable
 from vertex_local.state import StateStore
 
@@ -77,14 +86,14 @@ class Endpoints:
 
     async def create(self, request: Request) -> Response:
         body, parent = await read_json(request), location_path(request)
-        if not body.get("displayName"):
-            raise ApiError(400, "endpoint.displayName is required")
+        display_name = text_field(body, "displayName", "endpoint", required=True)
+        description, labels = text_field(body, "description", "endpoint"), labels_field(body, "endpoint")
         endpoint_id = request.query_params.get("endpointId") or self.store.next_id()
         if not set(endpoint_id) <= ENDPOINT_ID_CHARS or self.store.get(KIND, endpoint_id):
             raise ApiError(400, f"endpointId {endpoint_id!r} must be numeric and unused")
         stamp = now()
-        doc = {"id": endpoint_id, "parent": parent, "displayName": body["displayName"],
-               "description": body.get("description", ""), "labels": body.get("labels") or {},
+        doc = {"id": endpoint_id, "parent": parent, "displayName": display_name,
+               "description": description, "labels": labels,
                "createTime": stamp, "deployedModels": [], "trafficSplit": {}, "serving": {}}  # fmt: skip
         self.save(doc)
         return json_response(
@@ -108,8 +117,10 @@ class Endpoints:
                 deployed = {deployed["id"] for deployed in doc["deployedModels"]}
                 # An empty split is allowed: the endpoint then takes no traffic, as on Vertex.
                 doc["trafficSplit"] = checked_split(body.get("trafficSplit") or {}, deployed, allow_new=False)
+            elif key == "labels":
+                doc[key] = labels_field(body, "endpoint")
             else:
-                doc[key] = body.get(key, {} if key == "labels" else "")
+                doc[key] = text_field(body, key, "endpoint", required=key == "displayName")
         self.save(doc)
         return json_response(render(doc))
 

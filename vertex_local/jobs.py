@@ -18,7 +18,15 @@ from starlette.responses import PlainTextResponse, Response
 from vertex_local import runner
 from vertex_local.errors import ApiError, rpc_status
 from vertex_local.operations import EMPTY, Operations, typed
-from vertex_local.resources import compile_filter, json_response, location_path, now, read_json
+from vertex_local.resources import (
+    compile_filter,
+    json_response,
+    labels_field,
+    location_path,
+    now,
+    read_json,
+    text_field,
+)
 from vertex_local.state import StateStore
 
 LOG = logging.getLogger("vertex_local.jobs")
@@ -59,8 +67,8 @@ class CustomJobs:
 
     async def create(self, request: Request) -> Response:
         body, parent = await read_json(request), location_path(request)
-        if not body.get("displayName"):
-            raise ApiError(400, "customJob.displayName is required")
+        display_name = text_field(body, "displayName", "customJob", required=True)
+        labels = labels_field(body, "customJob")
         job_spec = body.get("jobSpec")
         if not isinstance(job_spec, dict):
             raise ApiError(400, "customJob.jobSpec is required and must be an object")
@@ -68,7 +76,7 @@ class CustomJobs:
         replicas = runner.plan_replicas(job_id, job_spec, self.gcs_root, self.base_env)
         stamp = now()
         doc = {"id": job_id, "parent": parent, "name": f"{parent}/customJobs/{job_id}",
-               "displayName": body["displayName"], "jobSpec": job_spec, "labels": body.get("labels") or {},
+               "displayName": display_name, "jobSpec": job_spec, "labels": labels,
                "state": "JOB_STATE_PENDING", "createTime": stamp, "updateTime": stamp}  # fmt: skip
         self.store.put(KIND, job_id, doc)
         self.tasks[job_id] = asyncio.create_task(self._run(job_id, replicas))
@@ -76,7 +84,7 @@ class CustomJobs:
         LOG.info(
             "customJob %s (%s): %d replica(s), %s",
             job_id,
-            body["displayName"],
+            display_name,
             len(replicas),
             replicas[0].argv,
         )

@@ -17,6 +17,7 @@ from vertex_local.resources import (
     location_path,
     read_json,
     resource_id,
+    text_field,
     update_mask,
 )
 
@@ -63,9 +64,9 @@ class ModelsApi:
         if not isinstance(model, dict):
             raise ApiError(400, "model is required and must be an object")
         parent = location_path(request)
-        parent_model = body.get("parentModel")
+        parent_model = text_field(body, "parentModel", "request")
         parent_id = split_name(resource_id(parent_model, "models", parent))[0] if parent_model else None
-        doc, version = self.registry.upload(parent, model, parent_id, body.get("modelId") or None)
+        doc, version = self.registry.upload(parent, model, parent_id, text_field(body, "modelId", "request") or None)
         response = {"model": f"{parent}/models/{doc['id']}", "modelVersionId": version["versionId"]}
         operation = self.operations.completed(parent, typed("google.cloud.aiplatform.v1.UploadModelResponse", response))
         self.on_upload()

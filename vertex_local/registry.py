@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from vertex_local.errors import ApiError
-from vertex_local.resources import now
+from vertex_local.resources import json_type, labels_field, now, text_field
 from vertex_local.state import StateStore
 
 KIND = "model"
@@ -45,6 +45,21 @@ def split_name(name: str) -> tuple[str, str | None]:
     return model_id, version or None
 
 
+def checked_version_fields(model: dict[str, Any]) -> list:
+    """400 for an uploaded Model whose kept fields have the wrong JSON types; returns its versionAliases."""
+    text_field(model, "displayName", "model", required=True)
+    for key in ("artifactUri", "description", "versionDescription", "metadataSchemaUri"):
+        text_field(model, key, "model")
+    labels_field(model, "model")
+    for key in ("containerSpec", "predictSchemata", "explanationSpec"):
+        if key in model and not isinstance(model[key], dict):
+            raise ApiError(400, f"model.{key} must be an object, got {json_type(model[key])}")
+    aliases = model.get("versionAliases") or []
+    if not isinstance(aliases, list):
+        raise ApiError(400, f"model.versionAliases must be a list of strings, got {json_type(aliases)}")
+    return aliases
+
+
 class Registry:
     def __init__(self, store: StateStore) -> None:
         self.store = store
@@ -70,11 +85,9 @@ class Registry:
         self, parent: str, model: dict[str, Any], parent_model: str | None, model_id: str | None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Create a model, or a new version of `parent_model`; returns (doc, version)."""
-        aliases = [check_alias(alias) for alias in model.get("versionAliases") or []]
+        aliases = [check_alias(alias) for alias in checked_version_fields(model)]
         if len(set(aliases)) != len(aliases):
             raise ApiError(400, f"versionAliases has duplicates: {aliases}")
-        if not model.get("displayName"):
-            raise ApiError(400, "model.displayName is required")
         artifact = model.get("artifactUri", "")
         if artifact and not artifact.startswith("gs://"):
             raise ApiError(400, f"model.artifactUri must be a gs:// URI, got {artifact!r}")
@@ -136,6 +149,11 @@ class Registry:
         allowed = {"displayName", "description", "versionDescription", "labels"}
         if not mask or not set(mask) <= allowed:
             raise ApiError(400, f"updateMask {mask} must name some of {sorted(allowed)}")
+        for key in mask:
+            if key == "labels":
+                labels_field(changes, "model")
+            else:
+                text_field(changes, key, "model", required=key == "displayName")
         for key in mask:
             if key == "displayName":  # one display name per model, as on Vertex
                 for entry in doc["versions"]:

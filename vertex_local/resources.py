@@ -58,8 +58,38 @@ def object_field(body: dict[str, Any], key: str, required: bool = True) -> dict[
     return value
 
 
+def json_type(value: Any) -> str:
+    """A JSON value's type as an error message names it."""
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number")
+
+
+def text_field(body: dict[str, Any], key: str, where: str, required: bool = False) -> str:
+    """body[key] as a string ("" when absent); 400 when it is another type, or missing and required."""
+    value = body.get(key)
+    if value is None or value == "":
+        if required:
+            raise ApiError(400, f"{where}.{key} is required")
+        return ""
+    if not isinstance(value, str):
+        raise ApiError(400, f"{where}.{key} must be a string, got {json_type(value)}")
+    return value
+
+
+def labels_field(body: dict[str, Any], where: str) -> dict[str, str]:
+    """body["labels"]: a map of strings to strings, as Google's APIs take labels ({} when absent)."""
+    labels = body.get("labels")
+    if labels is None:
+        return {}
+    if not isinstance(labels, dict) or not all(isinstance(value, str) for value in labels.values()):
+        raise ApiError(400, f"{where}.labels must be an object of string keys to string values")
+    return labels
+
+
 def resource_id(name: str, collection: str, parent: str) -> str:
     """The id in 'projects/P/locations/L/<collection>/ID' (or a bare id); 400 if it names another place."""
+    if not isinstance(name, str):
+        raise ApiError(400, f"a {collection} name must be a string, got {json_type(name)}")
     if "/" not in name:
         return name
     prefix = f"{parent}/{collection}/"
@@ -99,7 +129,10 @@ def compile_filter(text: str, fields: set[str]) -> Callable[[dict[str, Any]], bo
 
 def _checked_term(field: str, op: str, value: str, fields: set[str], text: str) -> tuple[str, str, str]:
     if value.startswith('"'):
-        value = orjson.loads(value)
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            raise ApiError(400, f"invalid filter {text!r}: {value} is not a valid quoted string ({exc})") from None
     if field.startswith("labels."):
         return field.removeprefix("labels.").strip('"'), op, value
     if field == "labels" and op == ":":

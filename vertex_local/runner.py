@@ -23,6 +23,7 @@ from vertex_local.errors import ApiError
 from vertex_local.storage import local_path
 
 TF_TASK_TYPES = ("chief", "worker", "ps", "evaluator")  # worker pool 0..3, as Vertex maps them
+MAX_REPLICAS = 16  # processes one local job may start: Vertex scales further, one machine does not
 STOP_GRACE_S = 5.0  # SIGTERM first; SIGKILL if a replica is still there after this long
 
 
@@ -35,10 +36,13 @@ class Replica:
 
 def output_env(job_spec: dict[str, Any], gcs_root: Path) -> dict[str, str]:
     """AIP_* directories from baseOutputDirectory, as Vertex derives them, but as local paths."""
-    base = (job_spec.get("baseOutputDirectory") or {}).get("outputUriPrefix")
+    output = job_spec.get("baseOutputDirectory") or {}
+    base = output.get("outputUriPrefix") if isinstance(output, dict) else None
     if not base:
         return {}
     try:
+        if not isinstance(base, str):
+            raise ValueError(f"{base!r} is not a gs:// URI")
         root = str(local_path(gcs_root, base)).rstrip("/")
     except ValueError as exc:
         raise ApiError(400, f"jobSpec.baseOutputDirectory.outputUriPrefix: {exc}") from None
@@ -52,8 +56,8 @@ def output_env(job_spec: dict[str, Any], gcs_root: Path) -> dict[str, str]:
 def plan_replicas(job_id: str, job_spec: dict[str, Any], gcs_root: Path, base_env: Mapping[str, str]) -> list[Replica]:
     """Every replica of every worker pool, with its argv and environment; ApiError(400) for a bad spec."""
     pools = job_spec.get("workerPoolSpecs")
-    if not isinstance(pools, list) or not pools:
-        raise ApiError(400, "jobSpec.workerPoolSpecs must be a non-empty list")
+    if not isinstance(pools, list) or not 1 <= len(pools) <= len(TF_TASK_TYPES):
+        raise ApiError(400, f"jobSpec.workerPoolSpecs must be a list of 1 to {len(TF_TASK_TYPES)} worker pools")
     shared = {
         **base_env,
         **output_env(job_spec, gcs_root),
@@ -63,6 +67,8 @@ def plan_replicas(job_id: str, job_spec: dict[str, Any], gcs_root: Path, base_en
     planned = [(index, *_pool_plan(index, pool)) for index, pool in enumerate(pools) if pool]
     replicas = []
     total = sum(count for _, count, _, _ in planned)
+    if total > MAX_REPLICAS:
+        raise ApiError(400, f"the job asks for {total} replicas; vertex-local runs at most {MAX_REPLICAS} processes")
     cluster = _cluster(planned) if total > 1 else None
     for index, count, argv, spec_env in planned:
         for replica in range(count):
@@ -77,21 +83,36 @@ def plan_replicas(job_id: str, job_spec: dict[str, Any], gcs_root: Path, base_en
 
 def _pool_plan(index: int, pool: dict[str, Any]) -> tuple[int, tuple[str, ...], dict[str, str]]:
     where = f"jobSpec.workerPoolSpecs[{index}]"
+    if not isinstance(pool, dict):
+        raise ApiError(400, f"{where} must be an object")
     if "pythonPackageSpec" in pool:
         raise ApiError(400, f"{where}.pythonPackageSpec is not supported by vertex-local; use containerSpec")
     container = pool.get("containerSpec") or {}
-    argv = tuple(str(part) for part in (container.get("command") or []) + (container.get("args") or []))
+    if not isinstance(container, dict):
+        raise ApiError(400, f"{where}.containerSpec must be an object")
+    argv = (*argv_part(container, "command", where), *argv_part(container, "args", where))
     if not container.get("command"):
         raise ApiError(400, f"{where}.containerSpec.command is required: vertex-local runs it as a local "
                        "process and cannot read a container image's ENTRYPOINT")  # fmt: skip
     try:
         count = int(pool.get("replicaCount", 1))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ApiError(400, f"{where}.replicaCount must be an integer, got {pool.get('replicaCount')!r}") from None
     if count < 0 or (index == 0 and count != 1):
         raise ApiError(400, f"{where}.replicaCount = {count}: pool 0 takes exactly 1 replica, others 0 or more")
-    env = {item.get("name", ""): str(item.get("value", "")) for item in container.get("env") or []}
+    env_list = container.get("env") or []
+    if not isinstance(env_list, list) or not all(isinstance(item, dict) for item in env_list):
+        raise ApiError(400, f"{where}.containerSpec.env must be a list of {{name, value}} objects")
+    env = {str(item.get("name", "")): str(item.get("value", "")) for item in env_list}
     return count, argv, env
+
+
+def argv_part(container: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    """containerSpec.command or .args as strings; 400 unless it is a list of strings or numbers."""
+    parts = container.get(key) or []
+    if not isinstance(parts, list) or not all(isinstance(p, str | int | float) for p in parts):
+        raise ApiError(400, f"{where}.containerSpec.{key} must be a list of strings")
+    return tuple(str(part) for part in parts)
 
 
 def _cluster(planned: list) -> dict[str, list[str]]:

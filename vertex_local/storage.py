@@ -14,7 +14,7 @@ from urllib.parse import quote
 import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, MalformedRangeHeader, RangeNotSatisfiable, Response
 from starlette.routing import BaseRoute, Route
 
 from vertex_local.errors import ApiError
@@ -158,6 +158,7 @@ class StorageApi:
             "x-goog-stored-content-length": str(info.size),
             "x-goog-stored-content-encoding": "identity",
         }
+        check_range(request.headers.get("range"), info.size)
         path = self.store.object_path(info.bucket, info.name)
         return FileResponse(path, headers=headers, media_type=info.content_type)
 
@@ -197,6 +198,18 @@ class StorageApi:
         if wanted is not None and wanted != str(info.generation):
             raise ApiError(404, f"object gs://{bucket}/{name} has no generation {wanted}")
         return info
+
+
+def check_range(header: str | None, size: int) -> None:
+    """Refuse a Range FileResponse would refuse, in Google's error shape (Starlette answers in plain text)."""
+    if header is None:
+        return
+    try:
+        FileResponse._parse_range_header(header, size)  # the very parser that will serve the range
+    except MalformedRangeHeader as exc:
+        raise ApiError(400, f"invalid Range header {header!r}: {exc.content}") from None
+    except RangeNotSatisfiable:
+        raise ApiError(416, f"Range {header!r} starts past the object's {size} bytes") from None
 
 
 def parse_page_size(text: str | None) -> int:
