@@ -85,6 +85,10 @@ class Serving:
     max_batch_size: int
     batch_timeout_ms: float
     max_queue: int
+    head_timeout_s: float
+    body_timeout_s: float
+    keep_alive_timeout_s: float
+    max_head_bytes: int
 
 
 @dataclasses.dataclass(frozen=True)

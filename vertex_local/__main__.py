@@ -20,6 +20,7 @@ from trainer.config import ConfigError, load_config
 from vertex_local import daemon
 from vertex_local.access_log import AccessLog
 from vertex_local.app import AppConfig, build_app
+from vertex_local.http_limits import guarded_httptools
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     app = build_app(config)
     access_log = not args.no_access_log and args.log_level in ("debug", "info")
     served = AccessLog(app, sys.stderr) if access_log else app  # uvicorn's own access log costs 4x as much
-    # uvloop and httptools: the fast event loop and HTTP parser, pinned in requirements.txt.
+    # uvloop and httptools: the fast event loop and HTTP parser, pinned in requirements.txt; httptools
+    # with deadlines for heads and bodies still arriving (vertex_local.http_limits).
     uvicorn.run(
         served,
         host=args.host,
@@ -83,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         log_level=args.log_level,
         access_log=False,
         loop="uvloop",
-        http="httptools",
+        http=guarded_httptools(limits),
+        timeout_keep_alive=limits.keep_alive_timeout_s,  # type: ignore[arg-type]  # seconds; a float is fine
     )
     return 0
 

@@ -13,14 +13,20 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from trainer.config import Serving
 from vertex_local.deployments import Deployments
 from vertex_local.endpoints import Endpoints
-from vertex_local.errors import ApiError, api_error_handler, http_exception_handler, internal_error_handler
+from vertex_local.errors import (
+    ApiError,
+    api_error_handler,
+    client_gone_handler,
+    http_exception_handler,
+    internal_error_handler,
+)
 from vertex_local.jobs import CustomJobs
 from vertex_local.metrics import ServingMetrics
 from vertex_local.models import ModelsApi
@@ -149,6 +155,7 @@ def build_app(config: AppConfig) -> Starlette:
     handlers = {
         ApiError: api_error_handler,
         HTTPException: http_exception_handler,
+        ClientDisconnect: client_gone_handler,
         Exception: internal_error_handler,
     }
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)  # type: ignore[arg-type]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 # HTTP code -> google.rpc.Code name, as Google's REST front ends write them.
 STATUS_NAMES: dict[int, str] = {
@@ -86,6 +86,14 @@ async def http_exception_handler(request: Request, exc: Exception) -> JSONRespon
 def rpc_status(code_name: str, message: str) -> dict:
     """A google.rpc.Status dict, as operations and jobs carry it in their `error` field."""
     return {"code": RPC_CODES.get(code_name, RPC_CODES["UNKNOWN"]), "message": message}
+
+
+async def client_gone_handler(request: Request, exc: Exception) -> Response:
+    """The client went away (or http_limits dropped its stalled body) before the request was read: no one
+    is listening, so answer nothing and log no traceback."""
+    logging.getLogger("vertex_local").info("client gone before its request arrived: %s %s", request.method,
+                                           request.url.path)  # fmt: skip
+    return Response(status_code=499)
 
 
 async def internal_error_handler(request: Request, exc: Exception) -> JSONResponse:
