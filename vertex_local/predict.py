@@ -64,14 +64,15 @@ class PredictApi:
         """The JSON answer for one predict body sent to the endpoint named by the path's `params`."""
         endpoint_id = params["endpoint"]
         route = self.table.route(f"projects/{params['project']}/locations/{params['location']}", endpoint_id)
-        instances = parse_instances(body, self.limits)
         target = route.pick(self.table.rng)
         deployed_id = target.deployed_model_id
-        if deployed_id in self.table.unavailable:
-            raise ApiError(503, f"deployed model {deployed_id} is not loaded: {self.table.unavailable[deployed_id]}")
         started = time.perf_counter()
         self.table.in_flight[deployed_id] += 1
-        try:
+        try:  # a bad body counts as an error of the model it was routed to, as Vertex's error_count does
+            instances = parse_instances(body, self.limits)
+            if deployed_id in self.table.unavailable:
+                message = f"deployed model {deployed_id} is not loaded: {self.table.unavailable[deployed_id]}"
+                raise ApiError(503, message)
             predictions = await self.server.predict(deployed_id, instances)
         except Exception:
             self.metrics.observe(endpoint_id, deployed_id, 0, time.perf_counter() - started, True)
