@@ -62,5 +62,8 @@ bench-serve: venv ## serving figures side by side: the in-process floor, naive F
 	@command -v wrk >/dev/null || apt-get install -y -q wrk
 	$(PY) -m benchmarks.bench_serve
 
+monitor: venv ## live table per deployed model: requests/s, predictions/s, errors, p50/p99 (PORT=8080, ENDPOINT=id)
+	$(PY) -m scripts.monitor --url http://127.0.0.1:$(PORT) $(if $(ENDPOINT),--endpoint $(ENDPOINT))
+
 clean: ## remove run outputs and vertex-local state (keeps .venv)
 	rm -rf out runs $(STATE_DIR) .bench
