@@ -59,7 +59,7 @@ bench-train: venv ## wall time and accuracy: baseline and cnn on mnist-sample, c
 	$(PY) -m benchmarks.bench_train
 
 bench-serve: venv ## serving figures side by side: the in-process floor, naive Flask, vertex-local under wrk
-	@command -v wrk >/dev/null || apt-get install -y -q wrk
+	@command -v wrk >/dev/null || apt-get install -y -q wrk || (apt-get update -q && apt-get install -y -q wrk)
 	$(PY) -m benchmarks.bench_serve
 
 monitor: venv ## live table per deployed model: requests/s, predictions/s, errors, p50/p99 (PORT=8080, ENDPOINT=id)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -100,7 +99,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each measured load (default 10)")
     args = parser.parse_args(argv)
-    logging.getLogger("google.cloud.aiplatform").setLevel(logging.WARNING)  # its progress lines, per SDK call
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as scratch_name:
         scratch = Path(scratch_name)

@@ -6,6 +6,7 @@ model.deploy; the result is the endpoint's :predict URL.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from trainer.config import load_config
@@ -13,6 +14,13 @@ from trainer.config import load_config
 PROJECT = "bench-project"
 LOCATION = "us-central1"
 BUCKET = "bench-bucket"
+
+
+def quiet_sdk() -> None:
+    """The SDK's loggers each set level INFO and print progress to stdout; the table is what we want to see."""
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("google.cloud.aiplatform"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def stage_model(url: str, model_dir: Path, prefix: str) -> str:
@@ -35,6 +43,7 @@ def deploy_model(url: str, model_dir: Path) -> str:
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import aiplatform
 
+    quiet_sdk()
     aiplatform.init(
         project=PROJECT,
         location=LOCATION,
