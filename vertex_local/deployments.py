@@ -130,12 +130,13 @@ class Deployments:
             self.operations.fail(op, "FAILED_PRECONDITION", f"cannot deploy {what}: {exc}")
             return
         try:
-            self._commit_deploy(endpoint_id, parent, entry, serving, split)
+            with self.endpoints.store.transaction():  # a crash leaves both writes or neither
+                self._commit_deploy(endpoint_id, parent, entry, serving, split)
+                self.operations.finish(op, typed(V1 + "DeployModelResponse", {"deployedModel": entry}))
         except ApiError as exc:
             await asyncio.to_thread(self.server.unload, deployed_id)
             self.operations.fail(op, "FAILED_PRECONDITION", f"cannot deploy {what}: {exc.message}")
             return
-        self.operations.finish(op, typed(V1 + "DeployModelResponse", {"deployedModel": entry}))
         LOG.info("deployed %s as %s on endpoint %s", what, deployed_id, endpoint_id)
 
     def _commit_deploy(self, endpoint_id: str, parent: str, entry: dict, serving: dict, split: dict) -> None:
@@ -163,10 +164,10 @@ class Deployments:
         doc["deployedModels"] = [deployed for deployed in doc["deployedModels"] if deployed["id"] != deployed_id]
         doc["serving"].pop(deployed_id)
         doc["trafficSplit"] = split
-        operation = self.operations.start(parent)
         response = typed(V1 + "UndeployModelResponse")
-        operation = self.operations.set_pending_response(operation, response)
-        self.endpoints.save(doc)  # from here on no new request picks the model
+        with self.endpoints.store.transaction():  # a crash leaves the split and the operation's answer, or neither
+            operation = self.operations.set_pending_response(self.operations.start(parent), response)
+            self.endpoints.save(doc)  # from here on no new request picks the model
         return await self._answer(operation, self._unload(deployed_id, operation, response))
 
     async def _unload(self, deployed_id: str, operation: dict, response: dict) -> None:
