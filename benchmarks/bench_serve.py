@@ -59,10 +59,15 @@ def measure_server(server: ServerProcess, predict_url: str, bodies: Path, expect
     """Answers checked, a warm-up, then one client and 32 clients, each for `seconds`."""
     check_answers(predict_url, bodies, expected, server.name)
     run_wrk(predict_url, bodies, 32, WARM_UP_S)
-    one = run_wrk(predict_url, bodies, 1, seconds)
-    many = run_wrk(predict_url, bodies, 32, seconds)
+    figures = {}
+    for name, clients in (("one_client", 1), ("clients_32", 32)):
+        cpu_before = server.cpu_seconds()
+        figures[name] = run_wrk(predict_url, bodies, clients, seconds)
+        # Less sensitive than rates to what else runs on the machine: the server's own CPU per answer.
+        cpu_us = (server.cpu_seconds() - cpu_before) * 1e6 / max(figures[name]["requests"], 1)
+        figures[name]["server_cpu_us_per_request"] = round(cpu_us, 1)
     check_answers(predict_url, bodies, expected, server.name)  # still right after the load
-    return {"one_client": one, "clients_32": many}
+    return figures
 
 
 def measure_flask(model_dir: Path, bodies: Path, expected: np.ndarray, scratch: Path, seconds: float) -> dict:

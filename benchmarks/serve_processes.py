@@ -93,6 +93,12 @@ class ServerProcess:
             self.process.kill()
             self.process.wait()
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process has used so far, all its threads (Linux /proc)."""
+        assert self.process is not None
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 

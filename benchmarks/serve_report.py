@@ -43,6 +43,8 @@ def load_rows(server: str, title: str) -> list[tuple[str, Getter, str, Callable 
         (f"{title}, 32 clients: p99", lambda run: many(run)["p99_ms"], "ms", latency_ratio),
         (f"{title}, 32 clients: req/s", lambda run: many(run)["req_per_s"], "/s", rate_ratio(floor_images_per_s)),
         (f"{title}, 32 clients: errors", lambda run: many(run)["errors"], "", None),
+        (f"{title}, 1 client: server CPU/request", lambda run: one(run)["server_cpu_us_per_request"], "us", None),
+        (f"{title}, 32 clients: server CPU/request", lambda run: many(run)["server_cpu_us_per_request"], "us", None),
     ]
 
 
@@ -68,6 +70,8 @@ def rows() -> list[tuple[str, Getter, str, Callable | None]]:
 def number(value: float | None, unit: str) -> str:
     if value is None:
         return "-"
+    if unit == "us":
+        return f"{value:,.0f} µs"
     if unit == "ms":
         return f"{value:,.3f} ms" if value < 10 else f"{value:,.1f} ms"
     return f"{value:,.0f}{unit}"

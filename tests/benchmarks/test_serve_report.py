@@ -11,7 +11,8 @@ from benchmarks import serve_report
 
 
 def load(p50: float, p99: float, req_per_s: float, errors: int = 0) -> dict:
-    return {"p50_ms": p50, "p99_ms": p99, "req_per_s": req_per_s, "errors": errors}
+    cpu_us = 2e6 / req_per_s  # two busy cores
+    return {"p50_ms": p50, "p99_ms": p99, "req_per_s": req_per_s, "errors": errors, "server_cpu_us_per_request": cpu_us}
 
 
 def a_run(one_p50: float = 1.0, many: dict | None = None) -> dict:
@@ -50,6 +51,7 @@ def test_latencies_are_divided_by_the_fastest_one_image_call_and_rates_by_its_ce
     assert row(text, "naive Flask, 1 client: p50")[:3] == ["50.0", "ms", "x100.0"]
     assert row(text, "vertex-local, 1 client: req/s")[:2] == ["900/s", "0.450"]  # of 1 / 0.5 ms
     assert row(text, "vertex-local, 32 clients: req/s")[:2] == ["3,000/s", "0.300"]  # of 10,000 images/s
+    assert row(text, "vertex-local, 32 clients: server CPU/request")[:2] == ["667", "µs"]
 
 
 def test_each_target_is_met_or_missed_on_its_own_figure() -> None:
