@@ -11,6 +11,7 @@ bodies. Results are printed and saved to .bench/serve.json; the previous run's f
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -33,6 +34,7 @@ from benchmarks.serve_processes import (
     train_model,
     write_bodies,
 )
+from trainer.config import load_config
 
 RESULTS = REPO / ".bench" / "serve.json"
 BODIES = 100  # distinct real digits the load cycles through
@@ -125,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds_per_load": args.seconds,
         "load_generator": "wrk -t1 (one thread), keep-alive connections, benchmarks/predict_load.lua",
         "flask_server": "Flask development server, app.run(threaded=True)",
+        "serving": dataclasses.asdict(load_config(None).serving),  # as the server read it, env overrides included
         "floor": floor,
         "flask": flask,
         "vertex_local": vertex,

@@ -102,6 +102,7 @@ def render(run: dict, previous: dict | None) -> str:
         f"bench-serve on {run['cores']} cores, load average {load['before']} before, {load['after']} after; "
         f"{run['seconds_per_load']:g} s per load, {run['load_generator']}",
         f"naive Flask: {run['flask_server']}, model.predict per request; vertex-local: python -m vertex_local serve",
+        f"vertex-local [serving]: {run.get('serving')}",
         f"{'figure':54} {'this run':>12} {'/ floor':>9} {'previous':>12}",
     ]
     for label, getter, unit, ratio in rows():
