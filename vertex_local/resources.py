@@ -18,6 +18,10 @@ FILTER_TERM = re.compile(
     r"""\s*(?P<field>labels\."[^"]*"|[A-Za-z_][\w.-]*)\s*(?P<op>!=|=|:)\s*(?P<value>"(?:[^"\\]|\\.)*"|[^\s"()]+)\s*"""
 )
 FILTER_AND = re.compile(r"AND\s+", re.IGNORECASE)
+# Management requests and upload metadata are small JSON documents; a bound keeps one request from filling memory.
+MAX_JSON_BODY_BYTES = 1 << 20
+# The storage client sends files up to 8 MiB as one multipart request (larger ones go resumable, in chunks).
+MAX_MULTIPART_BODY_BYTES = 32 << 20
 
 
 def now() -> str:
@@ -30,9 +34,23 @@ def location_path(request: Request) -> str:
     return f"projects/{params['project']}/locations/{params['location']}"
 
 
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The whole body, refused with 413 as soon as it is known to exceed `limit` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"request body of {declared} bytes exceeds the limit of {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"request body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def read_json(request: Request) -> dict[str, Any]:
     """The request body as a JSON object; 400 for anything else. An empty body reads as {}."""
-    body = await request.body()
+    body = await read_limited(request, MAX_JSON_BODY_BYTES)
     if not body.strip():
         return {}
     try:

@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from vertex_local.errors import ApiError
 from vertex_local.objectstore import ObjectInfo, ObjectStore, check_bucket_name, check_object_name
+from vertex_local.resources import MAX_JSON_BODY_BYTES, read_limited
 from vertex_local.uploads import Uploads
 
 MAX_LIST_RESULTS = 1000  # the JSON API's cap on one page of a listing
@@ -106,7 +107,7 @@ def bucket_resource(store: ObjectStore, bucket: str) -> dict:
 
 async def json_body(request: Request) -> dict:
     try:
-        body = orjson.loads(await request.body() or b"{}")
+        body = orjson.loads(await read_limited(request, MAX_JSON_BODY_BYTES) or b"{}")
     except orjson.JSONDecodeError as exc:
         raise ApiError(400, f"request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):

@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 
 from vertex_local.errors import ApiError
 from vertex_local.objectstore import NewObject, ObjectInfo, ObjectStore
+from vertex_local.resources import MAX_JSON_BODY_BYTES, MAX_MULTIPART_BODY_BYTES, read_limited
 
 UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 CONTENT_RANGE = re.compile(r"bytes (?:(?P<start>\d+)-(?P<end>\d+)|\*)/(?P<total>\d+|\*)")
@@ -78,14 +79,16 @@ class Uploads:
         return JSONResponse(self.render(await run_in_threadpool(self.store.commit, scratch, new), request))
 
     async def _multipart(self, request: Request) -> Response:
-        metadata, part_type, data = split_multipart(await request.body(), request.headers.get("content-type", ""))
+        metadata, part_type, data = split_multipart(
+            await read_limited(request, MAX_MULTIPART_BODY_BYTES), request.headers.get("content-type", "")
+        )
         new = self._checked(new_object(request, metadata, part_type or DEFAULT_CONTENT_TYPE))
         scratch = self.store.new_upload_file(secrets.token_hex(16))
         await run_in_threadpool(scratch.write_bytes, data)
         return JSONResponse(self.render(await run_in_threadpool(self.store.commit, scratch, new), request))
 
     async def _open_session(self, request: Request) -> Response:
-        body = await request.body()
+        body = await read_limited(request, MAX_JSON_BODY_BYTES)
         try:
             metadata = orjson.loads(body) if body.strip() else {}
         except orjson.JSONDecodeError as exc:

@@ -22,6 +22,7 @@ import pytest
 from tests.conftest import VertexLocal, start_vertex_local
 from tests.vertex_local.live import Deployment, HttpClient, deploy_over_rest, google_error_problems
 from trainer.config import Serving, load_config
+from vertex_local.resources import MAX_JSON_BODY_BYTES, MAX_MULTIPART_BODY_BYTES
 
 TIMEOUT_S = 2.0  # head, body and keep-alive timeouts of this module's server
 SLACK_S = 1.5  # how much later than its timeout a connection may be closed on a busy 2-core machine
@@ -76,6 +77,25 @@ def test_a_body_over_the_limit_is_a_clear_400_even_without_a_content_length(serv
     for answer in (chunked, declared):
         assert answer.status == 400 and google_error_problems(answer) == []
         assert f"exceeds the limit: {limits.max_body_bytes} bytes" in answer.json()["error"]["message"]
+    client.close()
+
+
+@pytest.mark.parametrize(
+    "path, limit",
+    [
+        ("/v1/projects/p/locations/us-central1/models:upload", MAX_JSON_BODY_BYTES),
+        ("/v1/projects/p/locations/us-central1/endpoints", MAX_JSON_BODY_BYTES),
+        ("/upload/storage/v1/b/limits-bucket/o?uploadType=multipart", MAX_MULTIPART_BODY_BYTES),
+    ],
+)
+def test_management_and_upload_bodies_over_their_bound_are_a_clear_413(server, path, limit) -> None:
+    client = HttpClient(server.url)
+    over = b" " * (limit + 1)
+    chunks = iter([over[:1000], over[1000:]])  # chunked: the bound holds without a Content-Length too
+    for body in (over, chunks):
+        answer = client.request("POST", path, body, {"content-type": "application/json"})  # type: ignore[arg-type]
+        assert answer.status == 413 and google_error_problems(answer) == []
+        assert f"exceeds the limit of {limit} bytes" in answer.json()["error"]["message"]
     client.close()
 
 
