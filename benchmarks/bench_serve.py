@@ -57,7 +57,7 @@ def measure_floor(model_dir: Path, bodies: Path) -> tuple[dict, np.ndarray]:
     return figures, probabilities
 
 
-def measure_server(server: ServerProcess, predict_url: str, bodies: Path, expected: np.ndarray, seconds: float):
+def measure_server(server: ServerProcess, predict_url: str, bodies: Path, expected: np.ndarray, seconds: float) -> dict:
     """Answers checked, a warm-up, then one client and 32 clients, each for `seconds`."""
     check_answers(predict_url, bodies, expected, server.name)
     run_wrk(predict_url, bodies, 32, WARM_UP_S)
