@@ -38,6 +38,20 @@ class Uploads:
     def __init__(self, store: ObjectStore, render: Render) -> None:
         self.store = store
         self.render = render
+        self.sweep_orphans()
+
+    def sweep_orphans(self) -> list[str]:
+        """Delete scratch files no resumable session owns: what a crash left of media or multipart uploads."""
+        if not self.store.uploads.is_dir():
+            return []
+        orphans = [
+            path
+            for path in self.store.uploads.iterdir()
+            if path.suffix != ".json" and not self._session_file(path.name).is_file()
+        ]
+        for path in orphans:
+            path.unlink(missing_ok=True)
+        return [path.name for path in orphans]
 
     async def start(self, request: Request) -> Response:
         kind = request.query_params.get("uploadType")

@@ -176,6 +176,8 @@ def test_a_kill_mid_uploads_leaves_no_partial_object_or_model_and_resumable_uplo
         assert not bucket.blob(name).exists()  # no partial object, from any kind of upload
     assert requests.get(server.api("models"), timeout=10).json()["models"] == []  # no half-registered model
     check_consistent(server)
+    scratch = sorted(p.name for p in (server.state_dir / "gcs" / ".uploads").iterdir())
+    assert len(scratch) == 2 and scratch[1] == f"{scratch[0]}.json"  # only the resumable session is kept
 
     status = requests.put(session, headers={"content-range": f"bytes */{len(data)}"}, timeout=10)
     assert status.status_code == 308  # the session survived the crash, holding what it had received
