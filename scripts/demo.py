@@ -17,8 +17,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import urlparse
@@ -27,9 +25,9 @@ import numpy as np
 
 from scripts import common, deploy, gate, register, smoke_test, submit_training
 from trainer.config import Config, ConfigError
+from vertex_local import daemon
 
 STEP = "demo"
-SERVER_START_SECONDS = 90.0  # vertex-local imports TensorFlow before it answers
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,51 +38,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def healthy(api_endpoint: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{api_endpoint.rstrip('/')}/healthz", timeout=1) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def start_server(api_endpoint: str, state_dir: str, log_path: Path) -> subprocess.Popen:
-    """`python -m vertex_local serve` on the configured port; waits until /healthz answers."""
+def start_server(api_endpoint: str, state_dir: Path) -> None:
+    """vertex-local in the background, as `make up` starts it (so `make down` stops it); waits until it answers."""
     address = urlparse(api_endpoint)
-    command = [
-        sys.executable,
-        "-m",
-        "vertex_local",
-        "serve",
-        "--host",
-        address.hostname or "127.0.0.1",
-        "--port",
-        str(address.port or 80),
-        "--state-dir",
-        state_dir,
-    ]
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log:
-        # Its own session: Ctrl-C on `make demo` reaches us, and we stop it (or keep it with --keep).
-        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    print(f"{STEP}: starting vertex-local at {api_endpoint} (pid {server.pid}, log {log_path})", flush=True)
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    while not healthy(api_endpoint):
-        if server.poll() is not None or time.monotonic() > deadline:
-            stop_server(server)
-            tail = log_path.read_text(errors="replace").splitlines()[-5:]
-            raise common.StepError(f"vertex-local did not come up at {api_endpoint}: {' | '.join(tail)}")
-        time.sleep(0.2)
-    return server
-
-
-def stop_server(server: subprocess.Popen) -> None:
-    server.terminate()
     try:
-        server.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
+        started = daemon.start(address.hostname or "127.0.0.1", address.port or 80, state_dir) == 0
+    except OSError as exc:  # e.g. a state dir that cannot be created
+        raise common.StepError(f"vertex-local did not come up at {api_endpoint}: {exc}") from exc
+    if not started:
+        raise common.StepError(f"vertex-local did not come up at {api_endpoint}; see {state_dir / 'server.log'}")
 
 
 def head_sha() -> str | None:
@@ -175,19 +137,20 @@ def run(args: argparse.Namespace) -> int:
     identity = demo_identity(head_sha(), datetime.datetime.now(datetime.UTC))
     common.print_settings(STEP, cfg, {"api_endpoint": cfg.vertex.api_endpoint, "run": identity})
     began = time.monotonic()
-    server = None
-    if not healthy(cfg.vertex.api_endpoint):
-        server = start_server(cfg.vertex.api_endpoint, args.state_dir, Path(args.out_dir) / "vertex-local.log")
+    state_dir = Path(args.state_dir)
+    started_here = not daemon.is_healthy(cfg.vertex.api_endpoint.rstrip("/"))
+    if started_here:
+        start_server(cfg.vertex.api_endpoint, state_dir)
     try:
         status = pipeline(args, identity)
         if status == 0:
             common.connect(cfg, os.environ)
-            closing(cfg, args.out_dir, server is None or args.keep)
+            closing(cfg, args.out_dir, not started_here or args.keep)
     finally:
-        if server is not None and not args.keep:
-            stop_server(server)
-    if server is not None and args.keep:
-        print(f"{STEP}: vertex-local keeps running (pid {server.pid}); stop it with: kill {server.pid}")
+        if started_here and not args.keep:
+            daemon.stop(state_dir)
+    if started_here and args.keep:
+        print(f"{STEP}: vertex-local keeps running; stop it with: make down")
     print(f"{STEP}: {'done' if status == 0 else 'failed'} in {time.monotonic() - began:.1f} s", flush=True)
     return status
 

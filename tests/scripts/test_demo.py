@@ -16,6 +16,7 @@ import requests
 from scripts import demo, registry
 from tests.conftest import VertexLocal, free_port
 from tests.scripts.conftest import EndpointState, Names, StepRun, endpoint_state, set_names, step
+from vertex_local import daemon
 
 ALIAS = re.compile(r"[a-z][a-zA-Z0-9-]{0,126}[a-z0-9]")  # Vertex's rule for version aliases
 LABEL = re.compile(r"[a-z0-9_-]{0,63}")
@@ -91,15 +92,15 @@ def test_a_gate_failure_stops_the_demo_with_exit_1_and_the_reason(
     assert "\nreal : " not in result.stdout
 
 
-def test_the_demo_starts_vertex_local_when_nothing_answers_and_stops_it(tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{free_port()}"
-    assert not demo.healthy(url)
-    server = demo.start_server(url, str(tmp_path / "state"), tmp_path / "vertex-local.log")
+def test_the_demo_starts_vertex_local_when_nothing_answers_and_make_down_stops_it(tmp_path: Path) -> None:
+    url, state_dir = f"http://127.0.0.1:{free_port()}", tmp_path / "state"
+    assert not daemon.is_healthy(url)
+    demo.start_server(url, state_dir)
     try:
-        assert demo.healthy(url)
+        assert daemon.is_healthy(url) and daemon.running_pid(state_dir) is not None  # the pid file `make down` reads
     finally:
-        demo.stop_server(server)
-    assert server.returncode is not None and not demo.healthy(url)
+        assert daemon.stop(state_dir) == 0
+    assert not daemon.is_healthy(url) and daemon.running_pid(state_dir) is None
 
 
 def test_a_server_that_cannot_start_is_reported_with_its_log(tmp_path: Path) -> None:
@@ -107,7 +108,7 @@ def test_a_server_that_cannot_start_is_reported_with_its_log(tmp_path: Path) -> 
     state_file.write_text("")
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(demo.common.StepError, match="vertex-local did not come up"):
-        demo.start_server(url, str(state_file), tmp_path / "vertex-local.log")
+        demo.start_server(url, state_file)
 
 
 def test_the_demo_needs_a_vertex_local_endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
