@@ -23,7 +23,7 @@ from trainer.config import Serving
 from vertex_local.batching import Batcher, BatchStats
 from vertex_local.errors import ApiError
 
-INPUT_NAME = "image"  # the exported signature's input and output keys (docs/DESIGN.md)
+INPUT_NAME = "image"  # the exported signature's input and output keys (trainer/export.py)
 OUTPUT_NAME = "probabilities"
 IMAGE_SHAPE = (28, 28)
 # TF threads per op and between ops. On the 2-core machines vertex-local runs on, thread-pool hand-offs

@@ -49,7 +49,7 @@ def production(production_model_dir: Path) -> dict[str, Any]:
 
 
 def verdict_for(candidate: dict[str, Any], production: dict[str, Any] | None, passed: bool) -> dict[str, Any]:
-    """A gate.json as the gate writes it (schema in docs/DESIGN.md), for the given runs."""
+    """A gate.json as the gate writes it (schema in the README), for the given runs."""
     prod = None if production is None else {"accuracy": production["accuracy"], "loss": production["loss"]}
     required = max(0.5, production["accuracy"] - 0.005) if production else 0.5
     word = ">=" if passed else "<"
