@@ -20,13 +20,18 @@ def sha_alias(git_sha: str) -> str:
     return f"sha-{short_sha(git_sha)}"
 
 
+def _find_one(resource: type[aiplatform.Model] | type[aiplatform.Endpoint], kind: str, display_name: str):
+    """The one resource of this kind with this display name, None if there is none; several is an error."""
+    found = resource.list(filter=f'display_name="{display_name}"')
+    if len(found) > 1:
+        names = ", ".join(item.resource_name for item in found)
+        raise StepError(f"{len(found)} {kind}s are named {display_name!r} ({names}); the pipeline needs exactly one")
+    return found[0] if found else None
+
+
 def find_model(display_name: str) -> aiplatform.Model | None:
     """The pipeline's model (its default version), or None before the first registration."""
-    models = aiplatform.Model.list(filter=f'display_name="{display_name}"')
-    if len(models) > 1:
-        names = ", ".join(model.resource_name for model in models)
-        raise StepError(f"{len(models)} models are named {display_name!r} ({names}); the pipeline needs exactly one")
-    return models[0] if models else None
+    return _find_one(aiplatform.Model, "model", display_name)
 
 
 def get_version(model_resource_name: str, version: str) -> aiplatform.Model | None:
@@ -67,8 +72,4 @@ def describe(version: aiplatform.Model) -> str:
 
 def find_endpoint(display_name: str) -> aiplatform.Endpoint | None:
     """The pipeline's endpoint, or None before the first deployment."""
-    endpoints = aiplatform.Endpoint.list(filter=f'display_name="{display_name}"')
-    if len(endpoints) > 1:
-        names = ", ".join(endpoint.resource_name for endpoint in endpoints)
-        raise StepError(f"{len(endpoints)} endpoints are named {display_name!r} ({names}); expected one")
-    return endpoints[0] if endpoints else None
+    return _find_one(aiplatform.Endpoint, "endpoint", display_name)
