@@ -20,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 from trainer.config import Serving
 from vertex_local.errors import ApiError
 from vertex_local.metrics import ServingMetrics
+from vertex_local.resources import ClientGone, read_body
 from vertex_local.routing import RoutingTable
 from vertex_local.serving import ModelServer, parse_instances
 
@@ -27,30 +28,6 @@ from vertex_local.serving import ModelServer, parse_instances
 PREDICT_PATH = re.compile(
     r"/v1/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/endpoints/(?P<endpoint>[^/]+):predict"
 )
-
-
-class ClientGone(Exception):
-    """The client closed the connection before its body arrived: there is no one to answer."""
-
-
-async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    """The body, refusing more than `limit` bytes (Vertex answers 400 for oversized payloads)."""
-    too_big = ApiError(400, f"Request payload size exceeds the limit: {limit} bytes.")
-    for name, value in scope["headers"]:
-        if name == b"content-length" and value.isdigit() and int(value) > limit:
-            raise too_big
-    chunks, size = [], 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise too_big
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 class PredictApi:
@@ -111,8 +88,11 @@ class PredictRoute(BaseRoute):
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "POST":
             raise HTTPException(405, headers={"Allow": "POST"})
+        limit = self.api.limits.max_body_bytes  # Vertex answers 400 for an oversized predict payload
         try:
-            body = await read_body(scope, receive, self.api.limits.max_body_bytes)
+            body = await read_body(
+                scope, receive, limit, ApiError(400, f"Request payload size exceeds the limit: {limit} bytes.")
+            )
         except ClientGone:
             return
         answer = await self.api.predict(scope["path_params"], body)

@@ -8,8 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope
 
 from vertex_local.errors import ApiError
 
@@ -34,18 +35,36 @@ def location_path(request: Request) -> str:
     return f"projects/{params['project']}/locations/{params['location']}"
 
 
-async def read_limited(request: Request, limit: int) -> bytes:
-    """The whole body, refused with 413 as soon as it is known to exceed `limit` bytes."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, f"request body of {declared} bytes exceeds the limit of {limit} bytes")
+class ClientGone(Exception):
+    """The client closed the connection before its body arrived: there is no one to answer."""
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int, too_big: ApiError) -> bytes:
+    """The whole body over raw ASGI, refused with `too_big` as soon as it is known to exceed `limit` bytes."""
+    for name, value in scope["headers"]:
+        if name == b"content-length" and value.isdigit() and int(value) > limit:
+            raise too_big
     chunks, size = [], 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise ApiError(413, f"request body exceeds the limit of {limit} bytes")
+            raise too_big
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """A Starlette route's body, refused with 413 past `limit` bytes."""
+    too_big = ApiError(413, f"request body exceeds the limit of {limit} bytes")
+    try:
+        return await read_body(request.scope, request.receive, limit, too_big)
+    except ClientGone:
+        raise ClientDisconnect() from None
 
 
 async def read_json(request: Request) -> dict[str, Any]:
