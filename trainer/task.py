@@ -16,8 +16,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from trainer.config import ConfigError, load_config
-from trainer.data import DATASETS, DataError, fingerprint, load_dataset
+from trainer.data import DATASETS, DataError, Split, fingerprint, load_dataset
 from trainer.distribute import cluster_from_tf_config, is_chief, make_strategy, strategy_kind
 from trainer.model import BASELINE_HYPERPARAMETERS, MODELS
 
@@ -62,62 +64,90 @@ def resolve_settings(args: argparse.Namespace, environ: dict[str, str]) -> dict[
     }
 
 
+def training_batches(x: np.ndarray, y: np.ndarray, seed: int, global_batch: int, augment: bool):  # -> tf.data
+    """Shuffled (each epoch anew) batches of the global batch size, shifted and rotated when `augment`."""
+    import tensorflow as tf
+
+    from trainer.model import augmenter
+
+    batches = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed).batch(global_batch)
+    if augment:
+        shift = augmenter(seed)
+        batches = batches.map(lambda images, labels: (shift(images, training=True), labels),
+                              num_parallel_calls=tf.data.AUTOTUNE)  # fmt: skip
+    return batches
+
+
+def fit(model, kind: str, strategy, batches, test: Split, epochs: int, global_batch: int) -> dict[str, list[float]]:
+    """Keras' fit on one device; the custom tf.distribute loop otherwise (see trainer/loop.py)."""
+    import tensorflow as tf
+
+    from trainer.loop import fit_distributed
+
+    if kind != "default":
+        return fit_distributed(model, strategy, batches, test, epochs, global_batch)
+    verbose = 1 if sys.stdout.isatty() else 2  # progress bars on a terminal, one line per epoch in CI logs
+    fitted = model.fit(batches.prefetch(tf.data.AUTOTUNE), epochs=epochs, validation_data=test, shuffle=False,
+                       verbose=verbose)  # fmt: skip
+    return fitted.history
+
+
 def train(settings: dict[str, Any], tf_config: dict[str, Any]) -> dict[str, Any]:
     """Fit, evaluate and export; returns metrics.json's content. Only the chief writes to model_dir."""
     import keras
     import tensorflow as tf
 
-    from trainer.export import evaluation, export_saved_model, history_rows, write_metrics
-    from trainer.loop import cross_entropy, fit_distributed
-    from trainer.model import augmenter, build_model
+    from trainer.export import evaluation, export_saved_model, write_metrics
+    from trainer.loop import cross_entropy
+    from trainer.model import build_model
 
     hyper = settings["hyperparameters"]
     keras.utils.set_random_seed(hyper["seed"])
     tf.config.experimental.enable_op_determinism()  # same seed, same machine -> same metrics
-    (x_train, y_train), (x_test, y_test) = load_dataset(settings["dataset"], hyper["seed"], settings["data_path"])
+    (x_train, y_train), test = load_dataset(settings["dataset"], hyper["seed"], settings["data_path"])
 
     kind = strategy_kind(tf_config, len(tf.config.list_physical_devices("GPU")))
     strategy = make_strategy(kind)
     global_batch = hyper["batch_size"] * strategy.num_replicas_in_sync
-    steps_per_epoch = -(-len(x_train) // global_batch)
-    train_ds = tf.data.Dataset.from_tensor_slices((x_train, y_train)).shuffle(len(x_train), seed=hyper["seed"])
-    train_ds = train_ds.batch(global_batch)
-    if settings["augment"]:
-        augment = augmenter(hyper["seed"])
-        train_ds = train_ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+    batches = training_batches(x_train, y_train, hyper["seed"], global_batch, settings["augment"])
     with strategy.scope():
-        model = build_model(settings["model"], hyper["learning_rate"], steps_per_epoch * hyper["epochs"])
+        total_steps = -(-len(x_train) // global_batch) * hyper["epochs"]
+        model = build_model(settings["model"], hyper["learning_rate"], total_steps)
 
     started = time.perf_counter()
-    if kind == "default":
-        fitted = model.fit(
-            train_ds.prefetch(tf.data.AUTOTUNE),
-            epochs=hyper["epochs"],
-            validation_data=(x_test, y_test),
-            shuffle=False,
-            verbose=1 if sys.stdout.isatty() else 2,  # progress bars on a terminal, one line per epoch in CI logs
-        )
-        history = fitted.history
-    else:
-        history = fit_distributed(model, strategy, train_ds, (x_test, y_test), hyper["epochs"], global_batch)
+    history = fit(model, kind, strategy, batches, test, hyper["epochs"], global_batch)
     wall_time = time.perf_counter() - started
-    probabilities = model.predict(x_test, batch_size=1024, verbose=0)
-    loss = cross_entropy(probabilities, y_test)
+    probabilities = model.predict(test[0], batch_size=1024, verbose=0)
 
     chief = is_chief(tf_config)
     # Every worker must take part in saving under MultiWorkerMirroredStrategy; non-chiefs write to local scratch.
     model_dir = settings["model_dir"] if chief else tempfile.mkdtemp(prefix="worker-export-")
     export_saved_model(model, model_dir)
-    metrics = {
+    metrics = metrics_record(settings, (x_train, y_train), test, history, wall_time, strategy)
+    metrics.update(evaluation(probabilities, test[1]), loss=cross_entropy(probabilities, test[1]))
+    if chief:
+        write_metrics(metrics, model_dir)
+    else:
+        tf.io.gfile.rmtree(model_dir)
+    return metrics
+
+
+def metrics_record(settings: dict[str, Any], train_split: Split, test: Split, history: dict[str, list[float]],
+                   wall_time: float, strategy) -> dict[str, Any]:  # fmt: skip
+    """metrics.json without the evaluation figures, which the caller adds."""
+    import keras
+    import tensorflow as tf
+
+    from trainer.export import history_rows
+
+    return {
         "schema_version": 1,
         "model": settings["model"],
         "dataset": settings["data_path"] or settings["dataset"],
-        **evaluation(probabilities, y_test),
-        "loss": float(loss),
-        "train_examples": len(x_train),
-        "test_examples": len(x_test),
-        "data_fingerprint": fingerprint(x_train, y_train),
-        "hyperparameters": {**hyper, "augment": settings["augment"]},
+        "train_examples": len(train_split[0]),
+        "test_examples": len(test[0]),
+        "data_fingerprint": fingerprint(*train_split),
+        "hyperparameters": {**settings["hyperparameters"], "augment": settings["augment"]},
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version()},
         "git_sha": settings["git_sha"],
         "wall_time_s": round(wall_time, 3),
@@ -126,11 +156,6 @@ def train(settings: dict[str, Any], tf_config: dict[str, Any]) -> dict[str, Any]
         "replicas": strategy.num_replicas_in_sync,
         "created_at": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    if chief:
-        write_metrics(metrics, model_dir)
-    else:
-        tf.io.gfile.rmtree(model_dir)
-    return metrics
 
 
 def main(argv: Sequence[str] | None = None) -> int:
