@@ -34,7 +34,7 @@ from benchmarks.serve_processes import (
     train_model,
     write_bodies,
 )
-from trainer.config import load_config
+from pipeline_config import load_config
 
 RESULTS = REPO / ".bench" / "serve.json"
 BODIES = 100  # distinct real digits the load cycles through

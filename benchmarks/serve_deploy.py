@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from trainer.config import load_config
+from pipeline_config import load_config
 
 PROJECT = "bench-project"
 LOCATION = "us-central1"

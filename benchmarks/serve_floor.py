@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from trainer.config import load_config
+from pipeline_config import load_config
 from vertex_local.serving import parse_instances
 
 CALLS = 2000  # per figure: enough for a steady median, about a second each

@@ -18,7 +18,7 @@ from google.api_core import exceptions as google_exceptions
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.cloud import storage
 
-from trainer.config import Config, ConfigError, load_config
+from pipeline_config import Config, ConfigError, load_config
 
 CREDENTIAL_KINDS = ("default", "anonymous")
 

@@ -23,8 +23,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from pipeline_config import Config, ConfigError
 from scripts import common, deploy, gate, register, smoke_test, submit_training
-from trainer.config import Config, ConfigError
 from vertex_local import daemon
 
 STEP = "demo"

@@ -17,8 +17,8 @@ from typing import Any
 from google.api_core import exceptions as google_exceptions
 from google.cloud import aiplatform
 
+from pipeline_config import Config, ConfigError
 from scripts import common, registry, rollout, smoke_test
-from trainer.config import Config, ConfigError
 
 STEP = "deploy"
 

@@ -14,8 +14,8 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from pipeline_config import Config, Gate
 from scripts import common, registry
-from trainer.config import Config, Gate
 
 STEP = "gate"
 TOLERANCE = 1e-9  # 0.978 - 0.005 is 0.9730000000000001 in floats; 0.973 must still pass

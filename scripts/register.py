@@ -14,9 +14,9 @@ from typing import Any
 
 from google.cloud import aiplatform
 
+from pipeline_config import Config, ConfigError
 from scripts import common, registry
 from scripts.gate import fmt, parse_metrics
-from trainer.config import Config, ConfigError
 
 STEP = "register"
 

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 from google.cloud import aiplatform
 
+from pipeline_config import Smoke
 from scripts import common, registry
-from trainer.config import Smoke
 from trainer.data import load_dataset
 
 STEP = "smoke_test"

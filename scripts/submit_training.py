@@ -15,8 +15,8 @@ from typing import Any
 
 from google.cloud import aiplatform
 
+from pipeline_config import Config, ConfigError
 from scripts import common
-from trainer.config import Config, ConfigError
 
 STEP = "submit_training"
 ENTRYPOINT = [

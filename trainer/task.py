@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from trainer.config import ConfigError, load_config
+from pipeline_config import ConfigError, load_config
 from trainer.data import DATASETS, DataError, Split, fingerprint, load_dataset
 from trainer.distribute import cluster_from_tf_config, is_chief, make_strategy, strategy_kind
 from trainer.model import BASELINE_HYPERPARAMETERS, MODELS

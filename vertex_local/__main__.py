@@ -16,7 +16,7 @@ from pathlib import Path
 
 import uvicorn
 
-from trainer.config import ConfigError, load_config
+from pipeline_config import ConfigError, load_config
 from vertex_local import daemon
 from vertex_local.access_log import AccessLog
 from vertex_local.app import AppConfig, build_app

@@ -17,7 +17,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from trainer.config import Serving
+from pipeline_config import Serving
 from vertex_local.deployments import Deployments
 from vertex_local.endpoints import Endpoints
 from vertex_local.errors import (

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 import numpy as np
 
-from trainer.config import Serving
+from pipeline_config import Serving
 from vertex_local.errors import ApiError
 
 RunBatch = Callable[[np.ndarray], Awaitable[np.ndarray]]

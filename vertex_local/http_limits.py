@@ -21,7 +21,7 @@ import http
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from trainer.config import Serving
+from pipeline_config import Serving
 from vertex_local.errors import ApiError
 
 

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
-from trainer.config import Serving
+from pipeline_config import Serving
 from vertex_local.errors import ApiError
 from vertex_local.metrics import ServingMetrics
 from vertex_local.resources import ClientGone, read_body

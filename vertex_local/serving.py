@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from trainer.config import Serving
+from pipeline_config import Serving
 from vertex_local.batching import Batcher, BatchStats
 from vertex_local.errors import ApiError
 

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from pipeline_config import load_config
 from scripts import register, registry, submit_training
 from scripts.common import read_json, storage_client
 from tests.conftest import VertexLocal
-from trainer.config import load_config
 
 SHA_A = "a" * 40
 SHA_B = "b" * 40

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from pipeline_config import ConfigError, load_config
 from scripts import common, deploy
 from tests.conftest import VertexLocal, free_port
 from tests.scripts.conftest import step
-from trainer.config import ConfigError, load_config
 
 STEPS = ("submit_training", "gate", "register", "deploy", "rollback", "smoke_test", "demo")
 

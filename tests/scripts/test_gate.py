@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from pipeline_config import Gate, load_config
 from scripts import common, gate, registry
 from tests.conftest import VertexLocal
 from tests.scripts.conftest import Names, TrainedRun, register_run, step
-from trainer.config import Gate, load_config
 
 GATE = Gate(min_accuracy=0.97, max_drop=0.005)
 

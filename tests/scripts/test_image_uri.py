@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from pipeline_config import load_config
 from scripts import image_uri
-from trainer.config import load_config
 
 
 def test_image_uri_is_artifact_registry_in_the_configured_project_and_region(

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from pipeline_config import Smoke
 from scripts import rollback, smoke_test
 from scripts.smoke_test import SmokeResult
 from tests.conftest import VertexLocal
 from tests.scripts.conftest import Names, TrainedRun, register_run, set_names, step
-from trainer.config import Smoke
 
 SMOKE = Smoke(count=100, min_accuracy=0.9, p95_latency_ms=500.0)
 ONE_HOT_7 = [0.0] * 7 + [1.0] + [0.0] * 2

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from google.cloud import aiplatform
 
+from pipeline_config import ConfigError, load_config
 from scripts import common, submit_training
 from tests.scripts.conftest import SHA_A, Names, StepRun, TrainedRun, step
-from trainer.config import ConfigError, load_config
 
 IMAGE = "us-central1-docker.pkg.dev/p/mlops/mnist-trainer:abc"
 

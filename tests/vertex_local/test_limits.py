@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pipeline_config import Serving, load_config
 from tests.conftest import VertexLocal, start_vertex_local
 from tests.vertex_local.live import Deployment, HttpClient, deploy_over_rest, google_error_problems
-from trainer.config import Serving, load_config
 from vertex_local.resources import MAX_JSON_BODY_BYTES, MAX_MULTIPART_BODY_BYTES
 
 TIMEOUT_S = 2.0  # head, body and keep-alive timeouts of this module's server

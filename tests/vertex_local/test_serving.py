@@ -20,8 +20,8 @@ import pytest
 import requests
 import tensorflow as tf
 
+from pipeline_config import Serving, load_config
 from tests.conftest import VertexLocal
-from trainer.config import Serving, load_config
 from vertex_local.errors import ApiError
 from vertex_local.metrics import ServingMetrics
 from vertex_local.serving import ModelServer, parse_instances

@@ -1,7 +1,7 @@
 """Load pipeline.toml: defaults -> profile -> PIPELINE_<TABLE>_<KEY> environment variables.
 
-It lives in the trainer package because the trainer image ships it too; scripts/ imports it from here.
-Unknown keys and wrong types fail loudly with the dotted key and the bad value.
+Its own top-level module: the trainer, the pipeline steps and vertex-local all import it, and the trainer
+image copies it beside trainer/. Unknown keys and wrong types fail loudly with the dotted key and the bad value.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-CONFIG_PATH = Path(__file__).resolve().parent.parent / "pipeline.toml"
+CONFIG_PATH = Path(__file__).resolve().parent / "pipeline.toml"
 DEFAULT_PROFILE = "local"
 
 
