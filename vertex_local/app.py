@@ -18,8 +18,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from pipeline_config import Serving
-from vertex_local.deployments import Deployments
-from vertex_local.endpoints import Endpoints
 from vertex_local.errors import (
     ApiError,
     api_error_handler,
@@ -27,16 +25,18 @@ from vertex_local.errors import (
     http_exception_handler,
     internal_error_handler,
 )
-from vertex_local.jobs import CustomJobs
-from vertex_local.metrics import ServingMetrics
-from vertex_local.models import ModelsApi
-from vertex_local.operations import Operations
-from vertex_local.predict import PredictApi, PredictRoute
-from vertex_local.registry import Registry
-from vertex_local.routing import RoutingTable
-from vertex_local.serving import ModelServer
+from vertex_local.gcs.routes import storage_routes
+from vertex_local.serving.model_server import ModelServer
+from vertex_local.serving.predict import PredictApi, PredictRoute
+from vertex_local.serving.prometheus import ServingMetrics
+from vertex_local.serving.traffic import TrafficTable
 from vertex_local.state import StateStore
-from vertex_local.storage import storage_routes
+from vertex_local.vertex.deployments import Deployments
+from vertex_local.vertex.endpoint_service import Endpoints
+from vertex_local.vertex.job_service import CustomJobs
+from vertex_local.vertex.model_service import ModelsApi
+from vertex_local.vertex.operations import Operations
+from vertex_local.vertex.versions import Registry
 
 LOG = logging.getLogger("vertex_local")
 P = "/v1/projects/{project}/locations/{location}"
@@ -70,7 +70,7 @@ class Services:
         gcs_root.mkdir(parents=True, exist_ok=True)
         store = StateStore(config.state_dir / "state.sqlite3")
         operations = Operations(store)
-        table = RoutingTable()
+        table = TrafficTable()
         server = ModelServer(config.limits)
         endpoints = Endpoints(store, operations, table)
         registry = Registry(store)

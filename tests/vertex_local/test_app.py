@@ -16,7 +16,7 @@ from google.cloud import aiplatform
 from google.cloud.aiplatform.compat.types import job_state as gca_job_state
 
 from tests.conftest import VertexLocal, start_vertex_local
-from tests.vertex_local.test_models import SERVING_IMAGE
+from tests.vertex_local.live import SERVING_IMAGE
 
 JobState = gca_job_state.JobState
 

@@ -24,7 +24,7 @@ import requests
 
 from tests.conftest import VertexLocal, start_vertex_local
 from tests.vertex_local.live import HttpClient, deploy_over_rest, predict_body, upload_model
-from vertex_local.operations import TYPE_PREFIX
+from vertex_local.vertex.operations import TYPE_PREFIX
 
 POLL_S = 0.002
 ABORTED = 10  # google.rpc.Code

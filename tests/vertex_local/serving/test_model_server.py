@@ -1,0 +1,299 @@
+"""ModelServer with real TensorFlow on a model the real trainer exported; parse_instances; ServingMetrics.
+
+Run: .venv/bin/pytest tests/vertex_local/test_serving.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import threading
+import time
+from collections.abc import Coroutine, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+import requests
+import tensorflow as tf
+
+from pipeline_config import Serving, load_config
+from tests.conftest import VertexLocal
+from vertex_local.errors import ApiError
+from vertex_local.serving.model_server import ModelServer
+from vertex_local.serving.predict import parse_instances
+from vertex_local.serving.prometheus import ServingMetrics
+
+MODEL_ID = "dm-1"
+
+
+class LoopThread:
+    """An event loop in a thread, as the server runs one; tests hand it coroutines."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coroutine: Coroutine[Any, Any, Any], timeout: float = 60) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        self.loop.close()
+
+
+def limits(**changes: Any) -> Serving:
+    return dataclasses.replace(load_config("local", environ={}).serving, **changes)
+
+
+@contextlib.contextmanager
+def started_server(loop: LoopThread, model_dir: Path, serving: Serving) -> Iterator[ModelServer]:
+    server = ModelServer(serving)
+    loop.run(server.start())
+    server.load(MODEL_ID, model_dir)
+    try:
+        yield server
+    finally:
+        loop.run(server.close())
+
+
+async def predict_all(server: ModelServer, batches: list[np.ndarray]) -> list[np.ndarray | ApiError]:
+    """Send every batch at once; each result is the caller's rows or the ApiError it got."""
+    results = await asyncio.gather(*(server.predict(MODEL_ID, b) for b in batches), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(result, ApiError):
+            raise result
+    return results
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[LoopThread]:
+    runner = LoopThread()
+    yield runner
+    runner.close()
+
+
+@pytest.fixture(scope="module")
+def server(loop: LoopThread, trained_model_dir: Path) -> Iterator[ModelServer]:
+    with started_server(loop, trained_model_dir, limits()) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def reference(trained_model_dir: Path) -> Any:
+    """The SavedModel called directly, without vertex-local."""
+    signature = tf.saved_model.load(str(trained_model_dir)).signatures["serving_default"]
+    return lambda images: signature(image=tf.constant(images))["probabilities"].numpy()
+
+
+@pytest.fixture(scope="module")
+def digits(mnist_test_digits: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    return mnist_test_digits[0]
+
+
+def test_predictions_match_calling_the_saved_model_directly(
+    loop: LoopThread, server: ModelServer, reference: Any, digits: np.ndarray
+) -> None:
+    images = digits[:50]
+    predicted = loop.run(server.predict(MODEL_ID, images))
+    assert predicted.shape == (50, 10) and predicted.dtype == np.float32
+    np.testing.assert_allclose(predicted, reference(images), rtol=1e-5, atol=1e-6)
+
+
+def test_predictions_classify_real_digits(
+    loop: LoopThread, server: ModelServer, mnist_test_digits: tuple[np.ndarray, np.ndarray]
+) -> None:
+    images, labels = mnist_test_digits
+    predicted = loop.run(server.predict(MODEL_ID, images[:256]))
+    assert (predicted.argmax(axis=1) == labels[:256]).mean() >= 0.85  # baseline, 3 epochs: about 0.92
+
+
+def test_concurrent_requests_share_batches_and_each_caller_gets_its_own_rows(
+    loop: LoopThread, trained_model_dir: Path, reference: Any, digits: np.ndarray
+) -> None:
+    requests_ = [digits[i : i + 1 + i % 3] for i in range(40)]  # 1, 2 or 3 images each
+    with started_server(loop, trained_model_dir, limits(max_batch_size=16)) as server:
+        results = loop.run(predict_all(server, requests_))
+        stats = server.batch_stats(MODEL_ID)
+    for images, result in zip(requests_, results, strict=True):
+        np.testing.assert_allclose(result, reference(images), rtol=1e-5, atol=1e-6)
+    assert stats.requests == 40 and stats.images == sum(len(r) for r in requests_)
+    assert stats.most_requests > 1 and stats.batches < 40
+    assert stats.most_images <= 16
+
+
+def test_a_lone_request_does_not_wait_for_company(loop: LoopThread, trained_model_dir: Path) -> None:
+    one = np.zeros((1, 28, 28), np.float32)
+    with started_server(loop, trained_model_dir, limits(batch_timeout_ms=2000.0)) as server:
+        loop.run(server.predict(MODEL_ID, one))
+        started = time.perf_counter()
+        for _ in range(3):
+            loop.run(server.predict(MODEL_ID, one))
+        elapsed = time.perf_counter() - started
+    assert elapsed < 1.0, f"3 lone requests took {elapsed:.2f} s: they waited for a batch timeout"
+
+
+def test_a_crowd_that_arrived_together_is_gathered_again(loop: LoopThread, trained_model_dir: Path) -> None:
+    one = np.zeros((1, 28, 28), np.float32)
+
+    async def staggered(server: ModelServer, count: int) -> None:
+        tasks = []
+        for _ in range(count):
+            tasks.append(asyncio.ensure_future(server.predict(MODEL_ID, one)))
+            await asyncio.sleep(0.01)
+        await asyncio.gather(*tasks)
+
+    with started_server(loop, trained_model_dir, limits(batch_timeout_ms=1000.0)) as server:
+        loop.run(predict_all(server, [one] * 6))  # six at once: one batch of six
+        before = server.batch_stats(MODEL_ID).batches
+        loop.run(staggered(server, 6))  # six, 10 ms apart: the batch waits for all six
+        after = server.batch_stats(MODEL_ID)
+    assert after.batches - before == 1 and after.most_requests == 6
+
+
+def test_a_request_larger_than_a_batch_runs_on_its_own(
+    loop: LoopThread, trained_model_dir: Path, reference: Any, digits: np.ndarray
+) -> None:
+    with started_server(loop, trained_model_dir, limits(max_batch_size=8)) as server:
+        results = loop.run(predict_all(server, [digits[:20], digits[20:23]]))
+    np.testing.assert_allclose(results[0], reference(digits[:20]), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(results[1], reference(digits[20:23]), rtol=1e-5, atol=1e-6)
+
+
+def test_a_full_queue_refuses_with_429_and_serves_the_rest(
+    loop: LoopThread, trained_model_dir: Path, reference: Any, digits: np.ndarray
+) -> None:
+    requests_ = [digits[i : i + 1] for i in range(30)]
+    with started_server(loop, trained_model_dir, limits(max_queue=4, max_batch_size=2)) as server:
+        results = loop.run(predict_all(server, requests_))
+    refused = [r for r in results if isinstance(r, ApiError)]
+    assert refused and all(r.code == 429 and "requests waiting" in r.message for r in refused)
+    served = [(images, r) for images, r in zip(requests_, results, strict=True) if not isinstance(r, ApiError)]
+    assert len(served) >= 4
+    for images, result in served:
+        np.testing.assert_allclose(result, reference(images), rtol=1e-5, atol=1e-6)
+
+
+def test_an_unknown_model_is_a_clear_404(loop: LoopThread, server: ModelServer) -> None:
+    with pytest.raises(ApiError, match="deployed model nope is not loaded") as caught:
+        loop.run(server.predict("nope", np.zeros((1, 28, 28), np.float32)))
+    assert caught.value.code == 404
+
+
+def test_an_unloaded_model_answers_404(loop: LoopThread, trained_model_dir: Path) -> None:
+    with started_server(loop, trained_model_dir, limits()) as server:
+        loop.run(server.predict(MODEL_ID, np.zeros((1, 28, 28), np.float32)))
+        server.unload(MODEL_ID)
+        assert not server.is_loaded(MODEL_ID)
+        with pytest.raises(ApiError, match="not loaded"):
+            loop.run(server.predict(MODEL_ID, np.zeros((1, 28, 28), np.float32)))
+
+
+def test_loading_a_folder_without_a_saved_model_says_so(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"no saved_model\.pb"):
+        ModelServer(limits()).load("x", tmp_path)
+
+
+def test_loading_a_damaged_saved_model_says_so(tmp_path: Path) -> None:
+    (tmp_path / "saved_model.pb").write_bytes(b"not a protobuf at all")
+    with pytest.raises(ValueError, match="cannot load the SavedModel"):
+        ModelServer(limits()).load("x", tmp_path)
+
+
+def test_loading_a_model_with_another_signature_names_what_it_takes(tmp_path: Path) -> None:
+    class Flat(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 784], tf.float32, name="pixels")])
+        def serve(self, pixels: tf.Tensor) -> dict:
+            return {"probabilities": pixels[:, :10]}
+
+    module = Flat()
+    tf.saved_model.save(module, str(tmp_path), signatures={"serving_default": module.serve})
+    with pytest.raises(ValueError, match=r"takes \['pixels'\].*not float32 'image'"):
+        ModelServer(limits()).load("x", tmp_path)
+
+
+IMAGE = [[0.5] * 28] * 28
+VALID_BODIES = [
+    ({"instances": [IMAGE]}, 1),
+    ({"instances": [IMAGE, IMAGE, IMAGE]}, 3),
+    ({"instances": [{"image": IMAGE}, {"image": IMAGE}]}, 2),
+    ({"instances": [[[255] * 28] * 28]}, 1),  # integers, as raw pixels
+    ({"instances": [IMAGE], "parameters": {}}, 1),
+]
+
+
+@pytest.mark.parametrize(("payload", "count"), VALID_BODIES)
+def test_parse_instances_accepts_rows_objects_and_integers(payload: dict, count: int) -> None:
+    images = parse_instances(orjson.dumps(payload), limits())
+    assert images.shape == (count, 28, 28) and images.dtype == np.float32
+
+
+def deep(levels: int) -> list:
+    nested: list = [0.5]
+    for _ in range(levels):
+        nested = [nested]
+    return nested
+
+
+BAD_BODIES = [
+    (b"", "not valid JSON"),
+    (b'{"instances": [', "not valid JSON"),
+    (b'{"instances": [[[NaN]]]}', "not valid JSON"),
+    (b'{"instances": [[[Infinity]]]}', "not valid JSON"),
+    (b"[1, 2]", "must be a JSON object"),
+    (b'"instances"', "must be a JSON object"),
+    (b"{}", "non-empty list"),
+    (b'{"instances": []}', "non-empty list"),
+    (b'{"instances": "image"}', "non-empty list"),
+    (b'{"instances": {"image": []}}', "non-empty list"),
+    (orjson.dumps({"instances": [[[0.5] * 27] * 28]}), "(shape [n, 28, 28]), got shape [1, 28, 27]"),
+    (orjson.dumps({"instances": [[0.5] * 784]}), "got shape [1, 784]"),
+    (orjson.dumps({"instances": [0.5]}), "got shape [1]"),
+    (orjson.dumps({"instances": [[*IMAGE[:27], [0.5] * 3]]}), "ragged"),
+    (orjson.dumps({"instances": [[["a"] * 28] * 28]}), "must all be numbers"),
+    (orjson.dumps({"instances": [[[None] * 28] * 28]}), "must all be numbers"),
+    (orjson.dumps({"instances": [[[True] * 28] * 28]}), "must all be numbers"),
+    (orjson.dumps({"instances": [[[1e300] * 28] * 28]}), "finite float32"),
+    (orjson.dumps({"instances": [{"pixels": IMAGE}]}), "every instance is {'image'"),
+    (orjson.dumps({"instances": [{"image": IMAGE, "extra": 1}]}), "every instance is {'image'"),
+    (orjson.dumps({"instances": [{"image": IMAGE}, IMAGE]}), "instance 1 is list"),
+    (orjson.dumps({"instances": [IMAGE] * 257}), "257 instances in one request, more than the 256"),
+    (orjson.dumps({"instances": [[[[0.5]] * 28] * 28]}), "nested 4 levels deep"),
+    (orjson.dumps({"instances": deep(60)}), "nested 61 levels deep"),
+    (orjson.dumps({"instances": deep(100)}), "ragged or nested too deeply"),
+    (b'{"instances": ' + b"[" * 2000 + b"]" * 2000 + b"}", "not valid JSON"),
+    (b"x" * 1_572_865, "more than the 1572864 allowed"),
+]
+
+
+@pytest.mark.parametrize(("body", "message"), BAD_BODIES, ids=[m for _, m in BAD_BODIES])
+def test_parse_instances_refuses_bad_bodies_with_a_readable_400(body: bytes, message: str) -> None:
+    with pytest.raises(ApiError) as caught:
+        parse_instances(body, limits())
+    assert caught.value.code == 400
+    assert message in caught.value.message
+
+
+def test_metrics_count_requests_predictions_and_errors_per_model() -> None:
+    metrics = ServingMetrics()
+    metrics.observe("e1", "d1", 3, 0.002, False)
+    metrics.observe("e1", "d1", 0, 0.010, True)
+    metrics.observe("e1", "d2", 1, 0.001, False)
+    text = metrics.scrape().decode()
+    assert 'vertex_local_prediction_requests_total{deployed_model_id="d1",endpoint_id="e1"} 2.0' in text
+    assert 'vertex_local_predictions_total{deployed_model_id="d1",endpoint_id="e1"} 3.0' in text
+    assert 'vertex_local_prediction_errors_total{deployed_model_id="d1",endpoint_id="e1"} 1.0' in text
+    assert 'vertex_local_prediction_latency_seconds_count{deployed_model_id="d2",endpoint_id="e1"} 1.0' in text
+    assert 'vertex_local_prediction_errors_total{deployed_model_id="d2"' not in text
+    assert ServingMetrics().scrape().count(b"_total{") == 0  # each object has its own registry
+
+
+def test_the_live_server_exposes_prometheus_metrics(vertex_local: VertexLocal) -> None:
+    answer = requests.get(f"{vertex_local.url}/metrics", timeout=10)
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
+    assert "# TYPE vertex_local_prediction_latency_seconds histogram" in answer.text

@@ -1,0 +1,123 @@
+"""Vertex AI ModelService routes: upload, get (id, id@version, id@alias), list, versions, aliases, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from vertex_local.documents import ModelDoc, VersionDoc
+from vertex_local.errors import ApiError
+from vertex_local.http.bodies import read_json
+from vertex_local.vertex.fields import json_response, location_path, resource_id, text_field, update_mask
+from vertex_local.vertex.filters import compile_filter
+from vertex_local.vertex.operations import EMPTY, Operations, typed
+from vertex_local.vertex.versions import Registry, split_name
+
+FILTER_FIELDS = {"displayName", "versionId", "description"}
+# (model resource name) -> [(version id, endpoint name, deployed model id)], from the endpoints area.
+DeploymentsOf = Callable[[str], list[tuple[str, str, str]]]
+
+
+class ModelsApi:
+    def __init__(
+        self, registry: Registry, operations: Operations, deployments_of: DeploymentsOf, on_upload: Callable
+    ) -> None:
+        self.registry = registry
+        self.operations = operations
+        self.deployments_of = deployments_of
+        self.on_upload = on_upload  # a deploy usually follows an upload: get TensorFlow ready
+
+    def render(self, doc: ModelDoc, version: VersionDoc) -> dict[str, Any]:
+        """One version as a v1 Model resource."""
+        name = f"{doc['parent']}/models/{doc['id']}"
+        deployed = [
+            {"endpoint": endpoint, "deployedModelId": deployed_id}
+            for version_id, endpoint, deployed_id in self.deployments_of(name)
+            if version_id == version["versionId"]
+        ]
+        return {
+            **version,
+            "name": name,
+            "createTime": doc["createTime"],
+            "updateTime": doc["updateTime"],
+            "deployedModels": deployed,
+            "supportedDeploymentResourcesTypes": ["DEDICATED_RESOURCES"],
+            "labels": version.get("labels") or {},
+        }
+
+    def _lookup(self, request: Request) -> tuple[ModelDoc, VersionDoc]:
+        model_id, version = split_name(request.path_params["model"])
+        doc = self.registry.model(location_path(request), model_id)
+        return doc, self.registry.version(doc, version)
+
+    async def upload(self, request: Request) -> Response:
+        body = await read_json(request)
+        model = body.get("model")
+        if not isinstance(model, dict):
+            raise ApiError(400, "model is required and must be an object")
+        parent = location_path(request)
+        parent_model = text_field(body, "parentModel", "request")
+        parent_id = split_name(resource_id(parent_model, "models", parent))[0] if parent_model else None
+        doc, version = self.registry.upload(parent, model, parent_id, text_field(body, "modelId", "request") or None)
+        response = {"model": f"{parent}/models/{doc['id']}", "modelVersionId": version["versionId"]}
+        operation = self.operations.completed(parent, typed("google.cloud.aiplatform.v1.UploadModelResponse", response))
+        self.on_upload()
+        return json_response(operation)
+
+    async def get(self, request: Request) -> Response:
+        return json_response(self.render(*self._lookup(request)))
+
+    async def list(self, request: Request) -> Response:
+        """One entry per model: its default version, as Vertex lists them."""
+        matches = compile_filter(request.query_params.get("filter", ""), FILTER_FIELDS)
+        rendered = [
+            self.render(doc, self.registry.version(doc, None)) for doc in self.registry.models(location_path(request))
+        ]
+        return json_response({"models": [model for model in rendered if matches(model)]})
+
+    async def list_versions(self, request: Request) -> Response:
+        model_id, _ = split_name(request.path_params["model"])
+        doc = self.registry.model(location_path(request), model_id)
+        matches = compile_filter(request.query_params.get("filter", ""), FILTER_FIELDS)
+        rendered = [self.render(doc, version) for version in doc["versions"]]
+        return json_response({"models": [model for model in rendered if matches(model)]})
+
+    async def merge_version_aliases(self, request: Request) -> Response:
+        doc, version = self._lookup(request)
+        body = await read_json(request)
+        version = self.registry.merge_aliases(doc, version, body.get("versionAliases"))
+        return json_response(self.render(doc, version))
+
+    async def update(self, request: Request) -> Response:
+        doc, version = self._lookup(request)
+        body = await read_json(request)
+        self.registry.update_version(doc, version, body, update_mask(request))
+        return json_response(self.render(doc, version))
+
+    async def delete(self, request: Request) -> Response:
+        model_id, version = split_name(request.path_params["model"])
+        if version:
+            raise ApiError(400, "DeleteModel takes a model without a version; use :deleteVersion")
+        doc = self.registry.model(location_path(request), model_id)
+        self._refuse_if_deployed(doc, None)
+        self.registry.delete_model(doc)
+        return json_response(self.operations.completed(location_path(request), typed(EMPTY)))
+
+    async def delete_version(self, request: Request) -> Response:
+        doc, version = self._lookup(request)
+        self._refuse_if_deployed(doc, version["versionId"])
+        self.registry.delete_version(doc, version)
+        return json_response(self.operations.completed(location_path(request), typed(EMPTY)))
+
+    def _refuse_if_deployed(self, doc: ModelDoc, version_id: str | None) -> None:
+        name = f"{doc['parent']}/models/{doc['id']}"
+        for deployed_version, endpoint, deployed_id in self.deployments_of(name):
+            if version_id in (None, deployed_version):
+                raise ApiError(
+                    400,
+                    f"{name}@{deployed_version} is deployed to {endpoint} as {deployed_id}; undeploy it",
+                    "FAILED_PRECONDITION",
+                )
