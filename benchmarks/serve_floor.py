@@ -20,7 +20,7 @@ import numpy as np
 import orjson
 
 from pipeline_config import load_config
-from vertex_local.serving import parse_instances
+from vertex_local.serving.predict import parse_instances
 
 CALLS = 2000  # per figure: enough for a steady median, about a second each
 
