@@ -25,6 +25,7 @@ from vertex_local.errors import (
     http_exception_handler,
     internal_error_handler,
 )
+from vertex_local.gcs import ObjectStore
 from vertex_local.gcs.routes import storage_routes
 from vertex_local.serving.model_server import ModelServer
 from vertex_local.serving.predict import PredictApi, PredictRoute
@@ -32,11 +33,11 @@ from vertex_local.serving.prometheus import ServingMetrics
 from vertex_local.serving.traffic import TrafficTable
 from vertex_local.state import StateStore
 from vertex_local.vertex.deployments import Deployments
-from vertex_local.vertex.endpoint_service import Endpoints
-from vertex_local.vertex.job_service import CustomJobs
-from vertex_local.vertex.model_service import ModelsApi
+from vertex_local.vertex.endpoint_service import EndpointService
+from vertex_local.vertex.job_service import JobService
+from vertex_local.vertex.model_registry import ModelRegistry
+from vertex_local.vertex.model_service import ModelService
 from vertex_local.vertex.operations import Operations
-from vertex_local.vertex.versions import Registry
 
 LOG = logging.getLogger("vertex_local")
 P = "/v1/projects/{project}/locations/{location}"
@@ -55,10 +56,11 @@ class Services:
     """Everything the routes share; built once per app, no module globals."""
 
     store: StateStore
+    objects: ObjectStore
     operations: Operations
-    jobs: CustomJobs
-    models: ModelsApi
-    endpoints: Endpoints
+    jobs: JobService
+    models: ModelService
+    endpoints: EndpointService
     deployments: Deployments
     predict: PredictApi
     server: ModelServer
@@ -69,18 +71,20 @@ class Services:
         gcs_root = config.state_dir / "gcs"
         gcs_root.mkdir(parents=True, exist_ok=True)
         store = StateStore(config.state_dir / "state.sqlite3")
+        objects = ObjectStore(gcs_root)
         operations = Operations(store)
         table = TrafficTable()
         server = ModelServer(config.limits)
-        endpoints = Endpoints(store, operations, table)
-        registry = Registry(store)
+        endpoints = EndpointService(store, operations, table)
+        registry = ModelRegistry(store)
         deployments = Deployments(endpoints, registry, operations, server, gcs_root)
         metrics = ServingMetrics()
         return cls(
             store=store,
+            objects=objects,
             operations=operations,
-            jobs=CustomJobs(store, operations, gcs_root, config.state_dir / "jobs", config.workdir, config.job_env),
-            models=ModelsApi(registry, operations, endpoints.deployments_of, deployments.warm_up),
+            jobs=JobService(store, operations, gcs_root, config.state_dir / "jobs", config.workdir, config.job_env),
+            models=ModelService(registry, operations, endpoints.deployments_of, deployments.warm_up),
             endpoints=endpoints,
             deployments=deployments,
             predict=PredictApi(table, server, metrics, config.limits),
@@ -149,7 +153,7 @@ def build_app(config: AppConfig) -> Starlette:
         PredictRoute(services.predict),  # .../endpoints/{endpoint}:predict, the hot path: matched first
         Route("/healthz", healthz, methods=["GET"]),
         services.metrics.metrics_route(),
-        *storage_routes(config.state_dir / "gcs"),
+        *storage_routes(services.objects),
         *vertex_routes(services),
     ]
     handlers = {

@@ -11,7 +11,7 @@ from typing import Any, NotRequired, TypedDict
 
 
 class VersionDoc(TypedDict):
-    """One version of a model, with the uploaded Model fields we keep (versions.VERSION_FIELDS)."""
+    """One version of a model, with the uploaded Model fields we keep (model_registry.VERSION_FIELDS)."""
 
     versionId: str
     versionAliases: list[str]

@@ -3,7 +3,7 @@
 pipeline_env   session: the local profile pointed at the session's server, tiny training, GitHub vars unset
 step           run one step's main(argv) in-process; returns its exit status, stdout and stderr
 names          per test: a model and an endpoint display name of its own
-run_a, run_b   session: two real training runs (CustomJobs), baseline 3 epochs on mnist-sample
+run_a, run_b   session: two real training runs (JobService), baseline 3 epochs on mnist-sample
 bad_run        session: a run that learnt nothing (learning rate 1e-7), to fail smoke tests
 """
 

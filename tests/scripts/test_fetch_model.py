@@ -1,4 +1,4 @@
-"""scripts.fetch_model: a model directory copied back from vertex-local's storage and Model Registry.
+"""scripts.fetch_model: a model directory copied back from vertex-local's storage and Model ModelRegistry.
 
 Uses tests/scripts/conftest.py's `pipeline_env` (the local profile on the session's vertex-local) and
 `names` (a model display name of the test's own).

@@ -1,4 +1,4 @@
-"""scripts/submit_training.py: the job spec it builds, and real CustomJobs on vertex-local."""
+"""scripts/submit_training.py: the job spec it builds, and real JobService on vertex-local."""
 
 from __future__ import annotations
 

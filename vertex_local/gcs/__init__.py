@@ -1,8 +1,9 @@
 """The Cloud Storage JSON API: bucket and object routes, uploads, and the object store behind them.
 
-Other surfaces use only what this file exports: `local_path` maps a gs:// URI to the store's file.
+Other surfaces use only what this file exports: the ObjectStore's `read_object` and `copy_prefix` (and, until
+jobs get gs:// output directories, `local_path`), never its files or the routes.
 """
 
-from vertex_local.gcs.store import local_path
+from vertex_local.gcs.store import ObjectStore, local_path
 
-__all__ = ["local_path"]
+__all__ = ["ObjectStore", "local_path"]

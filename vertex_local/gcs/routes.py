@@ -8,7 +8,6 @@ under <gcs_root>/BUCKET/PATH (gcs/store.py). Served by `python -m vertex_local s
 from __future__ import annotations
 
 import datetime
-from pathlib import Path
 from urllib.parse import quote
 
 import orjson
@@ -25,8 +24,7 @@ from vertex_local.http.bodies import MAX_JSON_BODY_BYTES, read_limited
 MAX_LIST_RESULTS = 1000  # the JSON API's cap on one page of a listing
 
 
-def storage_routes(gcs_root: Path) -> list[BaseRoute]:
-    store = ObjectStore(gcs_root)
+def storage_routes(store: ObjectStore) -> list[BaseRoute]:
     api = StorageApi(store)
     uploads = Uploads(store, object_resource)
     return [

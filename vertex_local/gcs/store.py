@@ -93,6 +93,14 @@ def local_path(gcs_root: Path, uri: str) -> Path:
     return gcs_root / bucket / name
 
 
+def split_uri(uri: str, allow_folder: bool = False) -> tuple[str, str]:
+    """gs://BUCKET/NAME -> (BUCKET, NAME), both checked; ValueError otherwise."""
+    if not uri.startswith("gs://"):
+        raise ValueError(f"{uri!r} is not a gs:// URI")
+    bucket, _, name = uri.removeprefix("gs://").partition("/")
+    return check_bucket_name(bucket), check_object_name(name, allow_folder)
+
+
 def file_checksums(path: Path) -> tuple[str, str]:
     """(md5, crc32c) of a file, base64-encoded as the JSON API and the x-goog-hash header carry them."""
     md5 = hashlib.md5(usedforsecurity=False)
@@ -248,6 +256,33 @@ class ObjectStore:
             base = "" if relative == "." else relative + "/"
             found.extend(base + f for f in files if (base + f).startswith(prefix))
         return sorted(found)
+
+    def read_object(self, uri: str, limit: int) -> bytes:
+        """The bytes of gs://BUCKET/NAME, for other surfaces; ValueError if it is missing or over `limit` bytes."""
+        bucket, name = split_uri(uri)
+        try:
+            info = self.stat(bucket, name)
+        except ApiError as exc:
+            raise ValueError(f"{uri}: {exc.message}") from None
+        if info.size > limit:
+            raise ValueError(f"{uri} is {info.size} bytes, more than the {limit} this reader takes")
+        return self.object_path(bucket, name).read_bytes()
+
+    def copy_prefix(self, uri: str, dest: Path) -> int:
+        """Copy every object under gs://BUCKET/PREFIX/ into `dest` as files (how a model server takes a model
+        directory); blocking. Returns how many; ValueError when the URI is bad or holds no object."""
+        bucket, prefix = split_uri(uri.rstrip("/") + "/", allow_folder=True)
+        try:
+            names = [name for name in self.names(bucket, prefix) if not name.endswith("/")]
+        except ApiError as exc:
+            raise ValueError(f"{uri}: {exc.message}") from None
+        if not names:
+            raise ValueError(f"{uri} holds no objects")
+        for name in names:
+            target = dest / name[len(prefix) :]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.object_path(bucket, name), target)
+        return len(names)
 
     def stat_many(self, bucket: str, names: list[str]) -> list[ObjectInfo]:
         """stat() of each name, leaving out any deleted since it was listed; blocking."""

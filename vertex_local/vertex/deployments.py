@@ -22,7 +22,7 @@ from vertex_local.gcs import local_path
 from vertex_local.http.bodies import read_json
 from vertex_local.serving.model_server import ModelServer
 from vertex_local.vertex.endpoint_service import KIND as ENDPOINT_KIND
-from vertex_local.vertex.endpoint_service import Endpoints, checked_split, endpoint_name
+from vertex_local.vertex.endpoint_service import EndpointService, checked_split, endpoint_name
 from vertex_local.vertex.fields import (
     json_response,
     json_type,
@@ -32,8 +32,8 @@ from vertex_local.vertex.fields import (
     resource_id,
     text_field,
 )
+from vertex_local.vertex.model_registry import ModelRegistry, split_name
 from vertex_local.vertex.operations import Operations, typed
-from vertex_local.vertex.versions import Registry, split_name
 
 LOG = logging.getLogger("vertex_local.deployments")
 ANSWER_WAIT_S = 5.0  # how long a deploy/undeploy request waits to answer with a finished operation
@@ -66,7 +66,7 @@ def split_without(doc: EndpointDoc, deployed_id: str, requested: Any) -> dict[st
 
 
 class Deployments:
-    def __init__(self, endpoints: Endpoints, registry: Registry, operations: Operations, server: ModelServer,
+    def __init__(self, endpoints: EndpointService, registry: ModelRegistry, operations: Operations, server: ModelServer,
                  gcs_root: Path) -> None:  # fmt: skip
         self.endpoints = endpoints
         self.registry = registry

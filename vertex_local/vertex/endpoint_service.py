@@ -51,7 +51,7 @@ def render(doc: EndpointDoc) -> dict[str, Any]:
     return {"name": endpoint_name(doc), **{k: v for k, v in doc.items() if k not in PRIVATE_KEYS}}
 
 
-class Endpoints:
+class EndpointService:
     def __init__(self, store: StateStore, operations: Operations, table: TrafficTable) -> None:
         self.store = store
         self.operations = operations

@@ -1,4 +1,4 @@
-"""Vertex AI JobService routes for CustomJobs: create (and run), get, list, cancel, delete, logs.
+"""Vertex AI JobService routes for JobService: create (and run), get, list, cancel, delete, logs.
 
 States go PENDING -> RUNNING -> SUCCEEDED / FAILED / CANCELLED. A failed job's error.message carries the
 replica's exit status and the tail of its log; GET customJobs/{id}:logs serves the whole log.
@@ -31,7 +31,7 @@ FILTER_FIELDS = {"displayName", "state"}
 ERROR_TAIL_LINES = 20  # log lines quoted in a failed job's error.message
 
 
-class CustomJobs:
+class JobService:
     def __init__(self, store: StateStore, operations: Operations, gcs_root: Path, logs_dir: Path,
                  workdir: Path, base_env: Mapping[str, str]) -> None:  # fmt: skip
         self.store = store

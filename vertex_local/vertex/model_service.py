@@ -13,17 +13,17 @@ from vertex_local.errors import ApiError
 from vertex_local.http.bodies import read_json
 from vertex_local.vertex.fields import json_response, location_path, resource_id, text_field, update_mask
 from vertex_local.vertex.filters import compile_filter
+from vertex_local.vertex.model_registry import ModelRegistry, split_name
 from vertex_local.vertex.operations import EMPTY, Operations, typed
-from vertex_local.vertex.versions import Registry, split_name
 
 FILTER_FIELDS = {"displayName", "versionId", "description"}
 # (model resource name) -> [(version id, endpoint name, deployed model id)], from the endpoints area.
 DeploymentsOf = Callable[[str], list[tuple[str, str, str]]]
 
 
-class ModelsApi:
+class ModelService:
     def __init__(
-        self, registry: Registry, operations: Operations, deployments_of: DeploymentsOf, on_upload: Callable
+        self, registry: ModelRegistry, operations: Operations, deployments_of: DeploymentsOf, on_upload: Callable
     ) -> None:
         self.registry = registry
         self.operations = operations

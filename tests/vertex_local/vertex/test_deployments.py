@@ -1,4 +1,4 @@
-"""Endpoints serving real models through the SDK: deploy, predict, canary splits, undeploy, failures."""
+"""EndpointService serving real models through the SDK: deploy, predict, canary splits, undeploy, failures."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""CustomJobs through the real SDK: real local processes, Vertex's environment, states, logs, cancel."""
+"""JobService through the real SDK: real local processes, Vertex's environment, states, logs, cancel."""
 
 from __future__ import annotations
 

@@ -61,7 +61,7 @@ def checked_version_fields(model: dict[str, Any]) -> list:
     return aliases
 
 
-class Registry:
+class ModelRegistry:
     def __init__(self, store: StateStore) -> None:
         self.store = store
 
