@@ -1,0 +1,144 @@
+"""The contract suite: how Vertex AI and Cloud Storage behave for this pipeline, one set of tests, two targets.
+
+    make test         runs tests/contract against the session's vertex-local (with everything else)
+    make test-cloud   runs the same files against a real project: CONTRACT_TARGET=gcp, with
+                      PIPELINE_VERTEX_PROJECT, PIPELINE_VERTEX_REGION, PIPELINE_VERTEX_STAGING_BUCKET set and
+                      Application Default Credentials (`gcloud auth application-default login`)
+
+A contract test talks to `target` only (the SDK through `target.init_sdk()`, storage through
+`target.storage_client()`), names what it creates with `target.name(...)`, and registers it with
+`target.created(...)` so the session deletes it at the end, on the cloud as locally.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import VertexLocal
+
+CONTRACT_DIR = Path(__file__).resolve().parent
+TARGETS = ("local", "gcp")
+CLOUD_VARIABLES = ("PIPELINE_VERTEX_PROJECT", "PIPELINE_VERTEX_REGION", "PIPELINE_VERTEX_STAGING_BUCKET")
+# What a cloud run may create, shown before it starts: the suite keeps to the cheapest resources.
+CLOUD_PLAN = """contract suite against Google Cloud project {project}, region {location}:
+  creates  objects under gs://{bucket}/{prefix}/ (deleted at the end)
+  creates  models and endpoints named {prefix}-* in the Model Registry (deleted at the end)
+  cost     Cloud Storage operations and a few KB stored for minutes: well under $0.01;
+           model registry entries and empty endpoints are free; tests that deploy or train say so by name
+           (test_*deploy*, test_*job*) and cost minutes of an n1-standard-2 node (about $0.01-0.05 each)"""
+
+
+@dataclasses.dataclass
+class Target:
+    """Where the contract tests run, and what they created there."""
+
+    kind: str  # local | gcp
+    project: str
+    location: str
+    bucket: str
+    prefix: str  # unique per session: every name a test creates starts with it
+    api_endpoint: str | None  # vertex-local's URL; None on Google Cloud
+    cleanups: list[Callable[[], Any]] = dataclasses.field(default_factory=list)
+
+    @property
+    def is_cloud(self) -> bool:
+        return self.kind == "gcp"
+
+    def name(self, label: str) -> str:
+        """A resource name of this session: `<prefix>-<label>-<8 hex>` (lowercase, label-safe)."""
+        return f"{self.prefix}-{label}-{uuid.uuid4().hex[:8]}".lower().replace("_", "-")
+
+    def object_name(self, label: str) -> str:
+        """An object name under this session's prefix."""
+        return f"{self.prefix}/{label}-{uuid.uuid4().hex[:8]}"
+
+    def created(self, delete: Callable[[], Any]) -> None:
+        """Delete it when the session ends (last created, first deleted)."""
+        self.cleanups.append(delete)
+
+    def init_sdk(self) -> None:
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import aiplatform
+
+        options: dict[str, Any] = {}
+        if self.api_endpoint:
+            options.update(api_endpoint=self.api_endpoint, api_transport="rest", credentials=AnonymousCredentials())
+        aiplatform.init(project=self.project, location=self.location, staging_bucket=f"gs://{self.bucket}", **options)
+
+    def storage_client(self):  # -> google.cloud.storage.Client
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import storage
+
+        if not self.api_endpoint:
+            return storage.Client(project=self.project)
+        with pytest.MonkeyPatch.context() as patch:  # the client reads it when it is built
+            patch.setenv("STORAGE_EMULATOR_HOST", self.api_endpoint)
+            return storage.Client(project=self.project, credentials=AnonymousCredentials())
+
+    def close(self) -> list[str]:
+        """Run every cleanup; returns what failed (a cleanup failing must not hide the others)."""
+        failures = []
+        for delete in reversed(self.cleanups):
+            try:
+                delete()
+            except Exception as exc:  # best effort, reported by the fixture
+                failures.append(f"{getattr(delete, '__qualname__', delete)}: {type(exc).__name__}: {exc}")
+        self.cleanups.clear()
+        return failures
+
+
+def target_kind(environ: dict[str, str]) -> str:
+    kind = environ.get("CONTRACT_TARGET", "local")
+    if kind not in TARGETS:
+        raise pytest.UsageError(f"CONTRACT_TARGET={kind!r}: expected one of {TARGETS}")
+    return kind
+
+
+def cloud_target(environ: dict[str, str], prefix: str) -> Target:
+    missing = [name for name in CLOUD_VARIABLES if not environ.get(name)]
+    if missing:
+        raise pytest.UsageError(f"make test-cloud needs {', '.join(missing)} set (see README, 'Verify vertex-local')")
+    bucket = environ["PIPELINE_VERTEX_STAGING_BUCKET"].removeprefix("gs://").strip("/")
+    return Target("gcp", environ["PIPELINE_VERTEX_PROJECT"], environ["PIPELINE_VERTEX_REGION"], bucket, prefix, None)
+
+
+@pytest.fixture(scope="session")
+def contract_target(request: pytest.FixtureRequest) -> Iterator[Target]:
+    environ = dict(os.environ)
+    prefix = f"contract-{uuid.uuid4().hex[:8]}"
+    if target_kind(environ) == "gcp":
+        target = cloud_target(environ, prefix)
+    else:
+        server: VertexLocal = request.getfixturevalue("vertex_local")
+        target = Target("local", server.project, server.location, server.bucket, prefix, server.url)
+    yield target
+    failures = target.close()
+    assert not failures, f"contract cleanup failed: {failures}"
+
+
+@pytest.fixture
+def target(contract_target: Target, monkeypatch: pytest.MonkeyPatch) -> Target:
+    """The session's target with the SDK initialised against it (and STORAGE_EMULATOR_HOST set locally)."""
+    if contract_target.api_endpoint:
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", contract_target.api_endpoint)
+    contract_target.init_sdk()
+    return contract_target
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every contract test talks to a live service: vertex-local here, Google Cloud under make test-cloud.
+    A cloud run checks its variables and shows what it will create before any test starts."""
+    contract = [item for item in items if item.path.is_relative_to(CONTRACT_DIR)]
+    for item in contract:
+        item.add_marker(pytest.mark.live)
+    environ = dict(os.environ)
+    if contract and target_kind(environ) == "gcp":
+        plan = CLOUD_PLAN.format(**dataclasses.asdict(cloud_target(environ, "contract-<session id>")))
+        config.get_terminal_writer().line("\n" + plan)
