@@ -124,16 +124,19 @@ def read_idx(path: Path) -> np.ndarray:
 
 
 def load_npz(uri: str) -> tuple[Split, Split]:
-    """An .npz with x_train, y_train, x_test, y_test, from a local path or gs:// (via tf.io.gfile)."""
-    import tensorflow as tf  # deferred: only this loader needs TF's filesystems
+    """An .npz with x_train, y_train, x_test, y_test, from a local path or gs:// (trainer/storage.py)."""
+    from trainer.storage import StorageError, read_bytes
 
     try:
-        with tf.io.gfile.GFile(uri, "rb") as handle:
-            archive = np.load(io.BytesIO(handle.read()), allow_pickle=False)
-            arrays = {key: archive[key] for key in archive.files}
-    except tf.errors.NotFoundError as exc:
+        archive = np.load(io.BytesIO(read_bytes(uri)), allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError("a single array (.npy), not an .npz archive of arrays")
+        arrays = {key: archive[key] for key in archive.files}
+    except FileNotFoundError as exc:
         raise DataError(f"{uri}: file not found") from exc
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, tf.errors.OpError) as exc:
+    except StorageError as exc:
+        raise DataError(str(exc)) from exc
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise DataError(f"{uri}: not a readable .npz ({type(exc).__name__}: {exc})") from exc
     missing = [key for key in ("x_train", "y_train", "x_test", "y_test") if key not in arrays]
     if missing:

@@ -1,8 +1,12 @@
-"""Write what a run produces: the serving SavedModel and metrics.json beside it (local paths or gs://)."""
+"""Write what a run produces into a local directory: the serving SavedModel and metrics.json beside it.
+
+trainer/storage.py gives that directory and uploads it when the destination is gs://.
+"""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -14,7 +18,7 @@ OUTPUT_NAME = "probabilities"
 METRICS_FILE = "metrics.json"
 
 
-def export_saved_model(model: keras.Model, model_dir: str) -> None:
+def export_saved_model(model: keras.Model, model_dir: Path) -> None:
     """A SavedModel whose `serving_default` takes float32 `image` [None, 28, 28] and returns `probabilities`.
 
     ExportArchive pins the input and output names (model.export would name them after internal tensors), so
@@ -27,7 +31,7 @@ def export_saved_model(model: keras.Model, model_dir: str) -> None:
         fn=lambda image: {OUTPUT_NAME: model(image, training=False)},
         input_signature=[tf.TensorSpec([None, 28, 28], tf.float32, name=INPUT_NAME)],
     )
-    archive.write_out(model_dir, verbose=False)
+    archive.write_out(str(model_dir), verbose=False)
 
 
 def evaluation(probabilities: np.ndarray, labels: np.ndarray, num_classes: int = 10) -> dict[str, Any]:
@@ -53,8 +57,7 @@ def history_rows(history: dict[str, list[float]]) -> list[dict[str, float]]:
     ]
 
 
-def write_metrics(metrics: dict[str, Any], model_dir: str) -> str:
-    path = f"{model_dir.rstrip('/')}/{METRICS_FILE}"
-    with tf.io.gfile.GFile(path, "w") as handle:
-        handle.write(json.dumps(metrics, indent=2) + "\n")
+def write_metrics(metrics: dict[str, Any], model_dir: Path) -> Path:
+    path = model_dir / METRICS_FILE
+    path.write_text(json.dumps(metrics, indent=2) + "\n")
     return path

@@ -1,7 +1,8 @@
 """Train, evaluate and export the MNIST model: python -m trainer.task [--dataset mnist-sample] [--model cnn].
 
 Defaults come from pipeline.toml's [training] table (and PIPELINE_TRAINING_* variables); flags win.
-Output goes to $AIP_MODEL_DIR when Vertex sets it, else --model-dir: a SavedModel and metrics.json beside it.
+Output goes to $AIP_MODEL_DIR when Vertex sets it (a gs:// URI), else --model-dir (a local path or gs://):
+a SavedModel and metrics.json beside it, uploaded through google-cloud-storage for gs:// (trainer/storage.py).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import datetime
 import os
 import platform
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -22,6 +22,7 @@ from pipeline_config import ConfigError, load_config
 from trainer.data import DATASETS, DataError, Split, fingerprint, load_dataset
 from trainer.distribute import cluster_from_tf_config, is_chief, make_strategy, strategy_kind
 from trainer.model import BASELINE_HYPERPARAMETERS, MODELS
+from trainer.storage import StorageError, check_output_location
 
 HYPERPARAMETERS = ("epochs", "batch_size", "learning_rate", "seed")
 
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--learning-rate", type=float)
     parser.add_argument("--seed", type=int)
     parser.add_argument("--no-augment", dest="augment", action="store_false", help="cnn: no shifts or rotations")
-    parser.add_argument("--model-dir", default="runs/local/model", help="used when $AIP_MODEL_DIR is not set")
+    parser.add_argument("--model-dir", default="runs/local/model", help="local or gs://, when no $AIP_MODEL_DIR")
     parser.add_argument("--git-sha", help="recorded in metrics.json (default: $GIT_SHA)")
     parser.add_argument("--profile", help="pipeline.toml profile (default: $PIPELINE_PROFILE or local)")
     return parser
@@ -59,7 +60,7 @@ def resolve_settings(args: argparse.Namespace, environ: dict[str, str]) -> dict[
         "model": model,
         "augment": args.augment and model == "cnn",
         "hyperparameters": hyper,
-        "model_dir": environ.get("AIP_MODEL_DIR") or args.model_dir,
+        "model_dir": check_output_location(environ.get("AIP_MODEL_DIR") or args.model_dir),
         "git_sha": args.git_sha or environ.get("GIT_SHA") or None,
     }
 
@@ -100,6 +101,7 @@ def train(settings: dict[str, Any], tf_config: dict[str, Any]) -> dict[str, Any]
     from trainer.export import evaluation, export_saved_model, write_metrics
     from trainer.loop import cross_entropy
     from trainer.model import build_model
+    from trainer.storage import output_dir
 
     hyper = settings["hyperparameters"]
     keras.utils.set_random_seed(hyper["seed"])
@@ -119,16 +121,12 @@ def train(settings: dict[str, Any], tf_config: dict[str, Any]) -> dict[str, Any]
     wall_time = time.perf_counter() - started
     probabilities = model.predict(test[0], batch_size=1024, verbose=0)
 
-    chief = is_chief(tf_config)
-    # Every worker must take part in saving under MultiWorkerMirroredStrategy; non-chiefs write to local scratch.
-    model_dir = settings["model_dir"] if chief else tempfile.mkdtemp(prefix="worker-export-")
-    export_saved_model(model, model_dir)
     metrics = metrics_record(settings, (x_train, y_train), test, history, wall_time, strategy)
     metrics.update(evaluation(probabilities, test[1]), loss=cross_entropy(probabilities, test[1]))
-    if chief:
-        write_metrics(metrics, model_dir)
-    else:
-        tf.io.gfile.rmtree(model_dir)
+    # Every worker must take part in saving under MultiWorkerMirroredStrategy; only the chief's copy is kept.
+    with output_dir(settings["model_dir"], publish=is_chief(tf_config)) as local_dir:
+        export_saved_model(model, local_dir)
+        write_metrics(metrics, local_dir)
     return metrics
 
 
@@ -166,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tf_config = cluster_from_tf_config(environ.get("TF_CONFIG"))
         print(f"trainer: {settings}", flush=True)
         metrics = train(settings, tf_config)
-    except (ConfigError, DataError, ValueError) as exc:
+    except (ConfigError, DataError, StorageError, ValueError) as exc:
         print(f"trainer: error: {exc}", file=sys.stderr)
         return 1
     print(
