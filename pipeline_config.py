@@ -89,6 +89,7 @@ class Serving:
     body_timeout_s: float
     keep_alive_timeout_s: float
     max_head_bytes: int
+    max_log_read_bytes: int
 
 
 @dataclasses.dataclass(frozen=True)

@@ -51,6 +51,12 @@ def job_environment(environ: dict[str, str]) -> dict[str, str]:
     return {**environ, "PATH": os.pathsep.join([python_dir, environ.get("PATH", "")])}
 
 
+def own_url(host: str, port: int) -> str:
+    """How a process on this machine reaches the server: a wildcard bind is reached over loopback."""
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "start":
@@ -72,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         limits=limits,
         workdir=REPO_ROOT,
         job_env=job_environment(dict(os.environ)),
+        storage_url=own_url(args.host, args.port),
     )
     app = build_app(config)
     access_log = not args.no_access_log and args.log_level in ("debug", "info")

@@ -49,6 +49,7 @@ class AppConfig:
     limits: Serving
     workdir: Path  # where custom jobs' commands run: the repository root
     job_env: Mapping[str, str]  # the environment custom jobs start from
+    storage_url: str  # this server's URL as jobs reach it: their STORAGE_EMULATOR_HOST
 
 
 @dataclasses.dataclass
@@ -83,7 +84,15 @@ class Services:
             store=store,
             objects=objects,
             operations=operations,
-            jobs=JobService(store, operations, gcs_root, config.state_dir / "jobs", config.workdir, config.job_env),
+            jobs=JobService(
+                store,
+                operations,
+                config.state_dir / "jobs",
+                config.workdir,
+                config.job_env,
+                config.storage_url,
+                config.limits.max_log_read_bytes,
+            ),
             models=ModelService(registry, operations, endpoints.deployments_of, deployments.warm_up),
             endpoints=endpoints,
             deployments=deployments,

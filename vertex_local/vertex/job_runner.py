@@ -2,8 +2,8 @@
 
 Each replica runs containerSpec.command + args in the project's environment, with the env Vertex gives
 a container: the spec's env, AIP_MODEL_DIR / AIP_CHECKPOINT_DIR / AIP_TENSORBOARD_LOG_DIR under
-baseOutputDirectory (as local paths inside the storage root), and TF_CONFIG / CLUSTER_SPEC when a job
-has more than one replica.
+baseOutputDirectory (gs:// URIs, as on Vertex: a job reaches the bucket only through the storage API),
+and TF_CONFIG / CLUSTER_SPEC when a job has more than one replica.
 """
 
 from __future__ import annotations
@@ -11,19 +11,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import errno
 import json
 import os
+import re
+import shutil
 import signal
 import socket
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from vertex_local.errors import ApiError
-from vertex_local.gcs import local_path
 
+GCS_SCHEME = "gs://"
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]")  # Cloud Storage's rule for bucket names
 TF_TASK_TYPES = ("chief", "worker", "ps", "evaluator")  # worker pool 0..3, as Vertex maps them
 MAX_REPLICAS = 16  # processes one local job may start: Vertex scales further, one machine does not
+JOB_EXEC = str(Path(__file__).with_name("job_exec.py"))  # run as a script: it needs nothing but the stdlib
 STOP_GRACE_S = 5.0  # SIGTERM first; SIGKILL if a replica is still there after this long
 
 
@@ -34,18 +40,20 @@ class Replica:
     env: dict[str, str]
 
 
-def output_env(job_spec: dict[str, Any], gcs_root: Path) -> dict[str, str]:
-    """AIP_* directories from baseOutputDirectory, as Vertex derives them, but as local paths."""
+def output_env(job_spec: dict[str, Any]) -> dict[str, str]:
+    """AIP_* directories from baseOutputDirectory, exactly as Vertex derives them: gs:// URIs ending in '/'.
+
+    https://cloud.google.com/vertex-ai/docs/reference/rest/v1/CustomJobSpec (baseOutputDirectory):
+    AIP_MODEL_DIR = <base_output_directory>/model/, .../checkpoints/, .../logs/.
+    """
     output = job_spec.get("baseOutputDirectory") or {}
     base = output.get("outputUriPrefix") if isinstance(output, dict) else None
     if not base:
         return {}
-    try:
-        if not isinstance(base, str):
-            raise ValueError(f"{base!r} is not a gs:// URI")
-        root = str(local_path(gcs_root, base)).rstrip("/")
-    except ValueError as exc:
-        raise ApiError(400, f"jobSpec.baseOutputDirectory.outputUriPrefix: {exc}") from None
+    bucket = base.removeprefix(GCS_SCHEME).partition("/")[0] if isinstance(base, str) else ""
+    if not isinstance(base, str) or not base.startswith(GCS_SCHEME) or not BUCKET_NAME.fullmatch(bucket):
+        raise ApiError(400, f"jobSpec.baseOutputDirectory.outputUriPrefix: {base!r} is not a gs://BUCKET/PATH URI")
+    root = base.rstrip("/")
     return {
         "AIP_MODEL_DIR": f"{root}/model/",
         "AIP_CHECKPOINT_DIR": f"{root}/checkpoints/",
@@ -53,14 +61,18 @@ def output_env(job_spec: dict[str, Any], gcs_root: Path) -> dict[str, str]:
     }
 
 
-def plan_replicas(job_id: str, job_spec: dict[str, Any], gcs_root: Path, base_env: Mapping[str, str]) -> list[Replica]:
-    """Every replica of every worker pool, with its argv and environment; ApiError(400) for a bad spec."""
+def plan_replicas(job_id: str, job_spec: dict[str, Any], base_env: Mapping[str, str]) -> list[Replica]:
+    """Every replica of every worker pool, with its argv and environment; ApiError(400) for a bad spec.
+
+    base_env holds STORAGE_EMULATOR_HOST (this server's URL): the one way a job's google-cloud-storage
+    client finds vertex-local's buckets. On Vertex the variable is absent and the job's service account is used.
+    """
     pools = job_spec.get("workerPoolSpecs")
     if not isinstance(pools, list) or not 1 <= len(pools) <= len(TF_TASK_TYPES):
         raise ApiError(400, f"jobSpec.workerPoolSpecs must be a list of 1 to {len(TF_TASK_TYPES)} worker pools")
     shared = {
         **base_env,
-        **output_env(job_spec, gcs_root),
+        **output_env(job_spec),
         "CLOUD_ML_JOB_ID": job_id,
         "PYTHONUNBUFFERED": "1",
     }
@@ -138,12 +150,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def resolve_executable(command: str, path: str, cwd: Path) -> str:
+    """The file a job's command[0] names, found as execvp would (PATH unless it holds a '/'); OSError if none."""
+    found = shutil.which(command, path=path) if "/" not in command else str(cwd / command)
+    if found is None or not os.path.isfile(found):
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), command)
+    if not os.access(found, os.X_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), command)
+    return found
+
+
 async def start_replica(replica: Replica, cwd: Path, log_path: Path) -> asyncio.subprocess.Process:
-    """Start one replica in its own process group, stdout and stderr into its log file."""
+    """Start one replica in its own process group, set to die with this server (job_exec.py), logging to a file."""
+    executable = resolve_executable(replica.argv[0], replica.env.get("PATH", os.defpath), cwd)
+    launcher = (sys.executable, "-I", JOB_EXEC, str(os.getpid()), executable, *replica.argv)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         return await asyncio.create_subprocess_exec(
-            *replica.argv, cwd=cwd, env=replica.env, stdin=asyncio.subprocess.DEVNULL,
+            *launcher, cwd=cwd, env=replica.env, stdin=asyncio.subprocess.DEVNULL,
             stdout=log, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
 
@@ -163,15 +187,3 @@ def describe_exit(name: str, code: int) -> str:
     if code < 0:
         return f"The replica {name} was killed by signal {-code}."
     return f"The replica {name} exited with a non-zero status of {code}."
-
-
-def tail(path: Path, lines: int) -> str:
-    """The last `lines` lines of a log file ("" if there is none)."""
-    try:
-        with path.open("rb") as log:
-            log.seek(0, os.SEEK_END)
-            log.seek(max(0, log.tell() - 64 * 1024))
-            text = log.read().decode("utf-8", "replace")
-    except FileNotFoundError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])

@@ -1,45 +1,49 @@
 """Vertex AI JobService routes for JobService: create (and run), get, list, cancel, delete, logs.
 
 States go PENDING -> RUNNING -> SUCCEEDED / FAILED / CANCELLED. A failed job's error.message carries the
-replica's exit status and the tail of its log; GET customJobs/{id}:logs serves the whole log.
+replica's exit status and the tail of its log; GET customJobs/{id}:logs streams the logs (vertex-local's own
+route: on Vertex they are in Cloud Logging). Running replicas' process groups are recorded, so a restart after
+a crash stops whatever a job left running (process_groups.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response, StreamingResponse
 
 from vertex_local.documents import CustomJobDoc
 from vertex_local.errors import ApiError, rpc_status
 from vertex_local.http.bodies import read_json
 from vertex_local.state import StateStore
-from vertex_local.vertex import job_runner
+from vertex_local.vertex import job_logs, job_runner, process_groups
 from vertex_local.vertex.fields import json_response, labels_field, location_path, now, text_field
 from vertex_local.vertex.filters import compile_filter
 from vertex_local.vertex.operations import EMPTY, Operations, typed
 
 LOG = logging.getLogger("vertex_local.jobs")
 KIND = "customJob"
+PROCESSES_KIND = "customJobProcesses"  # {"job", "processes": [process_groups.record(...)]} while replicas run
 DONE_STATES = {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED"}
 FILTER_FIELDS = {"displayName", "state"}
 ERROR_TAIL_LINES = 20  # log lines quoted in a failed job's error.message
 
 
 class JobService:
-    def __init__(self, store: StateStore, operations: Operations, gcs_root: Path, logs_dir: Path,
-                 workdir: Path, base_env: Mapping[str, str]) -> None:  # fmt: skip
+    def __init__(self, store: StateStore, operations: Operations, logs_dir: Path, workdir: Path,
+                 base_env: Mapping[str, str], storage_url: str, log_read_limit: int) -> None:  # fmt: skip
         self.store = store
         self.operations = operations
-        self.gcs_root = gcs_root
         self.logs_dir = logs_dir
         self.workdir = workdir
-        self.base_env = dict(base_env)
+        # The job's google-cloud-storage client finds this server's buckets only through this variable.
+        self.base_env = {**base_env, "STORAGE_EMULATOR_HOST": storage_url}
+        self.log_read_limit = log_read_limit
         self.processes: dict[str, dict[str, asyncio.subprocess.Process]] = {}
         self.stop_reasons: dict[str, tuple[str, dict[str, Any]]] = {}  # job id -> (final state, error)
         self.tasks: dict[str, asyncio.Task] = {}
@@ -68,7 +72,7 @@ class JobService:
         if not isinstance(job_spec, dict):
             raise ApiError(400, "customJob.jobSpec is required and must be an object")
         job_id = self.store.next_id()
-        replicas = job_runner.plan_replicas(job_id, job_spec, self.gcs_root, self.base_env)
+        replicas = job_runner.plan_replicas(job_id, job_spec, self.base_env)
         stamp = now()
         doc = {"id": job_id, "parent": parent, "name": f"{parent}/customJobs/{job_id}",
                "displayName": display_name, "jobSpec": job_spec, "labels": labels,
@@ -116,6 +120,7 @@ class JobService:
             except OSError as exc:  # the command does not exist or cannot be executed
                 message = f"{replica.name}: cannot start the job's command {replica.argv[0]!r}: {exc.strerror or exc}"
                 return rpc_status("INVALID_ARGUMENT", message)
+            self._record_processes(job_id, running)
         waits = {asyncio.create_task(process.wait()): name for name, process in running.items()}
         while waits:
             finished, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
@@ -124,14 +129,20 @@ class JobService:
                 if code != 0:
                     for task in waits:
                         task.cancel()
-                    tail = job_runner.tail(self._log(job_id, name), ERROR_TAIL_LINES)
+                    tail = job_logs.tail_text(self._log(job_id, name), ERROR_TAIL_LINES)
                     message = f"{job_runner.describe_exit(name, code)} Last log lines:\n{tail}"
                     return rpc_status("INVALID_ARGUMENT", message)
         return None
 
+    def _record_processes(self, job_id: str, running: dict[str, asyncio.subprocess.Process]) -> None:
+        """Store what identifies each replica's process group, for the restart after a crash."""
+        saved = [process_groups.record(name, process.pid) for name, process in running.items()]
+        self.store.put(PROCESSES_KIND, job_id, {"job": job_id, "processes": [entry for entry in saved if entry]})
+
     async def _stop_all(self, job_id: str) -> None:
         processes = self.processes.pop(job_id, {})
         await asyncio.gather(*(job_runner.stop_replica(process) for process in processes.values()))
+        self.store.delete(PROCESSES_KIND, job_id)
 
     def _log(self, job_id: str, replica: str) -> Path:
         return self.logs_dir / job_id / f"{replica}.log"
@@ -164,23 +175,42 @@ class JobService:
         return json_response(self.operations.completed(parent, typed(EMPTY)))
 
     async def logs(self, request: Request) -> Response:
-        """The job's log, every replica's in turn; ?tail=N keeps the last N lines of each."""
+        """The job's logs, every replica's in turn (headed `==> workerpoolN-M <==` when there are several).
+
+        ?tail=N keeps the last N lines of each. One request reads at most [serving] max_log_read_bytes in all,
+        split evenly between the replicas and counted back from each log's end: a longer log starts with a line
+        saying how many bytes were left out. The logs are streamed from a worker thread in 64 KiB chunks, so a
+        large one costs neither memory nor the event loop's time.
+        """
         doc = self.doc(location_path(request), request.path_params["job"])
         wanted = request.query_params.get("tail", "")
         if wanted and not wanted.isdigit():
             raise ApiError(400, f"tail must be a number of lines, got {wanted!r}")
         files = sorted((self.logs_dir / doc["id"]).glob("*.log"))
-        parts = []
-        for path in files:
-            text = job_runner.tail(path, int(wanted)) if wanted else path.read_text("utf-8", "replace")
-            parts.append(f"==> {path.stem} <==\n{text}" if len(files) > 1 else text)
-        return PlainTextResponse("\n".join(parts))
+        budget = self.log_read_limit // max(1, len(files))
+        parts = await asyncio.to_thread(lambda: [job_logs.plan(path, int(wanted) if wanted else None, budget)
+                                                 for path in files])  # fmt: skip
+        return StreamingResponse(self._stream(files, parts), media_type="text/plain; charset=utf-8")
+
+    def _stream(self, files: list[Path], parts: list[job_logs.Slice]) -> Iterator[str]:
+        for index, (path, part) in enumerate(zip(files, parts, strict=True)):
+            separator = "\n" if index else ""
+            yield f"{separator}==> {path.stem} <==\n" if len(files) > 1 else separator
+            if part.cut:
+                yield f"[vertex-local: the first {part.start} bytes of this log are left out; see ?tail=N]\n"
+            yield from job_logs.chunks(path, part.start, part.end)
 
     def recover(self) -> int:
-        """After a restart: jobs that were running when the server died can no longer finish."""
+        """After a restart: stop the processes jobs left behind; jobs that were running can no longer finish."""
+        stopped = 0
+        for saved in self.store.list(PROCESSES_KIND):
+            stopped += process_groups.stop_leftovers(saved["processes"], saved["job"])
+            self.store.delete(PROCESSES_KIND, saved["job"])
+        if stopped:
+            LOG.warning("restart: stopped %d process(es) that custom jobs left running", stopped)
         stale = [doc for doc in self.store.list(KIND) if doc["state"] not in DONE_STATES]
         for doc in stale:
-            error = rpc_status("ABORTED", "vertex-local restarted while the job was running")
+            error = rpc_status("ABORTED", "vertex-local restarted while the job was running; its processes are stopped")
             self._update(doc["id"], state="JOB_STATE_FAILED", error=error, endTime=now())
         return len(stale)
 

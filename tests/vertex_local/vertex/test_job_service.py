@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import requests
 from google.api_core import exceptions
@@ -18,10 +20,7 @@ from tests.conftest import REPO_ROOT
 
 JobState = gca_job_state.JobState
 PRINT_ENV = (
-    "import json, os, sys; keys = ['AIP_MODEL_DIR', 'AIP_CHECKPOINT_DIR', 'AIP_TENSORBOARD_LOG_DIR', "
-    "'CLOUD_ML_JOB_ID', 'GREETING', 'TF_CONFIG', 'CLUSTER_SPEC']; "
-    "env = {k: os.environ.get(k) for k in keys}; "
-    "print(json.dumps({'env': env, 'python': sys.executable, 'cwd': os.getcwd()}))"
+    "import json, os, sys; print(json.dumps({'env': dict(os.environ), 'python': sys.executable, 'cwd': os.getcwd()}))"
 )
 
 
@@ -55,35 +54,62 @@ def wait_for_state(job: aiplatform.CustomJob, states: set, timeout_s: float = 60
         time.sleep(0.1)
 
 
+def upload_requests(log_text: str, bucket: str) -> int:
+    """Objects the server stored through the JSON API's upload route, by its access log."""
+    return log_text.count(f'"POST /upload/storage/v1/b/{bucket}/o HTTP/1.1" 200')
+
+
 @pytest.mark.slow
-def test_a_custom_job_runs_the_real_trainer_which_writes_its_model_under_aip_model_dir(vertex, unique_name) -> None:
-    trainer = pool(
-        ["python", "-m", "trainer.task"],
-        ["--dataset", "mnist-sample", "--model", "baseline", "--epochs", "1"],
-    )
+def test_the_real_trainer_reads_and_writes_gs_uris_only_through_the_storage_api(
+    vertex, unique_name, trained_model_dir: Path, mnist_test_digits
+) -> None:
+    bucket = vertex.storage_client().bucket("test-bucket")
+    digits, labels = mnist_test_digits
+    data = f"data/{unique_name}.npz"
+    buffer = io.BytesIO()
+    np.savez(buffer, x_train=(digits[:300] * 255).astype(np.uint8), y_train=labels[:300],
+             x_test=(digits[300:400] * 255).astype(np.uint8), y_test=labels[300:400])  # fmt: skip
+    bucket.blob(data).upload_from_string(buffer.getvalue())
+    log_before = vertex.log_path.read_text(errors="replace")
+    trainer = pool(["python", "-m", "trainer.task"], ["--data-path", f"gs://test-bucket/{data}", "--model", "baseline",
+                                                      "--epochs", "1"])  # fmt: skip
     job = custom_job(unique_name, trainer)
     job.run()
     assert job.state == JobState.JOB_STATE_SUCCEEDED
-    bucket = vertex.storage_client().bucket("test-bucket")
+    written = vertex.log_path.read_text(errors="replace")[len(log_before) :]
+
     model_prefix = f"jobs/{unique_name}/model/"
-    names = {blob.name.removeprefix(model_prefix) for blob in bucket.list_blobs(prefix=model_prefix)}
-    assert {"saved_model.pb", "metrics.json"} <= names
+    listed = {blob.name.removeprefix(model_prefix) for blob in bucket.list_blobs(prefix=model_prefix)}
+    exported = {p.relative_to(trained_model_dir).as_posix() for p in trained_model_dir.rglob("*") if p.is_file()}
+    assert listed == exported  # the SavedModel's files and metrics.json, nothing more or less
+    on_disk = vertex.state_dir / "gcs" / "test-bucket" / "jobs" / unique_name
+    assert {p.relative_to(on_disk).as_posix() for p in on_disk.rglob("*") if p.is_file()} == {
+        f"model/{name}" for name in listed
+    }
+    assert upload_requests(written, "test-bucket") == len(listed)  # each one arrived as an upload request
+    assert f"GET /download/storage/v1/b/test-bucket/o/{data}" in written  # the data came through the API too
     metrics = json.loads(bucket.blob(model_prefix + "metrics.json").download_as_bytes())
-    assert metrics["dataset"] == "mnist-sample" and 0.5 < metrics["accuracy"] <= 1.0
-    assert f"trainer: baseline on mnist-sample: accuracy {metrics['accuracy']:.4f}" in job_logs(vertex, job)
+    assert metrics["dataset"] == f"gs://test-bucket/{data}" and metrics["train_examples"] == 300
+    assert 0.3 < metrics["accuracy"] <= 1.0
+    log = job_logs(vertex, job)
+    assert f"accuracy {metrics['accuracy']:.4f}" in log and f"gs://test-bucket/{model_prefix}" in log
 
 
-def test_a_job_gets_vertexs_output_dirs_its_env_and_the_projects_python(vertex, unique_name) -> None:
+def test_a_job_gets_vertexs_gs_output_dirs_this_server_as_storage_host_and_no_path_into_the_store(
+    vertex, unique_name
+) -> None:
     job = custom_job(unique_name, pool(["python", "-c"], [PRINT_ENV], env={"GREETING": "hello"}))
     job.run()
     seen = json.loads(job_logs(vertex, job).strip().splitlines()[-1])
-    base = vertex.state_dir / "gcs" / "test-bucket" / "jobs" / unique_name
-    assert seen["env"]["AIP_MODEL_DIR"] == f"{base}/model/"
-    assert seen["env"]["AIP_CHECKPOINT_DIR"] == f"{base}/checkpoints/"
-    assert seen["env"]["AIP_TENSORBOARD_LOG_DIR"] == f"{base}/logs/"
-    assert seen["env"]["CLOUD_ML_JOB_ID"] == job.resource_name.rsplit("/", 1)[1]
-    assert seen["env"]["GREETING"] == "hello"
-    assert seen["env"]["TF_CONFIG"] is None  # one replica: no cluster
+    env, base = seen["env"], f"gs://test-bucket/jobs/{unique_name}"
+    assert env["AIP_MODEL_DIR"] == f"{base}/model/"
+    assert env["AIP_CHECKPOINT_DIR"] == f"{base}/checkpoints/"
+    assert env["AIP_TENSORBOARD_LOG_DIR"] == f"{base}/logs/"
+    assert env["STORAGE_EMULATOR_HOST"] == vertex.url
+    assert [key for key, value in env.items() if str(vertex.state_dir) in value] == []
+    assert env["CLOUD_ML_JOB_ID"] == job.resource_name.rsplit("/", 1)[1]
+    assert env["GREETING"] == "hello"
+    assert "TF_CONFIG" not in env  # one replica: no cluster
     assert Path(seen["python"]).parent == Path(sys.executable).parent
     assert Path(seen["cwd"]) == REPO_ROOT
 
