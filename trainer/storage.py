@@ -78,6 +78,16 @@ def read_bytes(uri: str) -> bytes:
         raise StorageError(f"{uri}: cannot read ({type(exc).__name__}: {exc})") from exc
 
 
+def list_names(uri: str) -> dict[str, int]:
+    """{name relative to the gs:// prefix: size} of every object under it; StorageError when it cannot list."""
+    bucket, prefix = split_gcs_uri(uri)
+    prefix = f"{prefix}/" if prefix else ""
+    try:
+        return {blob.name[len(prefix) :]: blob.size for blob in _client().list_blobs(bucket, prefix=prefix)}
+    except _storage_errors() as exc:
+        raise StorageError(f"{uri}: cannot list ({type(exc).__name__}: {exc})") from exc
+
+
 def upload_dir(local_dir: Path, uri: str) -> list[str]:
     """Upload every file under local_dir to gs://BUCKET/PATH/<relative path>; returns the object names."""
     bucket_name, prefix = split_gcs_uri(uri)
