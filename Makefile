@@ -10,7 +10,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-cloud lint lint-workflows format train up down bench-train bench-serve monitor clean
+.PHONY: help venv demo test test-cloud lint lint-workflows format train up down trainer-image-check bench-train bench-serve monitor clean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -56,6 +56,18 @@ up: venv ## start vertex-local in the background (PORT=8080, STATE_DIR=.vertex-l
 
 down: ## stop the background vertex-local; its state stays in STATE_DIR
 	$(PY) -m vertex_local stop --state-dir $(STATE_DIR)
+
+# The real trainer image, run as Vertex would run it, against `make up`'s vertex-local (Linux: --network host).
+CHECK_IMAGE ?= mnist-trainer:check
+CHECK_MODEL_DIR := gs://local-bucket/image-check/$(shell date -u +%Y%m%dT%H%M%SZ)/model/
+CHECK_STORAGE := STORAGE_EMULATOR_HOST=http://127.0.0.1:$(PORT)
+
+trainer-image-check: up ## docker build the trainer image, train 1 epoch in it against vertex-local (make up), check the model landed
+	docker build -t $(CHECK_IMAGE) .
+	$(CHECK_STORAGE) $(PY) -m trainer.check_output ready $(CHECK_MODEL_DIR)
+	docker run --rm --network host -e AIP_MODEL_DIR=$(CHECK_MODEL_DIR) -e $(CHECK_STORAGE) $(CHECK_IMAGE) \
+		--dataset mnist-sample --model baseline --epochs 1
+	$(CHECK_STORAGE) $(PY) -m trainer.check_output verify $(CHECK_MODEL_DIR)
 
 bench-train: venv ## wall time and accuracy: baseline and cnn on mnist-sample, cnn on Fashion-MNIST
 	@test -d /usr/share/datasets/fashion-mnist || apt-get install -y -q dataset-fashion-mnist
