@@ -1,11 +1,11 @@
-"""Start a custom job's replica so it dies with vertex-local: python -m vertex_local.vertex.job_exec PID EXE ARGV...
+"""Start a custom job's replica so it dies with vertex-local: python job_exec.py SERVER_PID EXECUTABLE ARGV...
 
-vertex-local starts this module instead of the job's command. On Linux it asks the kernel to SIGKILL it when its
-parent (the server, PID) dies, PR_SET_PDEATHSIG, which survives the exec; then it becomes EXE with ARGV. Doing
-this here rather than in a preexec_fn keeps Python code out of the forked child of a threaded server. A server
-that died before the request was made is caught by comparing the parent with PID. Children the job starts
-itself are not covered by the signal; the server's restart stops the job's whole process group
-(vertex_local/vertex/process_groups.py).
+vertex-local runs this file (stdlib only, `python -I`) in place of the job's command. On Linux it asks the
+kernel to SIGKILL it when its parent (the server, SERVER_PID) dies, PR_SET_PDEATHSIG, which survives the exec;
+then it becomes EXECUTABLE with ARGV. Doing this here rather than in a preexec_fn keeps Python code out of the
+forked child of a threaded server. A server that died before the request was made is caught by comparing the
+parent with SERVER_PID. Children the job starts itself are not covered by the signal; the server's restart stops
+the job's whole process group (vertex_local/vertex/process_groups.py).
 """
 
 from __future__ import annotations
