@@ -159,18 +159,17 @@ def test_reading_a_huge_log_keeps_memory_flat_and_predictions_flowing(
         )
         job_id = run_job(server, script)
         load = Background(server, deployment.predict_path(server), predict_body(mnist_test_digits[0][:1]))
+        deadline = time.monotonic() + 60
         while len(load.latencies) < 50:  # the model has answered before the baseline is taken
+            assert time.monotonic() < deadline and not load.failures, f"predictions fail: {load.failures[:3]}"
             time.sleep(0.01)
-        before_latency, before_rss, first = (
-            statistics.median(load.latencies),
-            rss_mib(server.process.pid),
-            len(load.latencies),
-        )
+        before_rss, first = rss_mib(server.process.pid), len(load.latencies)
         load.sampling.set()
         started = time.perf_counter()
         received = stream_logs(server, job_id)
-        read_s, during = time.perf_counter() - started, load.latencies[first:]
-        load.stop()
+        read_s, last = time.perf_counter() - started, len(load.latencies)
+        load.stop()  # joins the threads: every latency below was written before this returned
+        before_latency, during = statistics.median(load.latencies[:first]), load.latencies[first:last]
     finally:
         server.stop()
     growth = max(load.rss) - before_rss
