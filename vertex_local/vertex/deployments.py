@@ -103,8 +103,8 @@ class Deployments:
             return
         try:
             with self.endpoints.store.transaction():  # a crash leaves both writes or neither
-                self._commit_deploy(plan)
-                self.operations.finish(operation, typed(V1 + "DeployModelResponse", {"deployedModel": plan.entry}))
+                entry = self._commit_deploy(plan)
+                self.operations.finish(operation, typed(V1 + "DeployModelResponse", {"deployedModel": entry}))
         except ApiError as exc:
             await asyncio.to_thread(self._forget, plan.deployed_id)
             self.operations.fail(operation, exc.status, f"cannot deploy {plan.what}: {exc.message}")
@@ -123,9 +123,9 @@ class Deployments:
         self.server.unload(deployed_id)
         self.copies.remove(deployed_id)
 
-    def _commit_deploy(self, plan: DeployPlan) -> None:
+    def _commit_deploy(self, plan: DeployPlan) -> dict[str, Any]:
         """Add the loaded model to the endpoint and switch the split, checked against the endpoint as it is now
-        and the version as it is now (no await in here)."""
+        and the version as it is now (no await in here); returns the DeployedModel."""
         doc = self.endpoints.doc(plan.parent, plan.endpoint_id)
         model = self.registry.model(plan.parent, plan.entry["model"].rsplit("/", 1)[1])
         self.registry.version(model, plan.entry["modelVersionId"])
@@ -140,6 +140,7 @@ class Deployments:
         elif not deployed_ids:
             doc["trafficSplit"] = {entry["id"]: 100}  # the only model takes all traffic
         self.endpoints.save(doc)
+        return entry
 
     async def undeploy(self, request: Request) -> Response:
         body, parent = await read_json(request), location_path(request)
