@@ -10,7 +10,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-cloud lint lint-workflows format train up down trainer-image-check bench-train bench-serve monitor clean
+.PHONY: help venv demo test test-cloud test-upstream-aiplatform lint lint-workflows format train up down trainer-image-check bench-train bench-serve monitor clean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ test: venv lint ## ruff, hadolint, workflow checks, then every test
 
 test-cloud: venv ## the contract suite against YOUR Google Cloud project (PIPELINE_VERTEX_PROJECT, _REGION, _STAGING_BUCKET)
 	CONTRACT_TARGET=gcp $(PY) -m pytest tests/contract
+
+test-upstream-aiplatform: venv ## google-cloud-aiplatform's own system tests (model versions, upload, custom job, interactions) against a fresh vertex-local
+	$(PY) -m tests.upstream.aiplatform.run
 
 lint: venv ## ruff and hadolint
 	$(VENV)/bin/ruff check .

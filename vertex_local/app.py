@@ -38,6 +38,8 @@ from vertex_local.vertex.job_service import JobService
 from vertex_local.vertex.model_registry import ModelRegistry
 from vertex_local.vertex.model_service import ModelService
 from vertex_local.vertex.operations import Operations
+from vertex_local.vertex.raw_predict import RawPredict
+from vertex_local.vertex.serving_copies import ServingCopies
 
 LOG = logging.getLogger("vertex_local")
 P = "/v1/projects/{project}/locations/{location}"
@@ -64,6 +66,7 @@ class Services:
     endpoints: EndpointService
     deployments: Deployments
     predict: PredictApi
+    raw_predict: RawPredict
     server: ModelServer
     metrics: ServingMetrics
 
@@ -78,8 +81,11 @@ class Services:
         server = ModelServer(config.limits)
         endpoints = EndpointService(store, operations, table)
         registry = ModelRegistry(store)
-        deployments = Deployments(endpoints, registry, operations, server, gcs_root)
+        deployments = Deployments(
+            endpoints, registry, operations, server, ServingCopies(objects, config.state_dir / "serving")
+        )
         metrics = ServingMetrics()
+        predict = PredictApi(table, server, metrics, config.limits)
         return cls(
             store=store,
             objects=objects,
@@ -93,10 +99,13 @@ class Services:
                 config.storage_url,
                 config.limits.max_log_read_bytes,
             ),
-            models=ModelService(registry, operations, endpoints.deployments_of, deployments.warm_up),
+            models=ModelService(
+                registry, operations, endpoints.deployments_of, deployments.deploying_of, deployments.warm_up
+            ),
             endpoints=endpoints,
             deployments=deployments,
-            predict=PredictApi(table, server, metrics, config.limits),
+            predict=predict,
+            raw_predict=RawPredict(predict),
             server=server,
             metrics=metrics,
         )
@@ -124,6 +133,7 @@ def vertex_routes(s: Services) -> list[BaseRoute]:
         Route(P + "/endpoints", endpoints.list, methods=["GET"]),
         Route(P + "/endpoints/{endpoint}:deployModel", deploys.deploy, methods=["POST"]),
         Route(P + "/endpoints/{endpoint}:undeployModel", deploys.undeploy, methods=["POST"]),
+        Route(P + "/endpoints/{endpoint}:rawPredict", s.raw_predict.raw_predict, methods=["POST"]),
         Route(P + "/endpoints/{endpoint}", endpoints.get, methods=["GET"]),
         Route(P + "/endpoints/{endpoint}", endpoints.update, methods=["PATCH"]),
         Route(P + "/endpoints/{endpoint}", endpoints.delete, methods=["DELETE"]),

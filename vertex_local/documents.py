@@ -11,7 +11,11 @@ from typing import Any, NotRequired, TypedDict
 
 
 class VersionDoc(TypedDict):
-    """One version of a model, with the uploaded Model fields we keep (model_registry.VERSION_FIELDS)."""
+    """One version of a model, with the uploaded Model fields we keep (model_registry.VERSION_FIELDS).
+
+    `labels` are the version's own; a read shows them merged over the model's (ModelDoc.labels).
+    `displayName` and `description` belong to the model: state written before they moved there keeps them here.
+    """
 
     versionId: str
     versionAliases: list[str]
@@ -30,7 +34,11 @@ class VersionDoc(TypedDict):
 
 
 class ModelDoc(TypedDict):
-    """A model and every version of it: moving an alias between versions is one write."""
+    """A model and every version of it: moving an alias between versions is one write.
+
+    displayName, description and labels are the model's own (an UpdateModel without a version changes them);
+    NotRequired only because state written by earlier vertex-local lacks them (model_registry.normalized).
+    """
 
     id: str
     parent: str  # projects/P/locations/L
@@ -38,6 +46,9 @@ class ModelDoc(TypedDict):
     updateTime: str
     nextVersionId: int
     versions: list[VersionDoc]
+    displayName: NotRequired[str]
+    description: NotRequired[str]
+    labels: NotRequired[dict[str, str]]
 
 
 class DeployedModelDoc(TypedDict):
@@ -77,6 +88,7 @@ class OperationDoc(TypedDict):
 
     name: str
     done: bool
+    metadata: NotRequired[dict[str, Any]]  # the call's *OperationMetadata, with genericMetadata's times
     response: NotRequired[dict[str, Any]]
     error: NotRequired[dict[str, Any]]
     pendingResponse: NotRequired[dict[str, Any]]

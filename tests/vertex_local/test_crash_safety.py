@@ -90,7 +90,9 @@ def test_a_kill_mid_deploy_leaves_the_last_committed_split_serving(
     client = HttpClient(server.url)
     version_2 = upload_model(client, server, "crash-deploy", uri, parent=production.model)
     known = {operation["name"] for operation in documents(server, "operation")}
-    body = {"deployedModel": {"model": f"{version_2}@2"}, "trafficSplit": {production.deployed_model_id: 90, "0": 10}}
+    resources = {"machineSpec": {"machineType": "n1-standard-2"}, "minReplicaCount": 1}
+    body = {"deployedModel": {"model": f"{version_2}@2", "dedicatedResources": resources},
+            "trafficSplit": {production.deployed_model_id: 90, "0": 10}}  # fmt: skip
     deploying = threading.Thread(target=post_through_a_crash, args=(f"{endpoint_url}:deployModel", body))
     deploying.start()
     interrupted = wait_for_unfinished_operation(server, known)  # the canary is loading

@@ -1,43 +1,39 @@
-"""Deploy and undeploy models on endpoints, without ever interrupting a prediction in flight.
+"""Deploy and undeploy models on endpoints, one operation at a time per endpoint, never failing a prediction.
 
-Deploy loads the model first (off the event loop), then switches the traffic split in one write.
-Undeploy takes the model out of the split first, waits for its requests in flight, then unloads it.
-Both answer a long-running operation; when the work ends within a few seconds the answer is already done.
+Deploy checks the request (deploy_requests.py), then, in its turn on the endpoint: copies the artifact into the
+server's own serving folder (serving_copies.py), checks its ops against the serving image's TensorFlow
+(runtimes.py), loads it off the event loop, and commits the endpoint and the operation's answer in one
+transaction. Undeploy, in its turn, takes the model out of the split, waits for its requests in flight, then
+unloads it and deletes its copy. Both answer a long-running operation, already done when the work ends
+within a few seconds. While a deploy runs, its model cannot be deleted (ModelService asks `deploying_of`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import importlib
 import logging
-from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from vertex_local.documents import EndpointDoc, OperationDoc
+from vertex_local.documents import OperationDoc
 from vertex_local.errors import ApiError
-from vertex_local.gcs import local_path
 from vertex_local.http.bodies import read_json
 from vertex_local.serving.model_server import ModelServer
+from vertex_local.vertex import runtimes
+from vertex_local.vertex.deploy_requests import DeployPlan, changed_since, plan_deploy, split_without
 from vertex_local.vertex.endpoint_service import KIND as ENDPOINT_KIND
 from vertex_local.vertex.endpoint_service import EndpointService, checked_split, endpoint_name
-from vertex_local.vertex.fields import (
-    json_response,
-    json_type,
-    location_path,
-    now,
-    object_field,
-    resource_id,
-    text_field,
-)
-from vertex_local.vertex.model_registry import ModelRegistry, split_name
-from vertex_local.vertex.operations import Operations, typed
+from vertex_local.vertex.fields import json_response, location_path, now
+from vertex_local.vertex.model_registry import ModelRegistry
+from vertex_local.vertex.operations import DEPLOY_MODEL, UNDEPLOY_MODEL, V1, Operations, typed
+from vertex_local.vertex.serving_copies import ServingCopies
 
 LOG = logging.getLogger("vertex_local.deployments")
 ANSWER_WAIT_S = 5.0  # how long a deploy/undeploy request waits to answer with a finished operation
-V1 = "google.cloud.aiplatform.v1."
 
 
 def import_tensorflow() -> None:
@@ -47,33 +43,17 @@ def import_tensorflow() -> None:
         LOG.error("TensorFlow cannot be imported, so no model can be deployed: %s", exc)
 
 
-def split_without(doc: EndpointDoc, deployed_id: str, requested: Any) -> dict[str, int]:
-    """The endpoint's split once `deployed_id` is gone: the one requested, or the current one if it gave
-    that model no traffic (or it is the last model)."""
-    remaining = {deployed["id"] for deployed in doc["deployedModels"]} - {deployed_id}
-    if isinstance(requested, dict) and deployed_id in requested:  # the SDK may name it at 0 %
-        if requested[deployed_id] != 0:
-            raise ApiError(400, f"trafficSplit gives {requested[deployed_id]}% to {deployed_id}, being undeployed")
-        requested = {key: percent for key, percent in requested.items() if key != deployed_id}
-    split = checked_split(requested, remaining, allow_new=False)
-    if split:
-        return split
-    share = doc["trafficSplit"].get(deployed_id, 0)
-    if share and remaining:
-        raise ApiError(400, f"deployed model {deployed_id} still takes {share}% of the traffic; "
-                       "send a trafficSplit without it", "FAILED_PRECONDITION")  # fmt: skip
-    return {key: percent for key, percent in doc["trafficSplit"].items() if key != deployed_id}
-
-
 class Deployments:
-    def __init__(self, endpoints: EndpointService, registry: ModelRegistry, operations: Operations, server: ModelServer,
-                 gcs_root: Path) -> None:  # fmt: skip
+    def __init__(self, endpoints: EndpointService, registry: ModelRegistry, operations: Operations,
+                 server: ModelServer, copies: ServingCopies) -> None:  # fmt: skip
         self.endpoints = endpoints
         self.registry = registry
         self.operations = operations
         self.server = server
-        self.gcs_root = gcs_root
+        self.copies = copies
         self.tasks: set[asyncio.Task] = set()
+        self.turns: collections.defaultdict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
+        self.pending: dict[str, DeployPlan] = {}  # deployed model id -> a deploy not committed yet
         self._warm_up: asyncio.Future | None = None
 
     def warm_up(self) -> asyncio.Future:
@@ -82,98 +62,119 @@ class Deployments:
             self._warm_up = asyncio.ensure_future(asyncio.to_thread(import_tensorflow))
         return self._warm_up
 
+    def deploying_of(self, model_name: str) -> list[tuple[str, str, str]]:
+        """Deploys of a model still running: [(version id, endpoint name, deployed model id)]."""
+        return [
+            (plan.entry["modelVersionId"], f"{plan.parent}/endpoints/{plan.endpoint_id}", f"{deployed_id} (deploying)")
+            for deployed_id, plan in self.pending.items()
+            if plan.entry["model"] == model_name
+        ]
+
     async def deploy(self, request: Request) -> Response:
-        parent = location_path(request)
+        body, parent = await read_json(request), location_path(request)
         doc = self.endpoints.doc(parent, request.path_params["endpoint"])
-        body = await read_json(request)
-        spec = object_field(body, "deployedModel")
-        model_id, version_ref = split_name(resource_id(str(spec.get("model") or ""), "models", parent))
-        if not model_id:
-            raise ApiError(400, "deployedModel.model is required")
-        text_field(spec, "displayName", "deployedModel")
-        for key in ("dedicatedResources", "automaticResources"):
-            if key in spec and not isinstance(spec[key], dict):
-                raise ApiError(400, f"deployedModel.{key} must be an object, got {json_type(spec[key])}")
-        model_doc = self.registry.model(parent, model_id)
-        version = self.registry.version(model_doc, version_ref)
-        deployed_ids = {deployed["id"] for deployed in doc["deployedModels"]}
-        split = checked_split(body.get("trafficSplit") or {}, deployed_ids, allow_new=True)
-        entry = {
-            "id": self._new_deployed_id(spec.get("id")),
-            "model": f"{parent}/models/{model_id}",
-            "modelVersionId": version["versionId"],
-            "displayName": spec.get("displayName") or version.get("displayName", ""),
-            **{k: spec[k] for k in ("dedicatedResources", "automaticResources") if k in spec},
-        }
-        serving = {
-            "artifactUri": version.get("artifactUri", ""),
-            "modelDisplayName": version.get("displayName", ""),
-        }
-        operation = self.operations.start(parent)
-        return await self._answer(operation, self._deploy(doc["id"], parent, entry, serving, split, operation))
+        plan = plan_deploy(parent, doc, body, self.registry, self._new_deployed_id)
+        operation = self.operations.start(parent, DEPLOY_MODEL)
+        self.pending[plan.deployed_id] = plan  # no await since the checks: a model delete now sees it
+        return await self._answer(operation, self._deploy(plan, operation))
 
     def _new_deployed_id(self, wanted: Any) -> str:
         if not wanted:
             return self.endpoints.store.next_id()
         in_use = {d["id"] for doc in self.endpoints.store.list(ENDPOINT_KIND) for d in doc["deployedModels"]}
-        if not str(wanted).isdigit() or str(wanted) in in_use or str(wanted) == "0":
+        if not str(wanted).isdigit() or str(wanted) in in_use | set(self.pending) or str(wanted) == "0":
             raise ApiError(400, f"deployedModel.id {wanted!r} must be numeric, non-zero and unused")
         return str(wanted)
 
-    async def _deploy(self, endpoint_id: str, parent: str, entry: dict, serving: dict, split: dict, op: dict) -> None:
-        deployed_id = entry["id"]
-        what = f"{entry['model']}@{entry['modelVersionId']}"
+    async def _deploy(self, plan: DeployPlan, operation: OperationDoc) -> None:
         try:
-            if not serving["artifactUri"]:
-                raise ValueError("the model version has no artifactUri")
-            await asyncio.to_thread(self.server.load, deployed_id, local_path(self.gcs_root, serving["artifactUri"]))
-        except ValueError as exc:
-            self.operations.fail(op, "FAILED_PRECONDITION", f"cannot deploy {what}: {exc}")
+            async with self.turns[plan.endpoint_id]:
+                await self._load_and_commit(plan, operation)
+        finally:
+            self.pending.pop(plan.deployed_id, None)
+
+    async def _load_and_commit(self, plan: DeployPlan, operation: OperationDoc) -> None:
+        await self.warm_up()  # TF imported whole first: importing its parts from two threads at once breaks
+        try:
+            await asyncio.to_thread(self._load, plan)
+        except (ValueError, OSError) as exc:  # no artifact, not a SavedModel, ops the runtime lacks, disk errors
+            await asyncio.to_thread(self.copies.remove, plan.deployed_id)
+            self.operations.fail(operation, "FAILED_PRECONDITION", f"cannot deploy {plan.what}: {exc}")
             return
         try:
             with self.endpoints.store.transaction():  # a crash leaves both writes or neither
-                self._commit_deploy(endpoint_id, parent, entry, serving, split)
-                self.operations.finish(op, typed(V1 + "DeployModelResponse", {"deployedModel": entry}))
+                entry = self._commit_deploy(plan)
+                self.operations.finish(operation, typed(V1 + "DeployModelResponse", {"deployedModel": entry}))
         except ApiError as exc:
-            await asyncio.to_thread(self.server.unload, deployed_id)
-            self.operations.fail(op, "FAILED_PRECONDITION", f"cannot deploy {what}: {exc.message}")
+            await asyncio.to_thread(self._forget, plan.deployed_id)
+            self.operations.fail(operation, exc.status, f"cannot deploy {plan.what}: {exc.message}")
             return
-        LOG.info("deployed %s as %s on endpoint %s", what, deployed_id, endpoint_id)
+        LOG.info("deployed %s as %s on endpoint %s", plan.what, plan.deployed_id, plan.endpoint_id)
 
-    def _commit_deploy(self, endpoint_id: str, parent: str, entry: dict, serving: dict, split: dict) -> None:
-        """Add the loaded model to the endpoint and switch the split in one write (no await in here)."""
-        doc = self.endpoints.doc(parent, endpoint_id)
+    def _load(self, plan: DeployPlan) -> None:
+        """Copy, check and load the model (blocking: runs in a worker thread)."""
+        model_dir = self.copies.make(plan.deployed_id, plan.serving["artifactUri"])
+        if not (model_dir / "saved_model.pb").is_file():
+            raise ValueError(f"{plan.serving['artifactUri']} holds no saved_model.pb: it is not a SavedModel")
+        runtimes.check_ops(model_dir, plan.tf_version)
+        self.server.load(plan.deployed_id, model_dir)
+
+    def _forget(self, deployed_id: str) -> None:
+        self.server.unload(deployed_id)
+        self.copies.remove(deployed_id)
+
+    def _commit_deploy(self, plan: DeployPlan) -> dict[str, Any]:
+        """Add the loaded model to the endpoint and switch the split, checked against the endpoint as it is now
+        and the version as it is now (no await in here); returns the DeployedModel."""
+        doc = self.endpoints.doc(plan.parent, plan.endpoint_id)
+        model = self.registry.model(plan.parent, plan.entry["model"].rsplit("/", 1)[1])
+        self.registry.version(model, plan.entry["modelVersionId"])
         deployed_ids = {deployed["id"] for deployed in doc["deployedModels"]}
-        checked_split(split, deployed_ids, allow_new=True)  # another write may have undeployed a model meanwhile
-        entry["createTime"] = now()
+        checked_split(plan.split, deployed_ids, allow_new=True)  # an undeploy may have run meanwhile
+        changed_since(plan, doc)
+        entry = {**plan.entry, "createTime": now()}
         doc["deployedModels"].append(entry)
-        doc["serving"][entry["id"]] = serving
-        if split:
-            doc["trafficSplit"] = {(entry["id"] if key == "0" else key): percent for key, percent in split.items()}
+        doc["serving"][entry["id"]] = dict(plan.serving)
+        if plan.split:
+            doc["trafficSplit"] = {(entry["id"] if key == "0" else key): share for key, share in plan.split.items()}
         elif not deployed_ids:
             doc["trafficSplit"] = {entry["id"]: 100}  # the only model takes all traffic
         self.endpoints.save(doc)
+        return entry
 
     async def undeploy(self, request: Request) -> Response:
-        parent = location_path(request)
-        doc = self.endpoints.doc(parent, request.path_params["endpoint"])
-        body = await read_json(request)
-        deployed_id = str(body.get("deployedModelId") or "")
+        body, parent = await read_json(request), location_path(request)
+        endpoint_id = request.path_params["endpoint"]
+        deployed_id, requested = str(body.get("deployedModelId") or ""), body.get("trafficSplit") or {}
+        self._checked_undeploy(parent, endpoint_id, deployed_id, requested)  # 4xx now, when it cannot work
+        operation = self.operations.start(parent, UNDEPLOY_MODEL)
+        return await self._answer(operation, self._undeploy(parent, endpoint_id, deployed_id, requested, operation))
+
+    def _checked_undeploy(self, parent: str, endpoint_id: str, deployed_id: str, requested: Any) -> dict:
+        """The endpoint without the deployed model; raises the ApiError that makes the undeploy impossible."""
+        doc = self.endpoints.doc(parent, endpoint_id)
         if deployed_id not in doc["serving"]:
             raise ApiError(404, f"deployed model {deployed_id!r} not found on {endpoint_name(doc)}")
-        split = split_without(doc, deployed_id, body.get("trafficSplit") or {})
+        split = split_without(doc, deployed_id, requested)
         doc["deployedModels"] = [deployed for deployed in doc["deployedModels"] if deployed["id"] != deployed_id]
         doc["serving"].pop(deployed_id)
         doc["trafficSplit"] = split
-        response = typed(V1 + "UndeployModelResponse")
-        with self.endpoints.store.transaction():  # a crash leaves the split and the operation's answer, or neither
-            operation = self.operations.set_pending_response(self.operations.start(parent), response)
-            self.endpoints.save(doc)  # from here on no new request picks the model
-        return await self._answer(operation, self._unload(deployed_id, operation, response))
+        return doc
 
-    async def _unload(self, deployed_id: str, operation: dict, response: dict) -> None:
-        await self.endpoints.table.drained(deployed_id)
-        await asyncio.to_thread(self.server.unload, deployed_id)
+    async def _undeploy(self, parent: str, endpoint_id: str, deployed_id: str, requested: Any,
+                        operation: OperationDoc) -> None:  # fmt: skip
+        response = typed(V1 + "UndeployModelResponse")
+        async with self.turns[endpoint_id]:
+            try:
+                with self.endpoints.store.transaction():  # the split and the operation's answer, or neither
+                    doc = self._checked_undeploy(parent, endpoint_id, deployed_id, requested)
+                    self.operations.set_pending_response(operation, response)
+                    self.endpoints.save(doc)  # from here on no new request picks the model
+            except ApiError as exc:  # an operation before it on the endpoint changed what is deployed
+                self.operations.fail(operation, exc.status, exc.message)
+                return
+            await self.endpoints.table.drained(deployed_id)
+            await asyncio.to_thread(self._forget, deployed_id)
         self.operations.finish(operation, response)
         LOG.info("undeployed %s", deployed_id)
 
@@ -198,13 +199,24 @@ class Deployments:
         await asyncio.gather(*self.tasks, *started, return_exceptions=True)
 
     async def restore(self) -> None:
-        """After a start: load every deployed model again and publish every endpoint to predict."""
+        """After a start: load every deployed model again from its serving copy, publish every endpoint to
+        predict, and delete the copies no endpoint uses (left by a crash mid-deploy or mid-undeploy)."""
+        deployed: set[str] = set()
         for doc in self.endpoints.store.list(ENDPOINT_KIND):
             for deployed_id, serving in doc["serving"].items():
+                deployed.add(deployed_id)
                 try:
-                    path = local_path(self.gcs_root, serving["artifactUri"])
-                    await asyncio.to_thread(self.server.load, deployed_id, path)
+                    await asyncio.to_thread(self._reload, deployed_id, serving["artifactUri"])
                 except Exception as exc:
                     LOG.error("deployed model %s on %s cannot be loaded: %s", deployed_id, endpoint_name(doc), exc)
                     self.endpoints.table.mark_unavailable(deployed_id, str(exc))
             self.endpoints.table.publish(doc)
+        removed = await asyncio.to_thread(self.copies.keep_only, deployed)
+        if removed:
+            LOG.warning("restart: removed serving copies no endpoint uses: %s", removed)
+
+    def _reload(self, deployed_id: str, artifact_uri: str) -> None:
+        model_dir = self.copies.path(deployed_id)
+        if not model_dir.is_dir():  # deployed by a vertex-local that served from the bucket: copy it now
+            model_dir = self.copies.make(deployed_id, artifact_uri)
+        self.server.load(deployed_id, model_dir)

@@ -2,7 +2,8 @@
 
 Deploying and undeploying live in vertex/deployments.py. An endpoint document keeps, besides the
 Endpoint resource's fields, a private "serving" map (deployed model id -> artifact and display name)
-that a restart needs to load every deployed model again.
+that a restart needs to load every deployed model again. Handlers read the request body first and
+change a stored endpoint in one transaction that re-reads it, so no concurrent write is lost.
 """
 
 from __future__ import annotations
@@ -17,13 +18,23 @@ from vertex_local.errors import ApiError
 from vertex_local.http.bodies import read_json
 from vertex_local.serving.traffic import TrafficTable
 from vertex_local.state import StateStore
-from vertex_local.vertex.fields import json_response, labels_field, location_path, now, text_field, update_mask
+from vertex_local.vertex.fields import (
+    display_name_field,
+    json_response,
+    labels_field,
+    location_path,
+    now,
+    text_field,
+    update_mask,
+)
 from vertex_local.vertex.filters import compile_filter
-from vertex_local.vertex.operations import EMPTY, Operations, typed
+from vertex_local.vertex.operations import CREATE_ENDPOINT, DELETE, EMPTY, Operations, typed
 
 KIND = "endpoint"
 ENDPOINT_ID_CHARS = set("0123456789")
-FILTER_FIELDS = {"displayName", "description"}
+# ListEndpoints' filter: "endpoint supports = and !=. endpoint represents the Endpoint ID ... display_name
+# supports = and !=. labels supports general map functions" (v1 REST reference, endpoints.list).
+FILTER_FIELDS = {"endpoint", "displayName"}
 UPDATABLE = {"displayName", "description", "labels", "trafficSplit"}
 PRIVATE_KEYS = {"id", "parent", "serving"}
 
@@ -80,19 +91,19 @@ class EndpointService:
 
     async def create(self, request: Request) -> Response:
         body, parent = await read_json(request), location_path(request)
-        display_name = text_field(body, "displayName", "endpoint", required=True)
+        display_name = display_name_field(body, "endpoint")
         description, labels = text_field(body, "description", "endpoint"), labels_field(body, "endpoint")
-        endpoint_id = request.query_params.get("endpointId") or self.store.next_id()
-        if not set(endpoint_id) <= ENDPOINT_ID_CHARS or self.store.get(KIND, endpoint_id):
-            raise ApiError(400, f"endpointId {endpoint_id!r} must be numeric and unused")
         stamp = now()
-        doc = {"id": endpoint_id, "parent": parent, "displayName": display_name,
-               "description": description, "labels": labels,
-               "createTime": stamp, "deployedModels": [], "trafficSplit": {}, "serving": {}}  # fmt: skip
-        self.save(doc)
-        return json_response(
-            self.operations.completed(parent, typed("google.cloud.aiplatform.v1.Endpoint", render(doc)))
-        )
+        with self.store.transaction():
+            endpoint_id = request.query_params.get("endpointId") or self.store.next_id()
+            if not set(endpoint_id) <= ENDPOINT_ID_CHARS or self.store.get(KIND, endpoint_id):
+                raise ApiError(400, f"endpointId {endpoint_id!r} must be numeric and unused")
+            doc = {"id": endpoint_id, "parent": parent, "displayName": display_name,
+                   "description": description, "labels": labels,
+                   "createTime": stamp, "deployedModels": [], "trafficSplit": {}, "serving": {}}  # fmt: skip
+            self.save(doc)
+        endpoint = typed("google.cloud.aiplatform.v1.Endpoint", render(doc))
+        return json_response(self.operations.completed(parent, endpoint, CREATE_ENDPOINT))
 
     async def get(self, request: Request) -> Response:
         return json_response(render(self.doc(location_path(request), request.path_params["endpoint"])))
@@ -100,23 +111,29 @@ class EndpointService:
     async def list(self, request: Request) -> Response:
         matches = compile_filter(request.query_params.get("filter", ""), FILTER_FIELDS)
         parent = location_path(request)
-        rendered = [render(doc) for doc in self.store.list(KIND) if doc["parent"] == parent]
-        return json_response({"endpoints": [endpoint for endpoint in rendered if matches(endpoint)]})
+        found = [render(doc) for doc in self.store.list(KIND) if doc["parent"] == parent]
+        return json_response({"endpoints": [e for e in found if matches({**e, "endpoint": e["name"].rsplit("/")[-1]})]})
 
     async def update(self, request: Request) -> Response:
-        doc = self.doc(location_path(request), request.path_params["endpoint"])
         body, mask = await read_json(request), self._mask(request)
-        for key in mask:
-            if key == "trafficSplit":
+        changes = {key: self._checked(body, key) for key in mask if key != "trafficSplit"}
+        with self.store.transaction():
+            doc = self.doc(location_path(request), request.path_params["endpoint"])
+            if "trafficSplit" in mask:
                 deployed = {deployed["id"] for deployed in doc["deployedModels"]}
                 # An empty split is allowed: the endpoint then takes no traffic, as on Vertex.
                 doc["trafficSplit"] = checked_split(body.get("trafficSplit") or {}, deployed, allow_new=False)
-            elif key == "labels":
-                doc[key] = labels_field(body, "endpoint")
-            else:
-                doc[key] = text_field(body, key, "endpoint", required=key == "displayName")
-        self.save(doc)
+            doc.update(changes)
+            self.save(doc)
         return json_response(render(doc))
+
+    @staticmethod
+    def _checked(body: dict[str, Any], key: str) -> Any:
+        if key == "labels":
+            return labels_field(body, "endpoint")
+        if key == "displayName":
+            return display_name_field(body, "endpoint")
+        return text_field(body, key, "endpoint")
 
     def _mask(self, request: Request) -> list[str]:
         mask = update_mask(request)
@@ -126,10 +143,12 @@ class EndpointService:
 
     async def delete(self, request: Request) -> Response:
         parent = location_path(request)
-        doc = self.doc(parent, request.path_params["endpoint"])
-        if doc["deployedModels"]:
-            ids = [deployed["id"] for deployed in doc["deployedModels"]]
-            raise ApiError(400, f"endpoint still has deployed models {ids}; undeploy them first", "FAILED_PRECONDITION")
-        self.store.delete(KIND, doc["id"])
-        self.table.withdraw(doc["id"])
-        return json_response(self.operations.completed(parent, typed(EMPTY)))
+        with self.store.transaction():
+            doc = self.doc(parent, request.path_params["endpoint"])
+            if doc["deployedModels"]:
+                ids = [deployed["id"] for deployed in doc["deployedModels"]]
+                raise ApiError(400, f"endpoint still has deployed models {ids}; undeploy them first",
+                               "FAILED_PRECONDITION")  # fmt: skip
+            self.store.delete(KIND, doc["id"])
+            self.table.withdraw(doc["id"])
+        return json_response(self.operations.completed(parent, typed(EMPTY), DELETE))

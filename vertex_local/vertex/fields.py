@@ -54,13 +54,47 @@ def text_field(body: dict[str, Any], key: str, where: str, required: bool = Fals
     return value
 
 
+# Model, Endpoint and CustomJob `display_name`: "can be up to 128 characters long and can consist of any
+# UTF-8 characters" (https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.models).
+MAX_DISPLAY_NAME = 128
+# `labels`: "Label keys and values can be no longer than 64 characters (Unicode codepoints), can only contain
+# lowercase letters, numeric characters, underscores and dashes. International characters are allowed."
+# (same page); the page it links (https://cloud.google.com/resource-manager/docs/labels-overview#requirements)
+# adds: keys are not empty and start with a lowercase letter or an international character, at most 64 labels.
+MAX_LABEL_CHARS = 64
+MAX_LABELS = 64
+
+
+def display_name_field(body: dict[str, Any], where: str, required: bool = True) -> str:
+    """body["displayName"]: a string of at most 128 characters."""
+    name = text_field(body, "displayName", where, required=required)
+    if len(name) > MAX_DISPLAY_NAME:
+        raise ApiError(400, f"{where}.displayName is {len(name)} characters; the limit is {MAX_DISPLAY_NAME}")
+    return name
+
+
+def label_char_ok(char: str) -> bool:
+    """A lowercase letter (any script), a digit, '_' or '-'."""
+    return char in "_-" or char.isdigit() or (char.isalpha() and not char.isupper())
+
+
 def labels_field(body: dict[str, Any], where: str) -> dict[str, str]:
-    """body["labels"]: a map of strings to strings, as Google's APIs take labels ({} when absent)."""
+    """body["labels"]: a map of label keys to values in Google's label format ({} when absent)."""
     labels = body.get("labels")
     if labels is None:
         return {}
     if not isinstance(labels, dict) or not all(isinstance(value, str) for value in labels.values()):
         raise ApiError(400, f"{where}.labels must be an object of string keys to string values")
+    if len(labels) > MAX_LABELS:
+        raise ApiError(400, f"{where}.labels has {len(labels)} labels; the limit is {MAX_LABELS}")
+    for key, value in labels.items():
+        starts_right = bool(key) and key[0].isalpha() and not key[0].isupper()
+        if not starts_right or len(key) > MAX_LABEL_CHARS or not all(map(label_char_ok, key)):
+            raise ApiError(400, f"{where}.labels key {key!r}: 1-{MAX_LABEL_CHARS} lowercase letters, digits, '_' "
+                           "or '-', starting with a lowercase letter")  # fmt: skip
+        if len(value) > MAX_LABEL_CHARS or not all(map(label_char_ok, value)):
+            raise ApiError(400, f"{where}.labels[{key!r}] = {value!r}: at most {MAX_LABEL_CHARS} lowercase "
+                           "letters, digits, '_' or '-'")  # fmt: skip
     return labels
 
 

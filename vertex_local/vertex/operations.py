@@ -3,6 +3,10 @@
 Quick work (uploads, creates, deletes) answers with an operation that is already done; deploys and
 undeploys answer `done: false` and finish in the background. The SDK polls unfinished ones at
 GET /ui/{name} (and our own callers may use /v1/{name}).
+
+Each operation carries Vertex's `metadata`: the call's own *OperationMetadata type around a
+GenericOperationMetadata (createTime, updateTime). The SDK unpacks it as the type the call names, so the
+"@type" must be exactly that one (google/cloud/aiplatform_v1/services/*/client.py, `metadata_type=`).
 """
 
 from __future__ import annotations
@@ -15,11 +19,18 @@ from starlette.responses import Response
 from vertex_local.documents import OperationDoc
 from vertex_local.errors import ApiError, rpc_status
 from vertex_local.state import StateStore
-from vertex_local.vertex.fields import json_response, location_path
+from vertex_local.vertex.fields import json_response, location_path, now
 
 KIND = "operation"
 TYPE_PREFIX = "type.googleapis.com/"
 EMPTY = "google.protobuf.Empty"
+V1 = "google.cloud.aiplatform.v1."
+# The metadata type of each call (the SDK's `metadata_type=`), one per operation kind vertex-local starts.
+UPLOAD_MODEL = V1 + "UploadModelOperationMetadata"
+CREATE_ENDPOINT = V1 + "CreateEndpointOperationMetadata"
+DEPLOY_MODEL = V1 + "DeployModelOperationMetadata"
+UNDEPLOY_MODEL = V1 + "UndeployModelOperationMetadata"
+DELETE = V1 + "DeleteOperationMetadata"
 
 
 def typed(type_name: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -27,33 +38,45 @@ def typed(type_name: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"@type": TYPE_PREFIX + type_name, **(body or {})}
 
 
+def touched(operation: OperationDoc) -> OperationDoc:
+    """The operation with its metadata's updateTime set to now (when it has metadata)."""
+    metadata = operation.get("metadata")
+    if not metadata:
+        return operation
+    generic = {**metadata.get("genericMetadata", {}), "updateTime": now()}
+    return {**operation, "metadata": {**metadata, "genericMetadata": generic}}
+
+
 class Operations:
     def __init__(self, store: StateStore) -> None:
         self.store = store
 
-    def start(self, parent: str) -> OperationDoc:
-        """A new operation, not done yet."""
+    def start(self, parent: str, metadata_type: str | None = None) -> OperationDoc:
+        """A new operation, not done yet, with `metadata_type`'s metadata (none when not given)."""
         op_id = self.store.next_id()
-        # No "metadata": the SDK unpacks it as a per-call type (UploadModelOperationMetadata, ...) and
-        # nothing it does needs it.
-        operation = {"name": f"{parent}/operations/{op_id}", "done": False}
+        operation: OperationDoc = {"name": f"{parent}/operations/{op_id}", "done": False}
+        if metadata_type:
+            stamp = now()
+            operation["metadata"] = typed(
+                metadata_type, {"genericMetadata": {"createTime": stamp, "updateTime": stamp}}
+            )
         self.store.put(KIND, op_id, operation)
         return operation
 
     def finish(self, operation: OperationDoc, response: dict[str, Any]) -> OperationDoc:
-        done = {**operation, "done": True, "response": response}
+        done = {**touched(operation), "done": True, "response": response}
         self.store.put(KIND, operation["name"].rsplit("/", 1)[1], done)
         return done
 
     def fail(self, operation: OperationDoc, code_name: str, message: str) -> OperationDoc:
-        failed = {**operation, "done": True, "error": rpc_status(code_name, message)}
+        failed = {**touched(operation), "done": True, "error": rpc_status(code_name, message)}
         failed.pop("pendingResponse", None)
         self.store.put(KIND, operation["name"].rsplit("/", 1)[1], failed)
         return failed
 
-    def completed(self, parent: str, response: dict[str, Any]) -> OperationDoc:
+    def completed(self, parent: str, response: dict[str, Any], metadata_type: str | None = None) -> OperationDoc:
         """An operation for work that is already over."""
-        return self.finish(self.start(parent), response)
+        return self.finish(self.start(parent, metadata_type), response)
 
     def set_pending_response(self, operation: OperationDoc, response: dict[str, Any]) -> OperationDoc:
         """Record the answer once the durable part is done, so a restart can finish the operation."""

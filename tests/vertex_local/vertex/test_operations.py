@@ -6,6 +6,7 @@ from pathlib import Path
 
 import requests
 
+from tests.vertex_local.live import SERVING_IMAGE
 from vertex_local.state import StateStore
 from vertex_local.vertex.operations import Operations, typed
 
@@ -13,10 +14,12 @@ PARENT = "projects/p/locations/us-central1"
 
 
 def test_operations_are_served_under_v1_and_ui(vertex_local) -> None:
-    body = {"model": {"displayName": "op-test", "artifactUri": "gs://test-bucket/op-test/model"}}
+    model = {"displayName": "op-test", "artifactUri": "gs://test-bucket/op-test/model"}
+    body = {"model": {**model, "containerSpec": {"imageUri": SERVING_IMAGE}}}
     operation = requests.post(vertex_local.api("models:upload"), json=body, timeout=10).json()
     assert operation["done"] is True
     assert operation["response"]["@type"] == "type.googleapis.com/google.cloud.aiplatform.v1.UploadModelResponse"
+    assert operation["metadata"]["@type"].endswith("google.cloud.aiplatform.v1.UploadModelOperationMetadata")
     for prefix in ("v1", "ui"):
         polled = requests.get(f"{vertex_local.url}/{prefix}/{operation['name']}", timeout=10)
         assert polled.status_code == 200 and polled.json() == operation

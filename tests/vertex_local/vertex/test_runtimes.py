@@ -1,0 +1,120 @@
+"""A model is checked against the TensorFlow of the serving image it names, not the host's.
+
+The op lists are what tf_ops/dump_ops.py prints under each TF version; a model with an op TF 2.15 lacks (a
+DecodeWebP, registered since TF 2.18, in a branch serving never takes) loads here under TF 2.21 but not under
+TF 2.15, so its deploy to a tf2-cpu.2-15 model fails and the endpoint keeps its split.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.trainer.test_tf215_compat import REPO, tf215_python
+from tests.vertex_local.live import HttpClient, create_endpoint, deploy, predict_body, upload_model
+from tests.vertex_local.vertex.concurrency import endpoint_doc, operation_of
+from vertex_local.vertex import runtimes
+
+FAILED_PRECONDITION = 9
+
+
+def export_model_with_an_op_tf215_lacks(path: Path) -> Path:
+    """An image -> probabilities SavedModel whose graph holds a DecodeWebP op it never runs."""
+    import tensorflow as tf
+
+    class Model(tf.Module):
+        def __init__(self) -> None:
+            self.weights = tf.Variable(tf.zeros([784, 10]))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 28, 28], tf.float32, name="image")])
+        def serve(self, image):
+            logits = tf.reshape(image, [-1, 784]) @ self.weights
+            webp = lambda: tf.cast(tf.size(tf.raw_ops.DecodeWebP(contents=tf.constant(b""), channels=3)), tf.float32)  # noqa: E731
+            return {"probabilities": tf.nn.softmax(logits + tf.cond(tf.reduce_sum(image) < -1.0, webp, lambda: 0.0))}
+
+    model = Model()
+    tf.saved_model.save(model, str(path), signatures={"serving_default": model.serve})
+    return path
+
+
+@pytest.fixture(scope="module")
+def webp_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return export_model_with_an_op_tf215_lacks(tmp_path_factory.mktemp("webp") / "model")
+
+
+def test_the_trained_model_passes_for_every_served_runtime_and_the_webp_model_does_not(
+    trained_model_dir: Path, webp_model: Path
+) -> None:
+    for tf_version in runtimes.SERVED_TF.values():
+        runtimes.check_ops(trained_model_dir, tf_version)
+        with pytest.raises(ValueError, match=rf"\['DecodeWebP'\] that TensorFlow {tf_version}"):
+            runtimes.check_ops(webp_model, tf_version)
+
+
+def test_a_deploy_of_a_model_its_runtime_cannot_load_fails_and_the_old_split_keeps_serving(
+    vertex_local, trained_model_dir: Path, webp_model: Path, mnist_test_digits
+) -> None:
+    client = HttpClient(vertex_local.url)
+    good = upload_model(client, vertex_local, "runtimes", vertex_local.stage_model(trained_model_dir, "runtimes-ok"))
+    endpoint_id = create_endpoint(client, vertex_local, "runtimes")
+    live = deploy(client, vertex_local, endpoint_id, good, {"0": 100})
+    upload_model(client, vertex_local, "runtimes", vertex_local.stage_model(webp_model, "runtimes-webp"), parent=good)
+    body = {"deployedModel": {"model": f"{good}@2", "dedicatedResources": {"machineSpec": {}, "minReplicaCount": 1}},
+            "trafficSplit": {"0": 10, live: 90}}  # fmt: skip
+    answer = client.json("POST", f"/v1/{vertex_local.parent}/endpoints/{endpoint_id}:deployModel", body)
+    operation = operation_of(client, answer.json())
+    assert operation["error"]["code"] == FAILED_PRECONDITION, operation
+    assert "DecodeWebP" in operation["error"]["message"] and "TensorFlow 2.15" in operation["error"]["message"]
+    endpoint = endpoint_doc(client, vertex_local, endpoint_id)
+    assert endpoint["trafficSplit"] == {live: 100} and [d["id"] for d in endpoint["deployedModels"]] == [live]
+    path = f"/v1/{vertex_local.parent}/endpoints/{endpoint_id}:predict"
+    answer = client.request("POST", path, predict_body(mnist_test_digits[0][:2]), {"content-type": "application/json"})
+    assert answer.status == 200 and answer.json()["deployedModelId"] == live
+    client.close()
+
+
+def test_a_prebuilt_image_vertex_local_cannot_serve_registers_but_is_not_deployed(vertex_local) -> None:
+    client = HttpClient(vertex_local.url)
+    image = "us-docker.pkg.dev/vertex-ai/prediction/xgboost-cpu.1-7:latest"
+    model = {"displayName": "xgb", "artifactUri": "gs://test-bucket/xgb", "containerSpec": {"imageUri": image}}
+    body = {"model": model}
+    uploaded = client.json("POST", f"/v1/{vertex_local.parent}/models:upload", body)
+    assert uploaded.status == 200, uploaded.body
+    model = operation_of(client, uploaded.json())["response"]["model"]
+    endpoint_id = create_endpoint(client, vertex_local, "xgb")
+    deploy_body = {"deployedModel": {"model": model, "dedicatedResources": {"machineSpec": {}, "minReplicaCount": 1}}}
+    answer = client.json("POST", f"/v1/{vertex_local.parent}/endpoints/{endpoint_id}:deployModel", deploy_body)
+    assert answer.status == 400 and answer.json()["error"]["status"] == "FAILED_PRECONDITION"
+    message = answer.json()["error"]["message"]
+    assert "xgboost-cpu.1-7" in message and "tf2-cpu.2-15" in message
+    client.close()
+
+
+@pytest.mark.parametrize(
+    ("image", "tf_version"),
+    [
+        ("us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest", "2.15"),
+        ("europe-docker.pkg.dev/vertex-ai/prediction/tf2-gpu.2-15:latest", "2.15"),
+        ("asia-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-14:latest", "2.14"),
+    ],
+)
+def test_each_served_image_is_checked_against_its_own_tensorflow(image: str, tf_version: str) -> None:
+    assert runtimes.serving_tf_version({"imageUri": image}) == tf_version
+
+
+@pytest.mark.slow
+@pytest.mark.tf215
+def test_tf_2_15_itself_agrees_and_its_op_list_is_what_dump_ops_prints(trained_model_dir: Path, webp_model: Path):
+    python, env = str(tf215_python()), {"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": os.environ["PATH"]}
+    load = "import sys, tensorflow as tf; tf.saved_model.load(sys.argv[1]); print('loaded')"
+    loaded = subprocess.run([python, "-c", load, str(trained_model_dir)], capture_output=True, text=True, env=env)
+    assert loaded.returncode == 0 and "loaded" in loaded.stdout, loaded.stderr[-2000:]
+    refused = subprocess.run([python, "-c", load, str(webp_model)], capture_output=True, text=True, env=env)
+    assert refused.returncode != 0 and "Op type not registered 'DecodeWebP'" in refused.stderr
+    dumped = subprocess.run([python, str(REPO / "vertex_local/vertex/tf_ops/dump_ops.py")], capture_output=True,
+                            text=True, env=env, check=True)  # fmt: skip
+    assert json.loads(dumped.stdout) == json.loads((runtimes.OPS_DIR / "tf-2.15.json").read_text())
