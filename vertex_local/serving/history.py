@@ -82,7 +82,8 @@ def quantile(q: float, bounds: Sequence[float], cumulative: Sequence[int]) -> fl
 class MetricsHistory:
     """The time series of one server's ServingMetrics: record() samples, query() reads a window."""
 
-    def __init__(self, path: Path, bounds: Sequence[float], source: Callable[[], Mapping[Key, Totals]]) -> None:
+    def __init__(self, path: Path, bounds: Sequence[float], source: Callable[[], Mapping[Key, Totals]],
+                 started: float | None = None) -> None:  # fmt: skip
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -92,7 +93,7 @@ class MetricsHistory:
         self._bounds = tuple(bounds)  # latency bucket bounds in seconds, +Inf implied
         self._source = source
         self._last: dict[Key, Totals] = {}  # the counters at the last sample (all zero when the server started)
-        self._last_at = time.time()
+        self._last_at = time.time() if started is None else started
         self._task: asyncio.Task | None = None
 
     @contextlib.contextmanager
@@ -137,9 +138,13 @@ class MetricsHistory:
         window up to the last sample, oldest first; rates are 0 and the rest null in slots without requests."""
         seconds = WINDOWS[window]
         step = next(r.step_s for r in RESOLUTIONS if r.keep_s >= seconds)
-        last = int((self._last_at - RESOLUTIONS[0].step_s / 2) // step) * step  # the slot the last sample filled
-        times = list(range(last - seconds + step, last + step, step))
         with self._lock:
+            (newest,) = self._db.execute(
+                "SELECT MAX(t) FROM slots WHERE step_s = ? AND endpoint_id = ?", (step, endpoint_id)
+            ).fetchone()
+            # The slot the last sample filled (or a later one, written by the server before a quick restart).
+            last = max(int((self._last_at - RESOLUTIONS[0].step_s / 2) // step) * step, newest or 0)
+            times = list(range(last - seconds + step, last + step, step))
             rows = self._db.execute(
                 "SELECT t, deployed_model_id, requests, predictions, errors, buckets FROM slots "
                 "WHERE step_s = ? AND endpoint_id = ? AND t >= ? ORDER BY deployed_model_id, t",

@@ -61,6 +61,7 @@ export async function jobPage(ctx, jobId) {
     try {
       const { text, dropped } = await readTail(`${path}:logs?tail=${LOG_LINES}`, LOG_CHARS, reading.signal);
       log.textContent = text;
+      log.scrollTop = log.scrollHeight; // the newest lines in view, as `tail -f` shows them
       note.textContent = dropped ? `The last ${LOG_CHARS / 1024} KB of the log.` : `The last ${LOG_LINES} lines of each replica's log.`;
     } finally {
       reading = null;
