@@ -5,12 +5,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STATE_DIR ?= .vertex-local
 PORT ?= 8080
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+export CHROMIUM
 export PYTHONUNBUFFERED := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-cloud lint lint-workflows format train up down bench-train bench-serve monitor clean
+.PHONY: help venv browser demo test test-cloud lint lint-workflows format train up down bench-train bench-serve monitor clean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -26,7 +29,10 @@ venv: $(VENV)/.installed ## create .venv and install the pinned requirements
 demo: venv ## the whole pipeline against vertex-local: train, gate, register, deploy, smoke-test (KEEP=1 leaves the server up)
 	$(PY) -m scripts.demo $(if $(KEEP),--keep)
 
-test: venv lint ## ruff, hadolint, workflow checks, then every test
+browser: ## Debian's Chromium, which the console's browser tests drive (CHROMIUM=path to use another)
+	@test -x $(CHROMIUM) || $(SUDO) apt-get install -y -q chromium || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
+
+test: venv lint browser ## ruff, hadolint, workflow checks, then every test
 	$(PY) -m pytest
 
 test-cloud: venv ## the contract suite against YOUR Google Cloud project (PIPELINE_VERTEX_PROJECT, _REGION, _STAGING_BUCKET)

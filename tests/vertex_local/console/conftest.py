@@ -9,6 +9,7 @@ shoot(page, name)  saves a screenshot to out/console-screenshots/<name>.png (the
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import pytest
 from tests.conftest import REPO_ROOT, VertexLocal, start_vertex_local
 from tests.vertex_local.live import HttpClient, create_endpoint, deploy, wait_for_operation
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")  # Debian's, as `make browser` installs it
 # Flags that work in this sandbox; Playwright adds --headless and a fresh temporary --user-data-dir itself.
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
