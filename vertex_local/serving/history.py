@@ -87,6 +87,7 @@ class MetricsHistory:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # a power cut may lose the last samples, never corrupt the file
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()  # the connection
         self._sampling = threading.RLock()  # one sample at a time: each reads and moves self._last

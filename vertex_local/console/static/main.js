@@ -72,6 +72,7 @@ async function render() {
     if (mine !== shown) return stops.forEach((stop) => stop());
     leaving = stops;
     view.replaceChildren(...[built].flat(Infinity).filter(Boolean));
+    if (!performance.getEntriesByName("console-usable").length) performance.mark("console-usable");
   } catch (error) {
     stops.forEach((stop) => stop());
     if (mine === shown) view.replaceChildren(h("h1", {}, "Something went wrong"), errorBox(error));
