@@ -2,7 +2,8 @@
 
 console_server  session: a vertex-local with its own state, so its pages show only what these tests made
 rollout         session: a demo-like release on it: v1 to production, v2 canaried at 10 %, promoted, v1 undeployed
-browser, page   a Chromium (Debian's /usr/bin/chromium); a fresh context per test, failing on page errors
+browser, page   a Chromium (Debian's /usr/bin/chromium) for this package; a fresh context per test, failing on
+                page errors
 shoot(page, name)  saves a screenshot to out/console-screenshots/<name>.png (the test artifacts)
 """
 
@@ -115,8 +116,10 @@ def rollout(console_server: VertexLocal, staged_model: str) -> Release:
     return release
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
+    """Package-scoped: Playwright's sync API keeps an event loop running in this thread while it is open, and
+    later tests call asyncio.run() (tests/vertex_local/http)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -26,5 +26,19 @@ def test_the_registry_lists_each_version_with_its_aliases_labels_and_accuracy_af
     expect(v2).to_contain_text("gs://test-bucket/runs/console/model")
     expect(v2.locator(".per-class li")).to_have_count(10)
     expect(v2).to_contain_text(f"endpoint {rollout.endpoint_id}")
-    expect(v1).to_contain_text("Deployed" + "no")  # undeployed at the end of the canary
+    expect(v1.locator("dd").last).to_have_text("no")  # undeployed at the end of the canary
     shoot(page, "registry")
+
+
+def test_a_version_page_shows_its_confusion_matrix_from_metrics_json(
+    page: Any, console_server: VertexLocal, rollout: Release, trained_model_dir
+) -> None:
+    page.goto(console_url(console_server, "/models"))
+    page.get_by_role("link", name="Version 2").first.click()
+    expect(page.locator("h1")).to_have_text("mnist, version 2")
+    matrix = json.loads((trained_model_dir / "metrics.json").read_text())["confusion_matrix"]
+    rows = page.locator("table.confusion tbody tr")
+    expect(rows).to_have_count(10)
+    for truth, counts in enumerate(matrix):
+        expect(rows.nth(truth).locator("td")).to_have_text([str(count) for count in counts])
+    shoot(page, "version")
