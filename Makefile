@@ -13,7 +13,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv browser demo test test-cloud lint lint-workflows format train up down bench-train bench-serve monitor clean
+.PHONY: help venv browser demo test test-cloud lint lint-workflows format train up down bench-train bench-serve bench-console monitor clean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -70,6 +70,9 @@ bench-train: venv ## wall time and accuracy: baseline and cnn on mnist-sample, c
 bench-serve: venv ## serving figures side by side: the in-process floor, naive Flask, vertex-local under wrk
 	@command -v wrk >/dev/null || apt-get install -y -q wrk || (apt-get update -q && apt-get install -y -q wrk)
 	$(PY) -m benchmarks.bench_serve
+
+bench-console: venv browser ## the console's cold loads (bytes, ms to usable) beside /healthz; :predict with and without it open
+	$(PY) -m benchmarks.bench_console
 
 monitor: venv ## live table per deployed model: requests/s, predictions/s, errors, p50/p99 (PORT=8080, ENDPOINT=id)
 	$(PY) -m scripts.monitor --url http://127.0.0.1:$(PORT) $(if $(ENDPOINT),--endpoint $(ENDPOINT))
