@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 from typing import Any
 
@@ -47,6 +48,32 @@ def test_drawing_a_seven_with_the_mouse_is_read_as_a_seven(
     expect(page.locator(".probabilities li")).to_have_count(10)
     expect(page.locator(".probabilities li.best")).to_have_attribute("data-digit", "7")
     shoot(page, "test-tab")
+
+
+def test_a_seven_drawn_with_a_finger_on_a_touch_screen_is_read_as_a_seven(
+    browser: Any, console_server: VertexLocal, rollout: Release
+) -> None:
+    context = browser.new_context(viewport={"width": 800, "height": 900}, has_touch=True)
+    try:
+        page = context.new_page()
+        page.goto(console_url(console_server, f"/test?endpoint={rollout.endpoint_id}"))
+        box = page.locator("canvas.pad").bounding_box()
+        at = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in SEVEN]
+        path = [at[0]] + [  # 12 touch moves between each pair of points, as a finger sends them
+            (x0 + (x1 - x0) * step / 12, y0 + (y1 - y0) * step / 12)
+            for (x0, y0), (x1, y1) in itertools.pairwise(at)
+            for step in range(1, 13)
+        ]
+        touch = context.new_cdp_session(page)
+        touch.send(
+            "Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": path[0][0], "y": path[0][1]}]}
+        )
+        for x, y in path[1:]:
+            touch.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+        touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        expect(page.locator("#predicted")).to_have_text("7")
+    finally:
+        context.close()
 
 
 def test_the_drawing_is_centred_by_mass_and_scaled_into_a_20_pixel_box_as_mnist_digits_are(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,37 @@ def test_slots_older_than_their_resolution_keeps_are_deleted_so_the_file_stays_b
     assert rows[5] == 1 and rows[60] <= 1 + kept[60] // (7 * 3600) and rows[3600] <= 1 + kept[3600] // (7 * 3600)
     month = history.query("e1", "30d")["series"][0]["requestsPerSecond"]
     assert sum(1 for rate in month if rate) == rows[3600]
+
+
+def test_samples_taken_while_requests_are_counted_from_many_threads_lose_and_double_nothing(tmp_path: Path) -> None:
+    metrics = ServingMetrics()
+    history = MetricsHistory(tmp_path / "metrics.sqlite3", LATENCY_BUCKETS, metrics.totals)
+    counted = threading.Event()
+
+    def predictions(model: str) -> None:
+        for _ in range(3000):
+            metrics.observe("e1", model, 2, 0.002, False)
+
+    def samples() -> None:
+        while not counted.is_set():
+            history.sample()
+
+    for _ in range(5):  # rounds: each ends with every count recorded once
+        workers = [threading.Thread(target=predictions, args=(f"d{i % 2}",)) for i in range(4)]
+        samplers = [threading.Thread(target=samples) for _ in range(2)]
+        for thread in workers + samplers:
+            thread.start()
+        for thread in workers:
+            thread.join()
+        counted.set()
+        for thread in samplers:
+            thread.join()
+        counted.clear()
+        history.sample()
+    recorded = {
+        s["deployedModelId"]: sum(r * 5 for r in s["requestsPerSecond"]) for s in history.query("e1", "5m")["series"]
+    }
+    assert recorded == {"d0": pytest.approx(5 * 6000), "d1": pytest.approx(5 * 6000)}
 
 
 def test_the_history_survives_a_restart_and_a_graceful_stop_loses_nothing(tmp_path: Path, trained_model_dir,
