@@ -80,7 +80,6 @@ export async function versionPage(ctx, modelId, versionId) {
   const parts = [
     h("p", { class: "crumbs" }, h("a", { href: "#/models" }, "Model Registry"), " / ", version.displayName),
     h("h1", {}, `${version.displayName}, version ${version.versionId}`),
-    chips(version.versionAliases || [], "alias"),
     versionCard(ctx.location, version, version, metrics),
   ];
   if (!metrics || metrics.unreadable) {
