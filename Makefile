@@ -5,12 +5,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STATE_DIR ?= .vertex-local
 PORT ?= 8080
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+export CHROMIUM
 export PYTHONUNBUFFERED := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-cloud test-upstream-aiplatform lint lint-workflows format train up down trainer-image-check bench-train bench-serve monitor clean
+.PHONY: help venv demo test test-cloud test-upstream-aiplatform lint lint-workflows format train up down trainer-image-check bench-train bench-serve monitor clean browser bench-console
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -26,7 +29,10 @@ venv: $(VENV)/.installed ## create .venv and install the pinned requirements
 demo: venv ## the whole pipeline against vertex-local: train, gate, register, deploy, smoke-test (KEEP=1 leaves the server up)
 	$(PY) -m scripts.demo $(if $(KEEP),--keep)
 
-test: venv lint ## ruff, hadolint, workflow checks, then every test
+browser: ## Debian's Chromium, which the console's browser tests drive (CHROMIUM=path to use another)
+	@test -x $(CHROMIUM) || $(SUDO) apt-get install -y -q chromium || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
+
+test: venv lint browser ## ruff, hadolint, workflow checks, then every test
 	$(PY) -m pytest
 
 test-cloud: venv ## the contract suite against YOUR Google Cloud project (PIPELINE_VERTEX_PROJECT, _REGION, _STAGING_BUCKET)
@@ -79,6 +85,9 @@ bench-train: venv ## wall time and accuracy: baseline and cnn on mnist-sample, c
 bench-serve: venv ## serving figures side by side: the in-process floor, naive Flask, vertex-local under wrk
 	@command -v wrk >/dev/null || apt-get install -y -q wrk || (apt-get update -q && apt-get install -y -q wrk)
 	$(PY) -m benchmarks.bench_serve
+
+bench-console: venv browser ## the console's cold loads (bytes, ms to usable) beside /healthz; :predict with and without it open
+	$(PY) -m benchmarks.bench_console
 
 monitor: venv ## live table per deployed model: requests/s, predictions/s, errors, p50/p99 (PORT=8080, ENDPOINT=id)
 	$(PY) -m scripts.monitor --url http://127.0.0.1:$(PORT) $(if $(ENDPOINT),--endpoint $(ENDPOINT))

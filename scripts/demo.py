@@ -152,6 +152,9 @@ def run(args: argparse.Namespace) -> int:
     if started_here and args.keep:
         print(f"{STEP}: vertex-local keeps running; stop it with: make down")
     print(f"{STEP}: {'done' if status == 0 else 'failed'} in {time.monotonic() - began:.1f} s", flush=True)
+    if status == 0:  # the console: models, endpoints, charts and a drawing pad to test the model
+        stays = "" if not started_here or args.keep else " (with make demo KEEP=1)"
+        print(f"console: {cfg.vertex.api_endpoint.rstrip('/')}/console/{stays}")
     return status
 
 

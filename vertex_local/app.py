@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from pipeline_config import Serving
+from vertex_local.console.routes import ConsoleApi, console_routes
 from vertex_local.errors import (
     ApiError,
     api_error_handler,
@@ -27,9 +28,10 @@ from vertex_local.errors import (
 )
 from vertex_local.gcs import ObjectStore
 from vertex_local.gcs.routes import storage_routes
+from vertex_local.serving.history import MetricsHistory
 from vertex_local.serving.model_server import ModelServer
 from vertex_local.serving.predict import PredictApi, PredictRoute
-from vertex_local.serving.prometheus import ServingMetrics
+from vertex_local.serving.prometheus import LATENCY_BUCKETS, ServingMetrics
 from vertex_local.serving.traffic import TrafficTable
 from vertex_local.state import StateStore
 from vertex_local.vertex.deployments import Deployments
@@ -69,6 +71,7 @@ class Services:
     raw_predict: RawPredict
     server: ModelServer
     metrics: ServingMetrics
+    history: MetricsHistory
 
     @classmethod
     def create(cls, config: AppConfig) -> Services:
@@ -108,6 +111,7 @@ class Services:
             raw_predict=RawPredict(predict),
             server=server,
             metrics=metrics,
+            history=MetricsHistory(config.state_dir / "metrics.sqlite3", LATENCY_BUCKETS, metrics.totals),
         )
 
 
@@ -161,9 +165,11 @@ def build_app(config: AppConfig) -> Starlette:
             )
         await services.server.start()
         await services.deployments.restore()
+        services.history.start()
         LOG.info("vertex-local ready, state in %s", config.state_dir)
         yield
         await services.jobs.shutdown()
+        await services.history.close()
         await services.deployments.close()
         await services.server.close()
         services.store.close()
@@ -174,6 +180,7 @@ def build_app(config: AppConfig) -> Starlette:
         services.metrics.metrics_route(),
         *storage_routes(services.objects),
         *vertex_routes(services),
+        *console_routes(ConsoleApi(services.store, services.history, config.state_dir / "gcs")),
     ]
     handlers = {
         ApiError: api_error_handler,

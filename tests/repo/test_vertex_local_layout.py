@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "vertex_local"
-SURFACES = ("http", "gcs", "vertex", "serving")
+SURFACES = ("http", "gcs", "vertex", "serving", "console")
 # A surface's route modules: what the app wires up, never what another surface imports.
 ROUTE_MODULES = {"gcs.routes", "gcs.uploads", "vertex.model_service", "vertex.endpoint_service",
                  "vertex.job_service", "vertex.deployments", "serving.predict"}  # fmt: skip

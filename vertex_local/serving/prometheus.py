@@ -7,6 +7,8 @@ servers in one process (tests) never share counts.
 
 from __future__ import annotations
 
+import dataclasses
+
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,6 +17,18 @@ from starlette.routing import Route
 LABELS = ("endpoint_id", "deployed_model_id")
 # Seconds; fine at the low end, where a local predict lands (about a millisecond), up to a slow 10 s.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+TOTAL_FIELDS = {"vertex_local_prediction_requests_total": "requests", "vertex_local_predictions_total": "predictions",
+                "vertex_local_prediction_errors_total": "errors"}  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class Totals:
+    """One deployed model's counts since the server started; buckets are cumulative, as Prometheus's `le`."""
+
+    requests: int = 0
+    predictions: int = 0
+    errors: int = 0
+    buckets: tuple[int, ...] = ()  # one per LATENCY_BUCKETS bound, then +Inf
 
 
 class ServingMetrics:
@@ -63,3 +77,18 @@ class ServingMetrics:
             return Response(self.scrape(), media_type=CONTENT_TYPE_LATEST)
 
         return Route("/metrics", metrics, methods=["GET"])
+
+    def totals(self) -> dict[tuple[str, str], Totals]:
+        """Every deployed model's counts so far, by (endpoint id, deployed model id): what serving/history.py
+        samples. It reads the registry as a scrape does; observe() pays nothing for it."""
+        counts: dict[tuple[str, str], dict[str, int]] = {}
+        buckets: dict[tuple[str, str], list[int]] = {}
+        for family in self.registry.collect():
+            for sample in family.samples:  # a histogram's buckets come in `le` order, +Inf last
+                key = (sample.labels["endpoint_id"], sample.labels["deployed_model_id"])
+                if sample.name in TOTAL_FIELDS:
+                    counts.setdefault(key, {})[TOTAL_FIELDS[sample.name]] = int(sample.value)
+                elif sample.name.endswith("_bucket"):
+                    buckets.setdefault(key, []).append(int(sample.value))
+        keys = counts.keys() | buckets.keys()
+        return {key: Totals(**counts.get(key, {}), buckets=tuple(buckets.get(key, ()))) for key in keys}

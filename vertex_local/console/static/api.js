@@ -1,0 +1,66 @@
+// The REST API the SDK uses, same-origin: JSON bodies go as application/json, errors come back in Google's shape.
+
+export class ApiError extends Error {
+  constructor(httpStatus, message, status) {
+    super(status ? `${httpStatus} ${status}: ${message}` : `${httpStatus}: ${message}`);
+    this.httpStatus = httpStatus;
+    this.apiMessage = message;
+  }
+}
+
+async function answer(response) {
+  const text = await response.text();
+  let body = null;
+  try {
+    body = text ? JSON.parse(text) : {};
+  } catch {
+    body = null;
+  }
+  if (!response.ok || body === null) {
+    const error = body && body.error;
+    throw new ApiError(response.status, error ? error.message : text.slice(0, 300), error && error.status);
+  }
+  return body;
+}
+
+export async function getJson(path) {
+  return answer(await fetch(path, { headers: { Accept: "application/json" } }));
+}
+
+export async function postJson(path, bodyText) {
+  const headers = { "Content-Type": "application/json", Accept: "application/json" };
+  return answer(await fetch(path, { method: "POST", headers, body: bodyText }));
+}
+
+export function v1(location, path) {
+  return `/v1/${location}/${path}`;
+}
+
+// gs://BUCKET/NAME through the Cloud Storage JSON API; null when there is no such object.
+export async function readGcsJson(uri) {
+  const match = /^gs:\/\/([^/]+)\/(.+)$/.exec(uri);
+  if (!match) return null;
+  const response = await fetch(`/storage/v1/b/${match[1]}/o/${encodeURIComponent(match[2])}?alt=media`);
+  if (response.status === 404) return null;
+  return answer(response);
+}
+
+// A text body read as it streams in, keeping only its last `maxChars`: a long log never sits whole in memory.
+export async function readTail(path, maxChars, signal) {
+  const response = await fetch(path, { signal });
+  if (!response.ok) return answer(response);
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let kept = "";
+  let dropped = false;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    kept += value;
+    if (kept.length > maxChars) {
+      kept = kept.slice(kept.length - maxChars);
+      dropped = true;
+    }
+  }
+  if (dropped) kept = kept.slice(kept.indexOf("\n") + 1);
+  return { text: kept, dropped };
+}

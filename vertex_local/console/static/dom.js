@@ -1,0 +1,62 @@
+// Building the page: elements from data, always as text (names and labels come from the API, never run as HTML).
+
+export function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name.startsWith("on")) element.addEventListener(name.slice(2), value);
+    else if (name === "class") element.className = value;
+    else element.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    element.append(child instanceof Node ? child : String(child));
+  }
+  return element;
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+
+export function svg(tag, attributes = {}, ...children) {
+  const element = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value !== null && value !== undefined) element.setAttribute(name, String(value));
+  }
+  for (const child of children.flat(Infinity)) if (child) element.append(child instanceof Node ? child : String(child));
+  return element;
+}
+
+export function time(text) {
+  if (!text) return "—";
+  const date = new Date(text);
+  return h("time", { datetime: text }, date.toLocaleString());
+}
+
+export function duration(start, end) {
+  if (!start) return "—";
+  const seconds = ((end ? new Date(end) : new Date()) - new Date(start)) / 1000;
+  return seconds < 120 ? `${seconds.toFixed(1)} s` : `${(seconds / 60).toFixed(1)} min`;
+}
+
+export function idOf(name) {
+  return String(name).split("/").pop();
+}
+
+export function chips(values, className = "chip") {
+  return h("ul", { class: "chips" }, values.map((value) => h("li", { class: className }, value)));
+}
+
+export function facts(pairs) {
+  return h("dl", { class: "facts" }, pairs.filter(([, value]) => value !== undefined).map(([term, value]) => [
+    h("dt", {}, term),
+    h("dd", {}, value === null || value === "" ? "—" : value),
+  ]));
+}
+
+export function errorBox(error) {
+  return h("p", { class: "error", role: "alert" }, error.message || String(error));
+}
+
+export function percent(value, digits = 1) {
+  return value === null || value === undefined ? "—" : `${(value * 100).toFixed(digits)} %`;
+}
