@@ -10,7 +10,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-cloud lint lint-workflows format train up down bench-train bench-serve monitor clean
+.PHONY: help venv demo test test-cloud test-upstream-storage lint lint-workflows format train up down bench-train bench-serve bench-gcs monitor clean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ test: venv lint ## ruff, hadolint, workflow checks, then every test
 
 test-cloud: venv ## the contract suite against YOUR Google Cloud project (PIPELINE_VERTEX_PROJECT, _REGION, _STAGING_BUCKET)
 	CONTRACT_TARGET=gcp $(PY) -m pytest tests/contract
+
+test-upstream-storage: venv ## python-storage's own system tests (pinned sdist from PyPI) against a fresh vertex-local
+	$(PY) -m tests.upstream.storage.run $(ARGS)
 
 lint: venv ## ruff and hadolint
 	$(VENV)/bin/ruff check .
@@ -64,6 +67,9 @@ bench-train: venv ## wall time and accuracy: baseline and cnn on mnist-sample, c
 bench-serve: venv ## serving figures side by side: the in-process floor, naive Flask, vertex-local under wrk
 	@command -v wrk >/dev/null || apt-get install -y -q wrk || (apt-get update -q && apt-get install -y -q wrk)
 	$(PY) -m benchmarks.bench_serve
+
+bench-gcs: venv ## Cloud Storage uploads: the server's peak memory under 1, 4, 16 concurrent 32 MiB multipart uploads
+	$(PY) -m benchmarks.bench_gcs
 
 monitor: venv ## live table per deployed model: requests/s, predictions/s, errors, p50/p99 (PORT=8080, ENDPOINT=id)
 	$(PY) -m scripts.monitor --url http://127.0.0.1:$(PORT) $(if $(ENDPOINT),--endpoint $(ENDPOINT))
