@@ -11,6 +11,7 @@ not enforced.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from typing import Any
 
 from vertex_local.errors import ApiError
@@ -27,6 +28,12 @@ def refuse_unimplemented(body: dict[str, Any], where: str) -> None:
         if body.get(key) not in (None, False, [], {}):
             raise ApiError(400, f"{where}: '{key}' is not implemented by vertex-local (ACLs, holds, retention and "
                                 "encryption keys are not enforced locally, so they are refused)")  # fmt: skip
+
+
+def refuse_encryption_keys(headers: Mapping[str, str]) -> None:
+    """Customer-supplied keys travel in x-goog-encryption-* headers: refused, as nothing would be encrypted."""
+    if any(name.startswith(("x-goog-encryption", "x-goog-copy-source-encryption")) for name in headers):
+        raise ApiError(400, "customer-supplied encryption keys are not implemented by vertex-local")
 
 
 def rfc3339_us(value: object, field: str) -> int:

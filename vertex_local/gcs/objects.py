@@ -17,7 +17,7 @@ from vertex_local.errors import ApiError
 from vertex_local.gcs.catalog import ObjectRecord
 from vertex_local.gcs.copies import Target, compose, copy_object, move
 from vertex_local.gcs.download import download
-from vertex_local.gcs.fields import apply_fields
+from vertex_local.gcs.fields import apply_fields, refuse_encryption_keys
 from vertex_local.gcs.listing import list_objects
 from vertex_local.gcs.preconditions import Preconditions, check_etag, parse_int
 from vertex_local.gcs.resources import object_etag, object_resource
@@ -49,8 +49,7 @@ def refuse_unimplemented(request: Request) -> None:
     for param in NOT_IMPLEMENTED_PARAMS:
         if request.query_params.get(param, "false") not in ("", "false"):
             raise ApiError(400, f"{param} is not implemented by vertex-local (no KMS keys, ACLs or soft delete)")
-    if any(name.startswith(("x-goog-encryption", "x-goog-copy-source-encryption")) for name in request.headers):
-        raise ApiError(400, "customer-supplied encryption keys are not implemented by vertex-local")
+    refuse_encryption_keys(request.headers)
 
 
 class ObjectApi:
@@ -65,7 +64,7 @@ class ObjectApi:
         bucket_name = decoded([bucket])
         if request.method != "POST":
             if rest[-1:] == [b"acl"] and len(rest) > 1:
-                raise ApiError(400, "object ACLs are not implemented by vertex-local")
+                raise ApiError(404, "object ACLs are not implemented by vertex-local")
             handlers = {"GET": self.get, "PATCH": self.patch, "PUT": self.update, "DELETE": self.delete}
             return await handlers[request.method](request, bucket_name, decoded(rest))
         return await self._verb(request, bucket_name, rest)

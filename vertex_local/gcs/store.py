@@ -93,10 +93,10 @@ class ObjectStore:
         """The live object, or the generation asked for; 404 when there is none."""
         self.bucket(bucket)
         check_object_name(name)
-        if generation:
-            found = self.catalog.version(bucket, name, generation)
-        else:
-            found = self.catalog.live(bucket, name) or self.legacy.find(bucket, name)
+        found = self.catalog.version(bucket, name, generation) if generation else self.catalog.live(bucket, name)
+        if found is None:
+            legacy = self.legacy.find(bucket, name)
+            found = legacy if legacy and generation in (None, 0, legacy.generation) else None
         if found is None:
             raise ApiError(404, f"object gs://{bucket}/{name}{f'#{generation}' if generation else ''} not found")
         return found

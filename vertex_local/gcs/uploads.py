@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 from vertex_local.errors import ApiError
 from vertex_local.gcs.catalog import ObjectRecord
 from vertex_local.gcs.content import Digests, disk_errors
-from vertex_local.gcs.fields import apply_fields, refuse_unimplemented
+from vertex_local.gcs.fields import apply_fields, refuse_encryption_keys, refuse_unimplemented
 from vertex_local.gcs.multipart import stream_multipart
 from vertex_local.gcs.names import check_object_name
 from vertex_local.gcs.preconditions import NAMES, Preconditions
@@ -91,6 +91,7 @@ class Uploads:
         return {path.stem for path in self.store.files.scratch_dir.glob("*.json")}
 
     async def start(self, request: Request) -> Response:
+        refuse_encryption_keys(request.headers)
         kind = request.query_params.get("uploadType")
         if kind == "media":
             content_type = request.headers.get("content-type") or DEFAULT_CONTENT_TYPE
@@ -153,15 +154,17 @@ class Uploads:
 
     async def resume(self, request: Request) -> Response:
         """One chunk of a resumable upload (or a status query with an empty body)."""
+        refuse_encryption_keys(request.headers)
         upload_id = request.query_params.get("upload_id", "")
         async with self.locks[upload_id]:
-            try:
-                return await self._resume(request, upload_id)
-            finally:
-                self.locks.pop(upload_id, None)
+            return await self._resume(request, upload_id)
 
     async def _resume(self, request: Request, upload_id: str) -> Response:
-        upload = await run_in_threadpool(self._load_session, upload_id)
+        try:
+            upload = await run_in_threadpool(self._load_session, upload_id)
+        except ApiError:
+            self.locks.pop(upload_id, None)  # no such session: keep no lock for it
+            raise
         start, end, total = parse_content_range(request.headers.get("content-range"))
         data = self.store.files.scratch_dir / upload_id
         size = await append_chunk(request, data, start, end)
@@ -176,6 +179,7 @@ class Uploads:
         finally:
             data.unlink(missing_ok=True)
             self._session_file(upload_id).unlink(missing_ok=True)
+            self.locks.pop(upload_id, None)
         return JSONResponse(self.render(record, request))
 
     def _session_file(self, upload_id: str) -> Path:
