@@ -17,6 +17,7 @@ from typing import Any
 from vertex_local.errors import ApiError
 from vertex_local.gcs.fields import storage_class
 from vertex_local.gcs.names import check_new_bucket_name
+from vertex_local.gcs.preconditions import NotModified, Preconditions
 from vertex_local.gcs.resources import rfc3339, varint
 
 WRITABLE = ("location", "storageClass", "labels", "versioning", "billing")
@@ -148,3 +149,15 @@ def bucket_resource(bucket: dict[str, Any], base_url: str) -> dict[str, Any]:
     if bucket.get("billing", {}).get("requesterPays"):
         resource["billing"] = bucket["billing"]
     return resource
+
+
+def check_preconditions(checks: Preconditions, bucket: dict[str, Any]) -> None:
+    """Buckets take ifMetagenerationMatch / ifMetagenerationNotMatch only."""
+    if checks.generation_match is not None or checks.generation_not_match is not None:
+        raise ApiError(400, "bucket requests take ifMetagenerationMatch or ifMetagenerationNotMatch, not generations")
+    wanted, unwanted = checks.metageneration_match, checks.metageneration_not_match
+    if wanted is not None and wanted != bucket["metageneration"]:
+        raise ApiError(412, f"ifMetagenerationMatch={wanted} failed: bucket is at metageneration "
+                            f"{bucket['metageneration']}")  # fmt: skip
+    if unwanted is not None and unwanted == bucket["metageneration"]:
+        raise NotModified(f"ifMetagenerationNotMatch={unwanted}: bucket is still at that metageneration")

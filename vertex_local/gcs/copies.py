@@ -18,7 +18,7 @@ from vertex_local.gcs.fields import NOT_IMPLEMENTED, TEXT_FIELDS, apply_fields, 
 from vertex_local.gcs.legacy import LEGACY
 from vertex_local.gcs.names import check_object_name
 from vertex_local.gcs.preconditions import Preconditions
-from vertex_local.gcs.resources import rfc3339
+from vertex_local.gcs.resources import now_rfc3339
 from vertex_local.gcs.store import NewContent, ObjectStore
 
 MAX_COMPOSE_SOURCES = 32
@@ -46,7 +46,7 @@ def copy_object(store: ObjectStore, source: Target, dest: Target, body: dict[str
         content = store.files.duplicate(record.content)
     meta = {k: v for k, v in record.meta.items() if k not in ("storageClass", "componentCount")}
     if any(key in body for key in WRITABLE):
-        meta = apply_fields(meta, body, replace=False, now=rfc3339(record.updated))
+        meta = apply_fields(meta, body, replace=False, now=now_rfc3339())
     if body.get("storageClass"):
         meta["storageClass"] = storage_class(body["storageClass"])
     if "componentCount" in record.meta:
@@ -76,7 +76,7 @@ def compose(store: ObjectStore, dest: Target, body: dict[str, Any], dest_checks:
     destination = body.get("destination") or {}
     if not isinstance(destination, dict):
         raise ApiError(400, "compose's 'destination' must be an object resource")
-    meta = apply_fields({}, destination, replace=True, now=rfc3339(0))
+    meta = apply_fields({}, destination, replace=True, now=now_rfc3339())
     sources = compose_sources(body, dest.bucket)
     scratch = store.files.new_scratch()
     try:

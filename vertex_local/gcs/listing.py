@@ -9,6 +9,7 @@ toward maxResults; once a prefix is reported the scan jumps past every name unde
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -57,37 +58,33 @@ class Entries:
         return found
 
 
+def glob_set(body: str) -> str:
+    """A [..] or [!..] set of matchGlob as a regex character class."""
+    negate, chars = body.startswith("!"), body.removeprefix("!")
+    return ("[^" if negate else "[") + re.escape(chars).replace("\\-", "-") + "]"
+
+
 def glob_regex(glob: str) -> str:
     """matchGlob as a regular expression: ** spans '/', * and ? do not, [..] / [!..] sets, {a,b} alternatives."""
     out, i = [], 0
     while i < len(glob):
-        char = glob[i]
-        if glob.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-            continue
-        if glob.startswith("**", i):
-            out.append(".*")
-            i += 2
-            continue
-        if char == "{":
-            close = glob.find("}", i)
-            if close == -1:
-                raise ApiError(400, f"matchGlob {glob!r} has an unclosed '{{'")
-            out.append("(?:" + "|".join(glob_regex(part) for part in glob[i + 1 : close].split(",")) + ")")
-            i = close + 1
-            continue
-        if char == "[":
-            close = glob.find("]", i + 2)
-            if close == -1:
-                raise ApiError(400, f"matchGlob {glob!r} has an unclosed '['")
-            body = glob[i + 1 : close]
-            out.append("[^" + re.escape(body[1:]).replace("\\-", "-") + "]" if body.startswith("!") else
-                       "[" + re.escape(body).replace("\\-", "-") + "]")  # fmt: skip
-            i = close + 1
-            continue
-        out.append({"*": "[^/]*", "?": "[^/]"}.get(char, re.escape(char)))
-        i += 1
+        for token, regex in (("**/", "(?:.*/)?"), ("**", ".*"), ("*", "[^/]*"), ("?", "[^/]")):
+            if glob.startswith(token, i):
+                out.append(regex)
+                i += len(token)
+                break
+        else:
+            if glob[i] in "{[":
+                close = glob.find("}" if glob[i] == "{" else "]", i + (1 if glob[i] == "{" else 2))
+                if close == -1:
+                    raise ApiError(400, f"matchGlob {glob!r} has an unclosed {glob[i]!r}")
+                body = glob[i + 1 : close]
+                alternatives = "(?:" + "|".join(glob_regex(part) for part in body.split(",")) + ")"
+                out.append(alternatives if glob[i] == "{" else glob_set(body))
+                i = close + 1
+            else:
+                out.append(re.escape(glob[i]))
+                i += 1
     return "".join(out)
 
 
@@ -118,41 +115,65 @@ def parse_token(token: str) -> tuple[str, int]:
         raise ApiError(400, f"pageToken {token[:50]!r} is not one this server handed out") from None
 
 
+@dataclasses.dataclass(frozen=True)
+class ListQuery:
+    """objects.list's parameters, checked."""
+
+    prefix: str
+    delimiter: str
+    size: int
+    end: str | None
+    trailing: bool
+    versions: bool
+    after: tuple[str, int]  # start past this (name, generation)
+    keep: Callable[[ObjectRecord], bool]  # matchGlob and filter
+
+    @classmethod
+    def parse(cls, query: Mapping[str, str]) -> ListQuery:
+        for param in NOT_IMPLEMENTED:
+            if query.get(param, "false").lower() == "true":
+                raise ApiError(400, f"{param} is not implemented by vertex-local (no managed folders, no soft delete)")
+        size = min(parse_int(query, "maxResults") or MAX_RESULTS, MAX_RESULTS)
+        if size < 1:
+            raise ApiError(400, f"maxResults must be a positive integer, got {query.get('maxResults')!r}")
+        prefix = query.get("prefix", "")
+        after = max((query.get("startOffset", ""), -1), (prefix, -1))
+        if query.get("pageToken"):
+            after = max(after, parse_token(query["pageToken"]))
+        glob = re.compile(glob_regex(query["matchGlob"])) if query.get("matchGlob") else None
+        wanted = context_filter(query["filter"]) if query.get("filter") else None
+
+        def keep(record: ObjectRecord) -> bool:
+            return (glob is None or bool(glob.fullmatch(record.name))) and (wanted is None or wanted(record))
+
+        flag = {key: query.get(key, "false").lower() == "true" for key in ("includeTrailingDelimiter", "versions")}
+        return cls(prefix, query.get("delimiter", ""), size, query.get("endOffset"),
+                   flag["includeTrailingDelimiter"], flag["versions"], after, keep)  # fmt: skip
+
+
 def list_objects(store: ObjectStore, bucket: str, query: Mapping[str, str]) -> dict[str, Any]:
     """One page of objects.list; blocking."""
-    for param in NOT_IMPLEMENTED:
-        if query.get(param, "false").lower() == "true":
-            raise ApiError(400, f"{param} is not implemented by vertex-local (no managed folders, no soft delete)")
+    wanted = ListQuery.parse(query)
     store.bucket(bucket)
-    prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
-    size = min(parse_int(query, "maxResults") or MAX_RESULTS, MAX_RESULTS)
-    if size < 1:
-        raise ApiError(400, f"maxResults must be a positive integer, got {query.get('maxResults')!r}")
-    end, trailing = query.get("endOffset"), query.get("includeTrailingDelimiter", "false").lower() == "true"
-    glob = re.compile(glob_regex(query["matchGlob"])) if query.get("matchGlob") else None
-    wanted = context_filter(query["filter"]) if query.get("filter") else None
-    after = max((query.get("startOffset", ""), -1), (prefix, -1))
-    if query.get("pageToken"):
-        after = max(after, parse_token(query["pageToken"]))
-    entries = Entries(store, bucket, prefix, query.get("versions", "false").lower() == "true", after)
-    items, prefixes, last = [], [], after
-    while len(items) + len(prefixes) < size:
+    entries = Entries(store, bucket, wanted.prefix, wanted.versions, wanted.after)
+    items, prefixes, last = [], [], wanted.after
+    while len(items) + len(prefixes) < wanted.size:
         record = entries.next()
-        if record is None or (end is not None and record.name >= end):
+        if record is None or (wanted.end is not None and record.name >= wanted.end):
             return {"items": items, "prefixes": prefixes}
-        if (glob and not glob.fullmatch(record.name)) or (wanted and not wanted(record)):
+        if not wanted.keep(record):
             continue
-        cut = record.name.find(delimiter, len(prefix)) if delimiter else -1
+        cut = record.name.find(wanted.delimiter, len(wanted.prefix)) if wanted.delimiter else -1
         if cut == -1:
             items.append(record)
             last = (record.name, record.generation)
             continue
-        folder = record.name[: cut + len(delimiter)]
+        folder = record.name[: cut + len(wanted.delimiter)]
         prefixes.append(folder)
-        if trailing and record.name == folder:
+        if wanted.trailing and record.name == folder:
             items.append(record)
-        last = (folder + PAST, 1 << 62)
+        last = (folder + PAST, 1 << 62)  # past every name under the folder
         entries.seek(last)
     following = entries.next()
-    more = following is not None and (end is None or following.name < end)
+    more = following is not None and (wanted.end is None or following.name < wanted.end)
     return {"items": items, "prefixes": prefixes, **({"nextPageToken": page_token(last)} if more else {})}

@@ -90,8 +90,7 @@ class ObjectApi:
             return await download(self.store, request, bucket, name)
         query = request.query_params
         generation, checks = parse_int(query, "generation"), Preconditions.from_query(query)
-        record, stream = await run_in_threadpool(self.store.open_record, bucket, name, generation, checks)
-        stream.close()
+        record = await run_in_threadpool(self.store.describe, bucket, name, generation, checks)
         check_etag(request.headers, object_etag(record))
         return JSONResponse(render(record, request))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -17,6 +18,11 @@ from vertex_local.gcs.catalog import ObjectRecord
 def rfc3339(us: int) -> str:
     moment = datetime.datetime.fromtimestamp(us / 1_000_000, tz=datetime.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def now_rfc3339() -> str:
+    """The current time as RFC 3339, for fields stamped when written (object contexts)."""
+    return rfc3339(time.time_ns() // 1000)
 
 
 def varint(value: int) -> bytes:

@@ -22,7 +22,7 @@ from vertex_local.gcs.catalog import Catalog, ObjectRecord
 from vertex_local.gcs.content import ContentFiles, disk_errors
 from vertex_local.gcs.legacy import LEGACY, LegacyFiles
 from vertex_local.gcs.names import check_bucket_name, check_object_name, split_uri
-from vertex_local.gcs.preconditions import NotModified, Preconditions
+from vertex_local.gcs.preconditions import Preconditions
 from vertex_local.gcs.resources import rfc3339
 
 
@@ -62,7 +62,7 @@ class ObjectStore:
 
     def get_bucket(self, name: str, checks: Preconditions) -> dict[str, Any]:
         bucket = self.bucket(name)
-        check_bucket_preconditions(checks, bucket)
+        buckets.check_preconditions(checks, bucket)
         return bucket
 
     def create_bucket(self, body: dict[str, Any], project: str) -> dict[str, Any]:
@@ -76,14 +76,14 @@ class ObjectStore:
     def change_bucket(self, name: str, body: dict, replace: bool, preconditions: Preconditions) -> dict[str, Any]:
         with disk_errors(), self.catalog.transaction():
             current = self.bucket(name)
-            check_bucket_preconditions(preconditions, current)
+            buckets.check_preconditions(preconditions, current)
             changed = buckets.changed_bucket(current, body, replace, self.catalog.next_generation())
             self.catalog.put_bucket(name, changed)
         return changed
 
     def delete_bucket(self, name: str, preconditions: Preconditions) -> None:
         with disk_errors(), self.catalog.transaction():
-            check_bucket_preconditions(preconditions, self.bucket(name))
+            buckets.check_preconditions(preconditions, self.bucket(name))
             if self.catalog.holds_objects(name) or self.legacy.holds_files(name):
                 raise ApiError(409, f"bucket {name} is not empty: delete its objects (all generations) first")
             self.catalog.delete_bucket(name)
@@ -106,12 +106,17 @@ class ObjectStore:
             return self.legacy.path_of(record)
         return self.files.path(record.content)
 
+    def describe(self, bucket: str, name: str, generation: int | None, checks: Preconditions) -> ObjectRecord:
+        """The object's record once its preconditions hold (a metadata GET)."""
+        record = self.find(bucket, name, generation)
+        checks.check(record, f"gs://{bucket}/{name}")
+        return record
+
     def open_record(self, bucket: str, name: str, generation: int | None, checks: Preconditions) -> tuple:
         """(record, open file) of an object, opened under the catalog lock: a writer that replaces it afterwards
         removes the file's name, never the bytes this reader is streaming. The caller closes the file."""
-        with self.catalog.locked():
-            record = self.find(bucket, name, generation)
-            checks.check(record, f"gs://{bucket}/{name}")
+        with self.catalog.locked(), disk_errors():
+            record = self.describe(bucket, name, generation, checks)
             return record, self.content_path(record).open("rb")
 
     @contextlib.contextmanager
@@ -229,15 +234,3 @@ class ObjectStore:
             after = (batch[-1].name, batch[-1].generation)
         found.extend(record.name for record in self.legacy.records(bucket, prefix))
         return sorted(set(found))
-
-
-def check_bucket_preconditions(checks: Preconditions, bucket: dict[str, Any]) -> None:
-    """Buckets take ifMetagenerationMatch / ifMetagenerationNotMatch only."""
-    if checks.generation_match is not None or checks.generation_not_match is not None:
-        raise ApiError(400, "bucket requests take ifMetagenerationMatch or ifMetagenerationNotMatch, not generations")
-    wanted, unwanted = checks.metageneration_match, checks.metageneration_not_match
-    if wanted is not None and wanted != bucket["metageneration"]:
-        raise ApiError(412, f"ifMetagenerationMatch={wanted} failed: bucket is at metageneration "
-                            f"{bucket['metageneration']}")  # fmt: skip
-    if unwanted is not None and unwanted == bucket["metageneration"]:
-        raise NotModified(f"ifMetagenerationNotMatch={unwanted}: bucket is still at that metageneration")

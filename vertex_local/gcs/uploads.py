@@ -31,7 +31,7 @@ from vertex_local.gcs.fields import apply_fields, refuse_encryption_keys, refuse
 from vertex_local.gcs.multipart import stream_multipart
 from vertex_local.gcs.names import check_object_name
 from vertex_local.gcs.preconditions import NAMES, Preconditions
-from vertex_local.gcs.resources import rfc3339
+from vertex_local.gcs.resources import now_rfc3339
 from vertex_local.gcs.store import NewContent, ObjectStore
 from vertex_local.http.bodies import read_json
 
@@ -72,7 +72,7 @@ def new_upload(request: Request, metadata: object, media_type: str) -> Upload:
     name = check_object_name(metadata.get("name") or query.get("name"))
     Preconditions.from_query(query)  # 400 now for a malformed one
     fields = {"contentType": media_type or DEFAULT_CONTENT_TYPE, "contentEncoding": query.get("contentEncoding")}
-    meta = apply_fields({}, fields | metadata, replace=True, now=rfc3339(0))
+    meta = apply_fields({}, fields | metadata, replace=True, now=now_rfc3339())
     claims = tuple((key, str(metadata[key])) for key in ("md5Hash", "crc32c") if metadata.get(key))
     wanted = {"if" + key: query["if" + key] for key in NAMES if "if" + key in query}
     return Upload(request.path_params["bucket"], name, meta, wanted, claims)
