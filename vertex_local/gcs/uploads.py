@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
 import re
 from collections import defaultdict
 from collections.abc import Callable
@@ -145,9 +146,17 @@ class Uploads:
         content_type = request.headers.get("x-upload-content-type") or DEFAULT_CONTENT_TYPE
         upload = new_upload(request, metadata, content_type)
         await run_in_threadpool(self.store.bucket, upload.bucket)
-        upload_id = self.store.files.new_scratch().name
-        with disk_errors():
-            self._session_file(upload_id).write_text(json.dumps(dataclasses.asdict(upload)))
+        data = self.store.files.new_scratch()
+        session, scratch = self._session_file(data.name), data.with_name(f"{data.name}.json.tmp")
+        try:
+            with disk_errors():  # written whole, then renamed: a crash never leaves half a session
+                scratch.write_text(json.dumps(dataclasses.asdict(upload)))
+                os.replace(scratch, session)
+        except BaseException:
+            for path in (data, scratch):
+                path.unlink(missing_ok=True)
+            raise
+        upload_id = data.name
         bucket = quote(upload.bucket, safe="")
         location = f"{request.base_url}upload/storage/v1/b/{bucket}/o?uploadType=resumable&upload_id={upload_id}"
         return Response(status_code=200, headers={"location": location})
