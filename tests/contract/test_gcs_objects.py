@@ -48,6 +48,7 @@ def test_an_upload_whose_claimed_checksum_does_not_match_is_refused_and_stores_n
 
 
 def test_a_media_upload_whose_x_goog_hash_does_not_match_is_refused(target) -> None:
+    """https://cloud.google.com/storage/docs/data-validation: a checksum sent with an upload is checked server-side."""
     client = target.storage_client()
     blob = fresh_blob(target, "media")
     url = f"{client._connection.API_BASE_URL}/upload/storage/v1/b/{target.bucket}/o"

@@ -5,7 +5,8 @@ session (Location header), then PUTs carry chunks with Content-Range and get 308
 until the last one gets the object. Every kind streams its bytes to a scratch file (gcs/content.py); a session's
 bytes and settings live under <gcs_root>/.uploads, so it survives a restart. Checksums a client sends (metadata
 md5Hash/crc32c, or x-goog-hash) must match the bytes, else 400 and nothing is stored
-(https://cloud.google.com/storage/docs/json_api/v1/objects/insert, .../docs/performing-resumable-uploads).
+(https://cloud.google.com/storage/docs/data-validation, .../docs/json_api/v1/objects/insert,
+.../docs/performing-resumable-uploads).
 """
 
 from __future__ import annotations
