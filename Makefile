@@ -13,7 +13,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-cloud test-upstream-aiplatform lint lint-workflows format train up down trainer-image-check bench-train bench-serve monitor clean browser bench-console
+.PHONY: help venv demo test test-cloud test-upstream-aiplatform lint lint-workflows format train up down trainer-image-check bench-train bench-serve monitor clean browser bench-console test-upstream-storage bench-gcs
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ test-cloud: venv ## the contract suite against YOUR Google Cloud project (PIPELI
 
 test-upstream-aiplatform: venv ## google-cloud-aiplatform's own system tests (model versions, upload, custom job, interactions) against a fresh vertex-local
 	$(PY) -m tests.upstream.aiplatform.run
+
+test-upstream-storage: venv ## python-storage's own system tests (pinned sdist from PyPI) against a fresh vertex-local
+	$(PY) -m tests.upstream.storage.run $(ARGS)
 
 lint: venv ## ruff and hadolint
 	$(VENV)/bin/ruff check .
@@ -88,6 +91,9 @@ bench-serve: venv ## serving figures side by side: the in-process floor, naive F
 
 bench-console: venv browser ## the console's cold loads (bytes, ms to usable) beside /healthz; :predict with and without it open
 	$(PY) -m benchmarks.bench_console
+
+bench-gcs: venv ## Cloud Storage uploads: the server's peak memory under 1, 4, 16 concurrent 32 MiB multipart uploads
+	$(PY) -m benchmarks.bench_gcs
 
 monitor: venv ## live table per deployed model: requests/s, predictions/s, errors, p50/p99 (PORT=8080, ENDPOINT=id)
 	$(PY) -m scripts.monitor --url http://127.0.0.1:$(PORT) $(if $(ENDPOINT),--endpoint $(ENDPOINT))

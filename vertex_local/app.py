@@ -173,6 +173,7 @@ def build_app(config: AppConfig) -> Starlette:
         await services.deployments.close()
         await services.server.close()
         services.store.close()
+        services.objects.close()
 
     routes = [
         PredictRoute(services.predict),  # .../endpoints/{endpoint}:predict, the hot path: matched first

@@ -105,8 +105,8 @@ def storage_templates(bucket: str, name: str) -> list[tuple[str, str, Any]]:
     b, o = quote(bucket, safe=""), quote(name, safe="")
     metadata = {"name": name, "contentType": "text/plain", "metadata": {"k": "v"}}
     return [
-        ("POST", "/storage/v1/b", {"name": bucket, "location": "US"}),
-        ("GET", "/storage/v1/b", None),
+        ("POST", "/storage/v1/b?project=fuzz-project", {"name": bucket, "location": "US"}),
+        ("GET", "/storage/v1/b?project=fuzz-project", None),
         ("GET", f"/storage/v1/b/{b}", None),
         ("DELETE", f"/storage/v1/b/{b}", None),
         ("GET", f"/storage/v1/b/{b}/o?prefix=fuzz%2F&delimiter=%2F&maxResults=2&startOffset=a", None),

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -57,7 +58,6 @@ def wait_for_unfinished_operation(server: VertexLocal, known: set[str], deadline
 
 def check_consistent(server: VertexLocal) -> None:
     """What the restarted server shows holds together: splits, deployed models, versions, artifacts, operations."""
-    gcs = server.state_dir / "gcs"
     for endpoint in requests.get(server.api("endpoints"), timeout=10).json()["endpoints"]:
         deployed = {d["id"]: d for d in endpoint.get("deployedModels", [])}
         split = endpoint.get("trafficSplit", {})
@@ -69,8 +69,9 @@ def check_consistent(server: VertexLocal) -> None:
     for model in requests.get(server.api("models"), timeout=10).json()["models"]:
         model_id = model["name"].rsplit("/", 1)[1]
         for version in requests.get(server.api(f"models/{model_id}:listVersions"), timeout=10).json()["models"]:
-            artifact = version.get("artifactUri", "").removeprefix("gs://")
-            assert not artifact or (gcs / artifact / "saved_model.pb").is_file(), version
+            bucket, _, prefix = version.get("artifactUri", "").removeprefix("gs://").partition("/")
+            graph = f"{server.url}/storage/v1/b/{bucket}/o/{quote(prefix + '/saved_model.pb', safe='')}"
+            assert not bucket or requests.get(graph, timeout=10).status_code == 200, version
     assert all(operation.get("done") for operation in documents(server, "operation"))
 
 

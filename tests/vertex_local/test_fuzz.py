@@ -179,7 +179,7 @@ def test_fuzzed_vertex_api_requests_never_get_a_5xx_and_every_4xx_is_a_google_er
 def test_fuzzed_storage_requests_never_get_a_5xx_and_every_4xx_is_a_google_error(
     server: VertexLocal, target: Deployment, client: HttpClient, reference
 ) -> None:
-    client.json("POST", "/storage/v1/b", {"name": "fuzz-bucket"})
+    client.json("POST", "/storage/v1/b?project=fuzz-project", {"name": "fuzz-bucket"})  # buckets.insert needs it
     sent, tally = client.sent, collections.Counter()
 
     @fuzz_settings(STORAGE_REQUESTS)

@@ -1,314 +1,236 @@
-"""Cloud Storage objects as plain files: gs://BUCKET/PATH is <gcs_root>/BUCKET/PATH, so `ls` shows them.
+"""The object store: the catalog (gcs/catalog.py) says what exists, content files (gcs/content.py) hold the bytes.
 
-Writes land in <gcs_root>/.uploads first and are moved into place with os.replace, so a crash never
-leaves half an object where readers look. What a file cannot hold (content type, custom metadata,
-cached checksums) sits in <gcs_root>/.meta/BUCKET/<sha256 of the name>.json and is trusted only while the
-file's size and mtime still match it, so files copied in by hand show up too (with computed checksums).
-Bucket names cannot start with a dot, so the two dot-folders never clash with a bucket.
+Every write puts its bytes in a content file first, then runs ONE catalog transaction that checks the bucket and
+every precondition, assigns the generation and swaps the live row; the replaced content file is removed only after
+that commit. So bytes, generation and checksums change together, concurrent create-only uploads have exactly one
+winner, and a bucket delete either sees an object or the upload sees no bucket. Other surfaces use only
+`read_object` and `copy_prefix` (gcs/__init__.py).
 """
 
 from __future__ import annotations
 
-import base64
+import contextlib
 import dataclasses
-import hashlib
-import json
-import mimetypes
-import os
-import re
-import secrets
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-
-import google_crc32c
+from typing import Any
 
 from vertex_local.errors import ApiError
-
-BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]")
-MAX_NAME_BYTES = 1024  # Cloud Storage's limit on object names
-READ_CHUNK = 1 << 20
+from vertex_local.gcs import buckets
+from vertex_local.gcs.catalog import Catalog, ObjectRecord
+from vertex_local.gcs.content import ContentFiles, disk_errors
+from vertex_local.gcs.legacy import LEGACY, LegacyFiles
+from vertex_local.gcs.names import check_bucket_name, check_object_name, split_uri
+from vertex_local.gcs.preconditions import Preconditions
+from vertex_local.gcs.resources import rfc3339
 
 
 @dataclasses.dataclass(frozen=True)
-class ObjectInfo:
-    """One stored object as the JSON API describes it."""
+class NewContent:
+    """Bytes already in a content file, and what a write says about them."""
 
-    bucket: str
-    name: str
+    content: str
     size: int
-    mtime_ns: int
-    content_type: str
-    metadata: dict[str, str]
-    md5: str  # base64, as the API writes md5Hash
-    crc32c: str  # base64 of the big-endian CRC32C
-
-    @property
-    def generation(self) -> int:
-        """Microseconds since the epoch of the last write, like Cloud Storage's generations."""
-        return self.mtime_ns // 1000
-
-
-@dataclasses.dataclass(frozen=True)
-class NewObject:
-    """What an upload says about the object it writes; a resumable session keeps it as JSON."""
-
-    bucket: str
-    name: str
-    content_type: str
-    metadata: dict[str, str]
-    if_generation_match: int | None = None  # 0: only if no such object exists yet
-    md5: str | None = None  # checksums the client sent, checked before the object becomes visible
-    crc32c: str | None = None
-
-
-def check_bucket_name(bucket: str) -> str:
-    if not BUCKET_NAME.fullmatch(bucket):
-        raise ValueError(f"invalid bucket name {bucket!r}: use 3-63 of a-z 0-9 . _ -, starting and ending alnum")
-    return bucket
-
-
-def check_object_name(name: str, allow_folder: bool = False) -> str:
-    """Refuse names that a filesystem path cannot hold faithfully or that would leave the bucket folder."""
-    body = name[:-1] if allow_folder and name.endswith("/") else name
-    if not name or len(name.encode()) > MAX_NAME_BYTES:
-        raise ValueError(f"object name must be 1-{MAX_NAME_BYTES} bytes, got {len(name.encode())}")
-    if "\x00" in name or "\r" in name or "\n" in name:
-        raise ValueError(f"object name {name!r} contains NUL, CR or LF")
-    if any(part in ("", ".", "..") for part in body.split("/")):
-        raise ValueError(
-            f"object name {name!r} is not a relative path: no leading '/', '//', '.' or '..' segments"
-            + ("" if allow_folder else ", and no trailing '/' (folder placeholders are not stored)")
-        )
-    return name
-
-
-def local_path(gcs_root: Path, uri: str) -> Path:
-    """Map gs://BUCKET/PATH to <gcs_root>/BUCKET/PATH; ValueError for other schemes or escaping paths."""
-    if not uri.startswith("gs://"):
-        raise ValueError(f"{uri!r} is not a gs:// URI")
-    bucket, _, name = uri.removeprefix("gs://").partition("/")
-    check_bucket_name(bucket)
-    if name:
-        check_object_name(name, allow_folder=True)
-    return gcs_root / bucket / name
-
-
-def split_uri(uri: str, allow_folder: bool = False) -> tuple[str, str]:
-    """gs://BUCKET/NAME -> (BUCKET, NAME), both checked; ValueError otherwise."""
-    if not uri.startswith("gs://"):
-        raise ValueError(f"{uri!r} is not a gs:// URI")
-    bucket, _, name = uri.removeprefix("gs://").partition("/")
-    return check_bucket_name(bucket), check_object_name(name, allow_folder)
-
-
-def file_checksums(path: Path) -> tuple[str, str]:
-    """(md5, crc32c) of a file, base64-encoded as the JSON API and the x-goog-hash header carry them."""
-    md5 = hashlib.md5(usedforsecurity=False)
-    crc = google_crc32c.Checksum()
-    with path.open("rb") as stream:
-        while chunk := stream.read(READ_CHUNK):
-            md5.update(chunk)
-            crc.update(chunk)
-    return base64.b64encode(md5.digest()).decode(), base64.b64encode(crc.digest()).decode()
-
-
-def current_generation(path: Path) -> int:
-    """The generation a precondition compares with; 0 when there is no such object."""
-    try:
-        return path.stat().st_mtime_ns // 1000 if path.is_file() else 0
-    except NotADirectoryError:
-        return 0
-
-
-def check_upload(new: NewObject, md5: str, crc32c: str, generation: int) -> None:
-    for label, sent, actual in (("md5Hash", new.md5, md5), ("crc32c", new.crc32c, crc32c)):
-        if sent is not None and sent != actual:
-            raise ApiError(
-                400,
-                f"{label} {sent} sent with gs://{new.bucket}/{new.name} != {actual} of the bytes received",
-            )
-    if new.if_generation_match is not None and new.if_generation_match != generation:
-        raise ApiError(
-            412, f"gs://{new.bucket}/{new.name} is at generation {generation}, not {new.if_generation_match}"
-        )
+    md5: str | None
+    crc32c: str
+    meta: dict[str, Any]
 
 
 class ObjectStore:
-    """Buckets are folders under `root`, objects are files; every path is checked before use."""
+    """Buckets and objects under `root` (the state dir's gcs/ folder); blocking, so routes call it in threads."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root
-        self.uploads = root / ".uploads"
-        self.meta = root / ".meta"
+        root.mkdir(parents=True, exist_ok=True)
+        self.catalog = Catalog(root / ".catalog.sqlite3")
+        self.files = ContentFiles(root)
+        self.legacy = LegacyFiles(root)
 
-    def bucket_dir(self, bucket: str) -> Path:
+    def close(self) -> None:
+        self.catalog.close()
+
+    def recover(self, sessions: set[str]) -> list[str]:
+        """At startup: remove what a crash left between writing bytes and committing them."""
+        return self.files.sweep(self.catalog.contents(), sessions)
+
+    # Buckets.
+    def bucket(self, name: str) -> dict[str, Any]:
+        found = self.catalog.bucket(check_bucket_name(name))
+        if found is None:
+            raise ApiError(404, f"bucket {name} not found")
+        return found
+
+    def get_bucket(self, name: str, checks: Preconditions) -> dict[str, Any]:
+        bucket = self.bucket(name)
+        buckets.check_preconditions(checks, bucket)
+        return bucket
+
+    def create_bucket(self, body: dict[str, Any], project: str) -> dict[str, Any]:
+        with disk_errors(), self.catalog.transaction():
+            bucket = buckets.new_bucket(body, project, self.catalog.next_generation())
+            if self.catalog.bucket(bucket["name"]) is not None:
+                raise ApiError(409, f"bucket {bucket['name']} already exists")
+            self.catalog.put_bucket(bucket["name"], bucket)
+        return bucket
+
+    def change_bucket(self, name: str, body: dict, replace: bool, preconditions: Preconditions) -> dict[str, Any]:
+        with disk_errors(), self.catalog.transaction():
+            current = self.bucket(name)
+            buckets.check_preconditions(preconditions, current)
+            changed = buckets.changed_bucket(current, body, replace, self.catalog.next_generation())
+            self.catalog.put_bucket(name, changed)
+        return changed
+
+    def delete_bucket(self, name: str, preconditions: Preconditions) -> None:
+        with disk_errors(), self.catalog.transaction():
+            buckets.check_preconditions(preconditions, self.bucket(name))
+            if self.catalog.holds_objects(name) or self.legacy.holds_files(name):
+                raise ApiError(409, f"bucket {name} is not empty: delete its objects (all generations) first")
+            self.catalog.delete_bucket(name)
+
+    # Objects.
+    def find(self, bucket: str, name: str, generation: int | None = None) -> ObjectRecord:
+        """The live object, or the generation asked for; 404 when there is none."""
+        self.bucket(bucket)
+        check_object_name(name)
+        found = self.catalog.version(bucket, name, generation) if generation else self.catalog.live(bucket, name)
+        if found is None:
+            legacy = self.legacy.find(bucket, name)
+            found = legacy if legacy and generation in (None, 0, legacy.generation) else None
+        if found is None:
+            raise ApiError(404, f"object gs://{bucket}/{name}{f'#{generation}' if generation else ''} not found")
+        return found
+
+    def content_path(self, record: ObjectRecord) -> Path:
+        if record.content.startswith(LEGACY):
+            return self.legacy.path_of(record)
+        return self.files.path(record.content)
+
+    def describe(self, bucket: str, name: str, generation: int | None, checks: Preconditions) -> ObjectRecord:
+        """The object's record once its preconditions hold (a metadata GET)."""
+        record = self.find(bucket, name, generation)
+        checks.check(record, f"gs://{bucket}/{name}")
+        return record
+
+    def open_record(self, bucket: str, name: str, generation: int | None, checks: Preconditions) -> tuple:
+        """(record, open file) of an object, opened under the catalog lock: a writer that replaces it afterwards
+        removes the file's name, never the bytes this reader is streaming. The caller closes the file."""
+        with self.catalog.locked(), disk_errors():
+            record = self.describe(bucket, name, generation, checks)
+            return record, self.content_path(record).open("rb")
+
+    @contextlib.contextmanager
+    def open(self, bucket: str, name: str, generation: int | None, checks: Preconditions) -> Iterator[tuple]:
+        record, stream = self.open_record(bucket, name, generation, checks)
+        with stream:
+            yield record, stream
+
+    def write(self, bucket: str, name: str, new: NewContent, checks: Preconditions) -> ObjectRecord:
+        """Make `new` the live generation of gs://bucket/name in one transaction; its content file is removed if the
+        write is refused, the replaced generation's after the commit (unless a versioned bucket keeps it)."""
+        check_object_name(name)
         try:
-            return self.root / check_bucket_name(bucket)
-        except ValueError as exc:
-            raise ApiError(400, str(exc)) from exc
+            with disk_errors(), self.catalog.transaction():
+                bucket_doc = self.bucket(bucket)
+                current = self.catalog.live(bucket, name) or self.legacy.find(bucket, name)
+                checks.check(current, f"gs://{bucket}/{name}")
+                now = self.catalog.next_generation()
+                meta = {"storageClass": bucket_doc["storageClass"]} | new.meta
+                record = ObjectRecord(bucket, name, now, True, 1, new.size, new.md5, new.crc32c, new.content,
+                                      now, now, None, meta)  # fmt: skip
+                garbage = self._retire(bucket_doc, current, now)
+                self.catalog.insert(record)
+        except BaseException:
+            self.files.remove([new.content])
+            raise
+        self._collect(garbage)
+        return record
 
-    def existing_bucket_dir(self, bucket: str) -> Path:
-        path = self.bucket_dir(bucket)
-        if not path.is_dir():
-            raise ApiError(404, f"bucket {bucket} not found")
-        return path
+    def change(self, bucket: str, name: str, generation: int | None, checks: Preconditions, edit: Any) -> ObjectRecord:
+        """A metadata change: `edit(record)` returns the new meta; metageneration goes up by one."""
+        with disk_errors(), self.catalog.transaction():
+            current = self.find(bucket, name, generation)
+            if current.content.startswith(LEGACY):
+                raise ApiError(409, f"gs://{bucket}/{name} was written behind the API's back; re-upload it first")
+            checks.check(current, f"gs://{bucket}/{name}")
+            now = self.catalog.next_generation()
+            meta = edit(current, rfc3339(now))
+            changed = dataclasses.replace(current, metageneration=current.metageneration + 1, updated=now, meta=meta)
+            self.catalog.replace(changed)
+        return changed
 
-    def object_path(self, bucket: str, name: str) -> Path:
-        try:
-            return self.existing_bucket_dir(bucket) / check_object_name(name)
-        except ValueError as exc:
-            raise ApiError(400, str(exc)) from exc
+    def delete(self, bucket: str, name: str, generation: int | None, checks: Preconditions) -> None:
+        """Delete the live object (kept as noncurrent in a versioned bucket), or, named by its generation, one
+        generation for good (https://cloud.google.com/storage/docs/object-versioning)."""
+        with disk_errors(), self.catalog.transaction():
+            bucket_doc = self.bucket(bucket)
+            current = self.find(bucket, name, generation)
+            checks.check(current, f"gs://{bucket}/{name}")
+            if generation:
+                self.catalog.remove(current)
+                garbage = [current]
+            else:
+                garbage = self._retire(bucket_doc, current, self.catalog.next_generation())
+        self._collect(garbage)
 
-    def create_bucket(self, bucket: str, location: str) -> None:
-        path = self.bucket_dir(bucket)
-        try:
-            path.mkdir(parents=True)
-        except FileExistsError:
-            raise ApiError(409, f"bucket {bucket} already exists") from None
-        self._write_json(self._bucket_meta_file(bucket), {"location": location})
-
-    def delete_bucket(self, bucket: str) -> None:
-        path = self.existing_bucket_dir(bucket)
-        if any(path.iterdir()):
-            raise ApiError(409, f"bucket {bucket} is not empty")
-        path.rmdir()
-        shutil.rmtree(self.meta / bucket, ignore_errors=True)
-
-    def bucket_location(self, bucket: str) -> str:
-        try:
-            return json.loads(self._bucket_meta_file(bucket).read_text())["location"]
-        except (OSError, ValueError, KeyError):
-            return "US-CENTRAL1"  # a folder made by hand: the region the pipeline uses
-
-    def list_buckets(self) -> list[str]:
-        if not self.root.is_dir():
+    def _retire(self, bucket_doc: dict, current: ObjectRecord | None, now: int) -> list[ObjectRecord]:
+        """The live generation stops being live: noncurrent in a versioned bucket, else gone (returned, so its
+        content file is removed once the transaction commits)."""
+        if current is None:
             return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and BUCKET_NAME.fullmatch(p.name))
+        if current.content.startswith(LEGACY) or not bucket_doc["versioning"]["enabled"]:
+            if not current.content.startswith(LEGACY):
+                self.catalog.remove(current)
+            return [current]
+        self.catalog.replace(dataclasses.replace(current, live=False, deleted=now))
+        return []
 
-    def new_upload_file(self, upload_id: str) -> Path:
-        """An empty scratch file beside the buckets (same filesystem, so os.replace is atomic)."""
-        self.uploads.mkdir(parents=True, exist_ok=True)
-        path = self.uploads / upload_id
-        path.touch()
-        return path
+    def _collect(self, garbage: list[ObjectRecord]) -> None:
+        for record in garbage:
+            if record.content.startswith(LEGACY):
+                self.legacy.remove(record)
+            else:
+                self.files.remove([record.content])
 
-    def stat(self, bucket: str, name: str) -> ObjectInfo:
-        """Describe an object; blocking (may checksum the file), so call it off the event loop."""
-        path = self.object_path(bucket, name)
-        try:
-            st = path.stat()
-        except (FileNotFoundError, NotADirectoryError):
-            st = None
-        if st is None or not path.is_file():
-            raise ApiError(404, f"object gs://{bucket}/{name} not found")
-        saved = self._read_meta(bucket, name)
-        if saved.get("size") == st.st_size and saved.get("mtime_ns") == st.st_mtime_ns:
-            md5, crc = saved["md5"], saved["crc32c"]
-        else:
-            md5, crc = file_checksums(path)
-            saved = {"metadata": saved.get("metadata", {})}
-        content_type = saved.get("content_type") or mimetypes.guess_type(name)[0] or "application/octet-stream"
-        return ObjectInfo(bucket, name, st.st_size, st.st_mtime_ns, content_type, saved["metadata"], md5, crc)
-
-    def commit(self, source: Path, new: NewObject) -> ObjectInfo:
-        """Move a finished upload into place once its checksums and precondition hold; blocking."""
-        target = self.object_path(new.bucket, new.name)
-        md5, crc = file_checksums(source)
-        try:
-            check_upload(new, md5, crc, current_generation(target))
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(source, target)
-        except (FileExistsError, NotADirectoryError, IsADirectoryError):
-            # Cloud Storage allows objects "a" and "a/b" side by side; a filesystem does not.
-            message = "an object and a folder of objects would share one path"
-            raise ApiError(409, f"gs://{new.bucket}/{new.name} cannot be stored: {message}") from None
-        finally:
-            source.unlink(missing_ok=True)
-        st = target.stat()
-        saved = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "md5": md5, "crc32c": crc}
-        saved |= {"content_type": new.content_type, "metadata": new.metadata}
-        self._write_json(self._meta_file(new.bucket, new.name), saved)
-        return ObjectInfo(new.bucket, new.name, st.st_size, st.st_mtime_ns, new.content_type, new.metadata, md5, crc)
-
-    def delete(self, bucket: str, name: str) -> None:
-        path = self.object_path(bucket, name)
-        if not path.is_file():
-            raise ApiError(404, f"object gs://{bucket}/{name} not found")
-        path.unlink()
-        self._meta_file(bucket, name).unlink(missing_ok=True)
-        bucket_dir = self.bucket_dir(bucket)
-        for parent in path.parents:  # Cloud Storage has no empty folders, so leave none behind
-            if parent == bucket_dir or any(parent.iterdir()):
-                break
-            parent.rmdir()
-
-    def names(self, bucket: str, prefix: str) -> list[str]:
-        """Every object name in the bucket that starts with `prefix`, sorted; blocking."""
-        bucket_dir = self.existing_bucket_dir(bucket)
-        folder = prefix.rpartition("/")[0]
-        try:
-            start = bucket_dir / check_object_name(folder) if folder else bucket_dir
-        except ValueError:
-            return []  # "/x", "a//b", "../": no stored name can start like that
-        found = []
-        for directory, _, files in os.walk(start):
-            relative = Path(directory).relative_to(bucket_dir).as_posix()
-            base = "" if relative == "." else relative + "/"
-            found.extend(base + f for f in files if (base + f).startswith(prefix))
-        return sorted(found)
-
+    # What other surfaces use.
     def read_object(self, uri: str, limit: int) -> bytes:
-        """The bytes of gs://BUCKET/NAME, for other surfaces; ValueError if it is missing or over `limit` bytes."""
+        """The bytes of gs://BUCKET/NAME; ValueError when it is missing or over `limit` bytes."""
         bucket, name = split_uri(uri)
         try:
-            info = self.stat(bucket, name)
+            with self.open(bucket, name, None, Preconditions()) as (record, stream):
+                if record.size > limit:
+                    raise ValueError(f"{uri} is {record.size} bytes, more than the {limit} this reader takes")
+                return stream.read()
         except ApiError as exc:
             raise ValueError(f"{uri}: {exc.message}") from None
-        if info.size > limit:
-            raise ValueError(f"{uri} is {info.size} bytes, more than the {limit} this reader takes")
-        return self.object_path(bucket, name).read_bytes()
 
     def copy_prefix(self, uri: str, dest: Path) -> int:
         """Copy every object under gs://BUCKET/PREFIX/ into `dest` as files (how a model server takes a model
-        directory); blocking. Returns how many; ValueError when the URI is bad or holds no object."""
-        bucket, prefix = split_uri(uri.rstrip("/") + "/", allow_folder=True)
+        directory); blocking. Returns how many; ValueError when the URI is bad, holds no object, or holds a name
+        that is not a safe relative path."""
+        bucket, prefix = split_uri(uri.rstrip("/") + "/")
         try:
             names = [name for name in self.names(bucket, prefix) if not name.endswith("/")]
+            if not names:
+                raise ValueError(f"{uri} holds no objects")
+            for name in names:
+                relative = name[len(prefix) :]
+                if any(part in ("", ".", "..") for part in relative.split("/")):
+                    raise ValueError(f"gs://{bucket}/{name} cannot be copied as a file: not a safe relative path")
+                target = dest.joinpath(*relative.split("/"))
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with self.open(bucket, name, None, Preconditions()) as (_, stream), target.open("wb") as out:
+                    shutil.copyfileobj(stream, out)
         except ApiError as exc:
             raise ValueError(f"{uri}: {exc.message}") from None
-        if not names:
-            raise ValueError(f"{uri} holds no objects")
-        for name in names:
-            target = dest / name[len(prefix) :]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(self.object_path(bucket, name), target)
         return len(names)
 
-    def stat_many(self, bucket: str, names: list[str]) -> list[ObjectInfo]:
-        """stat() of each name, leaving out any deleted since it was listed; blocking."""
-        found = []
-        for name in names:
-            try:
-                found.append(self.stat(bucket, name))
-            except ApiError as exc:
-                if exc.code != 404:
-                    raise
-        return found
-
-    def _meta_file(self, bucket: str, name: str) -> Path:
-        return self.meta / bucket / f"{hashlib.sha256(name.encode()).hexdigest()}.json"
-
-    def _bucket_meta_file(self, bucket: str) -> Path:
-        return self.meta / bucket / "_bucket.json"  # hex digests never start with "_"
-
-    def _read_meta(self, bucket: str, name: str) -> dict:
-        try:
-            return json.loads(self._meta_file(bucket, name).read_text())
-        except (OSError, ValueError):
-            return {}
-
-    def _write_json(self, path: Path, content: dict) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        scratch = path.with_name(f"{path.name}.{secrets.token_hex(4)}.tmp")  # one per writer
-        scratch.write_text(json.dumps(content))
-        os.replace(scratch, path)
+    def names(self, bucket: str, prefix: str) -> list[str]:
+        """Every live object name starting with `prefix`, sorted."""
+        self.bucket(bucket)
+        found, after = [], (prefix, -1)
+        while batch := self.catalog.scan(bucket, prefix, after, versions=False, limit=1000):
+            found.extend(record.name for record in batch)
+            after = (batch[-1].name, batch[-1].generation)
+        found.extend(record.name for record in self.legacy.records(bucket, prefix))
+        return sorted(set(found))

@@ -6,21 +6,26 @@ from pathlib import Path
 
 import pytest
 
-from vertex_local.gcs.store import NewObject, ObjectStore
+from vertex_local.gcs.content import Digests
+from vertex_local.gcs.preconditions import Preconditions
+from vertex_local.gcs.store import NewContent, ObjectStore
 
 BUCKET = "models"
 
 
 def put(store: ObjectStore, name: str, data: bytes) -> None:
-    scratch = store.new_upload_file(f"scratch-{len(data)}-{abs(hash(name))}")
+    """Write an object the way an upload does: scratch file, content file, one catalog transaction."""
+    scratch = store.files.new_scratch()
     scratch.write_bytes(data)
-    store.commit(scratch, NewObject(BUCKET, name, "application/octet-stream", {}))
+    digests = Digests.of_file(scratch)
+    new = NewContent(store.files.seal(scratch), len(data), digests.md5, digests.crc32c, {})
+    store.write(BUCKET, name, new, Preconditions())
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> ObjectStore:
     objects = ObjectStore(tmp_path / "gcs")
-    objects.create_bucket(BUCKET, "US-CENTRAL1")
+    objects.create_bucket({"name": BUCKET, "location": "US-CENTRAL1"}, "test-project")
     return objects
 
 
@@ -41,12 +46,19 @@ def test_copy_prefix_copies_every_object_under_the_prefix_and_nothing_beside_it(
         ("gs://models/nothing-here", "holds no objects"),
         ("gs://no-such-bucket/run", "not found"),
         ("/local/path", "not a gs:// URI"),
-        ("gs://models/../escape", "not a relative path"),
+        ("gs://models/../escape", "holds no objects"),
     ],
 )
 def test_copy_prefix_refuses_what_it_cannot_copy(store, tmp_path, uri: str, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         store.copy_prefix(uri, tmp_path / "copy")
+
+
+def test_copy_prefix_refuses_an_object_name_that_would_leave_the_destination(store, tmp_path) -> None:
+    put(store, "run/model/../../outside", b"a valid Cloud Storage name, not a safe relative path")
+    with pytest.raises(ValueError, match="not a safe relative path"):
+        store.copy_prefix(f"gs://{BUCKET}/run/model", tmp_path / "copy")
+    assert not (tmp_path / "outside").exists()
 
 
 def test_read_object_returns_the_bytes_and_refuses_missing_or_oversized_objects(store) -> None:

@@ -1,0 +1,154 @@
+"""Object routes: get, media, patch, update, delete, list, and the copyTo / rewriteTo / compose / moveTo verbs.
+
+Object names travel URL-encoded in one path segment (the client quotes '/' as %2F), so the handlers split the raw
+path themselves: a verb is a literal segment, never part of a name. Request bodies are read before any store call,
+and every read-modify-write is one store transaction (gcs/store.py). Blocking work runs in the thread pool.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote_to_bytes
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from vertex_local.errors import ApiError
+from vertex_local.gcs.catalog import ObjectRecord
+from vertex_local.gcs.copies import Target, compose, copy_object, move
+from vertex_local.gcs.download import download
+from vertex_local.gcs.fields import apply_fields, refuse_encryption_keys
+from vertex_local.gcs.listing import list_objects
+from vertex_local.gcs.preconditions import Preconditions, check_etag, parse_int
+from vertex_local.gcs.resources import object_etag, object_resource
+from vertex_local.gcs.store import ObjectStore
+from vertex_local.http.bodies import read_json
+
+COPY_VERBS = (b"copyTo", b"rewriteTo")
+NOT_IMPLEMENTED_PARAMS = ("destinationKmsKeyName", "destinationPredefinedAcl", "kmsKeyName", "softDeleted")
+
+
+def decoded(segments: list[bytes]) -> str:
+    try:
+        return unquote_to_bytes(b"/".join(segments)).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, "an object name in the path is not valid UTF-8 once URL-decoded") from None
+
+
+def path_segments(request: Request, prefix: str) -> list[bytes]:
+    """The raw (still URL-encoded) path segments after `prefix`: [bucket, b"o", *name and verb segments]."""
+    raw = request.scope.get("raw_path") or request.scope["path"].encode()
+    return raw.split(b"?", 1)[0][len(prefix) :].split(b"/")
+
+
+def render(record: ObjectRecord, request: Request) -> dict:
+    return object_resource(record, str(request.base_url))
+
+
+def refuse_unimplemented(request: Request) -> None:
+    for param in NOT_IMPLEMENTED_PARAMS:
+        if request.query_params.get(param, "false") not in ("", "false"):
+            raise ApiError(400, f"{param} is not implemented by vertex-local (no KMS keys, ACLs or soft delete)")
+    refuse_encryption_keys(request.headers)
+
+
+class ObjectApi:
+    """Handlers for /storage/v1/b/BUCKET/o[/...] and /download/storage/v1/b/BUCKET/o/NAME."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+
+    async def dispatch(self, request: Request) -> Response:
+        refuse_unimplemented(request)
+        bucket, _, *rest = path_segments(request, "/storage/v1/b/")
+        bucket_name = decoded([bucket])
+        if request.method != "POST":
+            if rest[-1:] == [b"acl"] and len(rest) > 1:
+                raise ApiError(404, "object ACLs are not implemented by vertex-local")
+            handlers = {"GET": self.get, "PATCH": self.patch, "PUT": self.update, "DELETE": self.delete}
+            return await handlers[request.method](request, bucket_name, decoded(rest))
+        return await self._verb(request, bucket_name, rest)
+
+    async def _verb(self, request: Request, bucket: str, rest: list[bytes]) -> Response:
+        for index, segment in enumerate(rest):
+            tail = rest[index + 1 :]
+            if segment in COPY_VERBS and len(tail) >= 4 and tail[0] == b"b" and tail[2] == b"o":
+                dest = Target(decoded([tail[1]]), decoded(tail[3:]))
+                return await self.copy(request, Target(bucket, decoded(rest[:index])), dest, segment == b"rewriteTo")
+            if segment == b"moveTo" and len(tail) >= 2 and tail[0] == b"o":
+                return await self.move(
+                    request, Target(bucket, decoded(rest[:index])), Target(bucket, decoded(tail[1:]))
+                )
+        if rest[-1] == b"compose" and len(rest) > 1:
+            return await self.compose(request, Target(bucket, decoded(rest[:-1])))
+        if rest[-1] == b"restore" and len(rest) > 1:
+            raise ApiError(400, "objects.restore needs soft delete, which vertex-local does not implement")
+        raise ApiError(404, f"no such object method: POST {request.url.path}")
+
+    async def get(self, request: Request, bucket: str, name: str) -> Response:
+        if request.query_params.get("alt") == "media":
+            return await download(self.store, request, bucket, name)
+        query = request.query_params
+        generation, checks = parse_int(query, "generation"), Preconditions.from_query(query)
+        record = await run_in_threadpool(self.store.describe, bucket, name, generation, checks)
+        check_etag(request.headers, object_etag(record))
+        return JSONResponse(render(record, request))
+
+    async def media(self, request: Request) -> Response:
+        refuse_unimplemented(request)
+        bucket, _, *rest = path_segments(request, "/download/storage/v1/b/")
+        return await download(self.store, request, decoded([bucket]), decoded(rest))
+
+    async def patch(self, request: Request, bucket: str, name: str, replace: bool = False) -> Response:
+        body = await read_json(request)
+        query = request.query_params
+
+        def edit(record: ObjectRecord, now: str) -> dict:
+            wanted = body.get("storageClass")
+            if wanted is not None and wanted != record.meta.get("storageClass"):
+                raise ApiError(400, "a storage class changes by rewriting the object (objects.rewrite), not by PATCH")
+            return apply_fields(record.meta, body, replace, now)
+
+        change = self.store.change
+        record = await run_in_threadpool(change, bucket, name, parse_int(query, "generation"),
+                                         Preconditions.from_query(query), edit)  # fmt: skip
+        return JSONResponse(render(record, request))
+
+    async def update(self, request: Request, bucket: str, name: str) -> Response:
+        return await self.patch(request, bucket, name, replace=True)
+
+    async def delete(self, request: Request, bucket: str, name: str) -> Response:
+        query = request.query_params
+        generation, checks = parse_int(query, "generation"), Preconditions.from_query(query)
+        await run_in_threadpool(self.store.delete, bucket, name, generation, checks)
+        return Response(status_code=204)
+
+    async def list(self, request: Request) -> Response:
+        page = await run_in_threadpool(list_objects, self.store, request.path_params["bucket"], request.query_params)
+        body = {"kind": "storage#objects", "items": [render(r, request) for r in page["items"]]}
+        body["prefixes"] = page["prefixes"]
+        if "nextPageToken" in page:
+            body["nextPageToken"] = page["nextPageToken"]
+        return JSONResponse(body)
+
+    async def copy(self, request: Request, source: Target, dest: Target, rewrite: bool) -> Response:
+        body = await read_json(request)
+        query = request.query_params
+        source = Target(source.bucket, source.name, parse_int(query, "sourceGeneration"))
+        checks = Preconditions.from_query(query, "ifSource"), Preconditions.from_query(query)
+        record = await run_in_threadpool(copy_object, self.store, source, dest, body, *checks)
+        if not rewrite:
+            return JSONResponse(render(record, request))
+        size = str(record.size)
+        return JSONResponse({"kind": "storage#rewriteResponse", "totalBytesRewritten": size, "objectSize": size,
+                             "done": True, "resource": render(record, request)})  # fmt: skip
+
+    async def compose(self, request: Request, dest: Target) -> Response:
+        body = await read_json(request)
+        checks = Preconditions.from_query(request.query_params)
+        return JSONResponse(render(await run_in_threadpool(compose, self.store, dest, body, checks), request))
+
+    async def move(self, request: Request, source: Target, dest: Target) -> Response:
+        query = request.query_params
+        checks = Preconditions.from_query(query, "ifSource"), Preconditions.from_query(query)
+        return JSONResponse(render(await run_in_threadpool(move, self.store, source, dest, *checks), request))
