@@ -63,8 +63,8 @@ format: venv ## apply ruff's fixes and formatting
 train: venv ## train the default model locally (ARGS="--model baseline" to change it)
 	$(PY) -m trainer.task $(ARGS)
 
-up: venv ## start vertex-local in the background (PORT=8080, STATE_DIR=.vertex-local; log in STATE_DIR/server.log)
-	$(PY) -m vertex_local start --port $(PORT) --state-dir $(STATE_DIR)
+up: venv ## start vertex-local in the background with the local profile's bucket (PORT=8080, STATE_DIR=.vertex-local)
+	$(PY) -m vertex_local start --port $(PORT) --state-dir $(STATE_DIR) --profile local --staging-bucket
 
 down: ## stop the background vertex-local; its state stays in STATE_DIR
 	$(PY) -m vertex_local stop --state-dir $(STATE_DIR)

@@ -38,11 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def start_server(api_endpoint: str, state_dir: Path) -> None:
-    """vertex-local in the background, as `make up` starts it (so `make down` stops it); waits until it answers."""
+def start_server(api_endpoint: str, state_dir: Path, profile: str | None) -> None:
+    """vertex-local in the background with the profile's staging bucket, as `make up` starts it (so `make down`
+    stops it); waits until it answers."""
     address = urlparse(api_endpoint)
     try:
-        started = daemon.start(address.hostname or "127.0.0.1", address.port or 80, state_dir) == 0
+        flags = ["--staging-bucket", *(["--profile", profile] if profile else [])]
+        started = daemon.start(address.hostname or "127.0.0.1", address.port or 80, state_dir, flags) == 0
     except OSError as exc:  # e.g. a state dir that cannot be created
         raise common.StepError(f"vertex-local did not come up at {api_endpoint}: {exc}") from exc
     if not started:
@@ -140,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir)
     started_here = not daemon.is_healthy(cfg.vertex.api_endpoint.rstrip("/"))
     if started_here:
-        start_server(cfg.vertex.api_endpoint, state_dir)
+        start_server(cfg.vertex.api_endpoint, state_dir, args.profile)
     try:
         status = pipeline(args, identity)
         if status == 0:

@@ -16,13 +16,18 @@ from pathlib import Path
 
 import uvicorn
 
-from pipeline_config import ConfigError, load_config
+from pipeline_config import ConfigError, Vertex, load_config
 from vertex_local import daemon
-from vertex_local.app import AppConfig, build_app
+from vertex_local.app import AppConfig, BucketSpec, build_app
 from vertex_local.http.access_log import AccessLog
 from vertex_local.http.protocol import guarded_httptools
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+STAGING_BUCKET_HELP = (
+    "create the profile's [vertex] staging_bucket if it is missing, as bootstrap_gcp.sh does in the cloud"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,10 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--profile", default=None, help="pipeline.toml profile for the [serving] limits")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.add_argument("--no-access-log", action="store_true", help="drop the one line per request")
+    serve.add_argument("--staging-bucket", action="store_true", help=STAGING_BUCKET_HELP)
     start = commands.add_parser("start", help="serve in the background; returns once /healthz answers")
     start.add_argument("--host", default="127.0.0.1")
     start.add_argument("--port", type=int, default=8080)
     start.add_argument("--state-dir", type=Path, default=Path(".vertex-local"))
+    start.add_argument("--profile", default=None, help="pipeline.toml profile (limits, staging bucket)")
+    start.add_argument("--staging-bucket", action="store_true", help=STAGING_BUCKET_HELP)
     stop = commands.add_parser("stop", help="stop the background server of a state dir")
     stop.add_argument("--state-dir", type=Path, default=Path(".vertex-local"))
     return parser
@@ -57,10 +65,19 @@ def own_url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+def staging_buckets(vertex: Vertex) -> tuple[BucketSpec, ...]:
+    """The profile's staging bucket, in the profile's region and project (Vertex wants them together)."""
+    name = vertex.staging_bucket.removeprefix("gs://").strip("/")
+    if not vertex.staging_bucket.startswith("gs://") or not name or "/" in name:
+        raise ConfigError(f"vertex.staging_bucket = {vertex.staging_bucket!r}: expected gs://BUCKET")
+    return (BucketSpec(name, vertex.region.upper(), vertex.project),)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "start":
-        return daemon.start(args.host, args.port, args.state_dir.resolve())
+        extra = [*(["--profile", args.profile] if args.profile else []), *(["--staging-bucket"] * args.staging_bucket)]
+        return daemon.start(args.host, args.port, args.state_dir.resolve(), extra)
     if args.command == "stop":
         return daemon.stop(args.state_dir.resolve())
     logging.basicConfig(
@@ -69,16 +86,19 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        limits = load_config(args.profile).serving
+        cfg = load_config(args.profile)
+        buckets = staging_buckets(cfg.vertex) if args.staging_bucket else ()
     except ConfigError as exc:
         print(f"vertex-local: {exc}", file=sys.stderr)
         return 2
+    limits = cfg.serving
     config = AppConfig(
         state_dir=args.state_dir.resolve(),
         limits=limits,
         workdir=REPO_ROOT,
         job_env=job_environment(dict(os.environ)),
         storage_url=own_url(args.host, args.port),
+        buckets=buckets,
     )
     app = build_app(config)
     access_log = not args.no_access_log and args.log_level in ("debug", "info")

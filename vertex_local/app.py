@@ -54,6 +54,14 @@ class AppConfig:
     workdir: Path  # where custom jobs' commands run: the repository root
     job_env: Mapping[str, str]  # the environment custom jobs start from
     storage_url: str  # this server's URL as jobs reach it: their STORAGE_EMULATOR_HOST
+    buckets: tuple[BucketSpec, ...] = ()  # created at startup when missing (serve --staging-bucket)
+
+
+@dataclasses.dataclass(frozen=True)
+class BucketSpec:
+    name: str
+    location: str
+    project: str
 
 
 @dataclasses.dataclass
@@ -163,6 +171,9 @@ def build_app(config: AppConfig) -> Starlette:
                 failed_jobs,
                 ended_operations,
             )
+        for bucket in config.buckets:
+            if services.objects.ensure_bucket(bucket.name, bucket.location, bucket.project):
+                LOG.info("created bucket gs://%s in %s", bucket.name, bucket.location)
         await services.server.start()
         await services.deployments.restore()
         services.history.start()

@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 START_TIMEOUT_S = 60.0  # a start loads every deployed model before it answers /healthz
@@ -42,7 +43,8 @@ def is_healthy(url: str) -> bool:
         return False
 
 
-def start(host: str, port: int, state_dir: Path) -> int:
+def start(host: str, port: int, state_dir: Path, serve_flags: Sequence[str] = ()) -> int:
+    """Serve in the background (`serve_flags` are passed on to `serve`); returns once /healthz answers."""
     url = f"http://{host}:{port}"
     if running_pid(state_dir):
         print(f"vertex-local: already running (pid {running_pid(state_dir)}, log {state_dir / 'server.log'})")
@@ -51,7 +53,10 @@ def start(host: str, port: int, state_dir: Path) -> int:
     command = [sys.executable, "-m", "vertex_local", "serve", "--host", host, "--port", str(port)]
     with (state_dir / "server.log").open("ab") as log:
         server = subprocess.Popen(
-            [*command, "--state-dir", str(state_dir)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            [*command, "--state-dir", str(state_dir), *serve_flags],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     pid_file(state_dir).write_text(f"{server.pid}\n")
     deadline = time.monotonic() + START_TIMEOUT_S

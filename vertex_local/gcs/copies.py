@@ -15,7 +15,6 @@ from vertex_local.errors import ApiError
 from vertex_local.gcs.catalog import ObjectRecord
 from vertex_local.gcs.content import Digests, disk_errors
 from vertex_local.gcs.fields import NOT_IMPLEMENTED, TEXT_FIELDS, apply_fields, storage_class
-from vertex_local.gcs.legacy import LEGACY
 from vertex_local.gcs.names import check_object_name
 from vertex_local.gcs.preconditions import Preconditions
 from vertex_local.gcs.resources import now_rfc3339
@@ -41,8 +40,6 @@ def copy_object(store: ObjectStore, source: Target, dest: Target, body: dict[str
     with store.catalog.locked():
         record = store.find(source.bucket, source.name, source.generation)
         source_checks.check(record, f"source gs://{source.bucket}/{source.name}")
-        if record.content.startswith(LEGACY):
-            raise ApiError(409, f"gs://{source.bucket}/{source.name} was written behind the API's back; re-upload it")
         content = store.files.duplicate(record.content)
     meta = {k: v for k, v in record.meta.items() if k not in ("storageClass", "componentCount")}
     if any(key in body for key in WRITABLE):

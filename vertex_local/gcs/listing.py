@@ -28,13 +28,11 @@ NOT_IMPLEMENTED = ("includeFoldersAsPrefixes", "softDeleted")
 
 
 class Entries:
-    """Catalog rows and (transitional) legacy files under a prefix, in (name, generation) order, with a seek."""
+    """Catalog rows under a prefix, in (name, generation) order, read in batches, with a seek."""
 
     def __init__(self, store: ObjectStore, bucket: str, prefix: str, versions: bool, after: tuple[str, int]) -> None:
         self.store, self.bucket, self.prefix, self.versions = store, bucket, prefix, versions
         self.after, self.batch = after, list[ObjectRecord]()
-        live = store.catalog.live
-        self.legacy = [r for r in store.legacy.records(bucket, prefix) if live(bucket, r.name) is None]
 
     def seek(self, after: tuple[str, int]) -> None:
         self.after, self.batch = max(self.after, after), []
@@ -42,18 +40,9 @@ class Entries:
     def next(self) -> ObjectRecord | None:
         if not self.batch:
             self.batch = self.store.catalog.scan(self.bucket, self.prefix, self.after, self.versions, BATCH)[::-1]
-        while self.legacy and (self.legacy[0].name, self.legacy[0].generation) <= self.after:
-            self.legacy.pop(0)
-        stored = self.batch[-1] if self.batch else None
-        legacy = self.legacy[0] if self.legacy else None
-        if stored is None and legacy is None:
+        if not self.batch:
             return None
-        if legacy is None or (
-            stored is not None and (stored.name, stored.generation) <= (legacy.name, legacy.generation)
-        ):
-            found = self.batch.pop()
-        else:
-            found = self.legacy.pop(0)
+        found = self.batch.pop()
         self.after = (found.name, found.generation)
         return found
 

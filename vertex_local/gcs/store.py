@@ -20,7 +20,6 @@ from vertex_local.errors import ApiError
 from vertex_local.gcs import buckets
 from vertex_local.gcs.catalog import Catalog, ObjectRecord
 from vertex_local.gcs.content import ContentFiles, disk_errors
-from vertex_local.gcs.legacy import LEGACY, LegacyFiles
 from vertex_local.gcs.names import check_bucket_name, check_object_name, split_uri
 from vertex_local.gcs.preconditions import Preconditions
 from vertex_local.gcs.resources import rfc3339
@@ -44,7 +43,6 @@ class ObjectStore:
         root.mkdir(parents=True, exist_ok=True)
         self.catalog = Catalog(root / ".catalog.sqlite3")
         self.files = ContentFiles(root)
-        self.legacy = LegacyFiles(root)
 
     def close(self) -> None:
         self.catalog.close()
@@ -73,6 +71,14 @@ class ObjectStore:
             self.catalog.put_bucket(bucket["name"], bucket)
         return bucket
 
+    def ensure_bucket(self, name: str, location: str, project: str) -> bool:
+        """Create the bucket unless it exists (whatever its settings); True when it was created."""
+        with disk_errors(), self.catalog.transaction():
+            if self.catalog.bucket(check_bucket_name(name)) is not None:
+                return False
+            self.create_bucket({"name": name, "location": location}, project)
+        return True
+
     def change_bucket(self, name: str, body: dict, replace: bool, preconditions: Preconditions) -> dict[str, Any]:
         with disk_errors(), self.catalog.transaction():
             current = self.bucket(name)
@@ -84,7 +90,7 @@ class ObjectStore:
     def delete_bucket(self, name: str, preconditions: Preconditions) -> None:
         with disk_errors(), self.catalog.transaction():
             buckets.check_preconditions(preconditions, self.bucket(name))
-            if self.catalog.holds_objects(name) or self.legacy.holds_files(name):
+            if self.catalog.holds_objects(name):
                 raise ApiError(409, f"bucket {name} is not empty: delete its objects (all generations) first")
             self.catalog.delete_bucket(name)
 
@@ -95,15 +101,10 @@ class ObjectStore:
         check_object_name(name)
         found = self.catalog.version(bucket, name, generation) if generation else self.catalog.live(bucket, name)
         if found is None:
-            legacy = self.legacy.find(bucket, name)
-            found = legacy if legacy and generation in (None, 0, legacy.generation) else None
-        if found is None:
             raise ApiError(404, f"object gs://{bucket}/{name}{f'#{generation}' if generation else ''} not found")
         return found
 
     def content_path(self, record: ObjectRecord) -> Path:
-        if record.content.startswith(LEGACY):
-            return self.legacy.path_of(record)
         return self.files.path(record.content)
 
     def describe(self, bucket: str, name: str, generation: int | None, checks: Preconditions) -> ObjectRecord:
@@ -132,7 +133,7 @@ class ObjectStore:
         try:
             with disk_errors(), self.catalog.transaction():
                 bucket_doc = self.bucket(bucket)
-                current = self.catalog.live(bucket, name) or self.legacy.find(bucket, name)
+                current = self.catalog.live(bucket, name)
                 checks.check(current, f"gs://{bucket}/{name}")
                 now = self.catalog.next_generation()
                 meta = {"storageClass": bucket_doc["storageClass"]} | new.meta
@@ -150,8 +151,6 @@ class ObjectStore:
         """A metadata change: `edit(record)` returns the new meta; metageneration goes up by one."""
         with disk_errors(), self.catalog.transaction():
             current = self.find(bucket, name, generation)
-            if current.content.startswith(LEGACY):
-                raise ApiError(409, f"gs://{bucket}/{name} was written behind the API's back; re-upload it first")
             checks.check(current, f"gs://{bucket}/{name}")
             now = self.catalog.next_generation()
             meta = edit(current, rfc3339(now))
@@ -178,19 +177,14 @@ class ObjectStore:
         content file is removed once the transaction commits)."""
         if current is None:
             return []
-        if current.content.startswith(LEGACY) or not bucket_doc["versioning"]["enabled"]:
-            if not current.content.startswith(LEGACY):
-                self.catalog.remove(current)
+        if not bucket_doc["versioning"]["enabled"]:
+            self.catalog.remove(current)
             return [current]
         self.catalog.replace(dataclasses.replace(current, live=False, deleted=now))
         return []
 
     def _collect(self, garbage: list[ObjectRecord]) -> None:
-        for record in garbage:
-            if record.content.startswith(LEGACY):
-                self.legacy.remove(record)
-            else:
-                self.files.remove([record.content])
+        self.files.remove([record.content for record in garbage])
 
     # What other surfaces use.
     def read_object(self, uri: str, limit: int) -> bytes:
@@ -232,5 +226,4 @@ class ObjectStore:
         while batch := self.catalog.scan(bucket, prefix, after, versions=False, limit=1000):
             found.extend(record.name for record in batch)
             after = (batch[-1].name, batch[-1].generation)
-        found.extend(record.name for record in self.legacy.records(bucket, prefix))
-        return sorted(set(found))
+        return found
