@@ -34,6 +34,7 @@ BUCKET = "test-bucket"
 START_TIMEOUT_S = 60.0  # a restart loads every deployed model before it answers /healthz
 STOP_TIMEOUT_S = 20.0
 JOB_POLL_S = 0.2  # google.cloud.aiplatform.jobs polls every 5 s by default
+TRAINER_TIMEOUT_S = 300  # a few epochs of the small models take seconds; a hung trainer must not hang the run
 
 
 def free_port() -> int:
@@ -174,7 +175,7 @@ def trained_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     command = [sys.executable, "-m", "trainer.task", "--dataset", "mnist-sample", "--model", "baseline"]
     command += ["--epochs", "3", "--model-dir", str(model_dir)]
     env = {key: value for key, value in os.environ.items() if not key.startswith("AIP_")}
-    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=TRAINER_TIMEOUT_S)
     assert result.returncode == 0, f"trainer failed:\n{result.stdout}\n{result.stderr}"
     assert (model_dir / "saved_model.pb").is_file()
     return model_dir
