@@ -22,7 +22,7 @@ import pytest
 
 from pipeline_config import load_config
 from scripts import register, registry, submit_training
-from scripts.common import read_json, storage_client
+from scripts.cloud import read_json, storage_client
 from tests.conftest import VertexLocal
 
 SHA_A = "a" * 40
