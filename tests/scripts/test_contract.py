@@ -16,6 +16,12 @@ from tests.conftest import free_port
 from tests.scripts.conftest import step
 
 STEPS = ("submit_training", "gate", "register", "deploy", "rollback", "smoke_test", "demo")
+REQUIRED_ARGS = {  # what each step needs besides its config to get as far as reading it
+    "submit_training": ["--git-sha", "a" * 40],
+    "register": ["--git-sha", "a" * 40],
+    "deploy": ["--version", "1"],
+    "rollback": ["--version", "1"],
+}
 
 
 def run_body(body, argv: list[str], environ: dict[str, str] | None = None) -> contract.Outcome:
@@ -122,3 +128,17 @@ def test_an_unreachable_service_is_one_line_and_exit_1(tmp_path: Path, monkeypat
     result = step(deploy.main, "--version", "1", "--out-dir", str(tmp_path))
     assert result.status == 1
     assert result.stderr.startswith("deploy: cannot reach the service (") and result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("name", STEPS)
+@pytest.mark.parametrize("text", ["nan", "inf"])
+def test_a_threshold_that_is_not_a_number_stops_every_step_with_exit_2_and_one_line(
+    name: str, text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PIPELINE_GATE_MIN_ACCURACY=nan once let the gate pass any model (nan compares false)."""
+    monkeypatch.setenv("PIPELINE_GATE_MIN_ACCURACY", text)
+    module = importlib.import_module(f"scripts.{name}")  # by name: none of them gets past its config
+    result = step(module.main, *REQUIRED_ARGS.get(name, []), "--out-dir", str(tmp_path))
+    assert result.status == 2
+    assert result.stderr == f"{name}: config: gate.min_accuracy = {float(text)!r}: expected a finite number\n"
+    assert list(tmp_path.iterdir()) == []  # nothing written
