@@ -10,7 +10,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test lint lint-workflows format train up down bench-train bench-serve monitor clean
+.PHONY: help venv demo test test-unit lint lint-workflows format train up down bench-train bench-serve monitor clean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ demo: venv ## the whole pipeline against vertex-local: train, gate, register, de
 
 test: venv lint ## ruff, hadolint, workflow checks, then every test
 	$(PY) -m pytest
+
+test-unit: venv ## the tests that need no vertex-local process, trained model or training (seconds)
+	$(PY) -m pytest -m "not live and not slow"
 
 lint: venv ## ruff and hadolint
 	$(VENV)/bin/ruff check .
