@@ -13,7 +13,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-cloud test-upstream-aiplatform lint lint-workflows format train up down trainer-image-check bench-train bench-serve monitor clean browser bench-console test-upstream-storage bench-gcs
+.PHONY: help venv demo test test-cloud test-upstream-aiplatform lint lint-workflows format train up down trainer-image-check bench-train bench-serve monitor clean browser bench-console test-upstream-storage bench-gcs test-unit
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ test-upstream-aiplatform: venv ## google-cloud-aiplatform's own system tests (mo
 
 test-upstream-storage: venv ## python-storage's own system tests (pinned sdist from PyPI) against a fresh vertex-local
 	$(PY) -m tests.upstream.storage.run $(ARGS)
+
+test-unit: venv ## the tests that need no vertex-local process, trained model or training (seconds)
+	$(PY) -m pytest -m "not live and not slow"
 
 lint: venv ## ruff and hadolint
 	$(VENV)/bin/ruff check .

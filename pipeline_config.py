@@ -1,12 +1,14 @@
 """Load pipeline.toml: defaults -> profile -> PIPELINE_<TABLE>_<KEY> environment variables.
 
 Its own top-level module: the trainer, the pipeline steps and vertex-local all import it, and the trainer
-image copies it beside trainer/. Unknown keys and wrong types fail loudly with the dotted key and the bad value.
+image copies it beside trainer/. Unknown keys, wrong types and numbers that are not finite (nan, inf) fail
+loudly with the dotted key and the bad value.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -129,6 +131,9 @@ def load_config(
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
     profiles = raw.pop("profiles", {})
+    unknown = sorted(set(raw) - set(SECTIONS))
+    if unknown:  # a misspelt [table] would otherwise leave its values silently unused
+        raise ConfigError(f"{unknown[0]}: unknown table")
     if profile not in profiles:
         raise ConfigError(f"unknown profile {profile!r} (have: {', '.join(sorted(profiles))})")
     merged = {name: dict(raw.get(name, {})) for name in SECTIONS}
@@ -146,10 +151,10 @@ def _overlay(merged: dict[str, dict[str, Any]], overrides: dict[str, Any], where
 
 def _overlay_environ(merged: dict[str, dict[str, Any]], environ: Mapping[str, str]) -> None:
     for section, values in merged.items():
-        for key in list(SECTIONS[section].__dataclass_fields__):
-            name = f"PIPELINE_{section}_{key}".upper()
-            if name in environ:
-                values[key] = _parse_env(environ[name], type(values.get(key, "")), name)
+        for field in dataclasses.fields(SECTIONS[section]):
+            name = f"PIPELINE_{section}_{field.name}".upper()
+            if name in environ:  # parsed as the field's type, whatever the file happened to spell
+                values[field.name] = _parse_env(environ[name], _python_type(field.type), name)
 
 
 def _parse_env(text: str, kind: type, name: str) -> Any:
@@ -173,6 +178,9 @@ def _build(cls: type, section: str, values: dict[str, Any]) -> Any:
             values[key] = float(value)
         elif not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise ConfigError(f"{section}.{key} = {value!r}: expected {expected.__name__}")
+        elif expected is float and not math.isfinite(value):
+            # TOML spells nan and inf, float() parses them: a threshold of nan compares false with everything.
+            raise ConfigError(f"{section}.{key} = {value!r}: expected a finite number")
     return cls(**values)
 
 

@@ -1,1 +1,1 @@
-"""The pipeline steps, one module each: python -m scripts.<step> (gate, deploy, ...)."""
+"""The pipeline steps (python -m scripts.<step>), the libraries they share, the report and the demo."""

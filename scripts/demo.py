@@ -1,10 +1,11 @@
 """The whole pipeline on vertex-local, as `make demo` runs it: python -m scripts.demo [--keep]
 
 Starts vertex-local if nothing answers at [vertex] api_endpoint, then runs submit_training, gate,
-register and deploy in-process, and ends like the walkthrough (`real : 7` / `predicted : 7`) with a
-ready curl command. A second run trains a challenger, compares it with production in the gate and
-canary-deploys it. Each run registers its own version: it is named `<short HEAD>-demo-<UTC time>`
-rather than the bare commit SHA, because registering the same SHA twice is a no-op.
+register and deploy in-process, in order, as a workflow runs them (the demo orchestrates; it is not a
+step), and ends like the walkthrough (`real : 7` / `predicted : 7`) with a ready curl command. A second
+run trains a challenger, compares it with production in the gate and canary-deploys it. Each run
+registers its own version: it is named `<short HEAD>-demo-<UTC time>` rather than the bare commit SHA,
+because registering the same SHA twice is a no-op.
 """
 
 from __future__ import annotations
@@ -13,18 +14,29 @@ import argparse
 import datetime
 import json
 import logging
-import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
 
 from pipeline_config import Config, ConfigError
-from scripts import common, deploy, gate, register, smoke_test, submit_training
+from scripts import cloud, deploy, gate, probe, register, submit_training
+from scripts.contract import (
+    Environ,
+    StepError,
+    StepResult,
+    add_common_flags,
+    load_step_config,
+    print_settings,
+    run_main,
+    run_step,
+)
 from vertex_local import daemon
 
 STEP = "demo"
@@ -32,7 +44,7 @@ STEP = "demo"
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m scripts.{STEP}", description=__doc__.splitlines()[0])
-    common.add_common_flags(parser)
+    add_common_flags(parser)
     parser.add_argument("--keep", action="store_true", help="leave vertex-local running afterwards")
     parser.add_argument("--state-dir", default=".vertex-local", help="vertex-local's state (default: .vertex-local)")
     return parser
@@ -46,9 +58,9 @@ def start_server(api_endpoint: str, state_dir: Path, profile: str | None) -> Non
         flags = ["--staging-bucket", *(["--profile", profile] if profile else [])]
         started = daemon.start(address.hostname or "127.0.0.1", address.port or 80, state_dir, flags) == 0
     except OSError as exc:  # e.g. a state dir that cannot be created
-        raise common.StepError(f"vertex-local did not come up at {api_endpoint}: {exc}") from exc
+        raise StepError(f"vertex-local did not come up at {api_endpoint}: {exc}") from exc
     if not started:
-        raise common.StepError(f"vertex-local did not come up at {api_endpoint}; see {state_dir / 'server.log'}")
+        raise StepError(f"vertex-local did not come up at {api_endpoint}; see {state_dir / 'server.log'}")
 
 
 def head_sha() -> str | None:
@@ -72,12 +84,8 @@ def quiet_sdk_logs() -> None:
             logger.setLevel(logging.WARNING)
 
 
-def read_out(out_dir: str, step: str) -> dict:
-    return json.loads((Path(out_dir) / f"{step}.json").read_text(encoding="utf-8"))
-
-
-def summarize(step: str, out: dict) -> str:
-    """One readable line per step, from the JSON the step wrote."""
+def summarize(step: str, out: dict[str, Any]) -> str:
+    """One readable line per step, from the record it returned (what it wrote to out/<step>.json)."""
     if step == "submit_training":
         return f"trained in {out['wall_time_s']} s ({out['state']}): {out['model_dir']}"
     if step == "gate":
@@ -93,33 +101,44 @@ def summarize(step: str, out: dict) -> str:
     )
 
 
-def pipeline(args: argparse.Namespace, identity: str) -> int:
-    """The four steps in order, in-process; the first failing one stops the demo with its exit status."""
+def pipeline(args: argparse.Namespace, identity: str, environ: Environ) -> StepResult:
+    """The four steps in order, in-process; returns deploy's result. The first failing step stops the demo."""
     common_argv = ["--out-dir", args.out_dir] + (["--profile", args.profile] if args.profile else [])
-    steps: list[tuple[str, Callable[[list[str]], int], list[str]]] = [
-        ("submit_training", submit_training.main, ["--git-sha", identity]),
-        ("gate", gate.main, []),
-        ("register", register.main, ["--git-sha", identity]),
-        ("deploy", deploy.main, ["--git-sha", identity]),
+    steps: list[tuple[ModuleType, list[str]]] = [
+        (submit_training, ["--git-sha", identity]),
+        (gate, []),
+        (register, ["--git-sha", identity]),
+        (deploy, ["--git-sha", identity]),
     ]
-    for number, (step, main, argv) in enumerate(steps, 1):
-        print(f"\n== {number}/{len(steps)} {step}", flush=True)
+    result = StepResult()
+    for number, (module, argv) in enumerate(steps, 1):
+        print(f"\n== {number}/{len(steps)} {module.STEP}", flush=True)
         began = time.monotonic()
-        status = main(common_argv + argv)
-        if status != 0:
-            print(f"{STEP}: stopped: {step} failed (exit {status}); its reason is above", file=sys.stderr)
-            return status
+        outcome = run_step(module.STEP, module.build_parser(), module.run, common_argv + argv, environ)
+        if outcome.status != 0 or outcome.result is None:
+            print(
+                f"{STEP}: stopped: {module.STEP} failed (exit {outcome.status}); its reason is above", file=sys.stderr
+            )
+            raise StepFailed(outcome.status)
+        result = outcome.result
         took = time.monotonic() - began
-        print(f"== {step}: {summarize(step, read_out(args.out_dir, step))} [{took:.1f} s]", flush=True)
-    return 0
+        print(f"== {module.STEP}: {summarize(module.STEP, result.record or {})} [{took:.1f} s]", flush=True)
+    return result
 
 
-def closing(cfg: Config, out_dir: str, server_stays: bool) -> None:
+class StepFailed(Exception):
+    """A step of the demo failed; it has printed its reason, the demo exits with its status."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def closing(cfg: Config, deployed: dict[str, Any], out_dir: str, server_stays: bool) -> None:
     """The walkthrough's last lines: test digit 0 through endpoint.predict, then a curl to do it by hand."""
     from google.cloud import aiplatform
 
-    deployed = read_out(out_dir, "deploy")
-    x, y = smoke_test.load_digits(cfg.training.dataset, cfg.training.seed, 1)
+    x, y = probe.load_digits(cfg.training.dataset, cfg.training.seed, 1)
     response = aiplatform.Endpoint(deployed["endpoint"]).predict(instances=[x[0].tolist()])
     body = Path(out_dir) / "digit.json"
     body.write_text(json.dumps({"instances": [x[0].tolist()]}), encoding="utf-8")
@@ -131,37 +150,41 @@ def closing(cfg: Config, out_dir: str, server_stays: bool) -> None:
         print("(vertex-local stops now; `make demo KEEP=1` keeps it running for the curl)")
 
 
-def run(args: argparse.Namespace) -> int:
-    cfg = common.load_step_config(args.profile, os.environ)
+def run(args: argparse.Namespace, environ: Environ) -> StepResult:
+    cfg = load_step_config(args.profile, environ)
     if not cfg.vertex.api_endpoint:
         raise ConfigError(f"profile {cfg.profile!r} has no vertex.api_endpoint; the demo runs on vertex-local")
     quiet_sdk_logs()
     identity = demo_identity(head_sha(), datetime.datetime.now(datetime.UTC))
-    common.print_settings(STEP, cfg, {"api_endpoint": cfg.vertex.api_endpoint, "run": identity})
+    print_settings(STEP, cfg, {"api_endpoint": cfg.vertex.api_endpoint, "run": identity})
     began = time.monotonic()
     state_dir = Path(args.state_dir)
     started_here = not daemon.is_healthy(cfg.vertex.api_endpoint.rstrip("/"))
     if started_here:
         start_server(cfg.vertex.api_endpoint, state_dir, args.profile)
+    ending = "failed"
     try:
-        status = pipeline(args, identity)
-        if status == 0:
-            common.connect(cfg, os.environ)
-            closing(cfg, args.out_dir, not started_here or args.keep)
+        deployed = pipeline(args, identity, environ)
+        cloud.connect(cfg, environ)
+        closing(cfg, deployed.record or {}, args.out_dir, not started_here or args.keep)
+        ending = "done"
     finally:
         if started_here and not args.keep:
             daemon.stop(state_dir)
-    if started_here and args.keep:
-        print(f"{STEP}: vertex-local keeps running; stop it with: make down")
-    print(f"{STEP}: {'done' if status == 0 else 'failed'} in {time.monotonic() - began:.1f} s", flush=True)
-    if status == 0:  # the console: models, endpoints, charts and a drawing pad to test the model
+        if started_here and args.keep:
+            print(f"{STEP}: vertex-local keeps running; stop it with: make down")
+        print(f"{STEP}: {ending} in {time.monotonic() - began:.1f} s", flush=True)
+    if ending == "done":  # the console: models, endpoints, charts and a drawing pad to test the model
         stays = "" if not started_here or args.keep else " (with make demo KEEP=1)"
         print(f"console: {cfg.vertex.api_endpoint.rstrip('/')}/console/{stays}")
-    return status
+    return StepResult()  # the steps wrote their own out/<step>.json
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return common.run_main(STEP, build_parser(), run, argv)
+    try:
+        return run_main(STEP, build_parser(), run, argv)
+    except StepFailed as failed:  # the step has said why; the demo exits with its status
+        return failed.status
 
 
 if __name__ == "__main__":

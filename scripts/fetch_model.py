@@ -11,14 +11,14 @@ version's artifact URI, so the Release's model card is the deployed version's ow
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 from google.cloud import storage
 
-from scripts import common, registry
+from scripts import cloud, registry
+from scripts.contract import Environ, StepError, StepResult, add_common_flags, load_step_config, run_main
 
 STEP = "fetch_model"
 METRICS = "metrics.json"
@@ -26,7 +26,7 @@ METRICS = "metrics.json"
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m scripts.{STEP}", description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", help="pipeline.toml profile (default: $PIPELINE_PROFILE, else local)")
+    add_common_flags(parser, out_dir=False)  # it writes the model's own files under --dest
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--model-dir", help="gs://BUCKET/.../model or a local directory")
     source.add_argument("--version", help="a registered version of [vertex] model_display_name (id or alias)")
@@ -39,12 +39,13 @@ def local_target(dest: Path, relative: str) -> Path:
     """Where one object lands; a name that would climb out of `dest` is refused."""
     target = (dest / relative).resolve()
     if not target.is_relative_to(dest.resolve()):
-        raise common.StepError(f"object name {relative!r} points outside {dest}")
+        raise StepError(f"object name {relative!r} points outside {dest}")
     return target
 
 
 def copy_from_gcs(uri: str, dest: Path, metrics_only: bool, client: storage.Client) -> list[Path]:
-    bucket, root = common.split_gs_uri(uri.rstrip("/") + "/")
+    """Every object under the gs:// prefix (or metrics.json alone) into `dest`."""
+    bucket, root = cloud.split_gs_uri(uri.rstrip("/") + "/")
     copied = []
     for blob in client.list_blobs(bucket, prefix=root + METRICS if metrics_only else root):
         relative = blob.name[len(root) :]
@@ -58,8 +59,9 @@ def copy_from_gcs(uri: str, dest: Path, metrics_only: bool, client: storage.Clie
 
 
 def copy_from_disk(source: Path, dest: Path, metrics_only: bool) -> list[Path]:
+    """Every file under a local model dir (or metrics.json alone) into `dest`."""
     if not source.is_dir():
-        raise common.StepError(f"{source} is not a directory")
+        raise StepError(f"{source} is not a directory")
     files = [source / METRICS] if metrics_only else [p for p in source.rglob("*") if p.is_file()]
     copied = []
     for path in (p for p in files if p.is_file()):
@@ -70,28 +72,28 @@ def copy_from_disk(source: Path, dest: Path, metrics_only: bool) -> list[Path]:
     return copied
 
 
-def run(args: argparse.Namespace) -> int:
-    cfg = common.load_step_config(args.profile, os.environ)
+def run(args: argparse.Namespace, environ: Environ) -> StepResult:
+    cfg = load_step_config(args.profile, environ)
     args.dest.mkdir(parents=True, exist_ok=True)
     source = args.model_dir
     if source is None or source.startswith("gs://"):
-        common.connect(cfg, os.environ)
+        cloud.connect(cfg, environ)
     if source is None:
         version = registry.require_version(cfg.vertex.model_display_name, args.version)
         source = version.uri
         print(f"{STEP}: {registry.describe(version)} is {source}", flush=True)
     if source.startswith("gs://"):
-        copied = copy_from_gcs(source, args.dest, args.metrics_only, common.storage_client(cfg))
+        copied = copy_from_gcs(source, args.dest, args.metrics_only, cloud.storage_client(cfg))
     else:
         copied = copy_from_disk(Path(source), args.dest, args.metrics_only)
     if not (args.dest / METRICS).is_file():
-        raise common.StepError(f"no {METRICS} under {source}")
+        raise StepError(f"no {METRICS} under {source}")
     print(f"{STEP}: {len(copied)} file(s) from {source} to {args.dest}", flush=True)
-    return 0
+    return StepResult()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return common.run_main(STEP, build_parser(), run, argv)
+    return run_main(STEP, build_parser(), run, argv)
 
 
 if __name__ == "__main__":

@@ -9,23 +9,27 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
-import os
 from collections.abc import Sequence
 from typing import Any
 
+from google.cloud import storage
+
 from pipeline_config import Config, Gate
-from scripts import common, registry
+from scripts import cloud, registry
+from scripts.contract import (
+    Environ,
+    StepError,
+    StepResult,
+    add_common_flags,
+    load_step_config,
+    print_settings,
+    run_main,
+    trained_model_dir,
+)
+from scripts.run_metrics import Metrics, fmt, read_run_metrics
 
 STEP = "gate"
 TOLERANCE = 1e-9  # 0.978 - 0.005 is 0.9730000000000001 in floats; 0.973 must still pass
-
-
-@dataclasses.dataclass(frozen=True)
-class Metrics:
-    accuracy: float
-    loss: float
-    model_dir: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,12 +37,6 @@ class Verdict:
     passed: bool
     reason: str
     required_accuracy: float
-
-
-def fmt(value: float) -> str:
-    """0.97 -> 0.970, 0.9695 -> 0.9695: three decimals, a fourth only when it says something."""
-    text = f"{value:.4f}"
-    return text[:-1] if text.endswith("0") else text
 
 
 def decide(candidate: Metrics, production: Metrics | None, gate: Gate) -> Verdict:
@@ -56,23 +54,9 @@ def decide(candidate: Metrics, production: Metrics | None, gate: Gate) -> Verdic
     return Verdict(True, f"accuracy {fmt(acc)} >= minimum {fmt(floor)} and >= {against}", required)
 
 
-def parse_metrics(data: Any, model_dir: str) -> Metrics:
-    """Check the fields the gate relies on; anything else about metrics.json is the report's business."""
-    where = f"{model_dir}/metrics.json"
-    if not isinstance(data, dict) or data.get("schema_version") != 1:
-        raise common.StepError(f"{where} is not a schema_version 1 metrics object")
-    values = {key: data.get(key) for key in ("accuracy", "loss")}
-    for key, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise common.StepError(f"{where}: {key} = {value!r} is not a number")
-    if not 0.0 <= values["accuracy"] <= 1.0:
-        raise common.StepError(f"{where}: accuracy = {values['accuracy']!r} is outside [0, 1]")
-    return Metrics(float(values["accuracy"]), float(values["loss"]), model_dir)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m scripts.{STEP}", description=__doc__.splitlines()[0])
-    common.add_common_flags(parser)
+    add_common_flags(parser)
     parser.add_argument("--model-dir", help="the run's model dir, gs:// or local (default: from submit_training.json)")
     parser.add_argument("--min-accuracy", type=float, help="overrides [gate] min_accuracy")
     parser.add_argument("--max-drop", type=float, help="overrides [gate] max_drop")
@@ -94,45 +78,40 @@ def verdict_json(verdict: Verdict, gate: Gate, candidate: Metrics | None, produc
     }
 
 
-def load_production(cfg: Config, client: Any, out_dir: str) -> tuple[Metrics, dict[str, Any]] | None:
-    """Production's metrics.json (beside its artifact), also saved as out/production_metrics.json."""
+def load_production(cfg: Config, client: storage.Client) -> tuple[Metrics, dict[str, Any], dict[str, Any]] | None:
+    """Production's checked figures, its block of gate.json and its metrics.json as written; None before one."""
     version = registry.production_version(cfg.vertex.model_display_name)
     if version is None:
         return None
-    model_dir = version.uri.rstrip("/")
-    raw = common.read_json(f"{model_dir}/metrics.json", client)
-    metrics = parse_metrics(raw, model_dir)
-    common.write_out(out_dir, "production_metrics", raw)
+    raw, metrics = read_run_metrics(version.uri.rstrip("/"), client)
     block = {**dataclasses.asdict(metrics), "version_id": version.version_id, "model": version.resource_name}
-    return metrics, block
+    return metrics, block, raw
 
 
-def run(args: argparse.Namespace) -> int:
-    cfg = common.load_step_config(args.profile, os.environ)
+def run(args: argparse.Namespace, environ: Environ) -> StepResult:
+    cfg = load_step_config(args.profile, environ)
     gate = thresholds(cfg, args)
-    model_dir = common.trained_model_dir(args.model_dir, args.out_dir)
+    model_dir = trained_model_dir(args.model_dir, args.out_dir)
     settings = {"model_dir": model_dir, "min_accuracy": gate.min_accuracy, "max_drop": gate.max_drop}
-    common.print_settings(STEP, cfg, {**settings, "model": cfg.vertex.model_display_name})
-    common.connect(cfg, os.environ)
-    client = common.storage_client(cfg)
-    candidate, production = None, None
+    print_settings(STEP, cfg, {**settings, "model": cfg.vertex.model_display_name})
+    cloud.connect(cfg, environ)
+    client = cloud.storage_client(cfg)
+    candidate, production, files = None, None, {}
     try:
-        raw = common.read_json(f"{model_dir}/metrics.json", client)
-        candidate = parse_metrics(raw, model_dir)
-        common.write_out(args.out_dir, "candidate_metrics", raw)
-        production = load_production(cfg, client, args.out_dir)
-    except common.StepError as exc:
+        files["candidate_metrics"], candidate = read_run_metrics(model_dir, client)
+        production = load_production(cfg, client)
+    except StepError as exc:
         verdict = Verdict(False, f"fails closed: {exc}", gate.min_accuracy)
     else:
         verdict = decide(candidate, production[0] if production else None, gate)
-    finish(args, verdict, verdict_json(verdict, gate, candidate, production[1] if production else None))
-    return 0
+    if production:
+        files["production_metrics"] = production[2]
+    return finish(verdict, verdict_json(verdict, gate, candidate, production[1] if production else None), files)
 
 
-def finish(args: argparse.Namespace, verdict: Verdict, result: dict[str, Any]) -> None:
-    """Write gate.json and GitHub's outputs, print the summary; a failed verdict raises StepError (exit 1)."""
-    common.write_out(args.out_dir, STEP, result)
-    candidate, production = result["candidate"], result["production"]
+def finish(verdict: Verdict, record: dict[str, Any], files: dict[str, Any]) -> StepResult:
+    """Print the verdict; the result carries gate.json, GitHub's outputs and, for a "no", the failure."""
+    candidate, production = record["candidate"], record["production"]
     lines = [f"candidate accuracy {fmt(candidate['accuracy'])} ({candidate['model_dir']})" if candidate else ""]
     if production:
         lines.append(f"production v{production['version_id']} accuracy {fmt(production['accuracy'])}")
@@ -142,18 +121,17 @@ def finish(args: argparse.Namespace, verdict: Verdict, result: dict[str, Any]) -
     outputs = {"passed": verdict.passed, "accuracy": candidate["accuracy"] if candidate else ""}
     outputs["required_accuracy"] = round(verdict.required_accuracy, 6)
     mark = "passed" if verdict.passed else "failed"
-    common.publish(
-        os.environ.get("GITHUB_OUTPUT"),
-        os.environ.get("GITHUB_STEP_SUMMARY"),
-        outputs,
-        f"### Gate {mark}\n\n" + "\n".join(f"- {line}" for line in lines if line),
+    return StepResult(
+        record=record,
+        outputs=outputs,
+        summary=f"### Gate {mark}\n\n" + "\n".join(f"- {line}" for line in lines if line),
+        files=files,
+        failure=None if verdict.passed else verdict.reason,
     )
-    if not verdict.passed:
-        raise common.StepError(verdict.reason)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return common.run_main(STEP, build_parser(), run, argv)
+    return run_main(STEP, build_parser(), run, argv)
 
 
 if __name__ == "__main__":

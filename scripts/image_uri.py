@@ -8,32 +8,30 @@ Appends image=<uri> and registry=<host> to $GITHUB_OUTPUT.
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Sequence
 
-from scripts import common
+from scripts.contract import Environ, StepResult, add_common_flags, load_step_config, run_main
 
 STEP = "image_uri"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m scripts.{STEP}", description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", help="pipeline.toml profile (default: $PIPELINE_PROFILE, else local)")
+    add_common_flags(parser, out_dir=False)  # its one result is the line it prints and $GITHUB_OUTPUT
     parser.add_argument("--tag", required=True, help="image tag (the workflows use the git SHA)")
     return parser
 
 
-def run(args: argparse.Namespace) -> int:
-    cfg = common.load_step_config(args.profile, os.environ)
+def run(args: argparse.Namespace, environ: Environ) -> StepResult:
+    cfg = load_step_config(args.profile, environ)
     repository = cfg.vertex.image_repository
     image = f"{repository}:{args.tag}"
-    common.publish(os.environ.get("GITHUB_OUTPUT"), None, {"image": image, "registry": repository.split("/")[0]}, "")
     print(image, flush=True)
-    return 0
+    return StepResult(outputs={"image": image, "registry": repository.split("/")[0]})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return common.run_main(STEP, build_parser(), run, argv)
+    return run_main(STEP, build_parser(), run, argv)
 
 
 if __name__ == "__main__":

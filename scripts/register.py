@@ -8,22 +8,32 @@ returns that version and changes nothing.
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Sequence
 from typing import Any
 
 from google.cloud import aiplatform
 
 from pipeline_config import Config, ConfigError
-from scripts import common, registry
-from scripts.gate import fmt, parse_metrics
+from scripts import cloud, registry
+from scripts.contract import (
+    Environ,
+    StepError,
+    StepResult,
+    add_common_flags,
+    load_step_config,
+    print_settings,
+    run_main,
+    trained_model_dir,
+)
+from scripts.git_labels import job_labels, label_value, resolve_git_sha, resolve_run_id
+from scripts.run_metrics import fmt, read_run_metrics
 
 STEP = "register"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m scripts.{STEP}", description=__doc__.splitlines()[0])
-    common.add_common_flags(parser)
+    add_common_flags(parser)
     parser.add_argument("--model-dir", help="the run's gs:// model dir (default: from submit_training.json)")
     parser.add_argument("--git-sha", help="commit the model was trained from (default: $GITHUB_SHA)")
     parser.add_argument("--run-id", help="CI run id, recorded as a label (default: $GITHUB_RUN_ID)")
@@ -38,8 +48,8 @@ def description(metrics: dict[str, Any], accuracy: float, git_sha: str) -> str:
 def existing_version(parent: aiplatform.Model | None, git_sha: str) -> aiplatform.Model | None:
     """The version already registered for this SHA (found by its sha-<short> alias), if any."""
     found = registry.get_version(parent.resource_name, registry.sha_alias(git_sha)) if parent else None
-    if found is not None and found.labels.get("git_sha") != common.label_value(git_sha):
-        raise common.StepError(
+    if found is not None and found.labels.get("git_sha") != label_value(git_sha):
+        raise StepError(
             f"alias {registry.sha_alias(git_sha)} is on v{found.version_id}, "
             f"labelled git_sha={found.labels.get('git_sha')}, not {git_sha}"
         )
@@ -47,16 +57,11 @@ def existing_version(parent: aiplatform.Model | None, git_sha: str) -> aiplatfor
 
 
 def upload(
-    cfg: Config,
-    parent: aiplatform.Model | None,
-    model_dir: str,
-    git_sha: str,
-    run_id: str | None,
-    metrics: dict[str, Any],
+    cfg: Config, parent: aiplatform.Model | None, model_dir: str, git_sha: str, run_id: str | None
 ) -> aiplatform.Model:
     """A new version (or the first), then the `candidate` alias moved onto it."""
-    accuracy = parse_metrics(metrics, model_dir).accuracy
-    text = description(metrics, accuracy, git_sha)
+    metrics, checked = read_run_metrics(model_dir, cloud.storage_client(cfg))
+    text = description(metrics, checked.accuracy, git_sha)
     version = aiplatform.Model.upload(
         display_name=cfg.vertex.model_display_name,
         artifact_uri=model_dir,
@@ -66,7 +71,7 @@ def upload(
         version_aliases=[registry.sha_alias(git_sha)],
         description=text,
         version_description=text,
-        labels=common.job_labels(git_sha, None, run_id),
+        labels=job_labels(git_sha, None, run_id),
         sync=True,
     )
     # Moved with mergeVersionAliases, whose documented behaviour takes the alias off its previous holder.
@@ -74,27 +79,26 @@ def upload(
     return aiplatform.Model(version.versioned_resource_name)
 
 
-def run(args: argparse.Namespace) -> int:
-    cfg = common.load_step_config(args.profile, os.environ)
-    git_sha = common.resolve_git_sha(args.git_sha, os.environ)
-    run_id = args.run_id or os.environ.get("GITHUB_RUN_ID")
-    model_dir = common.trained_model_dir(args.model_dir, args.out_dir)
+def run(args: argparse.Namespace, environ: Environ) -> StepResult:
+    cfg = load_step_config(args.profile, environ)
+    git_sha = resolve_git_sha(args.git_sha, environ)
+    run_id = resolve_run_id(args.run_id, environ)
+    model_dir = trained_model_dir(args.model_dir, args.out_dir)
     if not model_dir.startswith("gs://"):
         raise ConfigError(f"--model-dir must be a gs:// URI the service can read (got {model_dir!r})")
     settings = {"model": cfg.vertex.model_display_name, "model_dir": model_dir, "git_sha": git_sha}
-    common.print_settings(STEP, cfg, {**settings, "serving_image": cfg.vertex.serving_image})
-    common.connect(cfg, os.environ)
+    print_settings(STEP, cfg, {**settings, "serving_image": cfg.vertex.serving_image})
+    cloud.connect(cfg, environ)
 
     parent = registry.find_model(cfg.vertex.model_display_name)
     version = existing_version(parent, git_sha)
     reused = version is not None
     if version is None:
-        metrics = common.read_json(f"{model_dir}/metrics.json", common.storage_client(cfg))
-        version = upload(cfg, parent, model_dir, git_sha, run_id, metrics)
+        version = upload(cfg, parent, model_dir, git_sha, run_id)
         print(f"{STEP}: registered {registry.describe(version)} from {model_dir}", flush=True)
     else:
         print(f"{STEP}: {git_sha} is already {registry.describe(version)} ({version.uri}); nothing changed")
-    result = {
+    record = {
         "model": version.resource_name,
         "version_id": version.version_id,
         "aliases": list(version.version_aliases),
@@ -102,19 +106,16 @@ def run(args: argparse.Namespace) -> int:
         "artifact_uri": version.uri,
         "reused": reused,
     }
-    common.write_out(args.out_dir, STEP, result)
-    common.publish(
-        os.environ.get("GITHUB_OUTPUT"),
-        os.environ.get("GITHUB_STEP_SUMMARY"),
-        {"model": version.resource_name, "version_id": version.version_id, "reused": reused},
-        f"### Registered\n\n`{version.resource_name}` version **{version.version_id}**"
+    return StepResult(
+        record=record,
+        outputs={"model": version.resource_name, "version_id": version.version_id, "reused": reused},
+        summary=f"### Registered\n\n`{version.resource_name}` version **{version.version_id}**"
         f" ({', '.join(version.version_aliases)})" + (" (already registered)" if reused else ""),
     )
-    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return common.run_main(STEP, build_parser(), run, argv)
+    return run_main(STEP, build_parser(), run, argv)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ from __future__ import annotations
 from google.api_core import exceptions as google_exceptions
 from google.cloud import aiplatform
 
-from scripts.common import StepError, short_sha
+from scripts.contract import StepError
+from scripts.git_labels import short_sha
 
 PRODUCTION = "production"
 CANDIDATE = "candidate"

@@ -1,13 +1,21 @@
-"""How a model version reaches 100 % of an endpoint: pure planning for scripts.deploy and scripts.rollback.
+"""How a model version reaches 100 % of an endpoint: the plan, and the endpoint operations that carry it out.
 
-Not run by itself. A plan is: put the version beside what serves now with a trial share of the traffic
-(canary_percent, or 100 when nothing serves), then promote it to 100 % and retire every other deployment.
+Not run by itself; scripts.deploy and scripts.rollback both use it. A plan is: put the version beside what
+serves now with a trial share of the traffic (canary_percent, or 100 when nothing serves), then promote it
+to 100 % and retire every other deployment. Planning is pure; the operations below it call the SDK.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+
+from google.api_core import exceptions as google_exceptions
+from google.cloud import aiplatform
+
+from pipeline_config import Config
+from scripts import registry
+from scripts.contract import StepError
 
 NEW = "0"  # the key a traffic split uses for the model being deployed by the same request
 
@@ -75,3 +83,70 @@ def describe_plan(plan: Plan, version: str, deployed: Sequence[Deployed], smoke_
     steps.append(f"give {version} 100 % of the traffic and the production alias")
     steps += [f"undeploy {names[key]}" for key in plan.retire]
     return [f"{number}. {step}" for number, step in enumerate(steps, 1)]
+
+
+def deployments(endpoint: aiplatform.Endpoint | None) -> list[Deployed]:
+    """The endpoint's deployed models with their traffic shares (none for an endpoint not created yet)."""
+    if endpoint is None:
+        return []
+    split = endpoint.traffic_split  # re-reads the endpoint
+    found = []
+    for deployed in endpoint.list_models():
+        model, _, version = deployed.model.partition("@")
+        found.append(Deployed(deployed.id, model, deployed.model_version_id or version, split.get(deployed.id, 0)))
+    return found
+
+
+def predict_url(cfg: Config, endpoint_name: str) -> str:
+    """The REST predict URL: vertex-local's when api_endpoint is set, else the region's Vertex host."""
+    host = cfg.vertex.api_endpoint or f"https://{cfg.vertex.region}-aiplatform.googleapis.com"
+    return f"{host.rstrip('/')}/v1/{endpoint_name}:predict"
+
+
+def deploy_new(cfg: Config, endpoint: aiplatform.Endpoint, version: aiplatform.Model, split: dict[str, int]) -> str:
+    """Deploy the version with the trial split; returns the new deployed model id."""
+    before = {d.id for d in endpoint.list_models()}
+    endpoint.deploy(
+        model=version,
+        deployed_model_display_name=f"{version.display_name}-v{version.version_id}",
+        traffic_split=split,
+        machine_type=cfg.vertex.deploy_machine_type,
+        min_replica_count=cfg.vertex.deploy_min_replicas,
+        max_replica_count=cfg.vertex.deploy_max_replicas,
+        sync=True,
+    )
+    new = [d.id for d in endpoint.list_models() if d.id not in before]
+    if len(new) != 1:
+        raise StepError(f"expected one new deployed model on {endpoint.resource_name}, found {new}")
+    return new[0]
+
+
+def promote(endpoint: aiplatform.Endpoint, version: aiplatform.Model, deployed_id: str) -> None:
+    """100 % of the traffic to the version, then the production alias onto it."""
+    endpoint.update(traffic_split={deployed_id: 100})
+    registry.move_alias(version, registry.PRODUCTION)
+
+
+def retire(endpoint: aiplatform.Endpoint, keep_id: str, old_ids: Sequence[str], step: str) -> None:
+    """Undeploy the older deployments (they take no traffic any more), one log line each."""
+    for old in old_ids:
+        endpoint.undeploy(old, traffic_split={keep_id: 100})
+        print(f"{step}: undeployed deployed model {old}", flush=True)
+
+
+def restore(endpoint: aiplatform.Endpoint, previous: dict[str, int], new_id: str | None) -> None:
+    """Put the previous split back first (so no request reaches the new model), then undeploy it."""
+    if previous:
+        endpoint.update(traffic_split=previous)
+    if new_id is not None:
+        endpoint.undeploy(new_id, traffic_split=previous or None)
+
+
+def rollback_after(endpoint: aiplatform.Endpoint, previous: dict[str, int], new_id: str | None) -> str:
+    """Undo a failed trial; says what was done (or what could not be undone)."""
+    try:
+        restore(endpoint, previous, new_id)
+    except (google_exceptions.GoogleAPICallError, ValueError) as exc:
+        return f"restoring the traffic split {previous} FAILED too ({exc}); check {endpoint.resource_name}"
+    done = f"traffic split {previous or '{}'} restored"
+    return done + (f", deployed model {new_id} undeployed" if new_id else "")

@@ -1,204 +1,83 @@
 """Send real test digits through the endpoint and check the answers: python -m scripts.smoke_test [--count N]
 
-Checks one row of 10 probabilities per digit, each row summing to 1 (within 1e-3), accuracy >= [smoke]
-min_accuracy and the p95 latency of a predict call <= [smoke] p95_latency_ms. Ends like the walkthrough:
-`real : 7` / `predicted : 7` for test digit 0.
-
-Targeting one deployed model (--deployed-model-id): endpoint.predict cannot choose one, so requests follow
-the endpoint's traffic split and only answers carrying that deployedModelId count; a batch is re-sent
-until the target has answered it. Deploy uses this on a canary holding a few percent of the traffic.
+The checks and the digits are scripts.probe's: one row of 10 probabilities per digit summing to 1, accuracy
+>= [smoke] min_accuracy, p95 latency <= [smoke] p95_latency_ms. Ends like the walkthrough:
+`real : 7` / `predicted : 7` for test digit 0. With --deployed-model-id only that deployed model's
+answers count (deploy uses this on a canary holding a few percent of the traffic).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
-import os
-import time
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-from google.cloud import aiplatform
-
-from pipeline_config import Smoke
-from scripts import common, registry
-from trainer.data import load_dataset
+from pipeline_config import ConfigError
+from scripts import cloud, probe, registry
+from scripts.contract import (
+    Environ,
+    StepError,
+    StepResult,
+    add_common_flags,
+    load_step_config,
+    print_settings,
+    run_main,
+)
 
 STEP = "smoke_test"
-DIGITS_PER_REQUEST = 10  # 10 digits are ~150 kB of JSON, far below Vertex's 1.5 MB request limit
-ROW_SUM_TOLERANCE = 1e-3
-
-
-@dataclasses.dataclass
-class SmokeResult:
-    digits: int = 0
-    correct: int = 0
-    calls: int = 0  # every predict call, including those answered by other deployed models
-    latencies_ms: list[float] = dataclasses.field(default_factory=list)  # of the counted calls
-    problems: list[str] = dataclasses.field(default_factory=list)
-    first_label: int | None = None
-    first_predicted: int | None = None
-
-
-def load_digits(dataset: str, seed: int, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """The first `count` digits of the test split the trainer evaluates on."""
-    _, (x_test, y_test) = load_dataset(dataset, seed)
-    return x_test[:count], y_test[:count]
-
-
-def check_rows(predictions: Any, expected_rows: int) -> tuple[list[int], list[str]]:
-    """Predicted classes (-1 for a bad row) and the schema problems found in one answer."""
-    if not isinstance(predictions, list | tuple) or len(predictions) != expected_rows:
-        size = len(predictions) if isinstance(predictions, list | tuple) else type(predictions).__name__
-        return [-1] * expected_rows, [f"expected {expected_rows} prediction rows, got {size}"]
-    classes, problems = [], []
-    for row in predictions:
-        values = list(row) if isinstance(row, list | tuple) else []
-        if len(values) != 10 or not all(isinstance(v, int | float) and math.isfinite(v) for v in values):
-            classes.append(-1)
-            problems.append(f"a prediction row is not 10 finite numbers: {str(row)[:80]}")
-        elif abs(sum(values) - 1.0) > ROW_SUM_TOLERANCE or min(values) < 0:
-            classes.append(-1)
-            problems.append(f"a probability row sums to {sum(values):.6f} with minimum {min(values):g}")
-        else:
-            classes.append(int(np.argmax(values)))
-    return classes, problems
-
-
-def p95(values: Sequence[float]) -> float:
-    """Nearest-rank 95th percentile (the slowest call of up to 20)."""
-    ordered = sorted(values)
-    return ordered[max(math.ceil(0.95 * len(ordered)) - 1, 0)] if ordered else math.nan
-
-
-def evaluate(result: SmokeResult, smoke: Smoke) -> list[str]:
-    """Every reason the smoke test fails; empty when it passes."""
-    problems = list(dict.fromkeys(result.problems))[:3]
-    if result.digits == 0:
-        return [*problems, "no digit was answered"]
-    accuracy = result.correct / result.digits
-    if accuracy < smoke.min_accuracy:
-        problems.append(f"accuracy {accuracy:.3f} < minimum {smoke.min_accuracy:.3f} on {result.digits} digits")
-    latency = p95(result.latencies_ms)
-    if latency > smoke.p95_latency_ms:
-        problems.append(f"p95 latency {latency:.0f} ms > budget {smoke.p95_latency_ms:.0f} ms")
-    return problems
-
-
-def attempts_per_batch(share_percent: int) -> int:
-    """Enough re-sends that a target with this traffic share misses a batch with odds below 1e-8."""
-    return max(1, math.ceil(math.log(1e-8) / math.log(1 - share_percent / 100))) if share_percent < 100 else 1
-
-
-def send_digits(
-    endpoint: aiplatform.Endpoint, x: np.ndarray, y: np.ndarray, target_id: str | None, attempts: int
-) -> SmokeResult:
-    """Predict every digit once by the target (any deployed model when target_id is None)."""
-    result = SmokeResult()
-    for start in range(0, len(x), DIGITS_PER_REQUEST):
-        instances = x[start : start + DIGITS_PER_REQUEST].tolist()  # rows of 28 x 28 floats, as the walkthrough
-        labels = y[start : start + DIGITS_PER_REQUEST]
-        for _ in range(attempts):
-            began = time.perf_counter()
-            response = endpoint.predict(instances=instances)
-            result.calls += 1
-            if target_id is None or response.deployed_model_id == target_id:
-                result.latencies_ms.append((time.perf_counter() - began) * 1000)
-                record(result, response.predictions, labels)
-                break
-        else:
-            raise common.StepError(f"deployed model {target_id} answered none of {attempts} requests")
-    return result
-
-
-def record(result: SmokeResult, predictions: Any, labels: np.ndarray) -> None:
-    classes, problems = check_rows(predictions, len(labels))
-    if result.first_label is None:
-        result.first_label, result.first_predicted = int(labels[0]), classes[0]
-    result.digits += len(labels)
-    result.correct += int(np.sum(np.asarray(classes) == labels))
-    result.problems += problems
-
-
-def smoke_test(
-    endpoint: aiplatform.Endpoint, target_id: str | None, smoke: Smoke, dataset: str, seed: int, count: int
-) -> tuple[SmokeResult, list[str]]:
-    """Smoke-test one deployed model (or the whole endpoint): the result and every problem found."""
-    x, y = load_digits(dataset, seed, count)
-    share = endpoint.traffic_split.get(target_id, 0) if target_id else 100
-    if share <= 0:
-        raise common.StepError(f"deployed model {target_id} gets no traffic on {endpoint.resource_name}")
-    result = send_digits(endpoint, x, y, target_id, attempts_per_batch(share))
-    return result, evaluate(result, smoke)
-
-
-def summary(result: SmokeResult) -> dict[str, Any]:
-    return {
-        "digits": result.digits,
-        "accuracy": round(result.correct / result.digits, 4) if result.digits else None,
-        "p95_latency_ms": round(p95(result.latencies_ms), 1),
-        "calls": result.calls,
-        "real": result.first_label,
-        "predicted": result.first_predicted,
-    }
-
-
-def walkthrough_lines(result: SmokeResult) -> str:
-    """The walkthrough's closing lines, for test digit 0."""
-    return f"real : {result.first_label}\npredicted : {result.first_predicted}"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m scripts.{STEP}", description=__doc__.splitlines()[0])
-    common.add_common_flags(parser)
+    add_common_flags(parser)
     parser.add_argument("--deployed-model-id", help="count only this deployed model's answers (default: any)")
     parser.add_argument("--count", type=int, help="test digits to send (default: [smoke] count)")
     return parser
 
 
-def run(args: argparse.Namespace) -> int:
-    cfg = common.load_step_config(args.profile, os.environ)
+def run(args: argparse.Namespace, environ: Environ) -> StepResult:
+    cfg = load_step_config(args.profile, environ)
     count = args.count if args.count is not None else cfg.smoke.count
     if count < 1:
-        raise common.ConfigError(f"--count {count}: expected at least 1 digit")
-    settings = {"endpoint": cfg.vertex.endpoint_display_name, "count": count, **dataclasses.asdict(cfg.smoke)}
-    common.print_settings(STEP, cfg, settings)
-    common.connect(cfg, os.environ)
+        raise ConfigError(f"--count {count}: expected at least 1 digit")
+    print_settings(
+        STEP, cfg, {"endpoint": cfg.vertex.endpoint_display_name, "count": count, **dataclasses.asdict(cfg.smoke)}
+    )
+    cloud.connect(cfg, environ)
     endpoint = registry.find_endpoint(cfg.vertex.endpoint_display_name)
     if endpoint is None:
-        raise common.StepError(f"no endpoint named {cfg.vertex.endpoint_display_name!r}")
+        raise StepError(f"no endpoint named {cfg.vertex.endpoint_display_name!r}")
     t = cfg.training
-    result, problems = smoke_test(endpoint, args.deployed_model_id, cfg.smoke, t.dataset, t.seed, count)
-    report = {
-        "endpoint": endpoint.resource_name,
-        "deployed_model_id": args.deployed_model_id,
-        **summary(result),
-    }
+    result, problems = probe.smoke_test(endpoint, args.deployed_model_id, cfg.smoke, t.dataset, t.seed, count)
+    report = {"endpoint": endpoint.resource_name, "deployed_model_id": args.deployed_model_id, **probe.summary(result)}
     report.update(passed=not problems, problems=problems)
-    common.write_out(args.out_dir, STEP, report)
-    common.publish(
-        os.environ.get("GITHUB_OUTPUT"),
-        os.environ.get("GITHUB_STEP_SUMMARY"),
-        {"passed": not problems, "accuracy": report["accuracy"]},
-        f"### Smoke test {'passed' if not problems else 'failed'}\n\n| digits | accuracy | p95 latency | calls |\n"
-        f"|---|---|---|---|\n| {report['digits']} | {report['accuracy']} | {report['p95_latency_ms']} ms | "
-        f"{report['calls']} |\n" + "".join(f"\n- {problem}" for problem in problems),
-    )
     print(
         f"{STEP}: {report['digits']} digits, accuracy {report['accuracy']}, "
         f"p95 {report['p95_latency_ms']} ms, {report['calls']} calls",
         flush=True,
     )
-    if problems:
-        raise common.StepError("; ".join(problems))
-    print(walkthrough_lines(result), flush=True)
-    return 0
+    if not problems:
+        print(probe.walkthrough_lines(result), flush=True)
+    return StepResult(
+        record=report,
+        outputs={"passed": not problems, "accuracy": report["accuracy"]},
+        summary=summary_markdown(report, problems),
+        failure="; ".join(problems) or None,
+    )
+
+
+def summary_markdown(report: dict[str, Any], problems: list[str]) -> str:
+    """The job summary: a one-row table and every problem found."""
+    return (
+        f"### Smoke test {'passed' if not problems else 'failed'}\n\n| digits | accuracy | p95 latency | calls |\n"
+        f"|---|---|---|---|\n| {report['digits']} | {report['accuracy']} | {report['p95_latency_ms']} ms | "
+        f"{report['calls']} |\n" + "".join(f"\n- {problem}" for problem in problems)
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return common.run_main(STEP, build_parser(), run, argv)
+    return run_main(STEP, build_parser(), run, argv)
 
 
 if __name__ == "__main__":

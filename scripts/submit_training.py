@@ -7,30 +7,28 @@ base_output_dir = <staging bucket>/runs/<git sha>/<UTC timestamp>. Prints the jo
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
-import os
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from google.cloud import aiplatform
 
-from pipeline_config import Config, ConfigError
-from scripts import common
+from pipeline_config import Config, ConfigError, Training
+from scripts import cloud
+from scripts.contract import Environ, StepResult, add_common_flags, load_step_config, print_settings, run_main
+from scripts.git_labels import job_labels, resolve_git_sha, resolve_run_id, short_sha
 
 STEP = "submit_training"
-ENTRYPOINT = [
-    "python",
-    "-m",
-    "trainer.task",
-]  # explicit, so the job does not depend on the image's ENTRYPOINT
+ENTRYPOINT = ["python", "-m", "trainer.task"]  # explicit, so the job does not depend on the image's ENTRYPOINT
 SUCCEEDED = "JOB_STATE_SUCCEEDED"
 TERMINAL_STATES = {SUCCEEDED, "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m scripts.{STEP}", description=__doc__.splitlines()[0])
-    common.add_common_flags(parser)
+    add_common_flags(parser)
     parser.add_argument("--git-sha", help="commit being trained (default: $GITHUB_SHA)")
     parser.add_argument("--pr", help="pull request number, recorded as a job label")
     parser.add_argument("--run-id", help="CI run id, recorded as a job label (default: $GITHUB_RUN_ID)")
@@ -39,17 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def trainer_args(cfg: Config, git_sha: str) -> list[str]:
-    """Every [training] value passed explicitly, so the job spec alone says how the model was trained."""
-    t = cfg.training
-    return [
-        f"--dataset={t.dataset}",
-        f"--model={t.model}",
-        f"--epochs={t.epochs}",
-        f"--batch-size={t.batch_size}",
-        f"--learning-rate={t.learning_rate}",
-        f"--seed={t.seed}",
-        f"--git-sha={git_sha}",
-    ]
+    """Every [training] value passed explicitly, so the job spec alone says how the model was trained.
+
+    One flag per field of Training (`batch_size` is --batch-size, as trainer.task spells it).
+    """
+    values = {field.name: getattr(cfg.training, field.name) for field in dataclasses.fields(Training)}
+    return [f"--{name.replace('_', '-')}={value}" for name, value in {**values, "git_sha": git_sha}.items()]
 
 
 def worker_pool_specs(cfg: Config, image_uri: str, args: list[str]) -> list[dict[str, Any]]:
@@ -96,42 +89,42 @@ def one_line(message: str) -> str:
     return " ... ".join(dict.fromkeys([lines[0], lines[-1]])) if lines else message
 
 
-def run(args: argparse.Namespace) -> int:
-    cfg = common.load_step_config(args.profile, os.environ)
-    git_sha = common.resolve_git_sha(args.git_sha, os.environ)
-    run_id = args.run_id or os.environ.get("GITHUB_RUN_ID")
+def run(args: argparse.Namespace, environ: Environ) -> StepResult:
+    cfg = load_step_config(args.profile, environ)
+    git_sha = resolve_git_sha(args.git_sha, environ)
     now = datetime.datetime.now(datetime.UTC)
     base = base_output_dir(cfg.vertex.staging_bucket, git_sha, now)
     image_uri = f"{cfg.vertex.image_repository}:{args.image_tag or git_sha}"
-    common.print_settings(STEP, cfg, {"image": image_uri, **_training_summary(cfg)})
-    common.connect(cfg, os.environ)
+    print_settings(STEP, cfg, {"image": image_uri, **_training_summary(cfg)})
+    cloud.connect(cfg, environ)
 
     job = aiplatform.CustomJob(
-        display_name=f"train-{common.short_sha(git_sha)}-{now:%Y%m%d-%H%M%S}",
+        display_name=f"train-{short_sha(git_sha)}-{now:%Y%m%d-%H%M%S}",
         worker_pool_specs=worker_pool_specs(cfg, image_uri, trainer_args(cfg, git_sha)),
         base_output_dir=base,
-        labels=common.job_labels(git_sha, args.pr, run_id),
+        labels=job_labels(git_sha, args.pr, resolve_run_id(args.run_id, environ)),
         staging_bucket=cfg.vertex.staging_bucket,
     )
     job.submit()
     started = time.monotonic()
     state = wait_for_job(job, cfg.vertex.job_poll_seconds, lambda line: print(line, flush=True))
     model_dir = f"{base}/model"
-    result = {"job": job.resource_name, "state": state, "model_dir": model_dir, "base_output_dir": base}
-    result["wall_time_s"] = round(time.monotonic() - started, 1)
-    common.write_out(args.out_dir, STEP, result)
-    common.publish(
-        os.environ.get("GITHUB_OUTPUT"),
-        os.environ.get("GITHUB_STEP_SUMMARY"),
-        {"job": job.resource_name, "state": state, "model_dir": model_dir},
-        f"### Training\n\n`{job.resource_name}`: **{state}** in {result['wall_time_s']} s\n\nModel: `{model_dir}`",
-    )
+    record = {"job": job.resource_name, "state": state, "model_dir": model_dir, "base_output_dir": base}
+    record["wall_time_s"] = round(time.monotonic() - started, 1)
+    failure = None
     if state != SUCCEEDED:
         message = job.error.message or "no error message"
         print(f"{STEP}: the job's error message:\n{message}", flush=True)  # may quote a log tail
-        raise common.StepError(f"job {job.resource_name} ended {state}: {one_line(message)}")
-    print(f"{STEP}: job {job.resource_name}\n{STEP}: model dir {model_dir}", flush=True)
-    return 0
+        failure = f"job {job.resource_name} ended {state}: {one_line(message)}"
+    else:
+        print(f"{STEP}: job {job.resource_name}\n{STEP}: model dir {model_dir}", flush=True)
+    return StepResult(
+        record=record,
+        outputs={"job": job.resource_name, "state": state, "model_dir": model_dir},
+        summary=f"### Training\n\n`{job.resource_name}`: **{state}** in {record['wall_time_s']} s"
+        f"\n\nModel: `{model_dir}`",
+        failure=failure,
+    )
 
 
 def _training_summary(cfg: Config) -> dict[str, Any]:
@@ -150,7 +143,7 @@ def _training_summary(cfg: Config) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return common.run_main(STEP, build_parser(), run, argv)
+    return run_main(STEP, build_parser(), run, argv)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,10 @@
 
 Helpers: start_vertex_local(state_dir) starts another server (restart tests); VertexLocal.stage_model()
 uploads a model directory through the storage API and returns its gs:// URI.
+
+Tiers (tests/tiers.py): every test that uses a vertex-local process or a trained model is marked `live`,
+every test that trains `slow`, here at collection; `make test-unit` runs the rest. The guards below fail a
+test that starts such a process, or has the session server train, without the marker for it.
 """
 
 from __future__ import annotations
@@ -22,10 +26,13 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import requests
+
+from tests import tiers
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "test-project"
@@ -34,6 +41,75 @@ BUCKET = "test-bucket"
 START_TIMEOUT_S = 60.0  # a restart loads every deployed model before it answers /healthz
 STOP_TIMEOUT_S = 20.0
 JOB_POLL_S = 0.2  # google.cloud.aiplatform.jobs polls every 5 s by default
+TRAINER_TIMEOUT_S = 300  # a few epochs of the small models take seconds; a hung trainer must not hang the run
+
+
+@dataclasses.dataclass
+class Running:
+    """What the guards need to know about the test being run."""
+
+    item: pytest.Item | None = None
+    session_url: str | None = None  # the session's vertex-local, once a test has started it
+    training_jobs: int = 0  # trainer jobs on it before the current test
+
+
+RUNNING = Running()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # An audit hook sees every subprocess this process starts, whoever starts it (our helpers, the demo's
+    # daemon.start, a test's own subprocess.run), so no path around the tier guard is left.
+    sys.addaudithook(refuse_untiered_processes)
+
+
+def refuse_untiered_processes(event: str, args: tuple[Any, ...]) -> None:
+    if event == "subprocess.Popen":
+        tiers.refuse_process(RUNNING.item, args[1])
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if isinstance(item, pytest.Function):
+            for tier in sorted(tiers.mark(item)):
+                if item.get_closest_marker(tier) is None:
+                    item.add_marker(tier)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    RUNNING.item = item
+    try:
+        return (yield)
+    finally:
+        RUNNING.item = None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Any:
+    # Counted before the setup: a module-scoped fixture may train for its first test.
+    RUNNING.training_jobs = count_training_jobs() if watches_jobs(item) else 0
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    result = yield
+    if watches_jobs(item):
+        tiers.new_training_jobs(RUNNING.training_jobs, count_training_jobs(), item)
+    return result
+
+
+def watches_jobs(item: pytest.Item) -> bool:
+    """Tests on the session's server that may not train: the ones whose jobs are counted."""
+    return "vertex_local" in getattr(item, "fixturenames", ()) and item.get_closest_marker(tiers.SLOW) is None
+
+
+def count_training_jobs() -> int:
+    if RUNNING.session_url is None:
+        return 0
+    answer = requests.get(f"{RUNNING.session_url}/v1/projects/{PROJECT}/locations/{LOCATION}/customJobs", timeout=10)
+    answer.raise_for_status()
+    return tiers.training_jobs(answer.json().get("customJobs", []))
 
 
 def free_port() -> int:
@@ -133,7 +209,7 @@ class VertexLocal:
 
 
 def start_vertex_local(state_dir: Path, port: int | None = None) -> VertexLocal:
-    """Start a vertex-local server with its own state dir; the caller stops it."""
+    """Start a vertex-local server with its own state dir; the caller stops it. Live tests only (tiers)."""
     state_dir.mkdir(parents=True, exist_ok=True)
     server = VertexLocal(port=port or free_port(), state_dir=state_dir, log_path=state_dir.parent / "server.log")
     server.start()
@@ -146,7 +222,9 @@ def start_vertex_local(state_dir: Path, port: int | None = None) -> VertexLocal:
 @pytest.fixture(scope="session")
 def vertex_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
     server = start_vertex_local(tmp_path_factory.mktemp("vertex-local") / "state")
+    RUNNING.session_url = server.url
     yield server
+    RUNNING.session_url = None
     server.stop()
 
 
@@ -174,7 +252,7 @@ def trained_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     command = [sys.executable, "-m", "trainer.task", "--dataset", "mnist-sample", "--model", "baseline"]
     command += ["--epochs", "3", "--model-dir", str(model_dir)]
     env = {key: value for key, value in os.environ.items() if not key.startswith("AIP_")}
-    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=TRAINER_TIMEOUT_S)
     assert result.returncode == 0, f"trainer failed:\n{result.stdout}\n{result.stderr}"
     assert (model_dir / "saved_model.pb").is_file()
     return model_dir

@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from scripts import demo, registry
+from scripts.contract import StepError
 from tests.conftest import VertexLocal, free_port
 from tests.scripts.conftest import EndpointState, Names, StepRun, endpoint_state, set_names, step
 from vertex_local import daemon
@@ -107,7 +108,7 @@ def test_a_server_that_cannot_start_is_reported_with_its_log(tmp_path: Path) -> 
     state_file = tmp_path / "not-a-directory"
     state_file.write_text("")
     url = f"http://127.0.0.1:{free_port()}"
-    with pytest.raises(demo.common.StepError, match="vertex-local did not come up"):
+    with pytest.raises(StepError, match="vertex-local did not come up"):
         demo.start_server(url, state_file)
 
 

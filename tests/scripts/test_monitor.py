@@ -7,7 +7,6 @@ import math
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +91,7 @@ class Load(threading.Thread):
     def __init__(self, server: VertexLocal, path: str, digits: np.ndarray) -> None:
         super().__init__(daemon=True)
         self.client, self.path, self.body = HttpClient(server.url), path, predict_body(digits[:2])
-        self.stop, self.sent, self.started = threading.Event(), 0, time.monotonic()
+        self.stop, self.sent = threading.Event(), 0
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -100,8 +99,17 @@ class Load(threading.Thread):
             self.client.request("POST", self.path, body, {"content-type": "application/json"})
             self.sent += 1
 
-    def rate(self) -> float:
-        return self.sent / (time.monotonic() - self.started)
+
+def tables_as_printed(process: subprocess.Popen, load: Load) -> list[tuple[list[str], int]]:
+    """Each table the monitor prints (it prints one right after each scrape), with the load's count then."""
+    tables, lines = [], []
+    for line in process.stdout or ():
+        if line.strip():
+            lines.append(line.rstrip("\n"))
+        elif lines:
+            tables.append((lines, load.sent))
+            lines = []
+    return tables
 
 
 def test_the_monitor_shows_what_the_load_generated_per_deployed_model(
@@ -116,18 +124,27 @@ def test_the_monitor_shows_what_the_load_generated_per_deployed_model(
     load.start()
     command = [sys.executable, "-m", "scripts.monitor", "--url", vertex_local.url, "--interval", "1", "--count", "2",
                "--endpoint", f"{vertex_local.parent}/endpoints/{first.endpoint_id}"]  # fmt: skip
-    result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
-    rate = load.rate()
-    load.stop.set()
-    load.join()
-    assert result.returncode == 0, result.stderr
-    print(result.stdout)
-    last_table = result.stdout.strip().split("\n\n")[-1].splitlines()
+    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        tables = tables_as_printed(process, load)
+        stderr = process.communicate(timeout=60)[1]
+    finally:
+        process.kill()
+        load.stop.set()
+        load.join()
+    assert process.returncode == 0, stderr
+    print("\n\n".join("\n".join(table) for table, _ in tables))
+    assert len(tables) == 2
+    (_, sent_before), (last_table, sent_after) = tables
     assert " over the last 1." in last_table[0]
+    seconds = float(last_table[0].split(" over the last ")[1].split()[0])
+    # The load's own count between the two tables, i.e. over the interval the last one covers: on a busy
+    # machine the rate changes from second to second, so only the same interval compares.
+    rate = (sent_after - sent_before) / seconds
     shown = {line.split()[1]: line.split() for line in last_table[2:]}
     assert set(shown) == {first.deployed_model_id, second}
     requests_per_s = [float(row[2]) for row in shown.values()]
-    assert sum(requests_per_s) == pytest.approx(rate, rel=0.3)  # the load's own count, over its whole run
+    assert sum(requests_per_s) == pytest.approx(rate, rel=0.3)
     for row in shown.values():
         requests, predictions, errors, p50, p99 = float(row[2]), float(row[3]), float(row[4]), row[6], row[7]
         assert requests == pytest.approx(sum(requests_per_s) / 2, rel=0.35)  # a 50/50 split

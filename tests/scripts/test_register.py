@@ -8,6 +8,7 @@ from pathlib import Path
 from google.cloud import aiplatform
 
 from scripts import register, registry
+from scripts.run_metrics import fmt
 from tests.scripts.conftest import Names, TrainedRun, register_run, step
 
 
@@ -22,7 +23,7 @@ def test_the_first_registration_creates_the_model_with_aliases_labels_and_accura
     assert {"sha-aaaaaaaaaaaa", "candidate"} <= set(version.version_aliases)
     assert version.labels["git_sha"] == run_a.git_sha
     assert version.uri == run_a.model_dir
-    assert f"test accuracy {register.fmt(run_a.accuracy)}" in version.description
+    assert f"test accuracy {fmt(run_a.accuracy)}" in version.description
     assert version.container_spec.image_uri.endswith("tf2-cpu.2-15:latest")
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from google.cloud import aiplatform
 
-from pipeline_config import ConfigError, load_config
-from scripts import common, submit_training
+from pipeline_config import ConfigError, Training, load_config
+from scripts import cloud, submit_training
 from tests.scripts.conftest import SHA_A, Names, StepRun, TrainedRun, step
 
 IMAGE = "us-central1-docker.pkg.dev/p/mlops/mnist-trainer:abc"
@@ -61,18 +61,20 @@ def test_zero_training_replicas_is_a_config_error() -> None:
 
 
 def test_trainer_args_carry_every_training_value_and_the_sha() -> None:
+    """trainer.task's own parser reads back every field of [training], so none is left to the image's defaults."""
+    from trainer.task import build_parser  # the job's entrypoint; importing it loads TensorFlow
+
     cfg = load_config("local", {})
+    unusual = {"dataset": "fashion-mnist", "model": "baseline", "epochs": 7, "batch_size": 96}
+    unusual.update(learning_rate=0.0123, seed=1234)
+    assert set(unusual) == {field.name for field in dataclasses.fields(Training)}, "a new field needs a value here"
+    cfg = dataclasses.replace(cfg, training=Training(**unusual))
     args = submit_training.trainer_args(cfg, SHA_A)
-    t = cfg.training
-    assert args == [
-        f"--dataset={t.dataset}",
-        f"--model={t.model}",
-        f"--epochs={t.epochs}",
-        f"--batch-size={t.batch_size}",
-        f"--learning-rate={t.learning_rate}",
-        f"--seed={t.seed}",
-        f"--git-sha={SHA_A}",
-    ]
+    parsed = build_parser().parse_args(args)
+    for field in dataclasses.fields(Training):
+        assert getattr(parsed, field.name) == getattr(cfg.training, field.name), field.name
+    assert parsed.git_sha == SHA_A
+    assert len(args) == len(dataclasses.fields(Training)) + 1  # one flag each, nothing else
 
 
 def test_runs_are_kept_per_sha_and_utc_time() -> None:
@@ -82,8 +84,8 @@ def test_runs_are_kept_per_sha_and_utc_time() -> None:
 
 def test_a_job_trains_the_model_into_base_output_dir_model(run_a: TrainedRun, tmp_path: Path) -> None:
     assert run_a.model_dir.startswith(f"gs://test-bucket/runs/{SHA_A}/") and run_a.model_dir.endswith("/model")
-    bucket, prefix = common.split_gs_uri(run_a.model_dir)
-    names = {blob.name for blob in common.storage_client(load_config()).list_blobs(bucket, prefix=prefix)}
+    bucket, prefix = cloud.split_gs_uri(run_a.model_dir)
+    names = {blob.name for blob in cloud.storage_client(load_config()).list_blobs(bucket, prefix=prefix)}
     assert {f"{prefix}/saved_model.pb", f"{prefix}/metrics.json"} <= names
     assert 0.8 < run_a.accuracy <= 1.0
 

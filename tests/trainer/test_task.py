@@ -6,12 +6,9 @@ import json
 import math
 
 import numpy as np
-import pytest
 
 from tests.trainer.conftest import run_trainer
 from trainer.data import load_dataset
-
-pytestmark = pytest.mark.slow
 
 
 def test_held_out_accuracy_is_at_least_090(baseline_metrics):

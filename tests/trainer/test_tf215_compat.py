@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 TF215_VENV = REPO / ".venv-tf215"  # ignored by git; built once, reused by later runs
 TF215_REQUIREMENT = "tensorflow-cpu==2.15.1"
 
-pytestmark = [pytest.mark.slow, pytest.mark.tf215]
+pytestmark = pytest.mark.tf215  # live and slow come from the fixtures it asks for (tests/tiers.py)
 
 
 def tf215_python() -> Path:

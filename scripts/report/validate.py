@@ -1,6 +1,6 @@
 """Read and check the report's inputs (metrics.json, gate.json), naming the file and key that is wrong.
 
-Used by `python -m scripts.report`; the schemas are in the README ("What the steps hand each other").
+Used by scripts.report.cli; the schemas are in the README ("What the steps hand each other").
 """
 
 from __future__ import annotations

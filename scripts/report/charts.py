@@ -1,6 +1,6 @@
 """The report's two charts, as Mermaid `xychart-beta` blocks (for Markdown) and as Matplotlib PNGs.
 
-Used by `python -m scripts.report`; nothing here reads files or the environment.
+Used by scripts.report.render; nothing here reads files or the environment.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The accuracy report's Markdown sections: pure functions from metrics dicts to strings.
 
-Composed by `python -m scripts.report`; numbers are printed as they come in metrics.json and gate.json.
+Composed by scripts.report.render; numbers are printed as they come in metrics.json and gate.json.
 """
 
 from __future__ import annotations

@@ -1,0 +1,85 @@
+"""The cloud client layer: the single aiplatform.init, credentials, the storage client, gs:// reads and writes.
+
+The same calls reach Vertex AI and Cloud Storage or vertex-local; only the config differs
+(api_endpoint, storage_emulator_host, anonymous credentials).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import Any
+
+from google.api_core import exceptions as google_exceptions
+from google.auth.credentials import AnonymousCredentials, Credentials
+from google.cloud import storage
+
+from pipeline_config import Config
+from scripts.contract import StepError
+
+ANONYMOUS = "anonymous"  # one of contract.CREDENTIAL_KINDS: what vertex-local takes
+
+
+def credentials(cfg: Config) -> Credentials | None:
+    """None means Application Default Credentials (Workload Identity in CI)."""
+    return AnonymousCredentials() if cfg.vertex.credentials == ANONYMOUS else None
+
+
+def connect(cfg: Config, environ: MutableMapping[str, str]) -> None:
+    """The single aiplatform.init, plus STORAGE_EMULATOR_HOST for google-cloud-storage.
+
+    google-cloud-storage takes an emulator host only from the environment (it ignores aiplatform's
+    api_endpoint), so this writes `environ`; steps pass the environment their main() was given.
+    """
+    from google.cloud import aiplatform  # deferred: importing the SDK takes a few seconds
+
+    vertex = cfg.vertex
+    options: dict[str, Any] = {}
+    if vertex.api_endpoint:
+        options.update(api_endpoint=vertex.api_endpoint, api_transport="rest")
+    if vertex.storage_emulator_host:
+        environ["STORAGE_EMULATOR_HOST"] = vertex.storage_emulator_host
+    aiplatform.init(
+        project=vertex.project,
+        location=vertex.region,
+        staging_bucket=vertex.staging_bucket,
+        credentials=credentials(cfg),
+        **options,
+    )
+
+
+def storage_client(cfg: Config) -> storage.Client:
+    """google-cloud-storage, pointed at vertex-local by STORAGE_EMULATOR_HOST (see connect)."""
+    return storage.Client(project=cfg.vertex.project, credentials=credentials(cfg))
+
+
+def split_gs_uri(uri: str) -> tuple[str, str]:
+    """gs://bucket/path/to/object -> ("bucket", "path/to/object")."""
+    bucket, _, name = uri.removeprefix("gs://").partition("/")
+    if not uri.startswith("gs://") or not bucket or not name:
+        raise StepError(f"{uri!r} is not a gs://BUCKET/OBJECT URI")
+    return bucket, name
+
+
+def read_json(uri: str, client: storage.Client) -> Any:
+    """A JSON document from gs:// (through `client`) or a local path; missing or corrupt: StepError."""
+    try:
+        if uri.startswith("gs://"):
+            bucket, name = split_gs_uri(uri)
+            data = client.bucket(bucket).blob(name).download_as_bytes()
+        else:
+            data = Path(uri).read_bytes()
+        return json.loads(data)
+    except (google_exceptions.NotFound, FileNotFoundError):
+        raise StepError(f"{uri} not found") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StepError(f"{uri} is not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise StepError(f"{uri} cannot be read ({exc})") from None
+
+
+def write_text(uri: str, text: str, client: storage.Client) -> None:
+    """Write one gs:// object (used to stage files for the service)."""
+    bucket, name = split_gs_uri(uri)
+    client.bucket(bucket).blob(name).upload_from_string(text, content_type="application/json")

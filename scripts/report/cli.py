@@ -1,0 +1,100 @@
+"""The report's command line: read and check the inputs, write the Markdown, the charts and pr-number.txt.
+
+    python -m scripts.report --metrics out/model/metrics.json --verdict out/gate.json \
+        --production out/production_metrics.json --output out/report.md --plots-dir out/plots
+
+`--production` may name a file that does not exist: the gate writes it only when a production model
+exists, so its absence means "first run". `--production-from-release` then falls back to the latest
+GitHub Release's model card (metrics.json), for runs without cloud access (pull requests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from scripts import release_card
+from scripts.report.render import render_report, write_plots
+from scripts.report.validate import ReportError, load_json, validate_metrics, validate_verdict
+
+PR_NUMBER_FILE = "pr-number.txt"
+
+
+def load_production(path: Path | None, from_release: bool, repo: str | None) -> dict[str, Any] | None:
+    """Production metrics from the gate's file, else (if asked) the latest Release, else None."""
+    if path is not None and path.exists():
+        return validate_metrics(load_json(path), str(path))
+    if not from_release:
+        return None
+    with tempfile.TemporaryDirectory() as scratch:
+        found = release_card.download_latest_metrics(Path(scratch), repo)
+        if found is None:
+            print("report: no GitHub Release with a metrics.json yet")
+            return None
+        print(f"report: production metrics from the latest GitHub Release ({found.name})")
+        return validate_metrics(load_json(found), "latest release metrics.json")
+
+
+def pr_number(text: str) -> int:
+    """A pull request number: a positive integer (report-comment.yml refuses anything else)."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a pull request number")
+    return int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m scripts.report", description=__doc__.splitlines()[0])
+    parser.add_argument("--metrics", type=Path, required=True, help="the candidate's metrics.json")
+    parser.add_argument("--production", type=Path, help="production's metrics.json (absent = first run)")
+    parser.add_argument(
+        "--production-from-release",
+        action="store_true",
+        help="without --production, use the latest GitHub Release's metrics.json",
+    )
+    parser.add_argument("--verdict", type=Path, help="the gate's gate.json")
+    parser.add_argument("--run-url", help="link to the workflow run")
+    parser.add_argument("--job", help="the training job's resource name")
+    parser.add_argument("--output", type=Path, required=True, help="where to write the Markdown")
+    parser.add_argument("--plots-dir", type=Path, help="where to write the PNG charts")
+    parser.add_argument(
+        "--pr-number",
+        type=pr_number,
+        help="also write it to pr-number.txt beside --output, for report-comment.yml",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Exit 0 with the report written, 2 when an input cannot be used (one stderr line)."""
+    environ = os.environ if environ is None else environ
+    args = build_parser().parse_args(argv)
+    try:
+        candidate = validate_metrics(load_json(args.metrics), str(args.metrics))
+        verdict = validate_verdict(load_json(args.verdict), str(args.verdict)) if args.verdict else None
+        production = load_production(args.production, args.production_from_release, environ.get("GITHUB_REPOSITORY"))
+    except (ReportError, release_card.ReleaseError) as exc:
+        print(f"report: {exc}", file=sys.stderr)
+        return 2
+    markdown = render_report(candidate, production, verdict, args.run_url, args.job)
+    write_outputs(args, markdown, environ.get("GITHUB_STEP_SUMMARY"))
+    if args.plots_dir:
+        for path in write_plots(candidate, production, args.plots_dir):
+            print(f"report: wrote {path}")
+    return 0
+
+
+def write_outputs(args: argparse.Namespace, markdown: str, step_summary: str | None) -> None:
+    """The Markdown, pr-number.txt beside it when asked, and the job summary when GitHub set one."""
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(markdown, encoding="utf-8")
+    print(f"report: wrote {args.output}")
+    if args.pr_number is not None:
+        (args.output.parent / PR_NUMBER_FILE).write_text(f"{args.pr_number}\n", encoding="utf-8")
+    if step_summary:
+        with open(step_summary, "a", encoding="utf-8") as handle:
+            handle.write(markdown)

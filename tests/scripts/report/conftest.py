@@ -1,0 +1,45 @@
+"""The report's inputs: two real metrics.json files, from the shared `trained_model_dir` (baseline, 3 epochs)
+and a second real run (baseline, 1 epoch, another learning rate), so numbers, deltas and the
+hyperparameter diff are real.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO_ROOT, TRAINER_TIMEOUT_S
+
+
+@pytest.fixture(scope="session")
+def production_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A second real training run, different enough from the candidate to show deltas."""
+    model_dir = tmp_path_factory.mktemp("production") / "model"
+    command = [sys.executable, "-m", "trainer.task", "--dataset", "mnist-sample", "--model", "baseline"]
+    command += ["--epochs", "1", "--learning-rate", "0.01", "--model-dir", str(model_dir)]
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AIP_")}
+    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=TRAINER_TIMEOUT_S)
+    assert result.returncode == 0, f"trainer failed:\n{result.stdout}\n{result.stderr}"
+    return model_dir
+
+
+@pytest.fixture(scope="session")
+def candidate(trained_model_dir: Path) -> dict[str, Any]:
+    return json.loads((trained_model_dir / "metrics.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def production(production_model_dir: Path) -> dict[str, Any]:
+    return json.loads((production_model_dir / "metrics.json").read_text())
+
+
+def table_row(markdown: str, first_cell: str) -> list[str]:
+    """The cells of the Markdown table row that starts with `first_cell`."""
+    line = next(line for line in markdown.splitlines() if line.startswith(f"| {first_cell} |"))
+    return [cell.strip() for cell in line.strip("|").split("|")]
