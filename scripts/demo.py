@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def start_server(api_endpoint: str, state_dir: Path, profile: str | None) -> None:
+def start_server(api_endpoint: str, state_dir: Path, profile: str | None = None) -> None:
     """vertex-local in the background with the profile's staging bucket, as `make up` starts it (so `make down`
     stops it); waits until it answers."""
     address = urlparse(api_endpoint)

@@ -192,7 +192,7 @@ def build_app(config: AppConfig) -> Starlette:
         services.metrics.metrics_route(),
         *storage_routes(services.objects),
         *vertex_routes(services),
-        *console_routes(ConsoleApi(services.store, services.history, config.state_dir / "gcs")),
+        *console_routes(ConsoleApi(services.store, services.history)),
     ]
     handlers = {
         ApiError: api_error_handler,

@@ -41,10 +41,9 @@ class ConsoleFiles(StaticFiles):
 
 
 class ConsoleApi:
-    def __init__(self, store: StateStore, history: MetricsHistory, gcs_root: Path) -> None:
+    def __init__(self, store: StateStore, history: MetricsHistory) -> None:
         self.store = store
         self.history = history
-        self.gcs_root = gcs_root
 
     async def redirect(self, request: Request) -> Response:
         return RedirectResponse("/console/")
@@ -73,7 +72,7 @@ class ConsoleApi:
         doc = self.store.get("customJob", request.path_params["job"])
         if doc is None or doc["parent"] != parent:
             raise ApiError(404, f"customJob {parent}/customJobs/{request.path_params['job']} not found")
-        environment = {**output_env(doc["jobSpec"], self.gcs_root), "CLOUD_ML_JOB_ID": doc["id"]}
+        environment = {**output_env(doc["jobSpec"]), "CLOUD_ML_JOB_ID": doc["id"]}
         return json_response({"environment": environment})
 
 

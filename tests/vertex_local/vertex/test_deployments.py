@@ -127,12 +127,12 @@ def test_a_canary_at_ten_percent_gets_about_a_tenth_of_the_predictions_then_all_
 
 
 def test_deploying_an_artifact_without_saved_model_pb_fails_the_operation_clearly(
-    vertex, unique_name, trained_model_dir
+    vertex, unique_name, trained_model_dir, tmp_path
 ) -> None:
-    broken = vertex.state_dir / "gcs" / vertex.bucket / unique_name / "model"
+    broken = tmp_path / "model"
     shutil.copytree(trained_model_dir, broken)
     (broken / "saved_model.pb").unlink()
-    model = upload(unique_name, f"gs://{vertex.bucket}/{unique_name}/model")
+    model = upload(unique_name, vertex.stage_model(broken, unique_name))
     endpoint = aiplatform.Endpoint.create(display_name=unique_name)
     with pytest.raises(exceptions.FailedPrecondition, match=r"saved_model\.pb"):
         model.deploy(endpoint=endpoint, machine_type="n1-standard-2")
