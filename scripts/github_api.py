@@ -100,7 +100,10 @@ class GitHub:
             location = exc.headers.get("Location") if exc.code in (301, 302, 303, 307, 308) else None
             if location is None:
                 raise _http_error("GET", path, exc) from None
-        storage = urllib.request.Request(location, headers={"User-Agent": "vertex-mnist-cicd"})
+        target = urllib.parse.urljoin(self.url(path), location)
+        if urllib.parse.urlsplit(target).scheme not in {"https", urllib.parse.urlsplit(self.api_url).scheme}:
+            raise GitHubError(f"GET {path}: redirected to {target[:60]!r}, not an https URL")
+        storage = urllib.request.Request(target, headers={"User-Agent": "vertex-mnist-cicd"})
         try:
             with _OPENER.open(storage, timeout=TIMEOUT_S) as answer:
                 return _read_capped(answer, limit, path)

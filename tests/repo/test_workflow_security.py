@@ -142,6 +142,13 @@ def test_a_release_is_guarded_and_its_write_token_runs_none_of_the_tagged_commit
     assert len(runs) == 1 and runs[0].startswith("python -m scripts.release_card publish")
 
 
+def test_the_trainer_image_job_builds_and_trains_with_a_read_only_token(workflows: dict) -> None:
+    job = workflows["pr.yml"]["jobs"]["trainer-image"]
+    assert job["name"] == "Trainer image" and job["permissions"] == {"contents": "read"}
+    runs = [(step["run"], step.get("if")) for step in job["steps"] if "run" in step]
+    assert runs == [("make trainer-image-check", None), ("make down", "${{ always() }}")]
+
+
 def test_pull_requests_need_no_secrets_or_cloud_variables(workflows: dict) -> None:
     text = (WORKFLOWS / "pr.yml").read_text(encoding="utf-8")
     assert "secrets." not in text and "vars." not in text

@@ -37,7 +37,7 @@ class Answer:
     status: int = 200
     json: Any = None
     raw: bytes | None = None
-    redirect: str | None = None  # a path on this server, sent as an absolute Location
+    redirect: str | None = None  # Location: a /path on this server (sent absolute), or any URL as it is
 
 
 class GitHubStandIn:
@@ -96,7 +96,8 @@ class GitHubStandIn:
             def reply(self, found: Answer) -> None:
                 if found.redirect is not None:
                     self.send_response(302)
-                    self.send_header("Location", f"{stand_in.url}{found.redirect}")
+                    location = found.redirect
+                    self.send_header("Location", f"{stand_in.url}{location}" if location.startswith("/") else location)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
