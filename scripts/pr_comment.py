@@ -17,7 +17,7 @@ import argparse
 import os
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from scripts import comment_text
 from scripts.comment_text import RunInfo
@@ -47,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def pattern(regex: str, what: str):  # -> Callable[[str], str], an argparse type
+def pattern(regex: str, what: str) -> Callable[[str], str]:
+    """An argparse type that accepts only text matching `regex` whole."""
+
     def check(text: str) -> str:
         if not re.fullmatch(regex, text):
             raise argparse.ArgumentTypeError(f"{text[:80]!r} is not {what}")
