@@ -52,12 +52,12 @@ lint: venv ## ruff and hadolint
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/hadolint Dockerfile
 
-lint-workflows: venv ## workflow schema, zizmor (offline), hadolint, shellcheck on the bootstrap script
+lint-workflows: venv ## workflow schema, zizmor (offline), hadolint, shellcheck on the bootstrap scripts
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
 	$(VENV)/bin/zizmor --offline --persona=pedantic .github/workflows .github/dependabot.yml
 	$(VENV)/bin/hadolint Dockerfile
-	$(VENV)/bin/shellcheck --severity=style scripts/bootstrap_gcp.sh
+	$(VENV)/bin/shellcheck --severity=style scripts/bootstrap_gcp.sh scripts/bootstrap_github.sh
 
 format: venv ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .

@@ -4,21 +4,24 @@
 #   scripts/bootstrap_gcp.sh --project my-project --region us-central1 --bucket my-project-mnist \
 #       --github-repo my-user/vertex-mnist-cicd [--dry-run]
 #
-# Every flag can come from the environment instead: PROJECT, REGION, BUCKET, GITHUB_REPO, and the
-# optional AR_REPO (default mlops, as pipeline.toml's vertex.artifact_registry), SA_NAME (github-ci),
-# POOL (github), PROVIDER (github-actions), RUNTIME_SA (a service account that jobs run as; none by
-# default, so Vertex AI's own service agent runs them). --dry-run prints the gcloud commands instead.
+# Every flag can come from the environment instead: PROJECT, REGION, BUCKET, GITHUB_REPO, and the optional
+# AR_REPO (default mlops, as pipeline.toml's vertex.artifact_registry), RUNTIME_SA (a service account jobs
+# run as; none by default, so Vertex AI's own service agent runs them). --dry-run prints the plan and the
+# gcloud commands (on stderr) and changes nothing.
 #
-# It creates: the APIs; a single-region bucket in the Vertex region; an Artifact Registry Docker repository;
-# a CI service account holding only roles/aiplatform.user (project), roles/artifactregistry.writer (the
-# repository), roles/storage.objectAdmin (the bucket) and, with RUNTIME_SA, roles/iam.serviceAccountUser
-# on that account; a Workload Identity pool with a GitHub OIDC provider that accepts tokens from
-# GITHUB_REPO only, and roles/iam.workloadIdentityUser for that repository on the CI account.
-# Then it prints the GitHub repository variables to set. Needs gcloud, logged in as a project owner.
+# Two identities, each behind its own Workload Identity pool whose one GitHub OIDC provider admits only:
+#   training   mnist-train@   pool github-train:  train.yml running on refs/heads/main of GITHUB_REPO.
+#              Vertex AI user (jobs, Model Registry), Artifact Registry writer (the repository), Storage
+#              object admin (the bucket); with RUNTIME_SA, service account user on it.
+#   deploying  mnist-deploy@  pool github-deploy: a job in the `production` environment of release.yml or
+#              rollback.yml running on a v* tag of GITHUB_REPO. Vertex AI user (endpoints, traffic,
+#              aliases), Storage object viewer (the bucket, for the model card's metrics.json).
+# Re-running updates both providers' conditions. Then it prints the GitHub repository variables to set.
+# Needs gcloud, logged in as a project owner.
 set -euo pipefail
 
 usage() {
-  sed -n '2,17s/^# \{0,1\}//p' "$0" >&2
+  sed -n '2,21s/^# \{0,1\}//p' "$0" >&2
   exit 2
 }
 
@@ -47,27 +50,34 @@ BUCKET=${BUCKET:-}
 BUCKET=${BUCKET#gs://}
 GITHUB_REPO=${GITHUB_REPO:-}
 AR_REPO=${AR_REPO:-mlops}
-SA_NAME=${SA_NAME:-github-ci}
-POOL=${POOL:-github}
-PROVIDER=${PROVIDER:-github-actions}
 RUNTIME_SA=${RUNTIME_SA:-}
+PROVIDER=github-actions # one provider per pool, so each pool's condition is the whole rule for its identity
 
-# The names end up in IAM conditions and resource paths: accept only what Google and GitHub allow.
+# The names end up in CEL conditions and resource paths: accept only what Google and GitHub allow.
 [[ $PROJECT =~ ^[a-z][a-z0-9-]{4,28}[a-z0-9]$ ]] || fail "PROJECT '$PROJECT' is not a project id (--project)"
 [[ $REGION =~ ^[a-z]+-[a-z]+[0-9]+$ ]] || fail "REGION '$REGION' is not a region such as us-central1 (--region)"
 [[ $BUCKET =~ ^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$ ]] || fail "BUCKET '$BUCKET' is not a bucket name (--bucket)"
 [[ $GITHUB_REPO =~ ^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$ ]] || fail "GITHUB_REPO '$GITHUB_REPO' is not owner/name"
 [[ $AR_REPO =~ ^[a-z][a-z0-9-]{0,62}$ ]] || fail "AR_REPO '$AR_REPO' is not a repository id"
-[[ $SA_NAME =~ ^[a-z][a-z0-9-]{4,28}[a-z0-9]$ ]] || fail "SA_NAME '$SA_NAME' is not a service account id"
-[[ $POOL =~ ^[a-z][a-z0-9-]{2,30}[a-z0-9]$ ]] || fail "POOL '$POOL' is not a pool id"
-[[ $PROVIDER =~ ^[a-z][a-z0-9-]{2,30}[a-z0-9]$ ]] || fail "PROVIDER '$PROVIDER' is not a provider id"
 [[ -z $RUNTIME_SA || $RUNTIME_SA == *@*.iam.gserviceaccount.com ]] || fail "RUNTIME_SA must be an email"
 if [[ $DRY_RUN != 1 ]] && ! command -v gcloud >/dev/null; then
   fail "gcloud is not installed: https://cloud.google.com/sdk/docs/install"
 fi
 
-SA_EMAIL="$SA_NAME@$PROJECT.iam.gserviceaccount.com"
-MEMBER="serviceAccount:$SA_EMAIL"
+TRAIN_SA="mnist-train@$PROJECT.iam.gserviceaccount.com"
+DEPLOY_SA="mnist-deploy@$PROJECT.iam.gserviceaccount.com"
+WORKFLOWS="$GITHUB_REPO/.github/workflows"
+# GitHub's OIDC claims (https://docs.github.com/en/actions/reference/security/oidc): `ref` is what triggered
+# the run, `job_workflow_ref` the workflow file the job comes from and its ref, `environment` the job's
+# environment (absent without one, and then the comparison fails). Conditions are CEL, as
+# https://cloud.google.com/iam/docs/workload-identity-federation-with-deployment-pipelines sets them.
+TRAIN_CONDITION="assertion.repository == '$GITHUB_REPO' && assertion.ref == 'refs/heads/main' && \
+assertion.job_workflow_ref == '$WORKFLOWS/train.yml@refs/heads/main'"
+DEPLOY_CONDITION="assertion.repository == '$GITHUB_REPO' && assertion.environment == 'production' && \
+assertion.ref.startsWith('refs/tags/v') && \
+(assertion.job_workflow_ref.startsWith('$WORKFLOWS/release.yml@refs/tags/v') || \
+assertion.job_workflow_ref.startsWith('$WORKFLOWS/rollback.yml@refs/tags/v'))"
+MAPPING="google.subject=assertion.sub,attribute.repository=assertion.repository,attribute.ref=assertion.ref"
 
 # gcloud, or in a dry run the command as it would run (on stderr, beside gcloud's own messages).
 g() {
@@ -78,9 +88,13 @@ g() {
   fi
 }
 
-# note DONE VERB TEXT: "DONE: TEXT" after the fact, or in a dry run "plan:    VERB TEXT".
+# note DONE VERB TEXT: "DONE: TEXT" after the fact, or in a dry run "plan:    VERB TEXT" (no DONE: a detail line).
 note() {
-  if [[ $DRY_RUN == 1 ]]; then echo "plan:    $2 $3"; else printf '%-8s %s\n' "$1:" "$3"; fi
+  if [[ $DRY_RUN == 1 ]]; then
+    echo "plan:    ${2:+$2 }$3"
+  else
+    printf '%-8s %s\n' "${1:+$1:}" "$3"
+  fi
 }
 
 # ensure WHAT DESCRIBE_ARGS... -- CREATE_ARGS...: create only when describe finds nothing.
@@ -101,6 +115,31 @@ ensure() {
   fi
 }
 
+# identity KIND SA_EMAIL POOL CONDITION: the account, its pool, the pool's provider (created, or brought up to
+# date with CONDITION), and the right for that pool's identities from GITHUB_REPO to act as the account.
+identity() {
+  local kind=$1 sa=$2 pool=$3 condition=$4 oidc
+  ensure "$kind service account $sa" iam service-accounts describe "$sa" -- \
+    iam service-accounts create "${sa%%@*}" --display-name "GitHub Actions $kind for $GITHUB_REPO"
+  ensure "Workload Identity pool $pool" iam workload-identity-pools describe "$pool" --location global -- \
+    iam workload-identity-pools create "$pool" --location global --display-name "GitHub Actions $kind"
+  oidc=(--workload-identity-pool "$pool" --location global --attribute-mapping "$MAPPING"
+    --attribute-condition "$condition")
+  if [[ $DRY_RUN != 1 ]] && g iam workload-identity-pools providers describe "$PROVIDER" \
+    --workload-identity-pool "$pool" --location global >/dev/null 2>&1; then
+    g iam workload-identity-pools providers update-oidc "$PROVIDER" "${oidc[@]}" >/dev/null
+    echo "updated: OIDC provider $pool/$PROVIDER"
+  else
+    g iam workload-identity-pools providers create-oidc "$PROVIDER" "${oidc[@]}" \
+      --issuer-uri https://token.actions.githubusercontent.com >/dev/null
+    note created create "OIDC provider $pool/$PROVIDER unless it exists (else update its condition)"
+  fi
+  note "" "" "  $kind tokens accepted only when: $condition"
+  g iam service-accounts add-iam-policy-binding "$sa" --role roles/iam.workloadIdentityUser \
+    --member "principalSet://iam.googleapis.com/$POOL_ROOT/$pool/attribute.repository/$GITHUB_REPO" >/dev/null
+  note granted grant "pool $pool's tokens from $GITHUB_REPO the right to act as $sa"
+}
+
 echo "bootstrap_gcp: project=$PROJECT region=$REGION bucket=gs://$BUCKET repo=$GITHUB_REPO dry_run=$DRY_RUN"
 
 g services enable aiplatform.googleapis.com artifactregistry.googleapis.com storage.googleapis.com \
@@ -113,43 +152,39 @@ ensure "bucket gs://$BUCKET ($REGION)" storage buckets describe "gs://$BUCKET" -
 ensure "Artifact Registry repository $AR_REPO" artifacts repositories describe "$AR_REPO" --location "$REGION" -- \
   artifacts repositories create "$AR_REPO" --location "$REGION" --repository-format docker \
   --description "Trainer images built by GitHub Actions"
-ensure "service account $SA_EMAIL" iam service-accounts describe "$SA_EMAIL" -- \
-  iam service-accounts create "$SA_NAME" --display-name "GitHub Actions CI for $GITHUB_REPO"
-
-# Adding a binding that is already there changes nothing, so these need no describe.
-g projects add-iam-policy-binding "$PROJECT" --member "$MEMBER" --role roles/aiplatform.user \
-  --condition None >/dev/null
-g artifacts repositories add-iam-policy-binding "$AR_REPO" --location "$REGION" --member "$MEMBER" \
-  --role roles/artifactregistry.writer >/dev/null
-g storage buckets add-iam-policy-binding "gs://$BUCKET" --member "$MEMBER" --role roles/storage.objectAdmin \
-  >/dev/null
-if [[ -n $RUNTIME_SA ]]; then
-  g iam service-accounts add-iam-policy-binding "$RUNTIME_SA" --member "$MEMBER" \
-    --role roles/iam.serviceAccountUser >/dev/null
-fi
-note granted grant "$SA_EMAIL the CI roles"
-
-ensure "Workload Identity pool $POOL" iam workload-identity-pools describe "$POOL" --location global -- \
-  iam workload-identity-pools create "$POOL" --location global --display-name "GitHub Actions"
-ensure "OIDC provider $PROVIDER (only $GITHUB_REPO)" \
-  iam workload-identity-pools providers describe "$PROVIDER" --workload-identity-pool "$POOL" \
-  --location global -- \
-  iam workload-identity-pools providers create-oidc "$PROVIDER" --workload-identity-pool "$POOL" \
-  --location global --issuer-uri https://token.actions.githubusercontent.com \
-  --attribute-mapping "google.subject=assertion.sub,attribute.repository=assertion.repository,attribute.repository_owner=assertion.repository_owner,attribute.ref=assertion.ref" \
-  --attribute-condition "assertion.repository == '$GITHUB_REPO'"
 
 if [[ $DRY_RUN == 1 ]]; then
   PROJECT_NUMBER=PROJECT_NUMBER
 else
   PROJECT_NUMBER=$(g projects describe "$PROJECT" --format 'value(projectNumber)')
 fi
-POOL_NAME="projects/$PROJECT_NUMBER/locations/global/workloadIdentityPools/$POOL"
-g iam service-accounts add-iam-policy-binding "$SA_EMAIL" --role roles/iam.workloadIdentityUser \
-  --member "principalSet://iam.googleapis.com/$POOL_NAME/attribute.repository/$GITHUB_REPO" >/dev/null
-note granted grant "$GITHUB_REPO's workflows the right to act as $SA_EMAIL"
+POOL_ROOT="projects/$PROJECT_NUMBER/locations/global/workloadIdentityPools"
+
+identity training "$TRAIN_SA" github-train "$TRAIN_CONDITION"
+identity deploying "$DEPLOY_SA" github-deploy "$DEPLOY_CONDITION"
+
+# Adding a binding that is already there changes nothing, so these need no describe.
+for sa in "$TRAIN_SA" "$DEPLOY_SA"; do
+  g projects add-iam-policy-binding "$PROJECT" --member "serviceAccount:$sa" --role roles/aiplatform.user \
+    --condition None >/dev/null
+done
+g artifacts repositories add-iam-policy-binding "$AR_REPO" --location "$REGION" --member "serviceAccount:$TRAIN_SA" \
+  --role roles/artifactregistry.writer >/dev/null
+g storage buckets add-iam-policy-binding "gs://$BUCKET" --member "serviceAccount:$TRAIN_SA" \
+  --role roles/storage.objectAdmin >/dev/null
+g storage buckets add-iam-policy-binding "gs://$BUCKET" --member "serviceAccount:$DEPLOY_SA" \
+  --role roles/storage.objectViewer >/dev/null
+if [[ -n $RUNTIME_SA ]]; then
+  g iam service-accounts add-iam-policy-binding "$RUNTIME_SA" --member "serviceAccount:$TRAIN_SA" \
+    --role roles/iam.serviceAccountUser >/dev/null
+fi
+note granted grant "$TRAIN_SA the training roles and $DEPLOY_SA the deploying roles"
 
 cat <<EOF
+
+identities:
+  training   $TRAIN_SA   train.yml on refs/heads/main
+  deploying  $DEPLOY_SA   environment production, release.yml or rollback.yml on a v* tag
 
 Set these GitHub repository variables (Settings -> Secrets and variables -> Actions -> Variables),
 or run the gh commands:
@@ -157,6 +192,10 @@ or run the gh commands:
   gh variable set GCP_PROJECT --repo $GITHUB_REPO --body $PROJECT
   gh variable set GCP_REGION --repo $GITHUB_REPO --body $REGION
   gh variable set GCS_BUCKET --repo $GITHUB_REPO --body $BUCKET
-  gh variable set GCP_WORKLOAD_IDENTITY_PROVIDER --repo $GITHUB_REPO --body $POOL_NAME/providers/$PROVIDER
-  gh variable set GCP_SERVICE_ACCOUNT --repo $GITHUB_REPO --body $SA_EMAIL
+  gh variable set GCP_TRAIN_WORKLOAD_IDENTITY_PROVIDER --repo $GITHUB_REPO --body $POOL_ROOT/github-train/providers/$PROVIDER
+  gh variable set GCP_TRAIN_SERVICE_ACCOUNT --repo $GITHUB_REPO --body $TRAIN_SA
+  gh variable set GCP_DEPLOY_WORKLOAD_IDENTITY_PROVIDER --repo $GITHUB_REPO --body $POOL_ROOT/github-deploy/providers/$PROVIDER
+  gh variable set GCP_DEPLOY_SERVICE_ACCOUNT --repo $GITHUB_REPO --body $DEPLOY_SA
+
+Then protect the release path on GitHub: scripts/bootstrap_github.sh --github-repo $GITHUB_REPO
 EOF

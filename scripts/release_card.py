@@ -24,6 +24,10 @@ class ReleaseError(RuntimeError):
     """gh is missing or GitHub refused a Release operation."""
 
 
+class ReleaseUnavailable(ReleaseError):
+    """GitHub could not say what the latest Release holds (an outage, a 5xx, a timeout): not "there is none"."""
+
+
 def run_gh(args: list[str], repo: str | None) -> subprocess.CompletedProcess[str]:
     """One gh call, its output captured; a missing gh is a clear error rather than a traceback."""
     gh = shutil.which("gh")
@@ -39,13 +43,17 @@ def _not_found(result: subprocess.CompletedProcess[str]) -> bool:
 
 
 def download_latest_metrics(dest: Path, repo: str | None) -> Path | None:
-    """The latest Release's metrics.json in `dest`, or None when there is no Release or no such asset."""
+    """The latest Release's metrics.json in `dest`, or None when there is no Release or no such asset.
+
+    Any other failure raises ReleaseUnavailable, so a caller can tell "no baseline yet" from "GitHub failed".
+    """
     dest.mkdir(parents=True, exist_ok=True)
     result = run_gh(["release", "download", "--pattern", CARD_ASSET, "--dir", str(dest), "--clobber"], repo)
     if result.returncode != 0:
         if _not_found(result):
             return None
-        raise ReleaseError(f"gh release download failed: {result.stderr.strip()}")
+        reason = " ".join((result.stderr or result.stdout).split())[:300] or f"exit status {result.returncode}"
+        raise ReleaseUnavailable(f"gh release download failed: {reason}")
     found = dest / CARD_ASSET
     return found if found.exists() else None
 

@@ -25,19 +25,28 @@ from scripts.report.validate import ReportError, load_json, validate_metrics, va
 PR_NUMBER_FILE = "pr-number.txt"
 
 
-def load_production(path: Path | None, from_release: bool, repo: str | None) -> dict[str, Any] | None:
-    """Production metrics from the gate's file, else (if asked) the latest Release, else None."""
+def load_production(
+    path: Path | None, from_release: bool, repo: str | None
+) -> tuple[dict[str, Any] | None, str | None]:
+    """Production metrics from the gate's file, else (if asked) the latest Release, else None; and, when the
+    latest Release could not be read, why: the report then says the baseline is unavailable, not "first run",
+    and still renders (the gate alone decides whether the job fails)."""
     if path is not None and path.exists():
-        return validate_metrics(load_json(path), str(path))
+        return validate_metrics(load_json(path), str(path)), None
     if not from_release:
-        return None
+        return None, None
     with tempfile.TemporaryDirectory() as scratch:
-        found = release_card.download_latest_metrics(Path(scratch), repo)
-        if found is None:
-            print("report: no GitHub Release with a metrics.json yet")
-            return None
+        try:
+            found = release_card.download_latest_metrics(Path(scratch), repo)
+            if found is None:
+                print("report: no GitHub Release with a metrics.json yet")
+                return None, None
+            metrics = validate_metrics(load_json(found), "latest release metrics.json")
+        except (release_card.ReleaseUnavailable, ReportError) as exc:
+            print(f"::warning::report: production baseline unavailable: {exc}")
+            return None, str(exc)
         print(f"report: production metrics from the latest GitHub Release ({found.name})")
-        return validate_metrics(load_json(found), "latest release metrics.json")
+        return metrics, None
 
 
 def pr_number(text: str) -> int:
@@ -76,11 +85,13 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     try:
         candidate = validate_metrics(load_json(args.metrics), str(args.metrics))
         verdict = validate_verdict(load_json(args.verdict), str(args.verdict)) if args.verdict else None
-        production = load_production(args.production, args.production_from_release, environ.get("GITHUB_REPOSITORY"))
+        production, unavailable = load_production(
+            args.production, args.production_from_release, environ.get("GITHUB_REPOSITORY")
+        )
     except (ReportError, release_card.ReleaseError) as exc:
         print(f"report: {exc}", file=sys.stderr)
         return 2
-    markdown = render_report(candidate, production, verdict, args.run_url, args.job)
+    markdown = render_report(candidate, production, verdict, args.run_url, args.job, unavailable)
     write_outputs(args, markdown, environ.get("GITHUB_STEP_SUMMARY"))
     if args.plots_dir:
         for path in write_plots(candidate, production, args.plots_dir):

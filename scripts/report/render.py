@@ -28,9 +28,11 @@ def render_report(
     verdict: dict[str, Any] | None,
     run_url: str | None = None,
     job: str | None = None,
+    baseline_unavailable: str | None = None,
 ) -> str:
-    """The whole report; `production` is the production model's metrics.json, None on a first run."""
-    parts = [MARKER, "## MNIST accuracy report", *headline(candidate, production, verdict)]
+    """The whole report; `production` is the production model's metrics.json, None on a first run or when
+    `baseline_unavailable` says why it could not be read."""
+    parts = [MARKER, "## MNIST accuracy report", *headline(candidate, production, verdict, baseline_unavailable)]
     parts += [
         "### Accuracy per class",
         per_class_table(candidate, production),
@@ -49,12 +51,19 @@ def render_report(
     return "\n\n".join(parts) + "\n"
 
 
-def headline(candidate: dict[str, Any], production: dict[str, Any] | None, verdict: dict[str, Any] | None) -> list[str]:
+def headline(
+    candidate: dict[str, Any],
+    production: dict[str, Any] | None,
+    verdict: dict[str, Any] | None,
+    baseline_unavailable: str | None = None,
+) -> list[str]:
     """The verdict and the accuracy/loss table; the gate's own production figures stand in for a
     missing production metrics.json."""
     compared = production or (verdict or {}).get("production")
     parts = [verdict_line(verdict), summary_table(candidate, compared, (verdict or {}).get("thresholds", {}))]
-    if compared is None:
+    if compared is None and baseline_unavailable:
+        parts.append(f"_Production baseline unavailable ({baseline_unavailable}): no deltas this time._")
+    elif compared is None:
         parts.append("_No production model yet (first run): nothing to compare against, no deltas._")
     elif production is None:
         parts.append("_Production's metrics.json was not available: per-class deltas are left out._")

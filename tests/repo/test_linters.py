@@ -57,6 +57,12 @@ def test_hadolint_finds_nothing_in_the_dockerfile() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_shellcheck_finds_nothing_in_the_bootstrap_script() -> None:
-    result = run([tool("shellcheck"), "--severity=style", "scripts/bootstrap_gcp.sh"])
+def test_shellcheck_finds_nothing_in_the_bootstrap_scripts() -> None:
+    result = run([tool("shellcheck"), "--severity=style", "scripts/bootstrap_gcp.sh", "scripts/bootstrap_github.sh"])
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_make_lint_workflows_checks_both_bootstrap_scripts() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    recipe = makefile.split("lint-workflows:")[1].split("\n\n")[0]
+    assert "scripts/bootstrap_gcp.sh" in recipe and "scripts/bootstrap_github.sh" in recipe

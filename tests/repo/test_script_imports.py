@@ -25,6 +25,8 @@ STEPS = {
     "image_uri",
     "release_card",
     "monitor",
+    "pr_comment",
+    "release_guard",
 }
 # Runnable, but not steps: the demo runs the steps in order; the report renders what they wrote.
 ORCHESTRATORS = {"demo"}

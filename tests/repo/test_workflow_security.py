@@ -1,4 +1,5 @@
-"""The workflows' security rules: pinned actions, least privilege, timeouts, and a fork-safe comment job."""
+"""The workflows' security rules: pinned actions, least privilege, timeouts, a fork-safe comment job, one cloud
+identity per purpose, and a release path that only reviewed, registered code takes."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from scripts.report import MARKER, PR_NUMBER_FILE
+from scripts.comment_text import MARKER as COMMENT_MARKER
+from scripts.report import MARKER
+from scripts.report import PR_NUMBER_FILE as SCRIPTS_PR_NUMBER_FILE
+from scripts.report_artifact import ARTIFACT, PR_NUMBER_FILE, REPORT_FILE
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -61,26 +65,88 @@ def test_pull_request_runs_are_superseded_and_deploys_are_never_cancelled(workfl
         assert all(job.get("environment") in (None, "production") for job in workflows[name]["jobs"].values())
 
 
-def test_the_comment_workflow_never_checks_out_or_runs_pull_request_code(workflows: dict) -> None:
+def test_the_comment_workflow_runs_only_its_own_code_and_unpacks_nothing(workflows: dict) -> None:
     workflow = workflows["report-comment.yml"]
     assert list(workflow["on"]) == ["workflow_run"]
     (job,) = workflow["jobs"].values()
-    assert job["permissions"] == {"actions": "read", "pull-requests": "write"}
-    uses = [step.get("uses", "").split("@")[0] for step in job["steps"]]
-    assert uses == ["actions/download-artifact", "actions/github-script"]
-    assert not any("run" in step for step in job["steps"])
+    assert job["permissions"] == {"actions": "read", "contents": "read", "pull-requests": "write"}
+    checkout, python, post = job["steps"]
+    # No ref or repository: a workflow_run checks out the default branch, never the pull request's code.
+    assert checkout["uses"].startswith("actions/checkout@") and set(checkout["with"]) == {"persist-credentials"}
+    assert python["uses"].startswith("actions/setup-python@") and "cache" not in python["with"]
+    # The artifact is read in memory by this step; no action (whose code an archive could overwrite) runs after.
+    assert "uses" not in post and post["run"].startswith("python -m scripts.pr_comment ")
+
+
+def test_the_comment_step_gets_the_event_from_github_and_nothing_from_the_pull_request(workflows: dict) -> None:
+    (job,) = workflows["report-comment.yml"]["jobs"].values()
+    env = job["steps"][-1]["env"]
+    assert env.pop("GH_TOKEN") == "${{ github.token }}"
+    assert all(value.startswith("${{ github.event.workflow_run.") for value in env.values()), env
 
 
 def test_the_comment_workflow_reads_what_pr_yml_uploads(workflows: dict) -> None:
     comment = workflows["report-comment.yml"]
     assert comment["on"]["workflow_run"]["workflows"] == [workflows["pr.yml"]["name"]]
-    download, script = comment["jobs"]["comment"]["steps"]
-    uploads = [step for _, step in steps(workflows["pr.yml"]) if step.get("uses", "").startswith("actions/upload")]
-    assert download["with"]["name"] in [step["with"]["name"] for step in uploads]
-    code = script["with"]["script"]
-    assert f"'{MARKER}'" in code and PR_NUMBER_FILE in code
-    assert "/^[1-9][0-9]{0,9}$/.test(raw)" in code, "the PR number must be checked to be an integer"
-    assert "pr.head.sha !== process.env.HEAD_SHA" in code, "the PR must be the one the run was for"
+    uploads = {step["with"]["name"]: step for _, step in steps(workflows["pr.yml"]) if "upload" in step.get("uses", "")}
+    assert uploads[ARTIFACT]["with"]["path"] == "out/report/"
+    (report_step,) = [step for _, step in steps(workflows["pr.yml"]) if step.get("name") == "Report"]
+    assert "--output out/report/report.md" in report_step["run"] and "--pr-number" in report_step["run"]
+    assert (REPORT_FILE, PR_NUMBER_FILE) == ("report.md", SCRIPTS_PR_NUMBER_FILE)  # nothing else lands there
+    assert MARKER == COMMENT_MARKER
+
+
+def test_no_cache_written_by_other_runs_feeds_the_image_build_on_main(workflows: dict) -> None:
+    train = workflows["train.yml"]
+    for _, step in steps(train):
+        options = step.get("with", {})
+        assert "cache" not in options and "cache-from" not in options and "cache-to" not in options, step
+    assert "type=gha" not in (WORKFLOWS / "train.yml").read_text(encoding="utf-8")
+
+
+def test_training_runs_only_for_main(workflows: dict) -> None:
+    train = workflows["train.yml"]
+    assert train["on"]["push"]["branches"] == ["main"]
+    assert train["jobs"]["train"]["if"] == "${{ github.ref == 'refs/heads/main' }}"
+
+
+def auth_inputs(job: dict[str, Any]) -> dict[str, str]:
+    (auth,) = [s for s in job["steps"] if s.get("uses", "").startswith("google-github-actions/auth@")]
+    return auth["with"]
+
+
+def test_each_cloud_job_signs_in_as_its_own_identity(workflows: dict) -> None:
+    train = auth_inputs(workflows["train.yml"]["jobs"]["train"])
+    assert train["workload_identity_provider"] == "${{ vars.GCP_TRAIN_WORKLOAD_IDENTITY_PROVIDER }}"
+    assert train["service_account"] == "${{ vars.GCP_TRAIN_SERVICE_ACCOUNT }}"
+    for name, job_id in (("release.yml", "deploy"), ("rollback.yml", "rollback")):
+        job = workflows[name]["jobs"][job_id]
+        assert job["environment"] == "production", name
+        deploy = auth_inputs(job)
+        assert deploy["workload_identity_provider"] == "${{ vars.GCP_DEPLOY_WORKLOAD_IDENTITY_PROVIDER }}", name
+        assert deploy["service_account"] == "${{ vars.GCP_DEPLOY_SERVICE_ACCOUNT }}", name
+
+
+def test_a_release_is_guarded_and_its_write_token_runs_none_of_the_tagged_commits_code(workflows: dict) -> None:
+    jobs = workflows["release.yml"]["jobs"]
+    guard, deploy, release = jobs["guard"], jobs["deploy"], jobs["release"]
+    assert deploy["needs"] == "guard" and release["needs"] == "deploy"
+    assert guard["permissions"] == {"contents": "read", "actions": "read"} and "environment" not in guard
+    guard_checkout = guard["steps"][0]["with"]
+    assert guard_checkout["ref"] == "main" and guard_checkout["fetch-depth"] == 0
+    assert guard["steps"][-1]["run"].startswith('python -m scripts.release_guard --commit "$GITHUB_SHA"')
+    writers = [job_id for job_id, job in jobs.items() if "write" in job["permissions"].get("contents", "")]
+    assert writers == ["release"]
+    assert release["steps"][0]["uses"].startswith("actions/checkout@") and release["steps"][0]["with"]["ref"] == "main"
+    runs = [step["run"] for step in release["steps"] if "run" in step]
+    assert len(runs) == 1 and runs[0].startswith("python -m scripts.release_card publish")
+
+
+def test_the_trainer_image_job_builds_and_trains_with_a_read_only_token(workflows: dict) -> None:
+    job = workflows["pr.yml"]["jobs"]["trainer-image"]
+    assert job["name"] == "Trainer image" and job["permissions"] == {"contents": "read"}
+    runs = [(step["run"], step.get("if")) for step in job["steps"] if "run" in step]
+    assert runs == [("make trainer-image-check", None), ("make down", "${{ always() }}")]
 
 
 def test_pull_requests_need_no_secrets_or_cloud_variables(workflows: dict) -> None:

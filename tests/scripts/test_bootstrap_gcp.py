@@ -1,4 +1,4 @@
-"""scripts/bootstrap_gcp.sh: input checks, describe-or-create, and the bindings it makes.
+"""scripts/bootstrap_gcp.sh: input checks, describe-or-create, the two identities and who may use each.
 
 Google Cloud is out of reach here, so `gcloud` is a recording stand-in on PATH: it logs each call and
 answers `describe` with success only for the resources listed in $EXISTING.
@@ -24,7 +24,22 @@ ARGS = [
     "--github-repo",
     "me/repo",
 ]
-SA_EMAIL = "github-ci@my-proj-1.iam.gserviceaccount.com"
+TRAIN_SA = "mnist-train@my-proj-1.iam.gserviceaccount.com"
+DEPLOY_SA = "mnist-deploy@my-proj-1.iam.gserviceaccount.com"
+POOLS = "projects/123456789/locations/global/workloadIdentityPools"
+PROVIDER = "providers/github-actions"
+WORKFLOWS = ROOT / ".github" / "workflows"
+# Who may sign in as which account, as GitHub's OIDC token states it (job_workflow_ref: file@ref of the job).
+TRAIN_CONDITION = (
+    "assertion.repository == 'me/repo' && assertion.ref == 'refs/heads/main' && "
+    "assertion.job_workflow_ref == 'me/repo/.github/workflows/train.yml@refs/heads/main'"
+)
+DEPLOY_CONDITION = (
+    "assertion.repository == 'me/repo' && assertion.environment == 'production' && "
+    "assertion.ref.startsWith('refs/tags/v') && "
+    "(assertion.job_workflow_ref.startsWith('me/repo/.github/workflows/release.yml@refs/tags/v') || "
+    "assertion.job_workflow_ref.startsWith('me/repo/.github/workflows/rollback.yml@refs/tags/v'))"
+)
 FAKE_GCLOUD = """#!/usr/bin/env bash
 printf '%s\\n' "$*" >> "$GCLOUD_LOG"
 case "$*" in
@@ -83,55 +98,97 @@ def test_bootstrap_creates_every_resource_on_a_fresh_project(tmp_path: Path) -> 
     result = run(tmp_path, ARGS)
     assert result.returncode == 0, result.stderr
     made = [c for c in calls(tmp_path) if " create" in c]
-    assert len(made) == 5, made  # bucket, repository, service account, pool, provider
-    provider = next(c for c in made if "create-oidc" in c)
-    assert "--attribute-condition assertion.repository == 'me/repo'" in provider
-    assert "attribute.repository=assertion.repository" in provider
+    assert len(made) == 8, made  # bucket, repository, and per identity: service account, pool, provider
     assert "--location us-central1" in next(c for c in made if "buckets create gs://my-bucket" in c)
+    for pool, condition in (("github-train", TRAIN_CONDITION), ("github-deploy", DEPLOY_CONDITION)):
+        (provider,) = [c for c in made if "create-oidc" in c and f"--workload-identity-pool {pool} " in c]
+        assert f"--attribute-condition {condition} " in provider
+        assert "--issuer-uri https://token.actions.githubusercontent.com" in provider
 
 
-def test_bootstrap_grants_only_the_ci_roles_and_repo_scoped_impersonation(tmp_path: Path) -> None:
+def bindings_of(log: list[str], member: str) -> list[str]:
+    """The roles granted to `member`, sorted."""
+    granted = [c for c in log if "add-iam-policy-binding" in c and f"--member {member} " in f"{c} "]
+    return sorted(c.split("--role ")[1].split()[0] for c in granted)
+
+
+def test_each_account_gets_only_its_own_roles(tmp_path: Path) -> None:
     assert run(tmp_path, ARGS).returncode == 0
-    bindings = [c for c in calls(tmp_path) if "add-iam-policy-binding" in c]
-    roles = sorted(c.split("--role ")[1].split()[0] for c in bindings)
-    assert roles == [
+    log = calls(tmp_path)
+    assert bindings_of(log, f"serviceAccount:{TRAIN_SA}") == [
         "roles/aiplatform.user",
         "roles/artifactregistry.writer",
-        "roles/iam.workloadIdentityUser",
         "roles/storage.objectAdmin",
     ]
-    principal = "principalSet://iam.googleapis.com/projects/123456789/locations/global/workloadIdentityPools/github"
-    assert any(f"{principal}/attribute.repository/me/repo" in c for c in bindings)
+    assert bindings_of(log, f"serviceAccount:{DEPLOY_SA}") == ["roles/aiplatform.user", "roles/storage.objectViewer"]
 
 
-def test_bootstrap_run_twice_creates_nothing_the_second_time(tmp_path: Path) -> None:
-    existing = f"gs://my-bucket mlops {SA_EMAIL} github github-actions"
+def test_each_pool_may_act_only_as_its_own_account(tmp_path: Path) -> None:
+    assert run(tmp_path, ARGS).returncode == 0
+    impersonation = [c for c in calls(tmp_path) if "roles/iam.workloadIdentityUser" in c]
+    assert len(impersonation) == 2
+    for sa, pool in ((TRAIN_SA, "github-train"), (DEPLOY_SA, "github-deploy")):
+        (binding,) = [c for c in impersonation if f"add-iam-policy-binding {sa} " in c]
+        assert f"--member principalSet://iam.googleapis.com/{POOLS}/{pool}/attribute.repository/me/repo" in binding
+
+
+def test_bootstrap_run_twice_creates_nothing_and_brings_both_conditions_up_to_date(tmp_path: Path) -> None:
+    existing = f"gs://my-bucket mlops {TRAIN_SA} {DEPLOY_SA} github-train github-deploy github-actions"
     result = run(tmp_path, ARGS, existing=existing)
     assert result.returncode == 0, result.stderr
     assert not [c for c in calls(tmp_path) if " create" in c]
-    assert result.stdout.count("exists:") == 5
+    assert result.stdout.count("exists:") == 6 and result.stdout.count("updated: OIDC provider") == 2
+    updates = [c for c in calls(tmp_path) if "providers update-oidc" in c]
+    assert any(f"--attribute-condition {TRAIN_CONDITION} " in f"{c} " for c in updates)
+    assert any(f"--attribute-condition {DEPLOY_CONDITION} " in f"{c} " for c in updates)
 
 
 def test_bootstrap_prints_the_github_variables_to_set(tmp_path: Path) -> None:
     result = run(tmp_path, ARGS)
-    provider = "projects/123456789/locations/global/workloadIdentityPools/github/providers/github-actions"
     for line in (
         "gh variable set GCP_PROJECT --repo me/repo --body my-proj-1",
         "gh variable set GCS_BUCKET --repo me/repo --body my-bucket",
-        f"gh variable set GCP_WORKLOAD_IDENTITY_PROVIDER --repo me/repo --body {provider}",
-        f"gh variable set GCP_SERVICE_ACCOUNT --repo me/repo --body {SA_EMAIL}",
+        f"gh variable set GCP_TRAIN_WORKLOAD_IDENTITY_PROVIDER --repo me/repo --body {POOLS}/github-train/{PROVIDER}",
+        f"gh variable set GCP_TRAIN_SERVICE_ACCOUNT --repo me/repo --body {TRAIN_SA}",
+        f"gh variable set GCP_DEPLOY_WORKLOAD_IDENTITY_PROVIDER --repo me/repo --body {POOLS}/github-deploy/{PROVIDER}",
+        f"gh variable set GCP_DEPLOY_SERVICE_ACCOUNT --repo me/repo --body {DEPLOY_SA}",
     ):
         assert line in result.stdout
 
 
-def test_bootstrap_with_a_runtime_account_lets_ci_act_as_it(tmp_path: Path) -> None:
+def test_bootstrap_with_a_runtime_account_lets_only_training_act_as_it(tmp_path: Path) -> None:
     runtime = "trainer@my-proj-1.iam.gserviceaccount.com"
     assert run(tmp_path, ARGS, RUNTIME_SA=runtime).returncode == 0
-    assert any(runtime in c and "roles/iam.serviceAccountUser" in c for c in calls(tmp_path))
+    (binding,) = [c for c in calls(tmp_path) if f"add-iam-policy-binding {runtime} " in c]
+    assert f"--member serviceAccount:{TRAIN_SA} " in binding and "roles/iam.serviceAccountUser" in binding
 
 
 def test_bootstrap_dry_run_calls_no_gcloud(tmp_path: Path) -> None:
     result = run(tmp_path, [*ARGS, "--dry-run"])
     assert result.returncode == 0, result.stderr
     assert calls(tmp_path) == []
-    assert "+ gcloud iam workload-identity-pools providers create-oidc" in result.stderr
+    assert result.stderr.count("+ gcloud iam workload-identity-pools providers create-oidc") == 2
+
+
+def test_the_dry_run_plan_shows_two_identities_and_who_may_use_each(tmp_path: Path) -> None:
+    plan = run(tmp_path, [*ARGS, "--dry-run"]).stdout
+    assert f"plan:    create training service account {TRAIN_SA} unless it exists" in plan
+    assert f"plan:    create deploying service account {DEPLOY_SA} unless it exists" in plan
+    assert f"plan:      training tokens accepted only when: {TRAIN_CONDITION}\n" in plan
+    assert f"plan:      deploying tokens accepted only when: {DEPLOY_CONDITION}\n" in plan
+    assert f"plan:    grant pool github-train's tokens from me/repo the right to act as {TRAIN_SA}" in plan
+    assert f"plan:    grant pool github-deploy's tokens from me/repo the right to act as {DEPLOY_SA}" in plan
+    assert f"training   {TRAIN_SA}   train.yml on refs/heads/main" in plan
+    assert f"deploying  {DEPLOY_SA}   environment production, release.yml or rollback.yml on a v* tag" in plan
+
+
+def test_the_conditions_name_the_workflows_that_use_each_account() -> None:
+    """The workflow files, refs and environment the conditions admit are the ones that sign in as the account."""
+    workflows_dir = WORKFLOWS
+    train = (workflows_dir / "train.yml").read_text()
+    assert "GCP_TRAIN_SERVICE_ACCOUNT" in train and "branches: [main]" in train
+    for name in ("release.yml", "rollback.yml"):
+        text = (workflows_dir / name).read_text()
+        assert "GCP_DEPLOY_SERVICE_ACCOUNT" in text and "environment: production" in text
+    users = {p.name for p in workflows_dir.glob("*.yml") if "SERVICE_ACCOUNT" in p.read_text()}
+    assert users == {"train.yml", "release.yml", "rollback.yml"}

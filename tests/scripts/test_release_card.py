@@ -1,24 +1,29 @@
 """scripts.release_card and report --production-from-release: the GitHub Release model card via `gh`.
 
 GitHub is out of reach here, so `gh` is a recording stand-in on PATH: it logs each call, serves
-$RELEASE_METRICS as the latest Release's metrics.json (or answers "release not found"), and says
-whether $EXISTING_TAG has a Release.
+$RELEASE_METRICS as the latest Release's metrics.json (or answers "release not found", or fails with
+$RELEASE_FAILURE as GitHub's error), and says whether $EXISTING_TAG has a Release.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
-from scripts import release_card, report
+from scripts import gate, release_card, report
+from tests.conftest import REPO_ROOT
 
 FAKE_GH = """#!/usr/bin/env bash
 printf '%s\\n' "$*" >> "$GH_LOG"
 case "$1 $2" in
   "release download")
+    if [[ -n "$RELEASE_FAILURE" ]]; then echo "$RELEASE_FAILURE" >&2; exit 1; fi
     if [[ -z "$RELEASE_METRICS" ]]; then echo "release not found" >&2; exit 1; fi
     while [[ $# -gt 0 ]]; do [[ "$1" == --dir ]] && dir=$2; shift; done
     cp "$RELEASE_METRICS" "$dir/metrics.json" ;;
@@ -39,6 +44,7 @@ def gh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     monkeypatch.setenv("GH_LOG", str(tmp_path / "gh.log"))
     monkeypatch.setenv("RELEASE_METRICS", "")
+    monkeypatch.setenv("RELEASE_FAILURE", "")
     monkeypatch.setenv("EXISTING_TAG", "")
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     return tmp_path / "gh.log"
@@ -106,3 +112,82 @@ def test_without_gh_the_report_fails_with_one_clear_line(
     args = ["--metrics", str(trained_model_dir / "metrics.json"), "--production-from-release"]
     assert report.main([*args, "--output", str(tmp_path / "r.md")]) == 2
     assert capsys.readouterr().err.startswith("report: the GitHub CLI `gh` is not installed")
+
+
+BAD_GATEWAY = "HTTP 502: Bad Gateway (https://api.github.com/repos/me/repo/releases/latest)"
+
+
+@pytest.mark.parametrize("failure", [BAD_GATEWAY, "error connecting to api.github.com", ""])
+def test_a_failed_release_download_is_unavailable_not_absent(
+    gh: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: str
+) -> None:
+    if not failure:  # gh dies without a word
+        (tmp_path / "bin" / "gh").write_text("#!/usr/bin/env bash\nexit 4\n")
+    monkeypatch.setenv("RELEASE_FAILURE", failure)
+    with pytest.raises(release_card.ReleaseUnavailable, match="gh release download failed"):
+        release_card.download_latest_metrics(tmp_path / "dl", None)
+
+
+def test_the_report_says_the_baseline_is_unavailable_when_the_download_fails(
+    gh: Path, trained_model_dir: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("RELEASE_FAILURE", BAD_GATEWAY)
+    output = tmp_path / "report.md"
+    args = ["--metrics", str(trained_model_dir / "metrics.json"), "--production-from-release"]
+    assert report.main([*args, "--output", str(output)]) == 0
+    markdown = output.read_text()
+    assert f"_Production baseline unavailable (gh release download failed: {BAD_GATEWAY}): no deltas" in markdown
+    assert "first run" not in markdown
+    assert "::warning::report: production baseline unavailable" in capsys.readouterr().out
+
+
+def test_a_latest_release_with_an_unusable_metrics_json_is_unavailable_too(
+    gh: Path, trained_model_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"schema_version": 1}')
+    monkeypatch.setenv("RELEASE_METRICS", str(broken))
+    output = tmp_path / "report.md"
+    args = ["--metrics", str(trained_model_dir / "metrics.json"), "--production-from-release"]
+    assert report.main([*args, "--output", str(output)]) == 0
+    assert "_Production baseline unavailable (latest release metrics.json: missing key 'model')" in output.read_text()
+
+
+# What the job's env: and the step's env: give the Report step on the runner.
+JOB_ENV = {"GH_TOKEN": "read-only", "RUN_URL": "https://github.com/me/repo/actions/runs/42", "PR_NUMBER": "17",
+           "JOB": "projects/p/locations/us-central1/customJobs/1"}  # fmt: skip
+
+
+def report_step_command() -> str:
+    """The Report step of pr.yml's Accuracy gate job, as the runner runs it."""
+    workflow = yaml.safe_load((REPO_ROOT / ".github" / "workflows" / "pr.yml").read_text())
+    (step,) = [s for s in workflow["jobs"]["pipeline"]["steps"] if s.get("name") == "Report"]
+    return step["run"]
+
+
+@pytest.mark.parametrize("min_accuracy", ["0.5", "0.999"])  # the gate passes, then rejects
+def test_the_accuracy_gate_job_fails_exactly_when_the_gate_rejects_even_if_github_fails(
+    gh: Path, pipeline_env, names, trained_model_dir: Path, unique_name: str, tmp_path: Path, monkeypatch, capsys,
+    min_accuracy: str,
+) -> None:  # fmt: skip
+    """The job's Gate and Report steps as pr.yml runs them, with `gh release download` answering 502."""
+    monkeypatch.setenv("PIPELINE_GATE_MIN_ACCURACY", min_accuracy)
+    job = tmp_path / "job"  # the job's working directory: out/ beside the venv, as on the runner
+    (job / "out" / "model").mkdir(parents=True)
+    (job / ".venv").symlink_to(REPO_ROOT / ".venv")
+    model_dir = pipeline_env.stage_model(trained_model_dir, unique_name)
+    gate_status = gate.main(["--model-dir", model_dir, "--out-dir", str(job / "out")])
+    capsys.readouterr()
+    passed = json.loads((job / "out" / "gate.json").read_text())["passed"]
+    assert gate_status == (0 if passed else 1) and passed == (min_accuracy == "0.5")
+    shutil.copy(trained_model_dir / "metrics.json", job / "out" / "model" / "metrics.json")  # Fetch the model
+    env = {**os.environ, **JOB_ENV, "PYTHONPATH": str(REPO_ROOT), "RELEASE_FAILURE": BAD_GATEWAY}
+    command = ["bash", "-c", report_step_command()]
+    result = subprocess.run(command, cwd=job, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    job_failed = gate_status != 0 or result.returncode != 0
+    assert job_failed == (not passed)
+    markdown = (job / "out" / "report" / "report.md").read_text()
+    assert ("✅ **Gate passed**" if passed else "❌ **Gate failed**") in markdown
+    assert "Production baseline unavailable (gh release download failed: HTTP 502" in markdown
+    assert (job / "out" / "report" / "pr-number.txt").read_text() == "17\n"
