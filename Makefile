@@ -5,7 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STATE_DIR ?= .vertex-local
 PORT ?= 8080
-CHROMIUM ?= /usr/bin/chromium
+# Debian's Chromium, else the Google Chrome that GitHub's Ubuntu runners ship (Ubuntu's chromium package is a snap).
+CHROMIUM ?= $(firstword $(wildcard /usr/bin/chromium /usr/bin/google-chrome) /usr/bin/chromium)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 export CHROMIUM
 export PYTHONUNBUFFERED := 1
