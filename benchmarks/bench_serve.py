@@ -1,11 +1,13 @@
 """Serving figures side by side, from one run on this machine: python -m benchmarks.bench_serve [--seconds 10]
 
-1. the floor: serving_default called in-process (1 image, 64 images) and a 1-image body parsed;
+1. the floor: serving_default called in-process (1 image, 64 images), 1-image and 64-image bodies parsed;
 2. the naive baseline tutorials ship: Flask's dev server + model.predict (benchmarks/flask_baseline.py);
 3. vertex-local's :predict: a real `python -m vertex_local serve`, a model trained by the real trainer,
-   uploaded and deployed through the real SDK.
+   uploaded and deployed through the real SDK;
+4. the peer: KServe's Python model server (benchmarks/kserve_server.py, from its own venv, --kserve-python).
 Servers run as their own processes; wrk (one thread) is the load generator, with real test digits as
-bodies. Results are printed and saved to .bench/serve.json; the previous run's figures are shown beside.
+bodies: one digit per body at 1 and 32 connections, 64 digits per body at 8 connections. Results are
+printed and saved to .bench/serve.json; the previous run's figures are shown beside.
 """
 
 from __future__ import annotations
@@ -31,21 +33,43 @@ from benchmarks.serve_processes import (
     free_port,
     quiet_env,
     run_wrk,
+    test_digits,
     train_model,
     write_bodies,
 )
 from pipeline_config import load_config
 
 RESULTS = REPO / ".bench" / "serve.json"
-BODIES = 100  # distinct real digits the load cycles through
+KSERVE_WORKERS = 2  # one per core: KServe's best setting here (see benchmarks/kserve_server.py)
+DIGITS = 100  # distinct real digits the loads cycle through
+BATCH_IMAGES = 64  # digits in one body of the large-body load: max_batch_size, the floor's batch
+BATCH_BODIES = 10
 WARM_UP_S = 2.0  # a first short load, not measured: connections, TF's first batch sizes, caches
+# name: (bodies, connections). Flask, at 16-25 req/s, only gets the 1-digit loads.
+LOADS = {"one_client": ("single", 1), "clients_32": ("single", 32), "batch64_8": ("batch", 8)}
 
 
-def measure_floor(model_dir: Path, bodies: Path) -> tuple[dict, np.ndarray]:
+@dataclasses.dataclass(frozen=True)
+class Bodies:
+    """The two bodies files and, for each line of each, the probabilities the model gives its digits."""
+
+    single: Path
+    batch: Path
+    single_expected: list[np.ndarray]
+    batch_expected: list[np.ndarray]
+
+    def file(self, kind: str) -> Path:
+        return self.single if kind == "single" else self.batch
+
+    def expected(self, kind: str) -> list[np.ndarray]:
+        return self.single_expected if kind == "single" else self.batch_expected
+
+
+def measure_floor(model_dir: Path, single: Path, batch: Path) -> tuple[dict, np.ndarray]:
     """Floor figures at TF's default thread pools and at one thread per op (vertex-local's setting)."""
     figures: dict = {}
     for label, flags in (("default", []), ("1thread", ["--tf-threads", "1"])):
-        command = [sys.executable, "-m", "benchmarks.serve_floor", str(model_dir), str(bodies), *flags]
+        command = [sys.executable, "-m", "benchmarks.serve_floor", str(model_dir), str(single), str(batch), *flags]
         result = subprocess.run(command, cwd=REPO, env=quiet_env(), capture_output=True, text=True)
         if result.returncode != 0:
             raise SystemExit(f"bench-serve: the floor measurement failed:\n{result.stderr[-2000:]}")
@@ -57,33 +81,51 @@ def measure_floor(model_dir: Path, bodies: Path) -> tuple[dict, np.ndarray]:
     return figures, probabilities
 
 
-def measure_server(server: ServerProcess, predict_url: str, bodies: Path, expected: np.ndarray, seconds: float) -> dict:
-    """Answers checked, a warm-up, then one client and 32 clients, each for `seconds`."""
-    check_answers(predict_url, bodies, expected, server.name)
-    run_wrk(predict_url, bodies, 32, WARM_UP_S)
+def measure_server(server: ServerProcess, predict_url: str, bodies: Bodies, seconds: float, loads: list[str]) -> dict:
+    """Answers checked, a warm-up, then each of `loads` for `seconds`, answers checked again."""
+    for kind in ("single", "batch"):
+        check_answers(predict_url, bodies.file(kind), bodies.expected(kind), server.name)
+    run_wrk(predict_url, bodies.single, 32, WARM_UP_S)
     figures = {}
-    for name, clients in (("one_client", 1), ("clients_32", 32)):
+    for name in loads:
+        kind, connections = LOADS[name]
         cpu_before = server.cpu_seconds()
-        figures[name] = run_wrk(predict_url, bodies, clients, seconds)
+        figures[name] = run_wrk(predict_url, bodies.file(kind), connections, seconds)
         # Less sensitive than rates to what else runs on the machine: the server's own CPU per answer.
         cpu_us = (server.cpu_seconds() - cpu_before) * 1e6 / max(figures[name]["requests"], 1)
         figures[name]["server_cpu_us_per_request"] = round(cpu_us, 1)
-    check_answers(predict_url, bodies, expected, server.name)  # still right after the load
+    for kind in ("single", "batch"):  # still right after the load
+        check_answers(predict_url, bodies.file(kind), bodies.expected(kind), server.name)
     return figures
 
 
-def measure_flask(model_dir: Path, bodies: Path, expected: np.ndarray, scratch: Path, seconds: float) -> dict:
+def measure_flask(model_dir: Path, bodies: Bodies, scratch: Path, seconds: float) -> dict:
     port = free_port()
     command = [sys.executable, "-m", "benchmarks.flask_baseline", str(model_dir), "--port", str(port)]
     server = ServerProcess("flask baseline", command, f"http://127.0.0.1:{port}/healthz", scratch / "flask.log")
     server.start()
     try:
-        return measure_server(server, f"http://127.0.0.1:{port}/predict", bodies, expected, seconds)
+        return measure_server(server, f"http://127.0.0.1:{port}/predict", bodies, seconds, ["one_client", "clients_32"])
     finally:
         server.stop()
 
 
-def measure_vertex_local(model_dir: Path, bodies: Path, expected: np.ndarray, scratch: Path, seconds: float) -> dict:
+def measure_kserve(python: str, model_dir: Path, bodies: Bodies, scratch: Path, seconds: float) -> dict:
+    """KServe's model server with 2 workers, started from its own interpreter; ready once both workers loaded."""
+    port = free_port()
+    command = [python, "benchmarks/kserve_server.py", "--model_dir", str(model_dir), "--http_port", str(port)]
+    command += ["--workers", str(KSERVE_WORKERS)]
+    health = f"http://127.0.0.1:{port}/v1/models/mnist"
+    log = scratch / "kserve.log"
+    server = ServerProcess("kserve", command, health, log, "kserve-bench: worker", KSERVE_WORKERS + 1)
+    server.start()  # the parent loads the model too: KServe starts only with ready models
+    try:
+        return measure_server(server, f"{health}:predict", bodies, seconds, list(LOADS))
+    finally:
+        server.stop()
+
+
+def measure_vertex_local(model_dir: Path, bodies: Bodies, scratch: Path, seconds: float) -> dict:
     """vertex-local as users start it (`python -m vertex_local serve`, default flags: one log line per request)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -92,9 +134,15 @@ def measure_vertex_local(model_dir: Path, bodies: Path, expected: np.ndarray, sc
     server.start()
     try:
         predict_url = deploy_model(url, model_dir)
-        return measure_server(server, predict_url, bodies, expected, seconds)
+        return measure_server(server, predict_url, bodies, seconds, list(LOADS))
     finally:
         server.stop()
+
+
+def kserve_version() -> str:
+    """As pinned in benchmarks/requirements-kserve.txt, which make bench-serve installs."""
+    pins = (REPO / "benchmarks" / "requirements-kserve.txt").read_text().splitlines()
+    return next(line.split("==", 1)[1] for line in pins if line.startswith("kserve=="))
 
 
 def git_sha() -> str | None:
@@ -102,23 +150,40 @@ def git_sha() -> str | None:
     return result.stdout.strip() or None
 
 
+def prepare_bodies(scratch: Path, model_dir: Path) -> tuple[Bodies, dict]:
+    """Both bodies files and the floor, whose in-process probabilities every server's answers are checked against."""
+    pixels = test_digits(DIGITS)
+    single, batch = scratch / "bodies.jsonl", scratch / "bodies64.jsonl"
+    single_digits = write_bodies(single, pixels, 1, DIGITS)
+    batch_digits = write_bodies(batch, pixels, BATCH_IMAGES, BATCH_BODIES)
+    print("bench-serve: floor (in-process)", flush=True)
+    floor, probabilities = measure_floor(model_dir, single, batch)
+    expected = [[probabilities[chosen] for chosen in digits] for digits in (single_digits, batch_digits)]
+    return Bodies(single, batch, *expected), floor
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each measured load (default 10)")
+    parser.add_argument("--kserve-python", help="the interpreter of KServe's venv (make bench-serve installs it)")
+    parser.add_argument("--skip-flask", action="store_true", help="leave the naive baseline out (quicker runs)")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()
+    flask = kserve = None
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as scratch_name:
         scratch = Path(scratch_name)
         print("bench-serve: training the model (cnn, 1 epoch, mnist-sample)", flush=True)
-        train_model(scratch / "model")
-        bodies = scratch / "bodies.jsonl"
-        write_bodies(bodies, BODIES)
-        print("bench-serve: floor (in-process)", flush=True)
-        floor, expected = measure_floor(scratch / "model", bodies)
-        print("bench-serve: naive Flask baseline", flush=True)
-        flask = measure_flask(scratch / "model", bodies, expected, scratch, args.seconds)
+        model_dir = scratch / "model"
+        train_model(model_dir)
+        bodies, floor = prepare_bodies(scratch, model_dir)
+        if not args.skip_flask:
+            print("bench-serve: naive Flask baseline", flush=True)
+            flask = measure_flask(model_dir, bodies, scratch, args.seconds)
         print("bench-serve: vertex-local", flush=True)
-        vertex = measure_vertex_local(scratch / "model", bodies, expected, scratch, args.seconds)
+        vertex = measure_vertex_local(model_dir, bodies, scratch, args.seconds)
+        if args.kserve_python:
+            print(f"bench-serve: KServe ({KSERVE_WORKERS} workers)", flush=True)
+            kserve = measure_kserve(args.kserve_python, model_dir, bodies, scratch, args.seconds)
     run = {
         "created_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "git_sha": git_sha(),
@@ -131,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         "floor": floor,
         "flask": flask,
         "vertex_local": vertex,
+        "kserve": kserve,
+        "kserve_server": f"KServe {kserve_version()} model server, {KSERVE_WORKERS} workers, 1 TF thread per op each",
     }
     previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else None
     print(serve_report.render(run, previous))
