@@ -8,9 +8,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import threading
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,28 +20,12 @@ import tensorflow as tf
 
 from pipeline_config import Serving, load_config
 from tests.conftest import VertexLocal
+from tests.vertex_local.serving.loop_thread import LoopThread
 from vertex_local.errors import ApiError
 from vertex_local.serving.model_server import ModelServer
 from vertex_local.serving.prometheus import ServingMetrics
 
 MODEL_ID = "dm-1"
-
-
-class LoopThread:
-    """An event loop in a thread, as the server runs one; tests hand it coroutines."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coroutine: Coroutine[Any, Any, Any], timeout: float = 60) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
-        self.loop.close()
 
 
 def limits(**changes: Any) -> Serving:
