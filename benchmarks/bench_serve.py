@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         "flask": flask,
         "vertex_local": vertex,
         "kserve": kserve,
-        "kserve_server": f"KServe {kserve_version()} model server, {KSERVE_WORKERS} workers, 1 TF thread per op each",
+        "kserve_server": f"KServe {kserve_version()} model server, {KSERVE_WORKERS} workers, TF threaded as ours",
     }
     previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else None
     print(serve_report.render(run, previous))

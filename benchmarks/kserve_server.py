@@ -4,7 +4,7 @@
 
 The peer benchmarks.bench_serve measures vertex-local against (`make bench-serve` installs .venv-kserve).
 KServe's V1 protocol takes Vertex's `{"instances": [...]}` body unchanged at /v1/models/mnist:predict.
-Its best fair settings on 2 cores: 2 uvicorn workers, one TF thread per op in each (as vertex-local runs TF),
+Its best fair settings on 2 cores: 2 uvicorn workers, TF threaded in each as vertex-local threads it,
 no gRPC server and no per-request latency log line (uvicorn's access log stays on, as vertex-local's does).
 The model is KServe's documented custom-model shape: a synchronous predict on the request's instances.
 Imports nothing from this repository: it runs under KServe's own interpreter and dependencies.
@@ -27,6 +27,9 @@ MODEL_NAME = "mnist"
 # model first (importing TensorFlow and loading the SavedModel: 5-20 s on a busy 2-core machine) and only
 # then starts answering pings, so with the stock timeout the workers are killed and respawned forever.
 WORKER_PING_TIMEOUT_S = 120.0
+# TF's threads per op and between ops in each worker, as vertex-local sets them. Measured side by side on
+# this machine, two inter-op threads beat one at every load (1 connection +14 %, 32 +20 %, 64-image bodies +6 %).
+INTRA_OP_THREADS, INTER_OP_THREADS = 1, 2
 
 
 class SavedModelPredictor(kserve.Model):
@@ -41,8 +44,8 @@ class SavedModelPredictor(kserve.Model):
         import tensorflow as tf
 
         with contextlib.suppress(RuntimeError):  # TF already ran in this process: it keeps its pools
-            tf.config.threading.set_intra_op_parallelism_threads(1)
-            tf.config.threading.set_inter_op_parallelism_threads(1)
+            tf.config.threading.set_intra_op_parallelism_threads(INTRA_OP_THREADS)
+            tf.config.threading.set_inter_op_parallelism_threads(INTER_OP_THREADS)
         self.function = tf.saved_model.load(self.model_dir).signatures["serving_default"]
         self.function(image=tf.zeros([1, 28, 28], tf.float32))  # trace once, as vertex-local warms up
         self.ready = True
