@@ -5,9 +5,9 @@ waiting, up to max_batch_size images. It only waits for more (at most batch_time
 fewer requests than the previous batch did: a lone caller never waits, a crowd gets gathered.
 
 Where a batch runs. A lone request of at most inline_max_images images, with nothing else waiting or
-running, calls the model right here on the event loop: that call (about 0.4 ms for one image) costs less
-than the two thread hand-offs of a worker thread, which are most of a lone request's overhead on a busy
-machine. Every other batch runs in a worker thread of the executor, so the loop goes on reading and parsing
+running, calls the model right here on the event loop, which that call blocks (about 0.4 ms for one image)
+instead of paying two thread hand-offs: on a busy machine those cost a lone request more than the call.
+Every other batch runs in a worker thread of the executor, so the loop goes on reading and parsing
 requests meanwhile. A full batch may start beside a running one (up to max_running at once), so that
 TensorFlow computes on every core under big bodies; a smaller batch waits for the running ones, taking in
 whoever arrives meanwhile, so that small requests still share batches.
