@@ -6,17 +6,20 @@
    uploaded and deployed through the real SDK;
 4. the peer: KServe's Python model server (benchmarks/kserve_server.py, from its own venv, --kserve-python).
 Servers run as their own processes; wrk (one thread) is the load generator, with real test digits as
-bodies: one digit per body at 1 and 32 connections, 64 digits per body at 8 connections. Results are
-printed and saved to .bench/serve.json; the previous run's figures are shown beside.
+bodies: one digit per body at 1 and 32 connections, 64 digits per body at 8 connections. vertex-local and
+KServe run side by side and take turns at each load, so the machine's other work weighs on both alike.
+Results are printed and saved to .bench/serve.json; the previous run's figures are shown beside.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,7 +48,9 @@ DIGITS = 100  # distinct real digits the loads cycle through
 BATCH_IMAGES = 64  # digits in one body of the large-body load: max_batch_size, the floor's batch
 BATCH_BODIES = 10
 WARM_UP_S = 2.0  # a first short load, not measured: connections, TF's first batch sizes, caches
+SLICES = 5  # turns each measured load is cut into; the servers measured together take them in rotation
 # name: (bodies, connections). Flask, at 16-25 req/s, only gets the 1-digit loads.
+Target = tuple[ServerProcess, str]  # a running server and its predict URL
 LOADS = {"one_client": ("single", 1), "clients_32": ("single", 32), "batch64_8": ("batch", 8)}
 
 
@@ -81,36 +86,63 @@ def measure_floor(model_dir: Path, single: Path, batch: Path) -> tuple[dict, np.
     return figures, probabilities
 
 
-def measure_server(server: ServerProcess, predict_url: str, bodies: Bodies, seconds: float, loads: list[str]) -> dict:
-    """Answers checked, a warm-up, then each of `loads` for `seconds`, answers checked again."""
-    for kind in ("single", "batch"):
-        check_answers(predict_url, bodies.file(kind), bodies.expected(kind), server.name)
-    run_wrk(predict_url, bodies.single, 32, WARM_UP_S)
-    figures = {}
-    for name in loads:
-        kind, connections = LOADS[name]
-        cpu_before = server.cpu_seconds()
-        figures[name] = run_wrk(predict_url, bodies.file(kind), connections, seconds)
-        # Less sensitive than rates to what else runs on the machine: the server's own CPU per answer.
-        cpu_us = (server.cpu_seconds() - cpu_before) * 1e6 / max(figures[name]["requests"], 1)
-        figures[name]["server_cpu_us_per_request"] = round(cpu_us, 1)
-    for kind in ("single", "batch"):  # still right after the load
-        check_answers(predict_url, bodies.file(kind), bodies.expected(kind), server.name)
+def measure_servers(targets: dict[str, Target], bodies: Bodies, seconds: float, loads: list[str]) -> dict[str, dict]:
+    """Answers checked, a warm-up, then each of `loads` for `seconds` per server, answers checked again.
+
+    A load is cut into SLICES turns and the servers take them in rotation, so that a change in what else runs
+    on the machine hits every server alike: their ratios are measured under the same conditions.
+    """
+    for server, url in targets.values():
+        check_all_answers(server, url, bodies)
+        run_wrk(url, bodies.single, 32, WARM_UP_S)
+    figures: dict[str, dict] = {name: {} for name in targets}
+    for load in loads:
+        kind, connections = LOADS[load]
+        turns: dict[str, list[dict]] = {name: [] for name in targets}
+        for _ in range(SLICES):
+            for name, (server, url) in targets.items():
+                cpu_before = server.cpu_seconds()
+                turn = run_wrk(url, bodies.file(kind), connections, seconds / SLICES)
+                turns[name].append({**turn, "server_cpu_s": server.cpu_seconds() - cpu_before})
+        for name in targets:
+            figures[name][load] = combine_turns(turns[name])
+    for server, url in targets.values():
+        check_all_answers(server, url, bodies)  # still right after the loads
     return figures
 
 
-def measure_flask(model_dir: Path, bodies: Bodies, scratch: Path, seconds: float) -> dict:
+def check_all_answers(server: ServerProcess, url: str, bodies: Bodies) -> None:
+    for kind in ("single", "batch"):
+        check_answers(url, bodies.file(kind), bodies.expected(kind), server.name)
+
+
+def combine_turns(turns: list[dict]) -> dict:
+    """One load's figures from its turns: counts add up, p50 is the turns' median, p99 and max their worst."""
+    requests = sum(turn["requests"] for turn in turns)
+    return {
+        "clients": turns[0]["clients"],
+        "requests": requests,
+        "req_per_s": round(requests / sum(turn["seconds"] for turn in turns), 1),
+        "p50_ms": statistics.median(turn["p50_ms"] for turn in turns),
+        "p99_ms": max(turn["p99_ms"] for turn in turns),
+        "max_ms": max(turn["max_ms"] for turn in turns),
+        "errors": sum(turn["errors"] for turn in turns),
+        # Less sensitive than rates to what else runs on the machine: the server's own CPU per answer.
+        "server_cpu_us_per_request": round(sum(turn["server_cpu_s"] for turn in turns) * 1e6 / max(requests, 1), 1),
+        "turns": len(turns),
+    }
+
+
+def start_flask(stack: contextlib.ExitStack, model_dir: Path, scratch: Path) -> Target:
     port = free_port()
     command = [sys.executable, "-m", "benchmarks.flask_baseline", str(model_dir), "--port", str(port)]
     server = ServerProcess("flask baseline", command, f"http://127.0.0.1:{port}/healthz", scratch / "flask.log")
+    stack.callback(server.stop)
     server.start()
-    try:
-        return measure_server(server, f"http://127.0.0.1:{port}/predict", bodies, seconds, ["one_client", "clients_32"])
-    finally:
-        server.stop()
+    return server, f"http://127.0.0.1:{port}/predict"
 
 
-def measure_kserve(python: str, model_dir: Path, bodies: Bodies, scratch: Path, seconds: float) -> dict:
+def start_kserve(stack: contextlib.ExitStack, python: str, model_dir: Path, scratch: Path) -> Target:
     """KServe's model server with 2 workers, started from its own interpreter; ready once both workers loaded."""
     port = free_port()
     command = [python, "benchmarks/kserve_server.py", "--model_dir", str(model_dir), "--http_port", str(port)]
@@ -118,25 +150,20 @@ def measure_kserve(python: str, model_dir: Path, bodies: Bodies, scratch: Path, 
     health = f"http://127.0.0.1:{port}/v1/models/mnist"
     log = scratch / "kserve.log"
     server = ServerProcess("kserve", command, health, log, "kserve-bench: worker", KSERVE_WORKERS + 1)
+    stack.callback(server.stop)
     server.start()  # the parent loads the model too: KServe starts only with ready models
-    try:
-        return measure_server(server, f"{health}:predict", bodies, seconds, list(LOADS))
-    finally:
-        server.stop()
+    return server, f"{health}:predict"
 
 
-def measure_vertex_local(model_dir: Path, bodies: Bodies, scratch: Path, seconds: float) -> dict:
+def start_vertex_local(stack: contextlib.ExitStack, model_dir: Path, scratch: Path) -> Target:
     """vertex-local as users start it (`python -m vertex_local serve`, default flags: one log line per request)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "vertex_local", "serve", "--port", str(port), "--state-dir", str(scratch / "vl")]
     server = ServerProcess("vertex-local", command, f"{url}/healthz", scratch / "vertex-local.log")
+    stack.callback(server.stop)
     server.start()
-    try:
-        predict_url = deploy_model(url, model_dir)
-        return measure_server(server, predict_url, bodies, seconds, list(LOADS))
-    finally:
-        server.stop()
+    return server, deploy_model(url, model_dir)
 
 
 def kserve_version() -> str:
@@ -178,19 +205,23 @@ def main(argv: list[str] | None = None) -> int:
         bodies, floor = prepare_bodies(scratch, model_dir)
         if not args.skip_flask:
             print("bench-serve: naive Flask baseline", flush=True)
-            flask = measure_flask(model_dir, bodies, scratch, args.seconds)
-        print("bench-serve: vertex-local", flush=True)
-        vertex = measure_vertex_local(model_dir, bodies, scratch, args.seconds)
-        if args.kserve_python:
-            print(f"bench-serve: KServe ({KSERVE_WORKERS} workers)", flush=True)
-            kserve = measure_kserve(args.kserve_python, model_dir, bodies, scratch, args.seconds)
+            with contextlib.ExitStack() as stack:
+                flask_only = {"flask": start_flask(stack, model_dir, scratch)}
+                flask = measure_servers(flask_only, bodies, args.seconds, ["one_client", "clients_32"])["flask"]
+        with contextlib.ExitStack() as stack:
+            targets = {"vertex_local": start_vertex_local(stack, model_dir, scratch)}
+            if args.kserve_python:
+                targets["kserve"] = start_kserve(stack, args.kserve_python, model_dir, scratch)
+            print(f"bench-serve: {' and '.join(targets)}, taking turns", flush=True)
+            measured = measure_servers(targets, bodies, args.seconds, list(LOADS))
+        vertex, kserve = measured["vertex_local"], measured.get("kserve")
     run = {
         "created_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "git_sha": git_sha(),
         "cores": os.cpu_count(),
         "load_average": {"before": [round(v, 2) for v in load_before], "after": [round(v, 2) for v in os.getloadavg()]},
         "seconds_per_load": args.seconds,
-        "load_generator": "wrk -t1 (one thread), keep-alive connections, benchmarks/predict_load.lua",
+        "load_generator": f"wrk -t1 (one thread), keep-alive connections, {SLICES} turns per load and server",
         "flask_server": "Flask development server, app.run(threaded=True)",
         "serving": dataclasses.asdict(load_config(None).serving),  # as the server read it, env overrides included
         "floor": floor,

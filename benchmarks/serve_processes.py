@@ -168,6 +168,7 @@ def run_wrk(url: str, bodies_file: Path, connections: int, seconds: float) -> di
     return {
         "clients": connections,
         "requests": raw["requests"],
+        "seconds": raw["duration_us"] / 1e6,
         "req_per_s": round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
         "p50_ms": raw["p50_us"] / 1000,
         "p99_ms": raw["p99_us"] / 1000,
