@@ -89,8 +89,8 @@ def measure_floor(model_dir: Path, single: Path, batch: Path) -> tuple[dict, np.
 def measure_servers(targets: dict[str, Target], bodies: Bodies, seconds: float, loads: list[str]) -> dict[str, dict]:
     """Answers checked, a warm-up, then each of `loads` for `seconds` per server, answers checked again.
 
-    A load is cut into SLICES turns and the servers take them in rotation, so that a change in what else runs
-    on the machine hits every server alike: their ratios are measured under the same conditions.
+    With two servers or more, a load is cut into SLICES turns and the servers take them in rotation, so that a
+    change in what else runs on the machine hits every server alike: their ratios hold under the same conditions.
     """
     for server, url in targets.values():
         check_all_answers(server, url, bodies)
@@ -99,7 +99,7 @@ def measure_servers(targets: dict[str, Target], bodies: Bodies, seconds: float, 
     for load in loads:
         kind, connections = LOADS[load]
         turns: dict[str, list[dict]] = {name: [] for name in targets}
-        for _ in range(SLICES):
+        for _ in range(SLICES if len(targets) > 1 else 1):  # alone (Flask, seconds per answer), one whole turn
             for name, (server, url) in targets.items():
                 cpu_before = server.cpu_seconds()
                 turn = run_wrk(url, bodies.file(kind), connections, seconds / SLICES)
