@@ -86,6 +86,7 @@ class Serving:
     max_instances: int
     max_batch_size: int
     batch_timeout_ms: float
+    inline_max_images: int
     max_queue: int
     head_timeout_s: float
     body_timeout_s: float
