@@ -15,6 +15,9 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import requests
+from google.api_core.exceptions import GoogleAPIError
+
 from pipeline_config import Config, ConfigError, Gate
 from scripts import champion, cloud
 from scripts.contract import (
@@ -29,6 +32,7 @@ from scripts.contract import (
 )
 from scripts.gate_lines import fmt_p, lines, summary
 from scripts.run_metrics import fmt
+from scripts.savedmodel import first_line
 
 STEP = "gate"
 TOLERANCE = 1e-9  # 0.978 - 0.005 is 0.9730000000000001 in floats; 0.973 must still pass
@@ -165,8 +169,11 @@ def run(args: argparse.Namespace, environ: Environ) -> StepResult:
     evidence = champion.Evidence()
     try:
         champion.gather(evidence, model_dir, cfg.vertex.model_display_name, gate.alpha, cloud.storage_client(cfg))
-    except StepError as exc:
-        verdict = Verdict(False, f"fails closed: {exc}", "fails_closed", gate.min_accuracy)
+    except (StepError, GoogleAPIError, requests.exceptions.ConnectionError) as exc:
+        # Whatever stopped the comparison (a bad file, the registry refusing, no service), the gate says no
+        # and gate.json says why.
+        reason = str(exc) if isinstance(exc, StepError) else f"{type(exc).__name__}: {first_line(exc)}"
+        verdict = Verdict(False, f"fails closed: {reason}", "fails_closed", gate.min_accuracy)
     else:
         verdict = judge(evidence, gate)
     return finish(verdict, verdict_json(verdict, gate, evidence), evidence.files)

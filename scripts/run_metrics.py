@@ -65,7 +65,8 @@ def finite(value: Any) -> float | None:
 
 
 def _object(data: Any, where: str) -> dict[str, Any]:
-    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if type(version) is not int or version != SCHEMA_VERSION:  # true == 1 in Python, not in a schema
         raise StepError(f"{where} is not a schema_version {SCHEMA_VERSION} metrics object")
     return data
 

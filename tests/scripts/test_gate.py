@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 from pipeline_config import Gate, load_config
 from scripts import cloud, gate, registry
 from scripts.run_metrics import fmt
-from tests.conftest import VertexLocal
+from tests.conftest import VertexLocal, free_port
 from tests.scripts.conftest import Names, StepRun, TrainedRun, gate_run, promote, register_run, step
 
 GATE = Gate(min_accuracy=0.97, max_drop=0.005, alpha=0.05, max_latency_ratio=0.0)
@@ -278,3 +279,93 @@ def test_a_local_model_dir_is_accepted(names: Names, one_epoch_run: TrainedRun, 
     result = step(gate.main, "--model-dir", one_epoch_run.model_dir, "--out-dir", str(tmp_path / "out"))
     assert result.status == 0, result.stderr
     assert f"candidate accuracy {fmt(one_epoch_run.accuracy)} ({one_epoch_run.model_dir})" in result.stdout
+
+
+def offline_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The local profile pointed at a port nothing listens on: these gates fail before any call goes out."""
+    for name in [key for key in os.environ if key.startswith(("PIPELINE_", "GITHUB_"))]:
+        monkeypatch.delenv(name)
+    closed = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("PIPELINE_VERTEX_API_ENDPOINT", closed)
+    monkeypatch.setenv("PIPELINE_VERTEX_STORAGE_EMULATOR_HOST", closed)
+
+
+GOOD = {
+    "schema_version": 1,
+    "accuracy": 0.9,
+    "loss": 0.3,
+    "dataset": "mnist-sample",
+    "hyperparameters": {"seed": 42},
+    "test_fingerprint": "sha256:" + "0" * 64,
+    "test_examples": 1000,
+}
+
+
+def with_field(key: str, value: str) -> str:
+    """GOOD as JSON text with one field's value spelt out raw (so that NaN, 1e400 or huge integers survive)."""
+    fields = {k: json.dumps(v) for k, v in GOOD.items() if k != key}
+    if value is not None:
+        fields[key] = value
+    return "{" + ", ".join(f'"{k}": {v}' for k, v in fields.items()) + "}"
+
+
+MALFORMED_METRICS = [
+    ("empty", b"", "is not valid JSON"),
+    ("truncated", b'{"schema_version": 1, "accuracy": 0.9', "is not valid JSON"),
+    ("not UTF-8", b'{"accuracy": "\xff\xfe"}', "is not valid JSON"),
+    ("nested 100,000 deep", b"[" * 100_000 + b"]" * 100_000, "is not valid JSON"),
+    ("an object nested 100,000 deep", b'{"a": ' * 100_000 + b"1" + b"}" * 100_000, "is not valid JSON"),
+    ("an integer of 5,000 digits", with_field("accuracy", "9" * 5000).encode(), "is not valid JSON"),
+    ("null", b"null", "is not a schema_version 1 metrics object"),
+    ("a list", b"[0.9]", "is not a schema_version 1 metrics object"),
+    ("a string", b'"metrics"', "is not a schema_version 1 metrics object"),
+    ("no schema_version", with_field("schema_version", None).encode(), "is not a schema_version 1"),
+    ("schema_version 2", with_field("schema_version", "2").encode(), "is not a schema_version 1"),
+    ("schema_version true", with_field("schema_version", "true").encode(), "is not a schema_version 1"),
+    ("accuracy 1e400 as an integer", with_field("accuracy", "1" + "0" * 400).encode(), "accuracy = 1000"),
+    ("accuracy 1e400", with_field("accuracy", "1e400").encode(), "accuracy = inf is not a finite number"),
+    ("accuracy NaN", with_field("accuracy", "NaN").encode(), "accuracy = nan is not a finite number"),
+    ("accuracy -Infinity", with_field("accuracy", "-Infinity").encode(), "accuracy = -inf is not a finite"),
+    ("accuracy a string", with_field("accuracy", '"0.9"').encode(), "accuracy = '0.9' is not a finite"),
+    ("accuracy true", with_field("accuracy", "true").encode(), "accuracy = True is not a finite"),
+    ("accuracy null", with_field("accuracy", "null").encode(), "accuracy = None is not a finite"),
+    ("accuracy missing", with_field("accuracy", None).encode(), "accuracy = None is not a finite"),
+    (
+        "accuracy a deep list",
+        with_field("accuracy", "[" * 500 + "]" * 500).encode(),
+        "accuracy = [[[...]]] is not a finite number",
+    ),
+    ("accuracy a long string", with_field("accuracy", json.dumps("x" * 100_000)).encode(), "is not a finite"),
+    ("accuracy 98.1", with_field("accuracy", "98.1").encode(), "accuracy = 98.1 is outside [0, 1]"),
+    ("accuracy -0.1", with_field("accuracy", "-0.1").encode(), "accuracy = -0.1 is outside [0, 1]"),
+    ("loss Infinity", with_field("loss", "Infinity").encode(), "loss = inf is not a finite number"),
+    ("loss negative", with_field("loss", "-1").encode(), "loss = -1 is negative"),
+    ("dataset missing", with_field("dataset", None).encode(), "dataset = None is not a dataset"),
+    ("dataset a number", with_field("dataset", "7").encode(), "dataset = 7 is not a dataset"),
+    ("no hyperparameters", with_field("hyperparameters", None).encode(), "hyperparameters.seed = None"),
+    ("seed a string", with_field("hyperparameters", '{"seed": "42"}').encode(), "hyperparameters.seed = '42'"),
+    ("seed true", with_field("hyperparameters", '{"seed": true}').encode(), "hyperparameters.seed = True"),
+    ("seed negative", with_field("hyperparameters", '{"seed": -1}').encode(), "hyperparameters.seed = -1"),
+    ("seed 2**40", with_field("hyperparameters", '{"seed": 1099511627776}').encode(), "not a seed"),
+    ("no test_fingerprint", with_field("test_fingerprint", None).encode(), "test_fingerprint = None is not"),
+    ("a short fingerprint", with_field("test_fingerprint", '"sha256:abc"').encode(), "test_fingerprint = 'sha"),
+    ("test_examples 0", with_field("test_examples", "0").encode(), "test_examples = 0 is not a positive count"),
+]
+
+
+@pytest.mark.parametrize(("content", "message"), [case[1:] for case in MALFORMED_METRICS],
+                         ids=[case[0] for case in MALFORMED_METRICS])  # fmt: skip
+def test_every_malformed_metrics_file_gets_one_clear_line_exit_1_and_a_gate_json(
+    content: bytes, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    offline_env(monkeypatch)
+    model_dir, out_dir = tmp_path / "model", tmp_path / "out"
+    model_dir.mkdir()
+    (model_dir / "metrics.json").write_bytes(content)
+    result = step(gate.main, "--model-dir", str(model_dir), "--out-dir", str(out_dir))
+    assert result.status == 1
+    assert result.stderr.startswith(f"gate: fails closed: {model_dir}/metrics.json") and message in result.stderr
+    assert result.stderr.count("\n") == 1 and len(result.stderr) < 400, result.stderr[:1000]
+    verdict = json.loads((out_dir / "gate.json").read_text())
+    assert verdict["passed"] is False and verdict["rule"] == "fails_closed"
+    assert verdict["reason"] == result.stderr.removeprefix("gate: ").rstrip("\n")
