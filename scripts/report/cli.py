@@ -5,7 +5,9 @@
 
 `--production` may name a file that does not exist: the gate writes it only when a production model
 exists, so its absence means "first run". `--production-from-release` then falls back to the latest
-GitHub Release's model card (metrics.json), for runs without cloud access (pull requests).
+GitHub Release's model card (metrics.json), for runs without cloud access (pull requests). When the gate
+compared the candidate with production, it left gate_regressions.json beside gate.json: those digits become
+regressions.png in --plots-dir.
 """
 
 from __future__ import annotations
