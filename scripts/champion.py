@@ -41,7 +41,7 @@ def gather(evidence: Evidence, model_dir: str, display_name: str, alpha: float, 
     """Fill `evidence` in; StepError (with what is known so far left in `evidence`) on anything unreadable."""
     raw, recorded = read_run_metrics(model_dir, client)
     evidence.files["candidate_metrics"] = raw
-    evidence.candidate = {**dataclasses.asdict(recorded), "recorded_accuracy": recorded.accuracy}
+    block = evidence.candidate = {**dataclasses.asdict(recorded), "recorded_accuracy": recorded.accuracy}
     spec = parse_split(raw, model_dir)
     version = registry.production_version(display_name)
     if version is not None:
@@ -62,7 +62,7 @@ def gather(evidence: Evidence, model_dir: str, display_name: str, alpha: float, 
         champion = None
         if version is not None:
             champion = savedmodel.load(f"production v{version.version_id}", uri, Path(scratch), client)
-        measure(evidence, split, candidate, champion, alpha)
+        measure(evidence, block, split, candidate, champion, alpha)
 
 
 def evaluate(block: dict[str, Any], model: savedmodel.LoadedModel, split: TestSplit) -> np.ndarray:
@@ -76,22 +76,22 @@ def evaluate(block: dict[str, Any], model: savedmodel.LoadedModel, split: TestSp
 
 def measure(
     evidence: Evidence,
+    block: dict[str, Any],
     split: TestSplit,
     candidate: savedmodel.LoadedModel,
     champion: savedmodel.LoadedModel | None,
     alpha: float,
 ) -> None:
-    """Both models on the same digits, then their cost, timed in the same rounds."""
-    assert evidence.candidate is not None  # gather fills it first
-    candidate_classes = evaluate(evidence.candidate, candidate, split)
+    """Both models on the same digits (`block` is gate.json's candidate block), then their cost, timed together."""
+    candidate_classes = evaluate(block, candidate, split)
     models = [candidate] if champion is None else [candidate, champion]
     latency = savedmodel.time_calls(models, split.images)
-    evidence.candidate["cost"] = savedmodel.cost(candidate, latency[candidate.name])
+    block["cost"] = savedmodel.cost(candidate, latency[candidate.name])
     if champion is None or evidence.production is None:
         return
     champion_classes = evaluate(evidence.production, champion, split)
     evidence.production["cost"] = savedmodel.cost(champion, latency[champion.name])
-    evidence.cost_ratio = savedmodel.ratios(evidence.candidate["cost"], evidence.production["cost"])
+    evidence.cost_ratio = savedmodel.ratios(block["cost"], evidence.production["cost"])
     evidence.comparison = paired.compare(split.labels, champion_classes, candidate_classes, alpha)
     evidence.comparison["regressions_file"] = f"{REGRESSIONS_FILE}.json"
     evidence.files[REGRESSIONS_FILE] = regressions(split, champion_classes, candidate_classes)

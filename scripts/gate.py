@@ -150,8 +150,9 @@ def verdict_json(verdict: Verdict, gate: Gate, evidence: champion.Evidence) -> d
 
 def judge(evidence: champion.Evidence, gate: Gate) -> Verdict:
     """decide() on what was measured."""
-    assert evidence.candidate is not None  # gather() filled it before measuring
     comparison, production = evidence.comparison, evidence.production
+    if evidence.candidate is None:  # gather() fills it first; without it there is nothing to pass
+        return Verdict(False, "fails closed: the candidate was not measured", "fails_closed", gate.min_accuracy)
     against = None
     if comparison is not None and production is not None:
         ratio = champion.latency_ratio(evidence.cost_ratio)
