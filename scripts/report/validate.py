@@ -139,13 +139,18 @@ def validate_comparison(data: dict[str, Any], source: str) -> None:
         for key, kind in CLASS_KEYS.items():
             if not isinstance(row.get(key), kind) or (kind is not bool and isinstance(row.get(key), bool)):
                 raise ReportError(f"{source}: comparison.per_class: {key} = {row.get(key)!r:.80} has the wrong type")
+    for pair in comparison["confused_pairs"]:
+        for key in ("true", "predicted", "count"):
+            _require(pair if isinstance(pair, dict) else {}, key, int, f"{source}: comparison.confused_pairs")
     for who in ("candidate", "production"):
         block = data.get(who)
         if not isinstance(block, dict) or not isinstance(block.get("cost"), dict):
             raise ReportError(f"{source}: {who} has no cost figures beside the comparison")
         for key in COST_KEYS:
             _require(block["cost"], key, NUMBER, f"{source}: {who}.cost")
-        _require(block, "accuracy", NUMBER, f"{source}: {who}")
+        for key in ("accuracy", "loss"):
+            _require(block, key, NUMBER, f"{source}: {who}")
+    _require(data["production"], "version_id", str, f"{source}: production")
 
 
 def validate_regressions(data: Any, source: str) -> dict[str, Any]:

@@ -90,6 +90,8 @@ def test_the_picture_shows_the_digits_production_got_right_and_the_candidate_get
         (lambda v: v["comparison"].update(p_value="0.01"), "comparison: p_value = '0.01' has the wrong type"),
         (lambda v: v["comparison"].update(per_class=[]), "one row per class"),
         (lambda v: v["candidate"].pop("cost"), "candidate has no cost figures"),
+        (lambda v: v["production"].pop("version_id"), "production: missing key 'version_id'"),
+        (lambda v: v["comparison"]["confused_pairs"].append([3, 5]), "confused_pairs: missing key 'true'"),
     ],
 )
 def test_a_verdict_with_a_broken_comparison_is_refused_with_one_line(
