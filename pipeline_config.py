@@ -66,6 +66,8 @@ class Vertex:
 class Gate:
     min_accuracy: float
     max_drop: float
+    alpha: float
+    max_latency_ratio: float
 
 
 @dataclasses.dataclass(frozen=True)

@@ -62,21 +62,44 @@ def split_gs_uri(uri: str) -> tuple[str, str]:
     return bucket, name
 
 
-def read_json(uri: str, client: storage.Client) -> Any:
-    """A JSON document from gs:// (through `client`) or a local path; missing or corrupt: StepError."""
+def read_bytes(uri: str, client: storage.Client) -> bytes:
+    """One object from gs:// (through `client`) or a local file; missing or unreadable: StepError."""
     try:
         if uri.startswith("gs://"):
             bucket, name = split_gs_uri(uri)
-            data = client.bucket(bucket).blob(name).download_as_bytes()
-        else:
-            data = Path(uri).read_bytes()
-        return json.loads(data)
+            return client.bucket(bucket).blob(name).download_as_bytes()
+        return Path(uri).read_bytes()
     except (google_exceptions.NotFound, FileNotFoundError):
         raise StepError(f"{uri} not found") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise StepError(f"{uri} is not valid JSON ({exc})") from None
     except OSError as exc:
         raise StepError(f"{uri} cannot be read ({exc})") from None
+
+
+def read_json(uri: str, client: storage.Client) -> Any:
+    """A JSON document from gs:// (through `client`) or a local path; missing or corrupt: StepError."""
+    data = read_bytes(uri, client)
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        # ValueError: not JSON, not UTF-8, or an integer of more than 4,300 digits; RecursionError: nested too deep.
+        raise StepError(f"{uri} is not valid JSON ({str(exc)[:120] or type(exc).__name__})") from None
+
+
+def download_dir(uri: str, dest: Path, client: storage.Client) -> list[Path]:
+    """Every object under a gs:// prefix into `dest` (a SavedModel directory); names that climb out are refused."""
+    bucket, root = split_gs_uri(uri.rstrip("/") + "/")
+    copied = []
+    for blob in client.list_blobs(bucket, prefix=root):
+        relative = blob.name[len(root) :]
+        if not relative or relative.endswith("/"):
+            continue  # a "folder" placeholder object
+        target = (dest / relative).resolve()
+        if not target.is_relative_to(dest.resolve()):
+            raise StepError(f"object name {blob.name!r} points outside {dest}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        blob.download_to_filename(str(target))
+        copied.append(target)
+    return copied
 
 
 def write_text(uri: str, text: str, client: storage.Client) -> None:
