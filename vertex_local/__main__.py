@@ -18,9 +18,9 @@ import uvicorn
 
 from pipeline_config import ConfigError, load_config
 from vertex_local import daemon
-from vertex_local.access_log import AccessLog
 from vertex_local.app import AppConfig, build_app
-from vertex_local.http_limits import guarded_httptools
+from vertex_local.http.access_log import AccessLog
+from vertex_local.http.protocol import guarded_httptools
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     access_log = not args.no_access_log and args.log_level in ("debug", "info")
     served = AccessLog(app, sys.stderr) if access_log else app  # uvicorn's own access log costs 4x as much
     # uvloop and httptools: the fast event loop and HTTP parser, pinned in requirements.txt; httptools
-    # with deadlines for heads and bodies still arriving (vertex_local.http_limits).
+    # with deadlines for heads and bodies still arriving (vertex_local/http/protocol.py).
     uvicorn.run(
         served,
         host=args.host,

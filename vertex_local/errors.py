@@ -89,7 +89,7 @@ def rpc_status(code_name: str, message: str) -> dict:
 
 
 async def client_gone_handler(request: Request, exc: Exception) -> Response:
-    """The client went away (or http_limits dropped its stalled body) before the request was read: no one
+    """The client went away (or http/protocol.py dropped its stalled body) before the request was read: no one
     is listening, so answer nothing and log no traceback."""
     logging.getLogger("vertex_local").info("client gone before its request arrived: %s %s", request.method,
                                            request.url.path)  # fmt: skip

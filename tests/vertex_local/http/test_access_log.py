@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from vertex_local.access_log import AccessLog
+from vertex_local.http.access_log import AccessLog
 
 LINE = re.compile(
     r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO vertex_local\.access: "
