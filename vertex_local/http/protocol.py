@@ -1,16 +1,20 @@
-"""Connection limits for `python -m vertex_local serve`: slow or stalled clients cannot hold the server.
+"""Connection limits for `python -m vertex_local serve`: slow, stalled or greedy clients cannot hold the server.
 
 uvicorn's httptools protocol closes idle keep-alive connections (timeout_keep_alive) but has no limit on
-a request that is still arriving: a client that sends half its headers, or a body that stops, holds its
-connection, its buffers and (for a predict) the undeploy drain forever, and a header that never ends
-grows without bound. This subclass adds three limits from pipeline.toml's [serving] table:
+a request that is still arriving: a client that sends half its headers, or a body that trickles in a byte
+at a time, holds its connection, its buffers and (for a predict) the undeploy drain for as long as it likes,
+and a header that never ends grows without bound. This subclass adds limits from pipeline.toml's [serving]:
 
-    head_timeout_s   from the connection (or the next request's first byte) to the end of its headers
-    max_head_bytes   request line and headers together
-    body_timeout_s   the longest silence while a request body is still arriving
+    max_connections        open connections; one more is answered 503 at once and closed (uvicorn's own
+                           limit_concurrency answers only once the request's head has arrived, in plain text)
+    head_timeout_s         from the connection (or the next request's first byte) to the end of its headers
+    max_head_bytes         request line and headers together
+    body_timeout_s         from the end of the headers to the end of the body, and the longest silence in it
+    upload_body_timeout_s  the whole-body deadline of /upload/ requests instead (a resumable chunk is 100 MiB)
 
-A head that breaks them is answered 408 or 431 in Google's error shape and the connection is closed. A
-stalled body ends as a disconnect for the app; the client gets 408 unless an answer had already started.
+A head that breaks them is answered 408 or 431 in Google's error shape and the connection is closed. A late
+or stalled body ends as a disconnect for the app; the client gets 408 unless an answer had already started.
+An answer sent before its request has fully arrived closes the connection gently (linger.py).
 """
 
 from __future__ import annotations
@@ -18,11 +22,15 @@ from __future__ import annotations
 import asyncio
 import http
 
+import httptools
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from pipeline_config import Serving
 from vertex_local.errors import ApiError
+from vertex_local.http.linger import LingeringTransport, half_close
+
+UPLOAD_PREFIX = "/upload/"  # Cloud Storage media, multipart and resumable uploads
 
 
 def error_bytes(code: int, message: str) -> bytes:
@@ -32,8 +40,12 @@ def error_bytes(code: int, message: str) -> bytes:
     return (head + f"content-length: {len(body)}\r\nconnection: close\r\n\r\n").encode() + body
 
 
+class RequestDropped(Exception):
+    """Raised inside the parser to stop it once a lingering connection's request has been read to its end."""
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a head deadline, a head size limit and a body silence limit."""
+    """uvicorn's httptools protocol with a connection cap, head and body deadlines, and a gentle close."""
 
     limits: Serving  # set on the subclass guarded_httptools() builds
 
@@ -42,16 +54,33 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._timer: asyncio.TimerHandle | None = None
         self._in_head = True  # between requests or inside headers; False while a body may still arrive
         self._head_bytes = 0
+        self._body_budget = 0.0  # seconds the body being read may take in all
+        self._body_deadline = 0.0  # loop time by which it must have arrived
+        self._lingering = False
+        self._dropped_bytes = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        self._raw = transport
+        super().connection_made(LingeringTransport(transport, self._close_gently, self._is_lingering))  # type: ignore[arg-type]
+        if len(self.connections) > self.limits.max_connections:  # this one included
+            message = f"vertex-local has its limit of {self.limits.max_connections} connections open; retry shortly"
+            self._raw.write(error_bytes(503, message))
+            self._linger()  # its request may be on its way already: dropped, so the client reads the 503
+            return
         self._arm(self.limits.head_timeout_s, self._head_too_slow)  # also a client that never says a word
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
 
+    def eof_received(self) -> None:
+        if self._lingering:  # the client has sent all it will: nothing more to wait for
+            self._close_now()
+
     def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            self._drop(data)
+            return
         if self._in_head:
             allowance = self.limits.max_head_bytes - self._head_bytes
             self._head_bytes += len(data)
@@ -59,21 +88,28 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 self._refuse(431, f"request line and headers exceed {self.limits.max_head_bytes} bytes")
                 return  # before the parser buffers any of it
         super().data_received(data)
-        if self.transport.is_closing():
+        if self._raw.is_closing() or self._lingering:
             return
-        if self._in_head and self._head_bytes and self._timer is None:  # a head's deadline: from its first byte
-            self._arm(self.limits.head_timeout_s, self._head_too_slow)
-        elif not self._in_head:  # part of a body: any byte restarts the silence clock
-            self._arm(self.limits.body_timeout_s, self._body_stalled)
+        if self._in_head:
+            if self._head_bytes and self._timer is None:  # a head's deadline: from its first byte
+                self._arm(self.limits.head_timeout_s, self._head_too_slow)
+        else:  # part of a body: due whole by its deadline, and never silent for body_timeout_s
+            self._arm(min(self.limits.body_timeout_s, self._body_deadline - self.loop.time()), self._body_late)
 
     def on_headers_complete(self) -> None:
         self._in_head, self._head_bytes = False, 0
         self._disarm()
         super().on_headers_complete()
+        upload = self.scope.get("path", "").startswith(UPLOAD_PREFIX)
+        self._body_budget = self.limits.upload_body_timeout_s if upload else self.limits.body_timeout_s
+        self._body_deadline = self.loop.time() + self._body_budget
 
     def on_message_complete(self) -> None:
         self._in_head = True
         self._disarm()
+        if self._lingering:  # the rest of an answered request has been dropped: close, parse no further
+            self._close_now()
+            raise RequestDropped
         super().on_message_complete()
 
     def _arm(self, seconds: float, callback: object) -> None:
@@ -87,26 +123,65 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def _head_too_slow(self) -> None:
         self._timer = None
-        self._refuse(408, f"the request headers did not arrive within {self.limits.head_timeout_s:g} s")
+        self._refuse(408, f"the request headers did not arrive within {self.limits.head_timeout_s:g} s", linger=False)
 
-    def _body_stalled(self) -> None:
+    def _body_late(self) -> None:
         self._timer = None
-        if self.flow.read_paused:  # we stopped reading (the app has not caught up): not the client's silence
-            self._arm(self.limits.body_timeout_s, self._body_stalled)
+        now, silence = self.loop.time(), self.limits.body_timeout_s
+        if self.flow.read_paused:  # we stopped reading (the app has not caught up): not the client's doing
+            self._body_deadline = max(self._body_deadline, now + silence)
+            self._arm(silence, self._body_late)
             return
         cycle = self.cycle
         if cycle is not None and not cycle.response_started:
             cycle.disconnected = True  # the app's next read ends as a disconnect; its answer, if any, is dropped
             cycle.message_event.set()
-            message = f"the request body sent nothing for {self.limits.body_timeout_s:g} s; the connection is closed"
-            self.transport.write(error_bytes(408, message))
-        self.transport.close()
+            if self._body_deadline - now < silence / 2:  # the whole-body deadline fired, not the silence
+                message = f"the request body did not arrive within {self._body_budget:g} s"
+            else:
+                message = f"the request body sent nothing for {silence:g} s"
+            self._raw.write(error_bytes(408, message + "; the connection is closed"))
+        self._close_now()  # a slow client gets no lingering
 
-    def _refuse(self, code: int, message: str) -> None:
+    def _refuse(self, code: int, message: str, linger: bool = True) -> None:
         """Answer a request whose head broke a limit, then close; mid-answer to an earlier request, just close."""
         if self.cycle is None or self.cycle.response_complete:
-            self.transport.write(error_bytes(code, message))
-        self.transport.close()
+            self._raw.write(error_bytes(code, message))
+        if linger:
+            self._linger()
+        else:
+            self._close_now()
+
+    def _is_lingering(self) -> bool:
+        return self._lingering
+
+    def _close_gently(self) -> None:
+        """uvicorn's close(): linger while the request's body may still be arriving, else close (linger.py)."""
+        if self._lingering or self._in_head or self._raw.is_closing():
+            self._close_now()
+        else:
+            self._linger()
+
+    def _linger(self) -> None:
+        self._lingering, self._dropped_bytes = True, 0
+        half_close(self._raw)
+        self.flow.resume_reading()
+        self._arm(self.limits.linger_timeout_s, self._close_now)
+
+    def _drop(self, data: bytes) -> None:
+        """Read and drop what a lingering client still sends; the parser finds where its request body ends."""
+        self._dropped_bytes += len(data)
+        if self._dropped_bytes > self.limits.linger_max_bytes:
+            self._close_now()
+        elif not self._in_head:
+            try:
+                self.parser.feed_data(data)
+            except httptools.HttpParserError:  # RequestDropped (the end), or a malformed rest: either way, done
+                self._close_now()
+
+    def _close_now(self) -> None:
+        self._disarm()
+        self._raw.close()
 
 
 def guarded_httptools(limits: Serving) -> type[GuardedHttpToolsProtocol]:
