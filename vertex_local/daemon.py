@@ -34,15 +34,17 @@ def running_pid(state_dir: Path) -> int | None:
     return pid if b"vertex_local" in command and b"serve" in command else None
 
 
-def is_healthy(url: str) -> bool:
+def is_healthy(url: str, token: str | None = None) -> bool:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=1) as answer:
+        with urllib.request.urlopen(urllib.request.Request(f"{url}/healthz", headers=headers), timeout=1) as answer:
             return answer.status == 200
     except (urllib.error.URLError, OSError):
         return False
 
 
-def start(host: str, port: int, state_dir: Path) -> int:
+def start(host: str, port: int, state_dir: Path, token: str | None = None) -> int:
+    """`token`: the bearer token the server inherits through $VERTEX_LOCAL_TOKEN, for the health check to send."""
     url = f"http://{host}:{port}"
     if running_pid(state_dir):
         print(f"vertex-local: already running (pid {running_pid(state_dir)}, log {state_dir / 'server.log'})")
@@ -55,7 +57,7 @@ def start(host: str, port: int, state_dir: Path) -> int:
         )
     pid_file(state_dir).write_text(f"{server.pid}\n")
     deadline = time.monotonic() + START_TIMEOUT_S
-    while not is_healthy(url):
+    while not is_healthy(url, token):
         if server.poll() is not None or time.monotonic() > deadline:
             tail = "\n".join((state_dir / "server.log").read_text(errors="replace").splitlines()[-15:])
             print(f"vertex-local: did not start (see {state_dir / 'server.log'}):\n{tail}", file=sys.stderr)
