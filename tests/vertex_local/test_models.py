@@ -139,7 +139,8 @@ def test_upload_needs_a_gs_artifact_uri_and_a_display_name(vertex_local) -> None
 
 
 def test_a_malformed_body_is_a_bad_request_not_a_server_error(vertex_local) -> None:
-    answer = requests.post(vertex_local.api("models:upload"), data=b"{not json", timeout=10)
+    json_type = {"content-type": "application/json"}  # what the SDK sends; anything else is a 415
+    answer = requests.post(vertex_local.api("models:upload"), data=b"{not json", headers=json_type, timeout=10)
     assert answer.status_code == 400
     assert answer.json()["error"]["message"].startswith("request body is not valid JSON")
 
