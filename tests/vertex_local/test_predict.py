@@ -44,7 +44,8 @@ def test_a_streamed_body_over_the_limit_is_refused_without_a_content_length(vert
 def test_a_client_that_leaves_mid_body_does_not_disturb_the_next_request(vertex_local: VertexLocal) -> None:
     path = f"/v1/{vertex_local.parent}/endpoints/987654:predict"
     with socket.create_connection(("127.0.0.1", vertex_local.port), timeout=10) as sock:
-        head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n"
+        head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        head += "Content-Length: 5000\r\n\r\n"
         sock.sendall(head.encode() + b'{"instances": [')
     abandoned = f'"POST {path} HTTP/1.1" 0 '  # its access-log line: no answer was started
     deadline = time.monotonic() + 10
