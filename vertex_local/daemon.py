@@ -49,9 +49,14 @@ def start(host: str, port: int, state_dir: Path, token: str | None = None) -> in
     if running_pid(state_dir):
         print(f"vertex-local: already running (pid {running_pid(state_dir)}, log {state_dir / 'server.log'})")
         return 0
-    state_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "vertex_local", "serve", "--host", host, "--port", str(port)]
-    with (state_dir / "server.log").open("ab") as log:
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        log = (state_dir / "server.log").open("ab")
+    except OSError as exc:  # read-only, full, not a directory: the server could not keep its state there either
+        print(f"vertex-local: cannot keep its state in {state_dir}: {exc.strerror}", file=sys.stderr)
+        return 1
+    with log:
         server = subprocess.Popen(
             [*command, "--state-dir", str(state_dir)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
