@@ -4,6 +4,7 @@ serve_own(tmp_path, args=[...], env={...})      started with extra `serve` flags
 mount_namespace()                               the unshare prefix that gives a process mounts of its own, or None
 inside(server, relative)                        a path in the server's own view of its state dir, from outside
 raw_request(port, head, body)                   one request written to a socket as given, every byte
+Trickler(port, head, body, interval)            a thread sending a body one byte per interval until answered
 
 The http tests check what a client sees on the wire: raw sockets where a library would hide it.
 """
@@ -11,10 +12,12 @@ The http tests check what a client sees on the wire: raw sockets where a library
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -94,3 +97,31 @@ def read_all(sock: socket.socket) -> bytes:
     except ConnectionResetError:
         pass
     return received
+
+
+class Trickler(threading.Thread):
+    """A slow client: its head at once, then its body one byte per `interval`, never silent for longer, until
+    the body is sent or the server answers; `answer` is what the server sent, `closed` when it closed (monotonic).
+    """
+
+    def __init__(self, port: int, head: str, body: bytes, interval: float) -> None:
+        super().__init__(daemon=True)
+        self.body, self.interval, self.sent = body, interval, 0
+        self.answer, self.closed = b"", 0.0
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.sendall(head.encode())
+        self.started = time.monotonic()  # the head is out: its body's deadline runs from about now
+
+    def run(self) -> None:
+        with self.sock:
+            while self.sent < len(self.body):
+                if select.select([self.sock], [], [], self.interval)[0]:
+                    break  # the server answered before the body was whole
+                try:
+                    self.sock.sendall(self.body[self.sent : self.sent + 1])
+                except OSError:
+                    break  # it closed on us: what it said is still to be read
+                self.sent += 1
+            self.sock.settimeout(30)
+            self.answer = read_all(self.sock)
+            self.closed = time.monotonic()
