@@ -29,7 +29,6 @@ from vertex_local.http.guard import GuardPolicy, RequestGuard, is_loopback
 from vertex_local.http.protocol import guarded_httptools
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-TOKEN_VARIABLE = "VERTEX_LOCAL_TOKEN"
 MIN_TOKEN_CHARS = 16  # a token guards a shell on this machine: `python -m secrets`-grade, not a password
 
 
@@ -43,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--profile", default=None, help="pipeline.toml profile for the [serving] limits")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.add_argument("--no-access-log", action="store_true", help="drop the one line per request")
-    serve.add_argument("--token", help=f"bearer token every request must carry (default: ${TOKEN_VARIABLE})")
+    serve.add_argument("--token", help=f"bearer token every request must carry (default: ${daemon.TOKEN_VARIABLE})")
     serve.add_argument("--allow-host", action="append", default=[], help="another name clients may reach it by")
     start = commands.add_parser("start", help="serve in the background; returns once /healthz answers")
     start.add_argument("--host", default="127.0.0.1")
@@ -63,13 +62,13 @@ def job_environment(environ: dict[str, str]) -> dict[str, str]:
 
 def guard_policy(args: argparse.Namespace, environ: Mapping[str, str]) -> GuardPolicy:
     """Who may call the server (vertex_local/http/guard.py); one reachable beyond loopback needs a token."""
-    token = args.token or environ.get(TOKEN_VARIABLE) or None
+    token = args.token or environ.get(daemon.TOKEN_VARIABLE) or None
     if token is not None and len(token) < MIN_TOKEN_CHARS:
         raise ConfigError(f"the bearer token is {len(token)} characters; use at least {MIN_TOKEN_CHARS} "
                           "(python -c 'import secrets; print(secrets.token_urlsafe())')")  # fmt: skip
     if token is None and not is_loopback(args.host):
-        raise ConfigError(f"--host {args.host} listens beyond this machine: set a bearer token in ${TOKEN_VARIABLE} "
-                          "(or --token) for clients to send")  # fmt: skip
+        raise ConfigError(f"--host {args.host} listens beyond this machine: set a bearer token in "
+                          f"${daemon.TOKEN_VARIABLE} (or --token) for clients to send")  # fmt: skip
     return GuardPolicy.for_server(args.host, args.allow_host, token)
 
 
@@ -83,7 +82,7 @@ def check_writable(state_dir: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "start":
-        return daemon.start(args.host, args.port, args.state_dir.resolve(), os.environ.get(TOKEN_VARIABLE))
+        return daemon.start(args.host, args.port, args.state_dir.resolve(), os.environ.get(daemon.TOKEN_VARIABLE))
     if args.command == "stop":
         return daemon.stop(args.state_dir.resolve())
     logging.basicConfig(

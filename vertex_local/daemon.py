@@ -18,6 +18,7 @@ from pathlib import Path
 
 START_TIMEOUT_S = 60.0  # a start loads every deployed model before it answers /healthz
 STOP_TIMEOUT_S = 30.0
+TOKEN_VARIABLE = "VERTEX_LOCAL_TOKEN"  # how `serve` gets its bearer token without showing it in `ps`
 
 
 def pid_file(state_dir: Path) -> Path:
@@ -44,7 +45,8 @@ def is_healthy(url: str, token: str | None = None) -> bool:
 
 
 def start(host: str, port: int, state_dir: Path, token: str | None = None) -> int:
-    """`token`: the bearer token the server inherits through $VERTEX_LOCAL_TOKEN, for the health check to send."""
+    """`token`: the bearer token the server is given (as $VERTEX_LOCAL_TOKEN) and the health check sends;
+    without one the server takes none, whatever this process's environment holds."""
     url = f"http://{host}:{port}"
     if running_pid(state_dir):
         print(f"vertex-local: already running (pid {running_pid(state_dir)}, log {state_dir / 'server.log'})")
@@ -56,9 +58,14 @@ def start(host: str, port: int, state_dir: Path, token: str | None = None) -> in
     except OSError as exc:  # read-only, full, not a directory: the server could not keep its state there either
         print(f"vertex-local: cannot keep its state in {state_dir}: {exc.strerror}", file=sys.stderr)
         return 1
+    env = {key: value for key, value in os.environ.items() if key != TOKEN_VARIABLE}
     with log:
         server = subprocess.Popen(
-            [*command, "--state-dir", str(state_dir)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            [*command, "--state-dir", str(state_dir)],
+            env={**env, TOKEN_VARIABLE: token} if token else env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     pid_file(state_dir).write_text(f"{server.pid}\n")
     deadline = time.monotonic() + START_TIMEOUT_S

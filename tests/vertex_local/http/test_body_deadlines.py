@@ -39,13 +39,14 @@ def head(method: str, path: str, length: int, content_type: str = "application/j
     )
 
 
-def answered_408_at(client: Trickler, deadline_s: float, words: bytes) -> None:
+def answered_408_at(client: Trickler, deadline_s: float, words: bytes) -> float:
+    """Checks the client was answered 408 (saying `words`) at `deadline_s`; returns when, in seconds."""
     client.join(deadline_s + SLACK_S + 5)
     took = client.closed - client.started
-    print(f"{client.sent} bytes in {took:.2f} s, then: {client.answer.splitlines()[:1]}")
     assert client.answer.startswith(b"HTTP/1.1 408 ") and b'"DEADLINE_EXCEEDED"' in client.answer, client.answer
     assert words in client.answer
     assert deadline_s - 0.1 <= took <= deadline_s + SLACK_S
+    return took
 
 
 @pytest.mark.parametrize("route", ["endpoints/1:predict", "models:upload", "customJobs"])
@@ -53,7 +54,8 @@ def test_a_body_sent_a_byte_at_a_time_is_answered_408_at_its_deadline(server: Ve
     body = b'{"instances": [' + b" " * 100_000  # would take 14 hours at this pace
     client = Trickler(server.port, head("POST", f"/v1/{server.parent}/{route}", len(body)), body, BYTE_EVERY_S)
     client.start()
-    answered_408_at(client, BODY_S, b"the request body did not arrive within 2 s")
+    took = answered_408_at(client, BODY_S, b"the request body did not arrive within 2 s")
+    print(f"{route}: {client.sent} bytes, one every {BYTE_EVERY_S} s, then 408 at {took:.2f} s")
 
 
 def test_many_trickling_clients_are_all_answered_at_their_deadline(server: VertexLocal) -> None:
@@ -61,8 +63,8 @@ def test_many_trickling_clients_are_all_answered_at_their_deadline(server: Verte
     clients = [Trickler(server.port, head("POST", path, len(body)), body, BYTE_EVERY_S) for _ in range(40)]
     for client in clients:
         client.start()
-    for client in clients:
-        answered_408_at(client, BODY_S, b"did not arrive within")
+    took = [answered_408_at(client, BODY_S, b"did not arrive within") for client in clients]
+    print(f"{len(clients)} trickling clients: 408 between {min(took):.2f} s and {max(took):.2f} s")
 
 
 def test_an_upload_has_a_budget_of_its_own_and_a_silence_limit(server: VertexLocal) -> None:
@@ -79,5 +81,7 @@ def test_an_upload_has_a_budget_of_its_own_and_a_silence_limit(server: VertexLoc
     assert whole.answer.startswith(b"HTTP/1.1 200 "), whole.answer
     assert whole.closed - whole.started > BODY_S  # it did take longer than a JSON body's deadline
     assert server.storage_client().bucket(BUCKET).blob("paced").download_as_bytes() == paced
-    answered_408_at(silent, BODY_S, b"the request body sent nothing for 2 s")
-    answered_408_at(late, UPLOAD_S, b"the request body did not arrive within 5 s")
+    silence = answered_408_at(silent, BODY_S, b"the request body sent nothing for 2 s")
+    budget = answered_408_at(late, UPLOAD_S, b"the request body did not arrive within 5 s")
+    print(f"uploads: {len(paced)} bytes over {whole.closed - whole.started:.2f} s stored; "
+          f"408 at {budget:.2f} s for one still trickling, at {silence:.2f} s for a silent one")  # fmt: skip
