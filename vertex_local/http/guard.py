@@ -29,7 +29,7 @@ from vertex_local.errors import ApiError
 from vertex_local.http.protocol import UPLOAD_PREFIX
 
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
-BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})  # DELETE and GET bodies mean nothing to any route
 JSON_TYPE = b"application/json"
 UNAUTHENTICATED_HEADERS = [(b"www-authenticate", b'Bearer realm="vertex-local"')]
 
