@@ -2,8 +2,8 @@
 
 uvicorn's httptools protocol closes idle keep-alive connections (timeout_keep_alive) but has no limit on
 a request that is still arriving: a client that sends half its headers, or a body that trickles in a byte
-at a time, holds its connection, its buffers and (for a predict) the undeploy drain for as long as it likes,
-and a header that never ends grows without bound. This subclass adds limits from pipeline.toml's [serving]:
+at a time, holds its connection, its buffers and (for a predict) the undeploy drain forever, and a header
+that never ends grows without bound. This subclass adds limits from pipeline.toml's [serving] table:
 
     max_connections        open connections; one more is answered 503 at once and closed (uvicorn's own
                            limit_concurrency answers only once the request's head has arrived, in plain text)
@@ -22,13 +22,12 @@ from __future__ import annotations
 import asyncio
 import http
 
-import httptools
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from pipeline_config import Serving
 from vertex_local.errors import ApiError
-from vertex_local.http.linger import LingeringTransport, half_close
+from vertex_local.http.linger import LingeringClose, RequestDropped
 
 UPLOAD_PREFIX = "/upload/"  # Cloud Storage media, multipart and resumable uploads
 
@@ -40,11 +39,7 @@ def error_bytes(code: int, message: str) -> bytes:
     return (head + f"content-length: {len(body)}\r\nconnection: close\r\n\r\n").encode() + body
 
 
-class RequestDropped(Exception):
-    """Raised inside the parser to stop it once a lingering connection's request has been read to its end."""
-
-
-class GuardedHttpToolsProtocol(HttpToolsProtocol):
+class GuardedHttpToolsProtocol(LingeringClose, HttpToolsProtocol):
     """uvicorn's httptools protocol with a connection cap, head and body deadlines, and a gentle close."""
 
     limits: Serving  # set on the subclass guarded_httptools() builds
@@ -56,26 +51,18 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._body_budget = 0.0  # seconds the body being read may take in all
         self._body_deadline = 0.0  # loop time by which it must have arrived
-        self._lingering = False
-        self._dropped_bytes = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        self._raw = transport
-        super().connection_made(LingeringTransport(transport, self._close_gently, self._is_lingering))  # type: ignore[arg-type]
+        super().connection_made(self.wrap(transport))  # type: ignore[arg-type]
         if len(self.connections) > self.limits.max_connections:  # this one included
             message = f"vertex-local has its limit of {self.limits.max_connections} connections open; retry shortly"
-            self._raw.write(error_bytes(503, message))
-            self._linger()  # its request may be on its way already: dropped, so the client reads the 503
+            self._refuse(503, message)  # its request may be on its way already: dropped, so the client reads this
             return
         self._arm(self.limits.head_timeout_s, self._head_too_slow)  # also a client that never says a word
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
-
-    def eof_received(self) -> None:
-        if self._lingering:  # the client has sent all it will: nothing more to wait for
-            self._close_now()
 
     def data_received(self, data: bytes) -> None:
         if self._lingering:
@@ -90,11 +77,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().data_received(data)
         if self._raw.is_closing() or self._lingering:
             return
-        if self._in_head:
-            if self._head_bytes and self._timer is None:  # a head's deadline: from its first byte
-                self._arm(self.limits.head_timeout_s, self._head_too_slow)
-        else:  # part of a body: due whole by its deadline, and never silent for body_timeout_s
-            self._arm(min(self.limits.body_timeout_s, self._body_deadline - self.loop.time()), self._body_late)
+        if self._in_head and self._head_bytes and self._timer is None:  # a head's deadline: from its first byte
+            self._arm(self.limits.head_timeout_s, self._head_too_slow)
+        elif not self._in_head:  # part of a body: due whole by its deadline, and never silent for body_timeout_s
+            self._arm(min(self.limits.body_timeout_s, self._body_deadline - self.loop.time()), self._body_stalled)
 
     def on_headers_complete(self) -> None:
         self._in_head, self._head_bytes = False, 0
@@ -125,12 +111,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._timer = None
         self._refuse(408, f"the request headers did not arrive within {self.limits.head_timeout_s:g} s", linger=False)
 
-    def _body_late(self) -> None:
+    def _body_stalled(self) -> None:
         self._timer = None
         now, silence = self.loop.time(), self.limits.body_timeout_s
-        if self.flow.read_paused:  # we stopped reading (the app has not caught up): not the client's doing
+        if self.flow.read_paused:  # we stopped reading (the app has not caught up): not the client's silence
             self._body_deadline = max(self._body_deadline, now + silence)
-            self._arm(silence, self._body_late)
+            self._arm(silence, self._body_stalled)
             return
         cycle = self.cycle
         if cycle is not None and not cycle.response_started:
@@ -151,37 +137,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._linger()
         else:
             self._close_now()
-
-    def _is_lingering(self) -> bool:
-        return self._lingering
-
-    def _close_gently(self) -> None:
-        """uvicorn's close(): linger while the request's body may still be arriving, else close (linger.py)."""
-        if self._lingering or self._in_head or self._raw.is_closing():
-            self._close_now()
-        else:
-            self._linger()
-
-    def _linger(self) -> None:
-        self._lingering, self._dropped_bytes = True, 0
-        half_close(self._raw)
-        self.flow.resume_reading()
-        self._arm(self.limits.linger_timeout_s, self._close_now)
-
-    def _drop(self, data: bytes) -> None:
-        """Read and drop what a lingering client still sends; the parser finds where its request body ends."""
-        self._dropped_bytes += len(data)
-        if self._dropped_bytes > self.limits.linger_max_bytes:
-            self._close_now()
-        elif not self._in_head:
-            try:
-                self.parser.feed_data(data)
-            except httptools.HttpParserError:  # RequestDropped (the end), or a malformed rest: either way, done
-                self._close_now()
-
-    def _close_now(self) -> None:
-        self._disarm()
-        self._raw.close()
 
 
 def guarded_httptools(limits: Serving) -> type[GuardedHttpToolsProtocol]:
