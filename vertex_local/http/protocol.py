@@ -10,7 +10,8 @@ that never ends grows without bound. This subclass adds limits from pipeline.tom
     head_timeout_s         from the connection (or the next request's first byte) to the end of its headers
     max_head_bytes         request line and headers together
     body_timeout_s         from the end of the headers to the end of the body, and the longest silence in it
-    upload_body_timeout_s  the whole-body deadline of /upload/ requests instead (a resumable chunk is 100 MiB)
+    upload_body_timeout_s  the whole-body deadline of /upload/ requests instead: google-cloud-storage sends
+                           resumable uploads in chunks of 100 MiB (blob.py's _DEFAULT_CHUNKSIZE)
 
 A head that breaks them is answered 408 or 431 in Google's error shape and the connection is closed. A late
 or stalled body ends as a disconnect for the app; the client gets 408 unless an answer had already started.
