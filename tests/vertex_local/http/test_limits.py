@@ -5,7 +5,7 @@ Whole-body deadlines, upload budgets and connection caps have their own modules 
 The server runs with short timeouts (PIPELINE_SERVING_* variables, as users override pipeline.toml) so
 that waiting them out stays quick; the limits themselves come from pipeline.toml's [serving] table.
 
-Run: .venv/bin/pytest tests/vertex_local/test_limits.py
+Run: .venv/bin/pytest tests/vertex_local/http/test_limits.py
 """
 
 from __future__ import annotations
