@@ -1,20 +1,20 @@
-"""Connection limits for `python -m vertex_local serve`: slow, stalled or greedy clients cannot hold the server.
+"""Connection limits for `python -m vertex_local serve`: slow or stalled clients cannot hold the server.
 
 uvicorn's httptools protocol closes idle keep-alive connections (timeout_keep_alive) but has no limit on
-a request that is still arriving: a client that sends half its headers, or a body that trickles in a byte
-at a time, holds its connection, its buffers and (for a predict) the undeploy drain forever, and a header
-that never ends grows without bound. This subclass adds limits from pipeline.toml's [serving] table:
+a request that is still arriving: a client that sends half its headers, or a body that stops, holds its
+connection, its buffers and (for a predict) the undeploy drain forever, and a header that never ends
+grows without bound. This subclass adds these limits from pipeline.toml's [serving] table:
 
-    max_connections        open connections; one more is answered 503 at once and closed (uvicorn's own
-                           limit_concurrency answers only once the request's head has arrived, in plain text)
-    head_timeout_s         from the connection (or the next request's first byte) to the end of its headers
-    max_head_bytes         request line and headers together
-    body_timeout_s         from the end of the headers to the end of the body, and the longest silence in it
-    upload_body_timeout_s  the whole-body deadline of /upload/ requests instead: google-cloud-storage sends
-                           resumable uploads in chunks of 100 MiB (blob.py's _DEFAULT_CHUNKSIZE)
+    head_timeout_s   from the connection (or the next request's first byte) to the end of its headers
+    max_head_bytes   request line and headers together
+    body_timeout_s   from the end of the headers to the end of the body, and the longest silence in it;
+                     /upload/ bodies have upload_body_timeout_s in all (google-cloud-storage sends
+                     resumable uploads in 100 MiB chunks: blob.py's _DEFAULT_CHUNKSIZE)
+    max_connections  open connections; one more is answered 503 at once (uvicorn's limit_concurrency
+                     answers only once the request's head has arrived, and in plain text)
 
-A head that breaks them is answered 408 or 431 in Google's error shape and the connection is closed. A late
-or stalled body ends as a disconnect for the app; the client gets 408 unless an answer had already started.
+A head that breaks them is answered 408 or 431 in Google's error shape and the connection is closed. A
+stalled body ends as a disconnect for the app; the client gets 408 unless an answer had already started.
 An answer sent before its request has fully arrived closes the connection gently (linger.py).
 """
 
