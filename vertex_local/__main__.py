@@ -61,11 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def job_environment(environ: dict[str, str]) -> dict[str, str]:
-    """The environment custom jobs start from: ours, with this interpreter's directory first on PATH,
-    so a job's `python` is the project's virtual environment."""
+def job_environment(environ: dict[str, str], token: str | None) -> dict[str, str]:
+    """The environment custom jobs start from: ours, with this interpreter's directory first on PATH, so a job's
+    `python` is the project's virtual environment, and the server's bearer token (if any) in VERTEX_LOCAL_TOKEN,
+    so a job's storage calls can carry it (trainer/storage.py), as a job on Vertex acts as its service account."""
     python_dir = str(Path(sys.executable).parent)
-    return {**environ, "PATH": os.pathsep.join([python_dir, environ.get("PATH", "")])}
+    environ = {key: value for key, value in environ.items() if key != daemon.TOKEN_VARIABLE}
+    return {**environ, "PATH": os.pathsep.join([python_dir, environ.get("PATH", "")])} | (
+        {daemon.TOKEN_VARIABLE: token} if token else {}
+    )
 
 
 def own_url(host: str, port: int) -> str:
@@ -126,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         state_dir=args.state_dir.resolve(),
         limits=limits,
         workdir=REPO_ROOT,
-        job_env=job_environment(dict(os.environ)),
+        job_env=job_environment(dict(os.environ), policy.token.decode() if policy.token else None),
         storage_url=own_url(args.host, args.port),
         buckets=buckets,
     )

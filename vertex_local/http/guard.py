@@ -9,7 +9,9 @@ they think they reach, so every request passes these checks before any route see
     Host           must name loopback (127.0.0.1, localhost, [::1]) or what --host / --allow-host set (403)
     Origin         when present, must be the server's own: the console at /console/ is same-origin (403)
     Authorization  with a token (--token / VERTEX_LOCAL_TOKEN): `Bearer <token>` on every request, compared
-                   in constant time (401); required when the server listens beyond loopback
+                   in constant time (401); required when the server listens beyond loopback. Only GETs of
+                   the console's page and static files go without it: a browser cannot add a header to the
+                   page it opens, they hold no data, and every request the page makes carries the token
     Content-Type   a body sent to a JSON route must be application/json, as the SDKs send it (415);
                    /upload/ routes take their own types (media, multipart/related, resumable chunks)
 """
@@ -32,6 +34,14 @@ LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})  # DELETE and GET bodies mean nothing to any route
 JSON_TYPE = b"application/json"
 UNAUTHENTICATED_HEADERS = [(b"www-authenticate", b'Bearer realm="vertex-local"')]
+CONSOLE_PAGE = ("/console", "/console/")
+CONSOLE_FILES = "/console/static/"
+
+
+def is_console_page(scope: Scope) -> bool:
+    """The console's page and its static files: what a browser loads before the page can send the token."""
+    path = scope["path"]
+    return scope["method"] in ("GET", "HEAD") and (path in CONSOLE_PAGE or path.startswith(CONSOLE_FILES))
 
 
 def host_name(host: str) -> str:
@@ -107,7 +117,7 @@ class RequestGuard:
         if origin is not None and origin.lower() != own_origin.lower():
             return ApiError(403, f"requests from web pages at {origin.decode('latin-1')!r} are refused; only "
                                  f"vertex-local's own pages ({own_origin.decode('latin-1')}) may call it")  # fmt: skip
-        if self.policy.token is not None and not self.bearer_matches(authorization):
+        if self.policy.token is not None and not self.bearer_matches(authorization) and not is_console_page(scope):
             return ApiError(401, "vertex-local was started with a token: send `Authorization: Bearer <token>`")
         if has_body and scope["method"] in BODY_METHODS and not scope["path"].startswith(UPLOAD_PREFIX):
             media_type = (content_type or b"").split(b";", 1)[0].strip().lower()

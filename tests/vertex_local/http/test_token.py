@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Iterator
 
 import pytest
+import requests
 from google.auth import exceptions as auth_exceptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import aiplatform, storage
@@ -26,6 +28,8 @@ from tests.vertex_local.live import HttpClient, google_error_problems
 
 TOKEN = secrets.token_urlsafe()
 TOKEN_VARIABLE = "MNIST_VERTEX_LOCAL_TOKEN"  # [vertex] token_env may name any variable
+JOB_TIMEOUT_S = 120
+DONE = {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED"}
 OTHER_NAME = "vertex-local.internal"  # how containers on a shared network might reach it (--allow-host)
 
 
@@ -109,3 +113,34 @@ def test_credentials_token_without_its_variable_is_a_config_error_naming_it() ->
     cfg = load_config("local", environ={"PIPELINE_VERTEX_CREDENTIALS": "token"})
     with pytest.raises(ConfigError, match=r"\$VERTEX_LOCAL_TOKEN \(vertex.token_env\) is not set"):
         cloud.credentials(cfg, {})
+
+
+UPLOAD_SCRIPT = """
+import pathlib, sys, tempfile
+from trainer.storage import upload_dir
+folder = pathlib.Path(tempfile.mkdtemp())
+(folder / "note.txt").write_text("written by a job")
+upload_dir(folder, sys.argv[1])
+"""
+
+
+def test_a_custom_job_on_a_token_server_writes_through_the_storage_api_with_the_token(server: VertexLocal) -> None:
+    bearer = {"authorization": f"Bearer {TOKEN}"}
+    bucket = requests.post(f"{server.url}/storage/v1/b?project=p", json={"name": "token-jobs"}, headers=bearer,
+                           timeout=30)  # fmt: skip
+    assert bucket.status_code == 200, bucket.text
+    pool = {"machineSpec": {"machineType": "n1-standard-4"}, "replicaCount": "1",
+            "containerSpec": {"imageUri": "local/job", "command": ["python", "-c", UPLOAD_SCRIPT],
+                              "args": ["gs://token-jobs/out"]}}  # fmt: skip
+    job = {"displayName": "token-job", "jobSpec": {"workerPoolSpecs": [pool]}}
+    created = requests.post(server.api("customJobs"), json=job, headers=bearer, timeout=30)
+    assert created.status_code == 200, created.text
+    state, deadline = "", time.monotonic() + JOB_TIMEOUT_S
+    while state not in DONE and time.monotonic() < deadline:  # poll with a deadline
+        state = requests.get(f"{server.url}/v1/{created.json()['name']}", headers=bearer, timeout=30).json()["state"]
+        time.sleep(0.2)
+    assert state == "JOB_STATE_SUCCEEDED", requests.get(f"{server.url}/v1/{created.json()['name']}:logs",
+                                                        headers=bearer, timeout=30).text  # fmt: skip
+    note = requests.get(f"{server.url}/download/storage/v1/b/token-jobs/o/out%2Fnote.txt?alt=media", headers=bearer,
+                        timeout=30)  # fmt: skip
+    assert note.status_code == 200 and note.text == "written by a job"
