@@ -51,7 +51,10 @@ def token_config(server: VertexLocal) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(
-    "authorization", [None, "Bearer wrong-token-of-some-length", TOKEN, f"Basic {TOKEN}", f"Bearer {TOKEN}x", "Bearer"]
+    "authorization",
+    [None, "Bearer wrong-token-of-some-length", TOKEN, f"Basic {TOKEN}", f"Bearer {TOKEN}x", "Bearer"],
+    # Named, not shown: the token is random, and test ids must not change from one collection to the next.
+    ids=["none", "wrong-token", "bare-token", "basic-scheme", "token-plus-a-char", "bearer-alone"],
 )
 def test_a_request_without_the_token_is_refused_401(server: VertexLocal, authorization: str | None) -> None:
     client = HttpClient(server.url)
