@@ -88,6 +88,16 @@ def chunks(path: Path, start: int, end: int) -> Iterator[str]:
     yield decoder.decode(b"", final=True)
 
 
+def stream(files: list[Path], parts: list[Slice]) -> Iterator[str]:
+    """Several logs one after the other, each headed `==> workerpoolN-M <==` when there are several."""
+    for index, (path, part) in enumerate(zip(files, parts, strict=True)):
+        separator = "\n" if index else ""
+        yield f"{separator}==> {path.stem} <==\n" if len(files) > 1 else separator
+        if part.cut:
+            yield f"[vertex-local: the first {part.start} bytes of this log are left out; see ?tail=N]\n"
+        yield from chunks(path, part.start, part.end)
+
+
 def tail_text(path: Path, lines: int, budget: int = CHUNK_BYTES) -> str:
     """The last `lines` lines of a log, for a failed job's error message ("" if there is no log)."""
     try:
