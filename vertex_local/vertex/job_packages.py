@@ -59,7 +59,7 @@ def check_package_spec(spec: Any, where: str) -> PackageSpec:
     if not isinstance(uris, list) or not 1 <= len(uris) <= MAX_PACKAGE_URIS:
         raise ApiError(400, f"{where}.packageUris is required: 1 to {MAX_PACKAGE_URIS} gs:// URIs of packages")
     for uri in uris:
-        if not isinstance(uri, str) or not GCS_URI.fullmatch(uri) or uri.endswith("/"):
+        if not isinstance(uri, str) or not GCS_URI.fullmatch(uri) or uri.rsplit("/", 1)[1] in ("", ".", ".."):
             raise ApiError(400, f"{where}.packageUris: {uri!r} is not a gs://BUCKET/OBJECT URI of a package file")
     module = spec.get("pythonModule")
     if not isinstance(module, str) or not MODULE.fullmatch(module):

@@ -118,6 +118,7 @@ def test_a_package_missing_from_the_bucket_fails_the_job_naming_it(vertex, uniqu
         ({"pythonPackageSpec": {"executorImageUri": PREBUILT, "packageUris": []}}, "packageUris is required"),
         ({"pythonPackageSpec": {"executorImageUri": PREBUILT, "packageUris": ["/tmp/t.tar.gz"], "pythonModule": "t"}},
          "not a gs://BUCKET/OBJECT URI"),
+        ({"pythonPackageSpec": {**SPEC, "packageUris": ["gs://bkt/pkgs/.."]}}, "not a gs://BUCKET/OBJECT URI"),
         ({"pythonPackageSpec": {**SPEC, "pythonModule": "t; rm -rf /"}}, "pythonModule is required"),
         ({"pythonPackageSpec": {**SPEC, "env": [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]}},
          "distinct"),
