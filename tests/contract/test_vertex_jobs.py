@@ -10,6 +10,7 @@ test_*job* test runs a one-replica n1-standard-4 job for a few minutes.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -27,6 +28,7 @@ JobState = gca_job_state.JobState
 # A prebuilt training image on the supported-frameworks list; a cloud run needs one still available there.
 PREBUILT = "us-docker.pkg.dev/vertex-ai/training/tf-cpu.2-17.py310:latest"
 MACHINE = "n1-standard-4"
+END_TIMEOUT_S = 600.0  # a cancelled job on Google Cloud takes minutes to end
 # Reads numbers from its first argument, writes their sum and its settings as JSON to its second.
 SUM_TO = """
 import json, os, sys
@@ -45,6 +47,22 @@ def fast_polling(target, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def job_client():
     return global_config.create_client(client_class=utils.JobClientWithOverride)
+
+
+def delete_when_created(target, job: aiplatform.CustomJob) -> None:
+    """At the session's end: stop the job if it still runs, wait for it to end, delete it (if it was created)."""
+    if not job._gca_resource.name:
+        return
+
+    def stop_and_delete() -> None:
+        if job.state not in jobs._JOB_COMPLETE_STATES:
+            quietly(job.cancel)()
+        deadline = time.monotonic() + END_TIMEOUT_S
+        while job.state not in jobs._JOB_COMPLETE_STATES and time.monotonic() < deadline:
+            time.sleep(JOB_POLL_S)
+        quietly(job.delete)()
+
+    target.created(quietly(stop_and_delete))  # the delete test may have deleted it already
 
 
 def staged_input(target, label: str) -> tuple[str, str]:
@@ -77,7 +95,7 @@ def test_a_package_job_on_a_prebuilt_image_runs_its_module_with_args_and_env(tar
     try:
         job.run()
     finally:
-        target.created(quietly(job.delete))
+        delete_when_created(target, job)
     assert job.job_spec.worker_pool_specs[0].python_package_spec.executor_image_uri == PREBUILT
     assert read_output(target, out) == {"total": 42, "args": ["--epochs", "2"], "greeting": "hello"}
 
@@ -105,7 +123,7 @@ def container_job(contract_target) -> Iterator[tuple[aiplatform.CustomJob, str]]
         try:
             job.run()
         finally:
-            contract_target.created(quietly(job.delete))
+            delete_when_created(contract_target, job)
     yield job, out
 
 
@@ -132,9 +150,7 @@ def refusal(target, pool: dict) -> str:
         try:
             job.submit()
         finally:
-            if job._gca_resource.name:  # created after all: stop it rather than pay for it
-                target.created(quietly(job.delete))
-                quietly(job.cancel)()
+            delete_when_created(target, job)  # created after all: stopped rather than paid for
     return status_of(refused.value)
 
 
