@@ -35,6 +35,7 @@ TF_TASK_TYPES = ("chief", "worker", "ps", "evaluator")  # worker pool 0..3, as V
 MAX_REPLICAS = 16  # processes one local job may start: Vertex scales further, one machine does not
 JOB_EXEC = str(Path(__file__).with_name("job_exec.py"))  # run as a script: it needs nothing but the stdlib
 STOP_GRACE_S = 5.0  # SIGTERM first; SIGKILL if a replica is still there after this long
+NEEDS_METADATA = ("experiment", "experimentRun", "tensorboard")  # refused, never stored and ignored
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,6 +87,10 @@ def plan_job(job_id: str, job_spec: dict[str, Any], base_env: Mapping[str, str],
     base_env holds STORAGE_EMULATOR_HOST (this server's URL): the one way a job's google-cloud-storage
     client finds vertex-local's buckets. On Vertex the variable is absent and the job's service account is used.
     """
+    for field in NEEDS_METADATA:
+        if job_spec.get(field):
+            raise ApiError(400, f"jobSpec.{field}: Vertex Experiments and Vertex AI TensorBoard are not implemented by "
+                           "vertex-local (no Vertex ML Metadata); leave it out locally")  # fmt: skip
     pools = job_spec.get("workerPoolSpecs")
     if not isinstance(pools, list) or not 1 <= len(pools) <= len(TF_TASK_TYPES):
         raise ApiError(400, f"jobSpec.workerPoolSpecs must be a list of 1 to {len(TF_TASK_TYPES)} worker pools")

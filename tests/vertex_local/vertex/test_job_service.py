@@ -227,3 +227,11 @@ def test_jobs_are_listed_by_display_name_and_state_and_unknown_ones_are_not_foun
     with pytest.raises(exceptions.NotFound):
         aiplatform.CustomJob.get("987654321")
     assert requests.get(vertex.api("customJobs/987654321:logs"), timeout=10).status_code == 404
+
+
+@pytest.mark.parametrize("field", ["experiment", "experimentRun", "tensorboard"])
+def test_experiment_and_tensorboard_fields_are_refused_not_ignored(vertex, field) -> None:
+    pools = [{"machineSpec": {"machineType": "n1-standard-4"}, "containerSpec": {"imageUri": "x", "command": ["true"]}}]
+    spec = {"workerPoolSpecs": pools, field: f"projects/{vertex.project}/locations/{vertex.location}/x/e"}
+    answer = requests.post(vertex.api("customJobs"), json={"displayName": "refused", "jobSpec": spec}, timeout=30)
+    assert answer.status_code == 400 and f"jobSpec.{field}" in answer.json()["error"]["message"]
