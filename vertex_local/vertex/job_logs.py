@@ -1,8 +1,9 @@
 """Read a custom job's replica logs in bounded chunks: whole, or their last lines, never more than a byte budget.
 
-A log can be hundreds of megabytes. Nothing here holds more than one chunk: the route streams what `chunks` yields,
+A log can be hundreds of megabytes. Nothing here holds more than one chunk: the route streams what `stream` yields,
 from a worker thread (Starlette iterates a plain iterator in its thread pool), so the event loop and the
-predictions it serves never wait on a log read.
+predictions it serves never wait on a log read. The route splits its byte budget evenly between the replicas; a log
+cut by it starts with a line saying how many bytes were left out.
 """
 
 from __future__ import annotations

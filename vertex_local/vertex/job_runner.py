@@ -185,6 +185,22 @@ async def stop_replica(process: asyncio.subprocess.Process) -> None:
             await asyncio.wait_for(process.wait(), STOP_GRACE_S)
 
 
+async def first_failure(running: dict[str, asyncio.subprocess.Process]) -> tuple[str, int] | None:
+    """Wait for every replica: (name, status) of the first one to exit non-zero, or None when all succeed."""
+    waits = {asyncio.create_task(process.wait()): name for name, process in running.items()}
+    try:
+        while waits:
+            finished, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for task in finished:
+                name, code = waits.pop(task), task.result()
+                if code != 0:
+                    return name, code
+        return None
+    finally:
+        for task in waits:
+            task.cancel()
+
+
 def describe_exit(name: str, code: int) -> str:
     if code < 0:
         return f"The replica {name} was killed by signal {-code}."

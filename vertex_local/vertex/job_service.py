@@ -161,18 +161,11 @@ class JobService:
                 message = f"{replica.name}: cannot start the job's command {replica.argv[0]!r}: {exc.strerror or exc}"
                 return rpc_status("INVALID_ARGUMENT", message)
             self._record_processes(job_id, running)
-        waits = {asyncio.create_task(process.wait()): name for name, process in running.items()}
-        while waits:
-            finished, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            for task in finished:
-                name, code = waits.pop(task), task.result()
-                if code != 0:
-                    for task in waits:
-                        task.cancel()
-                    tail = job_logs.tail_text(self._log(job_id, name), ERROR_TAIL_LINES)
-                    message = f"{job_runner.describe_exit(name, code)} Last log lines:\n{tail}"
-                    return rpc_status("INVALID_ARGUMENT", message)
-        return None
+        failed = await job_runner.first_failure(running)
+        if failed is None:
+            return None
+        tail = job_logs.tail_text(self._log(job_id, failed[0]), ERROR_TAIL_LINES)
+        return rpc_status("INVALID_ARGUMENT", f"{job_runner.describe_exit(*failed)} Last log lines:\n{tail}")
 
     def _record_processes(self, job_id: str, running: dict[str, asyncio.subprocess.Process]) -> None:
         """Store what identifies each replica's process group, for the restart after a crash."""
@@ -219,13 +212,8 @@ class JobService:
         return json_response(self.operations.completed(parent, typed(EMPTY), DELETE))
 
     async def logs(self, request: Request) -> Response:
-        """The job's logs, every replica's in turn (headed `==> workerpoolN-M <==` when there are several).
-
-        ?tail=N keeps the last N lines of each. One request reads at most [serving] max_log_read_bytes in all,
-        split evenly between the replicas and counted back from each log's end: a longer log starts with a line
-        saying how many bytes were left out. The logs are streamed from a worker thread in 64 KiB chunks, so a
-        large one costs neither memory nor the event loop's time.
-        """
+        """Every replica's log in turn; ?tail=N keeps the last N lines of each. At most [serving]
+        max_log_read_bytes in all, split between the replicas, counted back from each end (job_logs.py)."""
         doc = self.doc(location_path(request), request.path_params["job"])
         wanted = request.query_params.get("tail", "")
         if wanted and not wanted.isdigit():
