@@ -3,9 +3,8 @@
 States go PENDING -> RUNNING -> SUCCEEDED / FAILED / CANCELLED. RUNNING starts with the job's workspace (venvs,
 packages, /gcs/ copies: job_workspace.py); when the replicas end, what they wrote under /gcs/ is uploaded and the
 workspace removed. A failed job's error.message carries the replica's exit status and the tail of its log;
-GET customJobs/{id}:logs streams the logs (vertex-local's own route: on Vertex they are in Cloud Logging).
-Running replicas' process groups are recorded, so a restart after a crash stops whatever a job left running
-(process_groups.py) and removes the workspaces left behind.
+GET customJobs/{id}:logs streams the logs (vertex-local's own route: on Vertex they are in Cloud Logging). A restart
+after a crash stops whatever a job left running (process_groups.py) and removes the workspaces left behind.
 """
 
 from __future__ import annotations
@@ -79,8 +78,7 @@ class JobService:
 
     async def create(self, request: Request) -> Response:
         body, parent = await read_json(request), location_path(request)
-        display_name = text_field(body, "displayName", "customJob", required=True)
-        labels = labels_field(body, "customJob")
+        display_name, labels = text_field(body, "displayName", "customJob", True), labels_field(body, "customJob")
         job_spec = body.get("jobSpec")
         if not isinstance(job_spec, dict):
             raise ApiError(400, "customJob.jobSpec is required and must be an object")
@@ -93,8 +91,7 @@ class JobService:
         self.store.put(KIND, job_id, doc)
         self.tasks[job_id] = asyncio.create_task(self._run(job_id, plan))
         self.tasks[job_id].add_done_callback(lambda _: self.tasks.pop(job_id, None))
-        LOG.info("customJob %s (%s): %d replica(s), %s", job_id, display_name, len(plan.replicas),
-                 plan.replicas[0].argv)  # fmt: skip
+        LOG.info("customJob %s (%s): %d replica(s) %s", job_id, display_name, len(plan.replicas), plan.replicas[0].argv)
         return json_response(self.render(doc))
 
     async def _run(self, job_id: str, plan: job_runner.JobPlan) -> None:
@@ -102,13 +99,16 @@ class JobService:
         try:
             prepared, failure = await self._prepare(job_id, plan)
             failure = failure or await self._run_replicas(job_id, plan.replicas)
-        except Exception as exc:  # a bug of ours must still end the job, not leave it RUNNING
-            LOG.exception("customJob %s: runner failed", job_id)
-            failure = rpc_status("INTERNAL", f"vertex-local could not run the job: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # a bug of ours (or a full disk) must still end the job, not leave it RUNNING
+            failure = internal_error(job_id, exc)
         finally:
             await self._stop_all(job_id)
-        failure = await self._write_back(job_id, plan, prepared) or failure
-        await asyncio.to_thread(job_workspace.remove, self.logs_dir / job_id)
+        try:
+            failure = await self._write_back(job_id, plan, prepared) or failure
+        except Exception as exc:
+            failure = internal_error(job_id, exc)
+        finally:
+            await asyncio.to_thread(job_workspace.remove, self.logs_dir / job_id)
         if job_id in self.stop_reasons:
             state, error = self.stop_reasons.pop(job_id)
             self._update(job_id, state=state, error=error, endTime=now())
@@ -127,8 +127,7 @@ class JobService:
             prepared = await asyncio.to_thread(job_workspace.prepare, plan, self.objects, self.object_read_limit)
         except ValueError as exc:
             return job_workspace.Prepared([], {}), rpc_status("INVALID_ARGUMENT", str(exc))
-        for replica in plan.replicas:
-            job_workspace.append_lines(self._log(job_id, replica.name), prepared.notes)
+        job_workspace.note(prepared.notes, [self._log(job_id, replica.name) for replica in plan.replicas])
         return prepared, None
 
     async def _write_back(self, job_id: str, plan: job_runner.JobPlan, prepared: job_workspace.Prepared) -> dict | None:
@@ -140,12 +139,9 @@ class JobService:
             note = f"{error['message']}; files the job wrote under /gcs/ were not uploaded"
             self.stop_reasons[job_id] = (state, {**error, "message": note})
             return None
-        written, failures = await asyncio.to_thread(job_workspace.write_back, plan, prepared, self.storage_url)
-        lines = [f"wrote {uri} from /gcs/" for uri in written] + [f"not written: {failure}" for failure in failures]
-        job_workspace.append_lines(self._log(job_id, plan.replicas[0].name), lines)
-        if failures:
-            return rpc_status("INVALID_ARGUMENT", f"files under /gcs/ were not all uploaded: {'; '.join(failures)}")
-        return None
+        log = self._log(job_id, plan.replicas[0].name)
+        failed = await asyncio.to_thread(job_workspace.write_back, plan, prepared, self.storage_url, log)
+        return rpc_status("INVALID_ARGUMENT", f"files under /gcs/ were not all uploaded: {failed}") if failed else None
 
     async def _run_replicas(self, job_id: str, replicas: list[job_runner.Replica]) -> dict[str, Any] | None:
         """Start every replica, wait for all; the first one to fail stops the rest. Returns the error."""
@@ -230,10 +226,9 @@ class JobService:
         for saved in self.store.list(PROCESSES_KIND):
             stopped += process_groups.stop_leftovers(saved["processes"], saved["job"])
             self.store.delete(PROCESSES_KIND, saved["job"])
-        if stopped:
-            LOG.warning("restart: stopped %d process(es) that custom jobs left running", stopped)
-        if removed := job_workspace.remove_all(self.logs_dir):
-            LOG.warning("restart: removed %d custom job workspace(s) a crash left behind", removed)
+        if (removed := job_workspace.remove_all(self.logs_dir)) or stopped:
+            LOG.warning("restart: stopped %d process(es) that custom jobs left running; removed %d custom job "
+                        "workspace(s)", stopped, removed)  # fmt: skip
         stale = [doc for doc in self.store.list(KIND) if doc["state"] not in DONE_STATES]
         for doc in stale:
             error = rpc_status("ABORTED", "vertex-local restarted while the job was running; its processes are stopped")
@@ -248,3 +243,8 @@ class JobService:
             self.stop_reasons.setdefault(job_id, ("JOB_STATE_FAILED", error))
         await asyncio.gather(*(self._stop_all(job_id) for job_id in list(self.processes)))
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+
+
+def internal_error(job_id: str, exc: Exception) -> dict[str, Any]:
+    LOG.exception("customJob %s: runner failed", job_id)
+    return rpc_status("INTERNAL", f"vertex-local could not run the job: {type(exc).__name__}: {exc}")

@@ -43,16 +43,18 @@ def prepare(plan: JobPlan, objects: ObjectStore, read_limit: int) -> Prepared:
     return Prepared(notes, job_gcs.snapshot(plan.gcs_root))
 
 
-def write_back(plan: JobPlan, prepared: Prepared, storage_url: str) -> tuple[list[str], list[str]]:
-    """Upload what the job wrote under its /gcs/ stand-in (blocking): (gs:// URIs written, failures)."""
+def write_back(plan: JobPlan, prepared: Prepared, storage_url: str, log: Path) -> str:
+    """Upload what the job wrote under its /gcs/ stand-in (blocking), each upload noted in the log; what failed."""
     if not plan.mounts or not plan.gcs_root.is_dir():
-        return [], []
-    return job_gcs.write_back(plan.gcs_root, prepared.before, storage_url)
+        return ""
+    written, failures = job_gcs.write_back(plan.gcs_root, prepared.before, storage_url)
+    note([f"wrote {uri} from /gcs/" for uri in written] + [f"not written: {failure}" for failure in failures], [log])
+    return "; ".join(failures)
 
 
-def append_lines(log: Path, lines: list[str]) -> None:
-    """vertex-local's own lines in a replica's log (what was copied in, what was written back)."""
-    if lines:
+def note(lines: list[str], logs: list[Path]) -> None:
+    """vertex-local's own lines in replicas' logs (what was copied in, what was written back)."""
+    for log in logs if lines else ():
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("a", encoding="utf-8") as out:
             out.writelines(f"vertex-local: {line}\n" for line in lines)
