@@ -118,3 +118,12 @@ def test_a_custom_containers_pip_install_of_a_gcs_package_stays_in_the_jobs_work
     assert installed_at.is_relative_to(workspace / "user")  # PYTHONUSERBASE: the replica's own
     assert installed_in_server("vl_tool") == []
     assert not workspace.exists()
+
+
+def test_a_file_written_into_a_bucket_that_does_not_exist_fails_the_job_naming_it(vertex, unique_name) -> None:
+    missing = f"no-such-bucket-{unique_name[-8:]}"
+    job = custom_job(unique_name, pool(["sh", "-c", f"echo hi > /gcs/{missing}/out.txt"], []))
+    with pytest.raises(RuntimeError, match="not all uploaded"):
+        job.run()
+    assert f"gs://{missing}/out.txt: HTTP 404" in job.error.message
+    assert f"bucket {missing} not found" in job_logs(vertex, job)  # noted before the job ran
