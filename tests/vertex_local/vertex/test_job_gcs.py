@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from google.cloud.aiplatform.compat.types import job_state as gca_job_state
 
+from tests.conftest import start_vertex_local
+from tests.vertex_local.live import HttpClient
 from tests.vertex_local.vertex.test_job_packages import installed_in_server
 from tests.vertex_local.vertex.test_job_service import custom_job, job_logs, pool, wait_for_state
 from tests.vertex_local.vertex.wheels import wheel
@@ -127,3 +129,32 @@ def test_a_file_written_into_a_bucket_that_does_not_exist_fails_the_job_naming_i
         job.run()
     assert f"gs://{missing}/out.txt: HTTP 404" in job.error.message
     assert f"bucket {missing} not found" in job_logs(vertex, job)  # noted before the job ran
+
+
+def test_a_job_running_when_the_server_stops_fails_saying_its_gcs_files_were_not_uploaded(tmp_path) -> None:
+    server = start_vertex_local(tmp_path / "state")
+    try:
+        written = tmp_path / "written"
+        script = ("import os, pathlib, sys, time\nos.makedirs(os.path.dirname(sys.argv[1]))\n"
+                  "open(sys.argv[1], 'w').write('partial')\n"
+                  "pathlib.Path(sys.argv[2]).touch()\ntime.sleep(600)\n")  # fmt: skip
+        pools = [{"machineSpec": {"machineType": "n1-standard-4"},
+                  "containerSpec": {"imageUri": "x", "command": ["python", "-c", script],
+                                    "args": [f"/gcs/{server.bucket}/stopped/out.txt", str(written)]}}]  # fmt: skip
+        client = HttpClient(server.url)
+        job = client.json("POST", f"/v1/{server.parent}/customJobs", {"displayName": "stop", "jobSpec": {
+            "workerPoolSpecs": pools}}).json()["name"]  # fmt: skip
+        deadline = time.monotonic() + DEADLINE_S
+        while not written.exists():
+            assert time.monotonic() < deadline, "the job never wrote its file"
+            time.sleep(0.05)
+        assert server.stop() == 0
+        server.start()
+        doc = HttpClient(server.url).request("GET", f"/v1/{job}").json()
+        assert doc["state"] == "JOB_STATE_FAILED"
+        assert doc["error"]["message"] == ("vertex-local stopped while the job was running; files the job wrote under "
+                                           "/gcs/ were not uploaded")  # fmt: skip
+        listed = HttpClient(server.url).request("GET", f"/storage/v1/b/{server.bucket}/o?prefix=stopped/").json()
+        assert listed.get("items", []) == []
+    finally:
+        server.stop()
