@@ -8,8 +8,9 @@ gs://BUCKET/data.csv, and files written there become objects. vertex-local mount
 - before the replicas start, what each one names is copied in through the object store's public API: the object
   PATH, or every object under PATH/ (a folder), or the whole bucket for /gcs/BUCKET; other objects are not there;
 - when the job ends, files that are new or changed under <workspace>/gcs/BUCKET/ are uploaded as objects through
-  the Cloud Storage JSON API (as gcsfuse itself writes); a new file only if no object of its name appeared
-  meanwhile (ifGenerationMatch=0). Symbolic links and empty folders are not uploaded; nothing is deleted.
+  the Cloud Storage JSON API (as gcsfuse itself writes), with the server's bearer token when it has one; a new
+  file only if no object of its name appeared meanwhile (ifGenerationMatch=0). Symbolic links and empty folders
+  are not uploaded; nothing is deleted.
 A path built inside the job's code (not in its spec) is not rewritten: on vertex-local it misses.
 """
 
@@ -34,6 +35,17 @@ REFERENCE = re.compile(
 )
 SAFE_ROOT = re.compile(r"[\w./-]+")  # a workspace path that needs no quoting inside a shell command
 UPLOAD_TIMEOUT_S = 600.0  # one object's upload to this same server
+
+
+@dataclasses.dataclass(frozen=True)
+class StorageApi:
+    """This server's own Cloud Storage JSON API, as the write-back reaches it."""
+
+    url: str
+    token: str | None = None  # a server started with a token refuses requests without it (vertex_local/http/guard.py)
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,7 +109,7 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
     return found
 
 
-def write_back(root: Path, before: dict[str, tuple[int, int]], storage_url: str) -> tuple[list[str], list[str]]:
+def write_back(root: Path, before: dict[str, tuple[int, int]], storage: StorageApi) -> tuple[list[str], list[str]]:
     """Upload what the job wrote under root/BUCKET/; returns (gs:// URIs uploaded, failures)."""
     uploaded, failures = [], []
     for relative, stat in sorted(snapshot(root).items()):
@@ -109,14 +121,14 @@ def write_back(root: Path, before: dict[str, tuple[int, int]], storage_url: str)
             failures.append(f"/gcs/{relative}: a file directly in /gcs/ is not in a bucket")
             continue
         try:
-            upload(storage_url, root / relative, bucket, name.replace(os.sep, "/"), new=relative not in before)
+            upload(storage, root / relative, bucket, name.replace(os.sep, "/"), new=relative not in before)
             uploaded.append(uri)
         except (OSError, urllib.error.URLError) as exc:
             failures.append(f"{uri}: {describe(exc)}")
     return uploaded, failures
 
 
-def upload(storage_url: str, path: Path, bucket: str, name: str, new: bool) -> None:
+def upload(storage: StorageApi, path: Path, bucket: str, name: str, new: bool) -> None:
     """One file as an object (a media upload), with its MD5 for the server to check."""
     md5 = hashlib.md5(usedforsecurity=False)
     with path.open("rb") as data:
@@ -124,9 +136,9 @@ def upload(storage_url: str, path: Path, bucket: str, name: str, new: bool) -> N
             md5.update(block)
     query = f"uploadType=media&name={quote(name, safe='')}" + ("&ifGenerationMatch=0" if new else "")
     headers = {"Content-Type": "application/octet-stream", "Content-Length": str(path.stat().st_size),
-               "x-goog-hash": f"md5={base64.b64encode(md5.digest()).decode()}"}  # fmt: skip
+               "x-goog-hash": f"md5={base64.b64encode(md5.digest()).decode()}", **storage.headers()}  # fmt: skip
     with path.open("rb") as data:
-        request = urllib.request.Request(f"{storage_url}/upload/storage/v1/b/{quote(bucket, safe='')}/o?{query}",
+        request = urllib.request.Request(f"{storage.url}/upload/storage/v1/b/{quote(bucket, safe='')}/o?{query}",
                                          data=data, headers=headers, method="POST")  # fmt: skip
         with urllib.request.urlopen(request, timeout=UPLOAD_TIMEOUT_S) as answer:
             answer.read()

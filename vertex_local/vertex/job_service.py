@@ -20,12 +20,13 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from pipeline_config import Serving
+from vertex_local.daemon import TOKEN_VARIABLE
 from vertex_local.documents import CustomJobDoc
 from vertex_local.errors import ApiError, rpc_status
 from vertex_local.gcs import ObjectStore
 from vertex_local.http.bodies import read_json
 from vertex_local.state import StateStore
-from vertex_local.vertex import job_logs, job_runner, job_workspace, process_groups
+from vertex_local.vertex import job_gcs, job_logs, job_runner, job_workspace, process_groups
 from vertex_local.vertex.fields import json_response, labels_field, location_path, now, text_field
 from vertex_local.vertex.filters import compile_filter
 from vertex_local.vertex.operations import DELETE, EMPTY, Operations, typed
@@ -46,9 +47,8 @@ class JobService:
         self.objects = objects
         self.logs_dir = logs_dir
         self.workdir = workdir
-        self.storage_url = storage_url
-        # The job's google-cloud-storage client finds this server's buckets only through this variable.
-        self.base_env = {**base_env, "STORAGE_EMULATOR_HOST": storage_url}
+        self.storage = job_gcs.StorageApi(storage_url, base_env.get(TOKEN_VARIABLE))  # /gcs/ write-back's uploads
+        self.base_env = {**base_env, "STORAGE_EMULATOR_HOST": storage_url}  # how a job's storage client finds us
         self.log_read_limit = limits.max_log_read_bytes
         self.object_read_limit = limits.max_job_read_bytes
         self.closing = False  # set by shutdown(): this server's storage API no longer answers
@@ -140,7 +140,7 @@ class JobService:
             self.stop_reasons[job_id] = (state, {**error, "message": note})
             return None
         log = self._log(job_id, plan.replicas[0].name)
-        failed = await asyncio.to_thread(job_workspace.write_back, plan, prepared, self.storage_url, log)
+        failed = await asyncio.to_thread(job_workspace.write_back, plan, prepared, self.storage, log)
         return rpc_status("INVALID_ARGUMENT", f"files under /gcs/ were not all uploaded: {failed}") if failed else None
 
     async def _run_replicas(self, job_id: str, replicas: list[job_runner.Replica]) -> dict[str, Any] | None:

@@ -43,11 +43,11 @@ def prepare(plan: JobPlan, objects: ObjectStore, read_limit: int) -> Prepared:
     return Prepared(notes, job_gcs.snapshot(plan.gcs_root))
 
 
-def write_back(plan: JobPlan, prepared: Prepared, storage_url: str, log: Path) -> str:
+def write_back(plan: JobPlan, prepared: Prepared, storage: job_gcs.StorageApi, log: Path) -> str:
     """Upload what the job wrote under its /gcs/ stand-in (blocking), each upload noted in the log; what failed."""
     if not plan.mounts or not plan.gcs_root.is_dir():
         return ""
-    written, failures = job_gcs.write_back(plan.gcs_root, prepared.before, storage_url)
+    written, failures = job_gcs.write_back(plan.gcs_root, prepared.before, storage)
     note([f"wrote {uri} from /gcs/" for uri in written] + [f"not written: {failure}" for failure in failures], [log])
     return "; ".join(failures)
 
