@@ -127,7 +127,7 @@ def check_machine_spec(spec: Any, where: str, purpose: str) -> dict[str, Any]:
         raise ApiError(400, f"{where} is required and must be an object")
     machine = spec.get("machineType") or (DEFAULT_DEPLOY_MACHINE if purpose == PREDICTION else None)
     known = PREDICTION_MACHINES if purpose == PREDICTION else TRAINING_MACHINES
-    if machine not in known:
+    if not isinstance(machine, str) or machine not in known:  # a list or object is not hashable: no lookup
         raise ApiError(400, f"{where}.machineType {machine!r} is not a machine type Vertex offers for {purpose} "
                        f"(see {PAGES[purpose]})")  # fmt: skip
     accelerator = spec.get("acceleratorType") or ""

@@ -235,3 +235,12 @@ def test_experiment_and_tensorboard_fields_are_refused_not_ignored(vertex, field
     spec = {"workerPoolSpecs": pools, field: f"projects/{vertex.project}/locations/{vertex.location}/x/e"}
     answer = requests.post(vertex.api("customJobs"), json={"displayName": "refused", "jobSpec": spec}, timeout=30)
     assert answer.status_code == 400 and f"jobSpec.{field}" in answer.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("machine_type", [[None], {"n1-standard-4": 1}, 4, True])
+def test_a_machine_type_that_is_not_a_string_is_a_bad_request(vertex, machine_type) -> None:
+    pools = [{"machineSpec": {"machineType": machine_type}, "containerSpec": {"imageUri": "x", "command": ["true"]}}]
+    body = {"displayName": "refused", "jobSpec": {"workerPoolSpecs": pools}}
+    answer = requests.post(vertex.api("customJobs"), json=body, timeout=30)
+    assert answer.status_code == 400, answer.text
+    assert "jobSpec.workerPoolSpecs[0].machineSpec.machineType" in answer.json()["error"]["message"]
