@@ -100,6 +100,7 @@ class Serving:
     keep_alive_timeout_s: float
     max_head_bytes: int
     max_log_read_bytes: int
+    max_job_read_bytes: int
 
 
 @dataclasses.dataclass(frozen=True)

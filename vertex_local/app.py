@@ -105,11 +105,12 @@ class Services:
             jobs=JobService(
                 store,
                 operations,
+                objects,
                 config.state_dir / "jobs",
                 config.workdir,
                 config.job_env,
                 config.storage_url,
-                config.limits.max_log_read_bytes,
+                config.limits,
             ),
             models=ModelService(
                 registry, operations, endpoints.deployments_of, deployments.deploying_of, deployments.warm_up

@@ -95,7 +95,8 @@ def sandbox(server: VertexLocal, target: Deployment) -> Sandbox:
     deployed_id = deploy(client, place, endpoint_id, served, {"0": 100})
     model_ids = [name.rsplit("/", 1)[1] for name in (broken, served)]
     command = {"imageUri": "local/true", "command": ["true"]}
-    job = {"displayName": "fuzz-job", "jobSpec": {"workerPoolSpecs": [{"replicaCount": 1, "containerSpec": command}]}}
+    pool = {"machineSpec": {"machineType": "n1-standard-4"}, "replicaCount": 1, "containerSpec": command}
+    job = {"displayName": "fuzz-job", "jobSpec": {"workerPoolSpecs": [pool]}}
     job_id = client.json("POST", f"/v1/{SANDBOX}/customJobs", job).json()["name"].rsplit("/", 1)[1]
     client.close()
     return Sandbox(

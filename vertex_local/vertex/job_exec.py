@@ -1,18 +1,22 @@
-"""Start a custom job's replica so it dies with vertex-local: python job_exec.py SERVER_PID EXECUTABLE ARGV...
+"""Start a custom job's replica so it dies with vertex-local: python job_exec.py SERVER_PID SETUP EXECUTABLE ARGV...
 
 vertex-local runs this file (stdlib only, `python -I`) in place of the job's command. On Linux it asks the
 kernel to SIGKILL it when its parent (the server, SERVER_PID) dies, PR_SET_PDEATHSIG, which survives the exec;
-then it becomes EXECUTABLE with ARGV. Doing this here rather than in a preexec_fn keeps Python code out of the
+then it runs the SETUP commands (a JSON list of argv lists: a prebuilt image's `pip install`), each to the end,
+and becomes EXECUTABLE with ARGV. Doing this here rather than in a preexec_fn keeps Python code out of the
 forked child of a threaded server. A server that died before the request was made is caught by comparing the
-parent with SERVER_PID. Children the job starts itself are not covered by the signal; the server's restart stops
-the job's whole process group (vertex_local/vertex/process_groups.py).
+parent with SERVER_PID. Children the job starts itself (setup commands included) are not covered by the signal;
+the server's restart stops the job's whole process group (vertex_local/vertex/process_groups.py).
 """
 
 from __future__ import annotations
 
 import ctypes
+import json
 import os
+import shlex
 import signal
+import subprocess
 import sys
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
@@ -28,10 +32,24 @@ def die_with_parent(parent_pid: int) -> bool:
     return os.getppid() == parent_pid
 
 
+def run_setup(commands: list[list[str]]) -> int:
+    """Each setup command in turn, saying in the log what runs; the status of the first one that fails."""
+    for command in commands:
+        print(f"vertex-local: running {shlex.join(command)}", flush=True)
+        status = subprocess.call(command, stdin=subprocess.DEVNULL)
+        if status != 0:
+            print(f"vertex-local: the command exited with status {status}", flush=True)
+            return status if status > 0 else 128 - status
+    return 0
+
+
 def main(argv: list[str]) -> int:
-    parent_pid, executable, command = int(argv[0]), argv[1], argv[2:]
+    parent_pid, setup, executable, command = int(argv[0]), json.loads(argv[1]), argv[2], argv[3:]
     if not die_with_parent(parent_pid):
         return PARENT_GONE_EXIT
+    status = run_setup(setup)
+    if status:
+        return status
     os.execv(executable, command)  # the server resolved the executable; argv[0] stays what the job spec says
     return 0  # not reached
 

@@ -1,8 +1,9 @@
 """Read a custom job's replica logs in bounded chunks: whole, or their last lines, never more than a byte budget.
 
-A log can be hundreds of megabytes. Nothing here holds more than one chunk: the route streams what `chunks` yields,
+A log can be hundreds of megabytes. Nothing here holds more than one chunk: the route streams what `stream` yields,
 from a worker thread (Starlette iterates a plain iterator in its thread pool), so the event loop and the
-predictions it serves never wait on a log read.
+predictions it serves never wait on a log read. The route splits its byte budget evenly between the replicas; a log
+cut by it starts with a line saying how many bytes were left out.
 """
 
 from __future__ import annotations
@@ -86,6 +87,16 @@ def chunks(path: Path, start: int, end: int) -> Iterator[str]:
             remaining -= len(block)
             yield decoder.decode(block)
     yield decoder.decode(b"", final=True)
+
+
+def stream(files: list[Path], parts: list[Slice]) -> Iterator[str]:
+    """Several logs one after the other, each headed `==> workerpoolN-M <==` when there are several."""
+    for index, (path, part) in enumerate(zip(files, parts, strict=True)):
+        separator = "\n" if index else ""
+        yield f"{separator}==> {path.stem} <==\n" if len(files) > 1 else separator
+        if part.cut:
+            yield f"[vertex-local: the first {part.start} bytes of this log are left out; see ?tail=N]\n"
+        yield from chunks(path, part.start, part.end)
 
 
 def tail_text(path: Path, lines: int, budget: int = CHUNK_BYTES) -> str:

@@ -1,9 +1,11 @@
-"""Run a CustomJob's worker pools as local processes: one process per replica, logs to files.
+"""Run a CustomJob's worker pools as local processes: one process per replica, each in its own venv, logs to files.
 
-Each replica runs containerSpec.command + args in the project's environment, with the env Vertex gives
-a container: the spec's env, AIP_MODEL_DIR / AIP_CHECKPOINT_DIR / AIP_TENSORBOARD_LOG_DIR under
-baseOutputDirectory (gs:// URIs, as on Vertex: a job reaches the bucket only through the storage API),
-and TF_CONFIG / CLUSTER_SPEC when a job has more than one replica.
+Each replica runs with the env Vertex gives a container: the spec's env, AIP_MODEL_DIR / AIP_CHECKPOINT_DIR /
+AIP_TENSORBOARD_LOG_DIR under baseOutputDirectory (gs:// URIs, as on Vertex: a job reaches the bucket only through
+the storage API), and TF_CONFIG / CLUSTER_SPEC when a job has more than one replica. A containerSpec runs its
+command + args in the server's working directory; a pythonPackageSpec installs its packages into a fresh venv,
+then runs `python -m module args` in the replica's own folder (job_envs.py). /gcs/ paths in either point into the
+job's workspace (job_gcs.py).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from vertex_local.errors import ApiError
+from vertex_local.vertex import job_envs, job_gcs
+from vertex_local.vertex.job_pools import Pool, check_pool
 
 GCS_SCHEME = "gs://"
 BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]")  # Cloud Storage's rule for bucket names
@@ -31,6 +35,7 @@ TF_TASK_TYPES = ("chief", "worker", "ps", "evaluator")  # worker pool 0..3, as V
 MAX_REPLICAS = 16  # processes one local job may start: Vertex scales further, one machine does not
 JOB_EXEC = str(Path(__file__).with_name("job_exec.py"))  # run as a script: it needs nothing but the stdlib
 STOP_GRACE_S = 5.0  # SIGTERM first; SIGKILL if a replica is still there after this long
+NEEDS_METADATA = ("experiment", "experimentRun", "tensorboard")  # refused, never stored and ignored
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +43,21 @@ class Replica:
     name: str  # workerpool0-0
     argv: tuple[str, ...]
     env: dict[str, str]
+    python: job_envs.JobPython
+    setup: tuple[tuple[str, ...], ...] = ()  # commands run before argv (a prebuilt image's pip install)
+    cwd: Path | None = None  # None: the server's working directory
+
+
+@dataclasses.dataclass(frozen=True)
+class JobPlan:
+    workspace: Path  # the job's own folder: replicas' venvs, copied packages, the /gcs stand-in
+    replicas: list[Replica]
+    packages: dict[str, str]  # local file -> the gs:// package it is copied from
+    mounts: set[job_gcs.Reference]
+
+    @property
+    def gcs_root(self) -> Path:
+        return self.workspace / "gcs"
 
 
 def output_env(job_spec: dict[str, Any]) -> dict[str, str]:
@@ -61,75 +81,55 @@ def output_env(job_spec: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def plan_replicas(job_id: str, job_spec: dict[str, Any], base_env: Mapping[str, str]) -> list[Replica]:
-    """Every replica of every worker pool, with its argv and environment; ApiError(400) for a bad spec.
+def plan_job(job_id: str, job_spec: dict[str, Any], base_env: Mapping[str, str], workspace: Path) -> JobPlan:
+    """Every replica of every worker pool, with its argv, environment and venv; ApiError(400) for a bad spec.
 
     base_env holds STORAGE_EMULATOR_HOST (this server's URL): the one way a job's google-cloud-storage
     client finds vertex-local's buckets. On Vertex the variable is absent and the job's service account is used.
     """
+    for field in NEEDS_METADATA:
+        if job_spec.get(field):
+            raise ApiError(400, f"jobSpec.{field}: Vertex Experiments and Vertex AI TensorBoard are not implemented by "
+                           "vertex-local (no Vertex ML Metadata); leave it out locally")  # fmt: skip
     pools = job_spec.get("workerPoolSpecs")
     if not isinstance(pools, list) or not 1 <= len(pools) <= len(TF_TASK_TYPES):
         raise ApiError(400, f"jobSpec.workerPoolSpecs must be a list of 1 to {len(TF_TASK_TYPES)} worker pools")
-    shared = {
-        **base_env,
-        **output_env(job_spec),
-        "CLOUD_ML_JOB_ID": job_id,
-        "PYTHONUNBUFFERED": "1",
-    }
-    planned = [(index, *_pool_plan(index, pool)) for index, pool in enumerate(pools) if pool]
-    replicas = []
-    total = sum(count for _, count, _, _ in planned)
+    planned = [check_pool(index, pool) for index, pool in enumerate(pools) if pool]
+    total = sum(pool.count for pool in planned)
     if total > MAX_REPLICAS:
         raise ApiError(400, f"the job asks for {total} replicas; vertex-local runs at most {MAX_REPLICAS} processes")
-    cluster = _cluster(planned) if total > 1 else None
-    for index, count, argv, spec_env in planned:
-        for replica in range(count):
-            env = {**shared, **spec_env}
-            if cluster:
-                env |= _cluster_env(cluster, index, replica, job_id)
-            replicas.append(Replica(f"workerpool{index}-{replica}", argv, env))
-    if not replicas:
+    if not total:
         raise ApiError(400, "jobSpec.workerPoolSpecs has no replicas to run")
-    return replicas
+    plan = JobPlan(workspace, [], {}, job_gcs.references(text for pool in planned for text in pool.texts()))
+    if plan.mounts and not job_gcs.root_is_safe(plan.gcs_root):
+        raise ApiError(400, f"the job names /gcs/ paths, and vertex-local's state folder {plan.gcs_root} cannot stand "
+                       "in for /gcs in a command line (it holds spaces or shell characters)")  # fmt: skip
+    shared = {**base_env, **output_env(job_spec), "CLOUD_ML_JOB_ID": job_id, "PYTHONUNBUFFERED": "1"}
+    cluster = _cluster(planned) if total > 1 else None
+    for pool in planned:
+        files = pool.package.package_files(str(workspace / "packages" / str(pool.index))) if pool.package else []
+        plan.packages.update(zip(files, pool.package.package_uris if pool.package else (), strict=True))
+        for replica in range(pool.count):
+            env = {**shared, **{key: job_gcs.rewrite(value, plan.gcs_root) for key, value in pool.env.items()}}
+            if cluster:
+                env |= _cluster_env(cluster, pool.index, replica, job_id)
+            plan.replicas.append(_replica(pool, f"workerpool{pool.index}-{replica}", env, plan.gcs_root, files))
+    return plan
 
 
-def _pool_plan(index: int, pool: dict[str, Any]) -> tuple[int, tuple[str, ...], dict[str, str]]:
-    where = f"jobSpec.workerPoolSpecs[{index}]"
-    if not isinstance(pool, dict):
-        raise ApiError(400, f"{where} must be an object")
-    if "pythonPackageSpec" in pool:
-        raise ApiError(400, f"{where}.pythonPackageSpec is not supported by vertex-local; use containerSpec")
-    container = pool.get("containerSpec") or {}
-    if not isinstance(container, dict):
-        raise ApiError(400, f"{where}.containerSpec must be an object")
-    argv = (*argv_part(container, "command", where), *argv_part(container, "args", where))
-    if not container.get("command"):
-        raise ApiError(400, f"{where}.containerSpec.command is required: vertex-local runs it as a local "
-                       "process and cannot read a container image's ENTRYPOINT")  # fmt: skip
-    try:
-        count = int(pool.get("replicaCount", 1))
-    except (TypeError, ValueError, OverflowError):
-        raise ApiError(400, f"{where}.replicaCount must be an integer, got {pool.get('replicaCount')!r}") from None
-    if count < 0 or (index == 0 and count != 1):
-        raise ApiError(400, f"{where}.replicaCount = {count}: pool 0 takes exactly 1 replica, others 0 or more")
-    env_list = container.get("env") or []
-    if not isinstance(env_list, list) or not all(isinstance(item, dict) for item in env_list):
-        raise ApiError(400, f"{where}.containerSpec.env must be a list of {{name, value}} objects")
-    env = {str(item.get("name", "")): str(item.get("value", "")) for item in env_list}
-    return count, argv, env
+def _replica(pool: Pool, name: str, env: dict[str, str], gcs_root: Path, packages: list[str]) -> Replica:
+    python = job_envs.JobPython(gcs_root.parent / name, pool.kind)
+    env |= python.env(env.get("PATH", os.defpath))  # its venv first, whatever PATH the spec set
+    argv = tuple(job_gcs.rewrite(part, gcs_root) for part in pool.argv)
+    if pool.package is None:
+        return Replica(name, argv, env, python)
+    command = (str(python.python), "-m", pool.package.module, *argv)
+    return Replica(name, command, env, python, (python.pip_install(packages),), python.root)
 
 
-def argv_part(container: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
-    """containerSpec.command or .args as strings; 400 unless it is a list of strings or numbers."""
-    parts = container.get(key) or []
-    if not isinstance(parts, list) or not all(isinstance(p, str | int | float) for p in parts):
-        raise ApiError(400, f"{where}.containerSpec.{key} must be a list of strings")
-    return tuple(str(part) for part in parts)
-
-
-def _cluster(planned: list) -> dict[str, list[str]]:
+def _cluster(planned: list[Pool]) -> dict[str, list[str]]:
     """One free loopback port per replica, by TensorFlow task type."""
-    return {TF_TASK_TYPES[index]: [f"127.0.0.1:{free_port()}" for _ in range(count)] for index, count, *_ in planned}
+    return {TF_TASK_TYPES[pool.index]: [f"127.0.0.1:{free_port()}" for _ in range(pool.count)] for pool in planned}
 
 
 def _cluster_env(cluster: dict[str, list[str]], index: int, replica: int, job_id: str) -> dict[str, str]:
@@ -160,10 +160,12 @@ def resolve_executable(command: str, path: str, cwd: Path) -> str:
     return found
 
 
-async def start_replica(replica: Replica, cwd: Path, log_path: Path) -> asyncio.subprocess.Process:
+async def start_replica(replica: Replica, workdir: Path, log_path: Path) -> asyncio.subprocess.Process:
     """Start one replica in its own process group, set to die with this server (job_exec.py), logging to a file."""
+    cwd = replica.cwd or workdir
     executable = resolve_executable(replica.argv[0], replica.env.get("PATH", os.defpath), cwd)
-    launcher = (sys.executable, "-I", JOB_EXEC, str(os.getpid()), executable, *replica.argv)
+    setup = json.dumps([list(command) for command in replica.setup])
+    launcher = (sys.executable, "-I", JOB_EXEC, str(os.getpid()), setup, executable, *replica.argv)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         return await asyncio.create_subprocess_exec(
@@ -181,6 +183,22 @@ async def stop_replica(process: asyncio.subprocess.Process) -> None:
             os.killpg(process.pid, sig)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(process.wait(), STOP_GRACE_S)
+
+
+async def first_failure(running: dict[str, asyncio.subprocess.Process]) -> tuple[str, int] | None:
+    """Wait for every replica: (name, status) of the first one to exit non-zero, or None when all succeed."""
+    waits = {asyncio.create_task(process.wait()): name for name, process in running.items()}
+    try:
+        while waits:
+            finished, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for task in finished:
+                name, code = waits.pop(task), task.result()
+                if code != 0:
+                    return name, code
+        return None
+    finally:
+        for task in waits:
+            task.cancel()
 
 
 def describe_exit(name: str, code: int) -> str:

@@ -1,30 +1,35 @@
-"""Vertex AI JobService routes for JobService: create (and run), get, list, cancel, delete, logs.
+"""Vertex AI JobService routes for custom jobs: create (and run), get, list, cancel, delete, logs.
 
-States go PENDING -> RUNNING -> SUCCEEDED / FAILED / CANCELLED. A failed job's error.message carries the
-replica's exit status and the tail of its log; GET customJobs/{id}:logs streams the logs (vertex-local's own
-route: on Vertex they are in Cloud Logging). Running replicas' process groups are recorded, so a restart after
-a crash stops whatever a job left running (process_groups.py).
+States go PENDING -> RUNNING -> SUCCEEDED / FAILED / CANCELLED. RUNNING starts with the job's workspace (venvs,
+packages, /gcs/ copies: job_workspace.py); when the replicas end, what they wrote under /gcs/ is uploaded and the
+workspace removed. A failed job's error.message carries the replica's exit status and the tail of its log;
+GET customJobs/{id}:logs streams the logs (vertex-local's own route: on Vertex they are in Cloud Logging). A restart
+after a crash stops whatever a job left running (process_groups.py) and removes the workspaces left behind.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator, Mapping
+import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from pipeline_config import Serving
+from vertex_local.daemon import TOKEN_VARIABLE
 from vertex_local.documents import CustomJobDoc
 from vertex_local.errors import ApiError, rpc_status
+from vertex_local.gcs import ObjectStore
 from vertex_local.http.bodies import read_json
 from vertex_local.state import StateStore
-from vertex_local.vertex import job_logs, job_runner, process_groups
+from vertex_local.vertex import job_gcs, job_logs, job_runner, job_workspace, process_groups
 from vertex_local.vertex.fields import json_response, labels_field, location_path, now, text_field
 from vertex_local.vertex.filters import compile_filter
-from vertex_local.vertex.operations import EMPTY, Operations, typed
+from vertex_local.vertex.operations import DELETE, EMPTY, Operations, typed
 
 LOG = logging.getLogger("vertex_local.jobs")
 KIND = "customJob"
@@ -35,15 +40,18 @@ ERROR_TAIL_LINES = 20  # log lines quoted in a failed job's error.message
 
 
 class JobService:
-    def __init__(self, store: StateStore, operations: Operations, logs_dir: Path, workdir: Path,
-                 base_env: Mapping[str, str], storage_url: str, log_read_limit: int) -> None:  # fmt: skip
+    def __init__(self, store: StateStore, operations: Operations, objects: ObjectStore, logs_dir: Path,
+                 workdir: Path, base_env: Mapping[str, str], storage_url: str, limits: Serving) -> None:  # fmt: skip
         self.store = store
         self.operations = operations
+        self.objects = objects
         self.logs_dir = logs_dir
         self.workdir = workdir
-        # The job's google-cloud-storage client finds this server's buckets only through this variable.
-        self.base_env = {**base_env, "STORAGE_EMULATOR_HOST": storage_url}
-        self.log_read_limit = log_read_limit
+        self.storage = job_gcs.StorageApi(storage_url, base_env.get(TOKEN_VARIABLE))  # /gcs/ write-back's uploads
+        self.base_env = {**base_env, "STORAGE_EMULATOR_HOST": storage_url}  # how a job's storage client finds us
+        self.log_read_limit = limits.max_log_read_bytes
+        self.object_read_limit = limits.max_job_read_bytes
+        self.closing = False  # set by shutdown(): this server's storage API no longer answers
         self.processes: dict[str, dict[str, asyncio.subprocess.Process]] = {}
         self.stop_reasons: dict[str, tuple[str, dict[str, Any]]] = {}  # job id -> (final state, error)
         self.tasks: dict[str, asyncio.Task] = {}
@@ -55,9 +63,13 @@ class JobService:
         return doc
 
     def _update(self, job_id: str, **fields: Any) -> CustomJobDoc:
-        doc = self.store.get(KIND, job_id) or {}
-        doc.update(fields, updateTime=now())
-        self.store.put(KIND, job_id, doc)
+        """Change fields of the stored job: read, change and write in one transaction, so no other write is lost."""
+        with self.store.transaction():
+            doc = self.store.get(KIND, job_id)
+            if doc is None:
+                raise LookupError(f"customJob {job_id} is gone")
+            doc.update(fields, updateTime=now())
+            self.store.put(KIND, job_id, doc)
         return doc
 
     @staticmethod
@@ -66,37 +78,37 @@ class JobService:
 
     async def create(self, request: Request) -> Response:
         body, parent = await read_json(request), location_path(request)
-        display_name = text_field(body, "displayName", "customJob", required=True)
-        labels = labels_field(body, "customJob")
+        display_name, labels = text_field(body, "displayName", "customJob", True), labels_field(body, "customJob")
         job_spec = body.get("jobSpec")
         if not isinstance(job_spec, dict):
             raise ApiError(400, "customJob.jobSpec is required and must be an object")
         job_id = self.store.next_id()
-        replicas = job_runner.plan_replicas(job_id, job_spec, self.base_env)
+        plan = job_runner.plan_job(job_id, job_spec, self.base_env, self.logs_dir / job_id / job_workspace.WORKSPACE)
         stamp = now()
         doc = {"id": job_id, "parent": parent, "name": f"{parent}/customJobs/{job_id}",
                "displayName": display_name, "jobSpec": job_spec, "labels": labels,
                "state": "JOB_STATE_PENDING", "createTime": stamp, "updateTime": stamp}  # fmt: skip
         self.store.put(KIND, job_id, doc)
-        self.tasks[job_id] = asyncio.create_task(self._run(job_id, replicas))
+        self.tasks[job_id] = asyncio.create_task(self._run(job_id, plan))
         self.tasks[job_id].add_done_callback(lambda _: self.tasks.pop(job_id, None))
-        LOG.info(
-            "customJob %s (%s): %d replica(s), %s",
-            job_id,
-            display_name,
-            len(replicas),
-            replicas[0].argv,
-        )
+        LOG.info("customJob %s (%s): %d replica(s) %s", job_id, display_name, len(plan.replicas), plan.replicas[0].argv)
         return json_response(self.render(doc))
 
-    async def _run(self, job_id: str, replicas: list[job_runner.Replica]) -> None:
+    async def _run(self, job_id: str, plan: job_runner.JobPlan) -> None:
+        prepared = job_workspace.Prepared([], {})
         try:
-            failure = await self._run_replicas(job_id, replicas)
-        except Exception as exc:  # a bug of ours must still end the job, not leave it RUNNING
-            LOG.exception("customJob %s: runner failed", job_id)
-            failure = rpc_status("INTERNAL", f"vertex-local could not run the job: {type(exc).__name__}: {exc}")
+            prepared, failure = await self._prepare(job_id, plan)
+            failure = failure or await self._run_replicas(job_id, plan.replicas)
+        except Exception as exc:  # a bug of ours (or a full disk) must still end the job, not leave it RUNNING
+            failure = internal_error(job_id, exc)
         finally:
             await self._stop_all(job_id)
+        try:
+            failure = await self._write_back(job_id, plan, prepared) or failure
+        except Exception as exc:
+            failure = internal_error(job_id, exc)
+        finally:
+            await asyncio.to_thread(job_workspace.remove, self.logs_dir / job_id)
         if job_id in self.stop_reasons:
             state, error = self.stop_reasons.pop(job_id)
             self._update(job_id, state=state, error=error, endTime=now())
@@ -106,11 +118,35 @@ class JobService:
             self._update(job_id, state="JOB_STATE_SUCCEEDED", endTime=now())
         LOG.info("customJob %s: %s", job_id, self.store.get(KIND, job_id)["state"])
 
+    async def _prepare(self, job_id: str, plan: job_runner.JobPlan) -> tuple[job_workspace.Prepared, dict | None]:
+        """RUNNING, then the workspace; (what it holds, the error that fails the job before any replica starts)."""
+        if job_id in self.stop_reasons:
+            return job_workspace.Prepared([], {}), None
+        self._update(job_id, state="JOB_STATE_RUNNING", startTime=now())
+        try:
+            prepared = await asyncio.to_thread(job_workspace.prepare, plan, self.objects, self.object_read_limit)
+        except ValueError as exc:
+            return job_workspace.Prepared([], {}), rpc_status("INVALID_ARGUMENT", str(exc))
+        job_workspace.note(prepared.notes, [self._log(job_id, replica.name) for replica in plan.replicas])
+        return prepared, None
+
+    async def _write_back(self, job_id: str, plan: job_runner.JobPlan, prepared: job_workspace.Prepared) -> dict | None:
+        """Upload what the job wrote under /gcs/, as the mount would have; the error that fails the job, if any."""
+        if not plan.mounts:
+            return None
+        if self.closing:  # this server's storage API no longer answers: say so rather than lose the files quietly
+            state, error = self.stop_reasons.get(job_id, ("JOB_STATE_FAILED", rpc_status("ABORTED", "stopped")))
+            note = f"{error['message']}; files the job wrote under /gcs/ were not uploaded"
+            self.stop_reasons[job_id] = (state, {**error, "message": note})
+            return None
+        log = self._log(job_id, plan.replicas[0].name)
+        failed = await asyncio.to_thread(job_workspace.write_back, plan, prepared, self.storage, log)
+        return rpc_status("INVALID_ARGUMENT", f"files under /gcs/ were not all uploaded: {failed}") if failed else None
+
     async def _run_replicas(self, job_id: str, replicas: list[job_runner.Replica]) -> dict[str, Any] | None:
         """Start every replica, wait for all; the first one to fail stops the rest. Returns the error."""
         if job_id in self.stop_reasons:
             return None
-        self._update(job_id, state="JOB_STATE_RUNNING", startTime=now())
         running = self.processes.setdefault(job_id, {})
         for replica in replicas:
             try:
@@ -121,18 +157,11 @@ class JobService:
                 message = f"{replica.name}: cannot start the job's command {replica.argv[0]!r}: {exc.strerror or exc}"
                 return rpc_status("INVALID_ARGUMENT", message)
             self._record_processes(job_id, running)
-        waits = {asyncio.create_task(process.wait()): name for name, process in running.items()}
-        while waits:
-            finished, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            for task in finished:
-                name, code = waits.pop(task), task.result()
-                if code != 0:
-                    for task in waits:
-                        task.cancel()
-                    tail = job_logs.tail_text(self._log(job_id, name), ERROR_TAIL_LINES)
-                    message = f"{job_runner.describe_exit(name, code)} Last log lines:\n{tail}"
-                    return rpc_status("INVALID_ARGUMENT", message)
-        return None
+        failed = await job_runner.first_failure(running)
+        if failed is None:
+            return None
+        tail = job_logs.tail_text(self._log(job_id, failed[0]), ERROR_TAIL_LINES)
+        return rpc_status("INVALID_ARGUMENT", f"{job_runner.describe_exit(*failed)} Last log lines:\n{tail}")
 
     def _record_processes(self, job_id: str, running: dict[str, asyncio.subprocess.Process]) -> None:
         """Store what identifies each replica's process group, for the restart after a crash."""
@@ -167,21 +196,20 @@ class JobService:
         return json_response({})
 
     async def delete(self, request: Request) -> Response:
+        """Delete a job that has ended (and its logs); the operation carries DeleteOperationMetadata."""
         parent = location_path(request)
-        doc = self.doc(parent, request.path_params["job"])
-        if doc["state"] not in DONE_STATES:
-            raise ApiError(400, f"customJob {doc['name']} is {doc['state']}; cancel it first", "FAILED_PRECONDITION")
-        self.store.delete(KIND, doc["id"])
-        return json_response(self.operations.completed(parent, typed(EMPTY)))
+        with self.store.transaction():
+            doc = self.doc(parent, request.path_params["job"])
+            if doc["state"] not in DONE_STATES:
+                raise ApiError(400, f"customJob {doc['name']} is {doc['state']}; cancel it first",
+                               "FAILED_PRECONDITION")  # fmt: skip
+            self.store.delete(KIND, doc["id"])
+        await asyncio.to_thread(shutil.rmtree, self.logs_dir / doc["id"], True)
+        return json_response(self.operations.completed(parent, typed(EMPTY), DELETE))
 
     async def logs(self, request: Request) -> Response:
-        """The job's logs, every replica's in turn (headed `==> workerpoolN-M <==` when there are several).
-
-        ?tail=N keeps the last N lines of each. One request reads at most [serving] max_log_read_bytes in all,
-        split evenly between the replicas and counted back from each log's end: a longer log starts with a line
-        saying how many bytes were left out. The logs are streamed from a worker thread in 64 KiB chunks, so a
-        large one costs neither memory nor the event loop's time.
-        """
+        """Every replica's log in turn; ?tail=N keeps the last N lines of each. At most [serving]
+        max_log_read_bytes in all, split between the replicas, counted back from each end (job_logs.py)."""
         doc = self.doc(location_path(request), request.path_params["job"])
         wanted = request.query_params.get("tail", "")
         if wanted and not wanted.isdigit():
@@ -190,15 +218,7 @@ class JobService:
         budget = self.log_read_limit // max(1, len(files))
         parts = await asyncio.to_thread(lambda: [job_logs.plan(path, int(wanted) if wanted else None, budget)
                                                  for path in files])  # fmt: skip
-        return StreamingResponse(self._stream(files, parts), media_type="text/plain; charset=utf-8")
-
-    def _stream(self, files: list[Path], parts: list[job_logs.Slice]) -> Iterator[str]:
-        for index, (path, part) in enumerate(zip(files, parts, strict=True)):
-            separator = "\n" if index else ""
-            yield f"{separator}==> {path.stem} <==\n" if len(files) > 1 else separator
-            if part.cut:
-                yield f"[vertex-local: the first {part.start} bytes of this log are left out; see ?tail=N]\n"
-            yield from job_logs.chunks(path, part.start, part.end)
+        return StreamingResponse(job_logs.stream(files, parts), media_type="text/plain; charset=utf-8")
 
     def recover(self) -> int:
         """After a restart: stop the processes jobs left behind; jobs that were running can no longer finish."""
@@ -206,8 +226,9 @@ class JobService:
         for saved in self.store.list(PROCESSES_KIND):
             stopped += process_groups.stop_leftovers(saved["processes"], saved["job"])
             self.store.delete(PROCESSES_KIND, saved["job"])
-        if stopped:
-            LOG.warning("restart: stopped %d process(es) that custom jobs left running", stopped)
+        if (removed := job_workspace.remove_all(self.logs_dir)) or stopped:
+            LOG.warning("restart: stopped %d process(es) that custom jobs left running; removed %d custom job "
+                        "workspace(s)", stopped, removed)  # fmt: skip
         stale = [doc for doc in self.store.list(KIND) if doc["state"] not in DONE_STATES]
         for doc in stale:
             error = rpc_status("ABORTED", "vertex-local restarted while the job was running; its processes are stopped")
@@ -216,8 +237,14 @@ class JobService:
 
     async def shutdown(self) -> None:
         """Stop every running job's processes; the jobs end FAILED, saying why."""
+        self.closing = True
         for job_id in list(self.tasks):
             error = rpc_status("ABORTED", "vertex-local stopped while the job was running")
             self.stop_reasons.setdefault(job_id, ("JOB_STATE_FAILED", error))
         await asyncio.gather(*(self._stop_all(job_id) for job_id in list(self.processes)))
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+
+
+def internal_error(job_id: str, exc: Exception) -> dict[str, Any]:
+    LOG.exception("customJob %s: runner failed", job_id)
+    return rpc_status("INTERNAL", f"vertex-local could not run the job: {type(exc).__name__}: {exc}")

@@ -69,6 +69,15 @@ OPTIMIZED_GPUS = {
     "a3-highgpu": "NVIDIA_H100_80GB", "a3-megagpu": "NVIDIA_H100_MEGA_80GB", "a3-ultragpu": "NVIDIA_H200_141GB",
     "a4-highgpu": "NVIDIA_B200", "g2-standard": "NVIDIA_L4",
 }  # fmt: skip
+# AcceleratorType's numbers (google/cloud/aiplatform/v1/accelerator_type.proto): JSON may carry an enum as its
+# number, and the SDK's REST transport does (enum-encoding=int).
+ACCELERATOR_NUMBERS = {
+    0: "ACCELERATOR_TYPE_UNSPECIFIED", 1: "NVIDIA_TESLA_K80", 2: "NVIDIA_TESLA_P100", 3: "NVIDIA_TESLA_V100",
+    4: "NVIDIA_TESLA_P4", 5: "NVIDIA_TESLA_T4", 6: "TPU_V2", 7: "TPU_V3", 8: "NVIDIA_TESLA_A100",
+    9: "NVIDIA_A100_80GB", 10: "TPU_V4_POD", 11: "NVIDIA_L4", 12: "TPU_V5_LITEPOD", 13: "NVIDIA_H100_80GB",
+    14: "NVIDIA_H100_MEGA_80GB", 15: "NVIDIA_H200_141GB", 16: "NVIDIA_B200", 17: "NVIDIA_GB200",
+    18: "NVIDIA_RTX_PRO_6000",
+}  # fmt: skip
 G2_GPU_COUNTS = {"4": 1, "8": 1, "12": 1, "16": 1, "24": 2, "32": 1, "48": 4, "96": 8}  # the G2 table
 
 
@@ -118,10 +127,12 @@ def check_machine_spec(spec: Any, where: str, purpose: str) -> dict[str, Any]:
         raise ApiError(400, f"{where} is required and must be an object")
     machine = spec.get("machineType") or (DEFAULT_DEPLOY_MACHINE if purpose == PREDICTION else None)
     known = PREDICTION_MACHINES if purpose == PREDICTION else TRAINING_MACHINES
-    if machine not in known:
+    if not isinstance(machine, str) or machine not in known:  # a list or object is not hashable: no lookup
         raise ApiError(400, f"{where}.machineType {machine!r} is not a machine type Vertex offers for {purpose} "
                        f"(see {PAGES[purpose]})")  # fmt: skip
     accelerator = spec.get("acceleratorType") or ""
+    if isinstance(accelerator, int) and not isinstance(accelerator, bool):  # the SDK sends enum-encoding=int
+        accelerator = ACCELERATOR_NUMBERS.get(accelerator, accelerator)
     if accelerator == "ACCELERATOR_TYPE_UNSPECIFIED":
         accelerator = ""
     if not isinstance(accelerator, str):

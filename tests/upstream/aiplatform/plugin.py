@@ -28,7 +28,6 @@ URL = os.environ["VERTEX_LOCAL_URL"]
 PROJECT = os.environ["BUILD_SPECIFIC_GCLOUD_PROJECT"]
 SAMPLE_MODEL = b"placeholder: the version-management test registers this file, nothing loads it\n"
 PERMANENT_ENDPOINT_ID = "4966625964059525120"  # test_model_interactions' _PERMANENT_IRIS_ENDPOINT_ID
-PROJECT_NUMBER = "0"  # the projectNumber vertex-local's buckets report (the SDK compares it before reusing one)
 
 
 def point_sdk_at_vertex_local() -> None:
@@ -40,7 +39,8 @@ def no_google_credentials(*args: object, **kwargs: object) -> tuple:
     return AnonymousCredentials(), PROJECT
 
 
-def seed_what_googles_project_has() -> None:
+def seed_what_googles_project_has() -> str:
+    """Create what the tests expect to find; returns the project number vertex-local's buckets report."""
     client = storage.Client(project=PROJECT)
     bucket_name, _, blob_name = test_model_upload._XGBOOST_MODEL_URI.removeprefix("gs://").partition("/")
     bucket = client.bucket(bucket_name)
@@ -52,12 +52,14 @@ def seed_what_googles_project_has() -> None:
         created = requests.post(f"{endpoints}?endpointId={PERMANENT_ENDPOINT_ID}", json={"displayName": "iris"},
                                 timeout=30)  # fmt: skip
         created.raise_for_status()
+    return str(client.get_bucket(bucket_name).project_number)
 
 
 google.auth.default = no_google_credentials
-resource_manager_utils.get_project_number = lambda *args, **kwargs: PROJECT_NUMBER  # Resource Manager is gRPC
 point_sdk_at_vertex_local()  # test_model_interactions calls the SDK in its class body, at import
-seed_what_googles_project_has()
+# The SDK compares a staging bucket's projectNumber with the project's before reusing it; Resource Manager is gRPC.
+PROJECT_NUMBER = seed_what_googles_project_has()
+resource_manager_utils.get_project_number = lambda *args, **kwargs: PROJECT_NUMBER
 upstream_setup_method = e2e_base.TestEndToEnd.setup_method
 
 

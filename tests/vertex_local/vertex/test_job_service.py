@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
-import sys
+import re
 import time
 from pathlib import Path
 
@@ -104,12 +104,18 @@ def test_a_job_gets_vertexs_gs_output_dirs_this_server_as_storage_host_and_no_pa
     assert env["AIP_CHECKPOINT_DIR"] == f"{base}/checkpoints/"
     assert env["AIP_TENSORBOARD_LOG_DIR"] == f"{base}/logs/"
     assert env["STORAGE_EMULATOR_HOST"] == vertex.url
-    assert [key for key, value in env.items() if str(vertex.state_dir) in value] == []
-    assert env["CLOUD_ML_JOB_ID"] == job.resource_name.rsplit("/", 1)[1]
+    job_id = job.resource_name.rsplit("/", 1)[1]
+    workspace = vertex.state_dir / "jobs" / job_id / "workspace" / "workerpool0-0"
+    # The only paths into the state dir are the replica's own venv and user base, never the object store.
+    assert {key for key, value in env.items() if str(vertex.state_dir) in value} == {"PATH", "VIRTUAL_ENV",
+                                                                                    "PYTHONUSERBASE"}  # fmt: skip
+    assert env["PATH"].startswith(f"{workspace}/venv/bin:") and env["PYTHONUSERBASE"] == f"{workspace}/user"
+    assert env["CLOUD_ML_JOB_ID"] == job_id
     assert env["GREETING"] == "hello"
     assert "TF_CONFIG" not in env  # one replica: no cluster
-    assert Path(seen["python"]).parent == Path(sys.executable).parent
+    assert Path(seen["python"]) == workspace / "venv" / "bin" / "python"
     assert Path(seen["cwd"]) == REPO_ROOT
+    assert not workspace.exists()  # removed when the job ended
 
 
 def test_every_replica_of_a_multi_replica_job_runs_with_its_tf_config(vertex, unique_name) -> None:
@@ -171,29 +177,45 @@ def test_cancel_stops_the_running_process(vertex, unique_name, tmp_path: Path) -
         job.cancel()
 
 
+def gpu(machine: str, accelerator: str, count: int) -> dict:
+    return {"machine_spec": {"machine_type": machine, "accelerator_type": accelerator, "accelerator_count": count}}
+
+
 @pytest.mark.parametrize(
     ("spec", "problem"),
     [
         ({"container_spec": {"image_uri": "trainer:1"}}, "command is required"),
+        # Machines Vertex does not offer for training (machines.py: the training page's tables).
         (
-            {
-                "python_package_spec": {
-                    "executor_image_uri": "x",
-                    "package_uris": ["gs://b/p"],
-                    "python_module": "m",
-                }
-            },
-            "pythonPackageSpec",
+            {"machine_spec": {"machine_type": "n1-standard-2"}},
+            "'n1-standard-2' is not a machine type Vertex offers for",
         ),
+        (
+            {"machine_spec": {"machine_type": "e2-standard-2"}},
+            "'e2-standard-2' is not a machine type Vertex offers for",
+        ),
+        (gpu("n1-standard-4", "NVIDIA_TESLA_A100", 1), "n1-standard-4 takes no NVIDIA_TESLA_A100"),
+        (gpu("n1-standard-16", "NVIDIA_TESLA_V100", 1), "NVIDIA_TESLA_V100 x 1 on n1-standard-16 (16 vCPUs)"),
+        (gpu("n1-standard-4", "NVIDIA_TESLA_T4", 3), "NVIDIA_TESLA_T4 x 3 on n1-standard-4"),
+        (gpu("a2-highgpu-1g", "NVIDIA_TESLA_A100", 2), "a2-highgpu-1g takes acceleratorType NVIDIA_TESLA_A100 with"),
+        (gpu("g2-standard-4", "NVIDIA_TESLA_T4", 1), "g2-standard-4 takes acceleratorType NVIDIA_L4"),
     ],
 )
-def test_specs_vertex_local_cannot_run_are_refused_with_bad_request(vertex, unique_name, spec, problem) -> None:
-    job = aiplatform.CustomJob(
-        display_name=unique_name,
-        worker_pool_specs=[{"machine_spec": {"machine_type": "n1-standard-4"}, "replica_count": 1, **spec}],
-    )
-    with pytest.raises(exceptions.BadRequest, match=problem):
+def test_specs_vertex_refuses_are_a_bad_request_naming_the_field(vertex, unique_name, spec, problem) -> None:
+    chief = {"machine_spec": {"machine_type": "n1-standard-4"}, "replica_count": 1,
+             "container_spec": {"image_uri": "trainer:1", "command": ["true"]}}  # fmt: skip
+    job = aiplatform.CustomJob(display_name=unique_name, worker_pool_specs=[chief, {**chief, **spec}])
+    with pytest.raises(exceptions.BadRequest, match=re.escape(problem)) as refused:
         job.submit()
+    assert "jobSpec.workerPoolSpecs[1]" in str(refused.value)
+
+
+def test_a_machine_with_a_gpu_it_takes_is_accepted_and_runs_on_this_machines_cpu(vertex, unique_name) -> None:
+    job = custom_job(
+        unique_name, {**pool(["python", "-c"], ["print('ok')"]), **gpu("n1-standard-4", "NVIDIA_TESLA_T4", 1)}
+    )
+    job.run()
+    assert job.state == JobState.JOB_STATE_SUCCEEDED
 
 
 def test_jobs_are_listed_by_display_name_and_state_and_unknown_ones_are_not_found(vertex, unique_name) -> None:
@@ -205,3 +227,20 @@ def test_jobs_are_listed_by_display_name_and_state_and_unknown_ones_are_not_foun
     with pytest.raises(exceptions.NotFound):
         aiplatform.CustomJob.get("987654321")
     assert requests.get(vertex.api("customJobs/987654321:logs"), timeout=10).status_code == 404
+
+
+@pytest.mark.parametrize("field", ["experiment", "experimentRun", "tensorboard"])
+def test_experiment_and_tensorboard_fields_are_refused_not_ignored(vertex, field) -> None:
+    pools = [{"machineSpec": {"machineType": "n1-standard-4"}, "containerSpec": {"imageUri": "x", "command": ["true"]}}]
+    spec = {"workerPoolSpecs": pools, field: f"projects/{vertex.project}/locations/{vertex.location}/x/e"}
+    answer = requests.post(vertex.api("customJobs"), json={"displayName": "refused", "jobSpec": spec}, timeout=30)
+    assert answer.status_code == 400 and f"jobSpec.{field}" in answer.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("machine_type", [[None], {"n1-standard-4": 1}, 4, True])
+def test_a_machine_type_that_is_not_a_string_is_a_bad_request(vertex, machine_type) -> None:
+    pools = [{"machineSpec": {"machineType": machine_type}, "containerSpec": {"imageUri": "x", "command": ["true"]}}]
+    body = {"displayName": "refused", "jobSpec": {"workerPoolSpecs": pools}}
+    answer = requests.post(vertex.api("customJobs"), json=body, timeout=30)
+    assert answer.status_code == 400, answer.text
+    assert "jobSpec.workerPoolSpecs[0].machineSpec.machineType" in answer.json()["error"]["message"]

@@ -69,7 +69,9 @@ def servers(tmp_path: Path) -> Iterator[list[VertexLocal]]:
         server.stop()
 
 
-def test_a_kill_9_mid_job_leaves_no_process_running_and_nothing_written_after_the_restart(servers, tmp_path) -> None:
+def test_a_kill_9_mid_job_leaves_no_process_no_workspace_and_nothing_written_after_the_restart(
+    servers, tmp_path
+) -> None:
     server = start_vertex_local(tmp_path / "state")
     servers.append(server)
     pid_file = tmp_path / "pids.json"
@@ -81,6 +83,8 @@ def test_a_kill_9_mid_job_leaves_no_process_running_and_nothing_written_after_th
     assert answer.status == 200, answer.body
     job = answer.json()["name"]
     wait_until(pid_file.exists, "the job wrote its pids")
+    workspace = tmp_path / "state" / "jobs" / job.rsplit("/", 1)[1] / "workspace"
+    assert (workspace / "workerpool0-0" / "venv").is_dir()
     pids = json.loads(pid_file.read_text())
     wait_until(lambda: heartbeats(server), "the job's child wrote into the bucket")
 
@@ -99,6 +103,7 @@ def test_a_kill_9_mid_job_leaves_no_process_running_and_nothing_written_after_th
     refused = client.json("POST", f"/v1/{job}:cancel", {})
     assert refused.status == 400 and refused.json()["error"]["status"] == "FAILED_PRECONDITION"
     assert "stopped 1 process(es) that custom jobs left running" in restarted.log_tail(200)  # the child
+    assert not workspace.exists() and "removed 1 custom job workspace(s)" in restarted.log_tail(200)
 
 
 def test_a_recorded_group_is_stopped_only_while_it_is_still_the_jobs(tmp_path) -> None:
