@@ -83,6 +83,13 @@ class Smoke:
 
 
 @dataclasses.dataclass(frozen=True)
+class Release:
+    max_archive_bytes: int
+    max_unpacked_bytes: int
+    max_files: int
+
+
+@dataclasses.dataclass(frozen=True)
 class Serving:
     max_body_bytes: int
     max_instances: int
@@ -105,6 +112,7 @@ class Config:
     gate: Gate
     deploy: Deploy
     smoke: Smoke
+    release: Release
     serving: Serving
 
     def as_dict(self) -> dict[str, Any]:
@@ -117,6 +125,7 @@ SECTIONS: dict[str, type] = {
     "gate": Gate,
     "deploy": Deploy,
     "smoke": Smoke,
+    "release": Release,
     "serving": Serving,
 }
 
