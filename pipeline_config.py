@@ -41,6 +41,7 @@ class Vertex:
     api_endpoint: str
     storage_emulator_host: str
     credentials: str
+    token_env: str
     artifact_registry: str
     trainer_image: str
     model_display_name: str
@@ -99,6 +100,10 @@ class Serving:
     max_queue: int
     head_timeout_s: float
     body_timeout_s: float
+    upload_body_timeout_s: float
+    max_connections: int
+    linger_timeout_s: float
+    linger_max_bytes: int
     keep_alive_timeout_s: float
     max_head_bytes: int
     max_log_read_bytes: int

@@ -1,29 +1,44 @@
 """The cloud client layer: the single aiplatform.init, credentials, the storage client, gs:// reads and writes.
 
 The same calls reach Vertex AI and Cloud Storage or vertex-local; only the config differs
-(api_endpoint, storage_emulator_host, anonymous credentials).
+(api_endpoint, storage_emulator_host, anonymous credentials, or vertex-local's bearer token).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import MutableMapping
+import os
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
 from google.api_core import exceptions as google_exceptions
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.cloud import storage
+from google.oauth2.credentials import Credentials as BearerCredentials
 
-from pipeline_config import Config
+from pipeline_config import Config, ConfigError
 from scripts.contract import StepError
 
-ANONYMOUS = "anonymous"  # one of contract.CREDENTIAL_KINDS: what vertex-local takes
+ANONYMOUS = "anonymous"  # one of contract.CREDENTIAL_KINDS: what vertex-local takes on loopback
+TOKEN = "token"  # one of contract.CREDENTIAL_KINDS: vertex-local started with a bearer token
 
 
-def credentials(cfg: Config) -> Credentials | None:
-    """None means Application Default Credentials (Workload Identity in CI)."""
-    return AnonymousCredentials() if cfg.vertex.credentials == ANONYMOUS else None
+def credentials(cfg: Config, environ: Mapping[str, str]) -> Credentials | None:
+    """None means Application Default Credentials (Workload Identity in CI).
+
+    "token": the token in the variable [vertex] token_env names (never in pipeline.toml), sent by both SDKs
+    as `Authorization: Bearer <token>`: google.oauth2's Credentials with a token and no expiry or refresh
+    information add exactly that header to every request and never try to refresh it.
+    """
+    if cfg.vertex.credentials == ANONYMOUS:
+        return AnonymousCredentials()
+    if cfg.vertex.credentials == TOKEN:
+        token = environ.get(cfg.vertex.token_env, "")
+        if not token:
+            raise ConfigError(f"vertex.credentials = token, but ${cfg.vertex.token_env} (vertex.token_env) is not set")
+        return BearerCredentials(token)
+    return None
 
 
 def connect(cfg: Config, environ: MutableMapping[str, str]) -> None:
@@ -44,14 +59,15 @@ def connect(cfg: Config, environ: MutableMapping[str, str]) -> None:
         project=vertex.project,
         location=vertex.region,
         staging_bucket=vertex.staging_bucket,
-        credentials=credentials(cfg),
+        credentials=credentials(cfg, environ),
         **options,
     )
 
 
-def storage_client(cfg: Config) -> storage.Client:
-    """google-cloud-storage, pointed at vertex-local by STORAGE_EMULATOR_HOST (see connect)."""
-    return storage.Client(project=cfg.vertex.project, credentials=credentials(cfg))
+def storage_client(cfg: Config, environ: Mapping[str, str] = os.environ) -> storage.Client:
+    """google-cloud-storage, pointed at vertex-local by STORAGE_EMULATOR_HOST (see connect). `environ` holds
+    the token variable; like STORAGE_EMULATOR_HOST, it is the process environment unless a caller says."""
+    return storage.Client(project=cfg.vertex.project, credentials=credentials(cfg, environ))
 
 
 def split_gs_uri(uri: str) -> tuple[str, str]:
