@@ -105,3 +105,18 @@ def test_the_accuracy_gate_job_fails_exactly_when_the_gate_rejects_even_if_githu
     assert f"_Production baseline unavailable (gh release download failed: {BAD_GATEWAY}): no deltas" in markdown
     assert "first run" not in markdown
     assert len(gh.calls()) == 1  # the report did not ask GitHub a second time
+
+
+def test_before_the_first_release_the_pull_request_gate_passes_as_a_first_run(
+    gh: GhStandIn, names: Names, pipeline_env: VertexLocal, trained_model_dir: Path, unique_name: str, tmp_path: Path
+) -> None:
+    job = accuracy_gate_job(tmp_path, pipeline_env.stage_model(trained_model_dir, unique_name), trained_model_dir)
+    assert job.seed.outputs == {"seeded": "false", "version_id": "", "unavailable": ""}
+    verdict = job.verdict()
+    assert not job.failed and verdict["rule"] == "first_release" and verdict["production"] is None
+    markdown = job.markdown()
+    assert "_No production model yet (first run): nothing to compare against, no deltas._" in markdown
+    assert "Candidate vs production" not in markdown and "baseline unavailable" not in markdown.lower()
+    # The Report step asked the Release for a metrics.json too (a Release from before model.tar.gz): none either.
+    assert [call.split()[:4] for call in gh.calls()] == [["release", "download", "--pattern", name] for name in
+                                                         ("model.tar.gz", "metrics.json")]  # fmt: skip
