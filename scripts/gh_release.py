@@ -44,6 +44,7 @@ def download_latest_asset(name: str, dest: Path, repo: str | None) -> Path | Non
     Any other failure raises ReleaseUnavailable with gh's reason on one line.
     """
     dest.mkdir(parents=True, exist_ok=True)
+    # No tag: gh downloads from the latest Release, and then requires --pattern (gh-release-download(1)).
     result = run_gh(["release", "download", "--pattern", name, "--dir", str(dest), "--clobber"], repo)
     if result.returncode != 0:
         if _not_found(result):
