@@ -84,6 +84,13 @@ class Smoke:
 
 
 @dataclasses.dataclass(frozen=True)
+class Release:
+    max_archive_bytes: int
+    max_unpacked_bytes: int
+    max_files: int
+
+
+@dataclasses.dataclass(frozen=True)
 class Serving:
     max_body_bytes: int
     max_instances: int
@@ -111,6 +118,7 @@ class Config:
     gate: Gate
     deploy: Deploy
     smoke: Smoke
+    release: Release
     serving: Serving
 
     def as_dict(self) -> dict[str, Any]:
@@ -123,6 +131,7 @@ SECTIONS: dict[str, type] = {
     "gate": Gate,
     "deploy": Deploy,
     "smoke": Smoke,
+    "release": Release,
     "serving": Serving,
 }
 

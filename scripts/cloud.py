@@ -101,17 +101,23 @@ def read_json(uri: str, client: storage.Client) -> Any:
         raise StepError(f"{uri} is not valid JSON ({str(exc)[:120] or type(exc).__name__})") from None
 
 
-def download_dir(uri: str, dest: Path, client: storage.Client) -> list[Path]:
-    """Every object under a gs:// prefix into `dest` (a SavedModel directory); names that climb out are refused."""
+def local_target(dest: Path, relative: str) -> Path:
+    """Where one object or file lands under `dest`; a name that would climb out of it is refused."""
+    target = (dest / relative).resolve()
+    if not target.is_relative_to(dest.resolve()):
+        raise StepError(f"object name {relative!r} points outside {dest}")
+    return target
+
+
+def download_dir(uri: str, dest: Path, client: storage.Client, only: str | None = None) -> list[Path]:
+    """Every object under a gs:// prefix (or the one named `only`) into `dest`; names that climb out are refused."""
     bucket, root = split_gs_uri(uri.rstrip("/") + "/")
     copied = []
-    for blob in client.list_blobs(bucket, prefix=root):
+    for blob in client.list_blobs(bucket, prefix=root + (only or "")):
         relative = blob.name[len(root) :]
-        if not relative or relative.endswith("/"):
-            continue  # a "folder" placeholder object
-        target = (dest / relative).resolve()
-        if not target.is_relative_to(dest.resolve()):
-            raise StepError(f"object name {blob.name!r} points outside {dest}")
+        if (only and relative != only) or not relative or relative.endswith("/"):
+            continue  # a longer name sharing the prefix, or a "folder" placeholder object
+        target = local_target(dest, relative)
         target.parent.mkdir(parents=True, exist_ok=True)
         blob.download_to_filename(str(target))
         copied.append(target)

@@ -35,16 +35,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m scripts.{STEP}", description=__doc__.splitlines()[0])
     add_common_flags(parser)
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--version", help="model version id")
-    which.add_argument("--alias", help="a version alias, e.g. candidate")
-    which.add_argument("--git-sha", help="the version registered for this commit")
+    which.add_argument("--version", type=registry.version_reference, help="model version id (or alias)")
+    which.add_argument("--alias", type=registry.alias_reference, help="a version alias, e.g. candidate")
+    which.add_argument("--git-sha", type=registry.commit_reference, help="the version registered for this commit")
     parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     return parser
 
 
 def version_ref(args: argparse.Namespace) -> str:
     """What the flags name, as a version id or alias the registry resolves."""
-    return args.version or args.alias or registry.sha_alias(args.git_sha.strip().lower())
+    return args.version or args.alias or registry.sha_alias(args.git_sha)
 
 
 def trial(cfg: Config, endpoint: aiplatform.Endpoint, version: aiplatform.Model, plan: rollout.Plan) -> dict:

@@ -6,6 +6,9 @@ versions are found by id or alias (`production`, `candidate`, `sha-<short sha>`)
 
 from __future__ import annotations
 
+import argparse
+import re
+
 from google.api_core import exceptions as google_exceptions
 from google.cloud import aiplatform
 
@@ -14,11 +17,45 @@ from scripts.git_labels import short_sha
 
 PRODUCTION = "production"
 CANDIDATE = "candidate"
+# Model.versionId is "an auto-incrementing decimal number in string representation"; versionAliases match
+# [a-z][a-zA-Z0-9-]{0,126}[a-z0-9] (https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.models).
+VERSION_ID = re.compile(r"[1-9][0-9]{0,18}")  # an int64, counted from 1
+ALIAS = re.compile(r"[a-z][a-zA-Z0-9-]{0,126}[a-z0-9]")
+ALIAS_RULE = (
+    "a lowercase letter, then letters, digits or '-', ending in a lowercase letter or digit, at most 128 characters"
+)
 
 
 def sha_alias(git_sha: str) -> str:
     """The alias naming a git SHA's version; aliases must start with a letter, SHAs may not."""
     return f"sha-{short_sha(git_sha)}"
+
+
+def version_reference(text: str) -> str:
+    """argparse type for --version: a version id or an alias, as Vertex spells them; anything else is exit 2."""
+    if VERSION_ID.fullmatch(text) or ALIAS.fullmatch(text):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"{text[:80]!r} is neither a version id (1, 2, ...) nor a version alias ({ALIAS_RULE})"
+    )
+
+
+def alias_reference(text: str) -> str:
+    """argparse type for --alias: a version alias as Vertex spells it; anything else is exit 2."""
+    if ALIAS.fullmatch(text):
+        return text
+    raise argparse.ArgumentTypeError(f"{text[:80]!r} is not a version alias ({ALIAS_RULE})")
+
+
+def commit_reference(text: str) -> str:
+    """argparse type for --git-sha: a commit whose sha-<short sha> alias Vertex accepts, lowercased; else exit 2."""
+    sha = text.strip().lower()
+    if sha and ALIAS.fullmatch(sha_alias(sha)):
+        return sha
+    raise argparse.ArgumentTypeError(
+        f"{text[:80]!r} is not a git commit (hex digits, or a name of letters, digits and '-', as the version's "
+        "sha-<commit> alias must be)"
+    )
 
 
 def _find_one(resource: type[aiplatform.Model] | type[aiplatform.Endpoint], kind: str, display_name: str):

@@ -1,45 +1,27 @@
-"""The GitHub Release's model card (metrics.json + report.md), through the `gh` CLI.
+"""The GitHub Release's model card and production's model, through the `gh` CLI.
 
-    python -m scripts.release_card publish --tag v0.1.0 --metrics out/model/metrics.json \
-        --report out/report.md
+    python -m scripts.release_card publish --tag v0.1.0 --metrics out/card/metrics.json \
+        --model out/card/model.tar.gz --report out/card/report.md --plots-dir out/card
 
-`publish` creates the Release for a tag, or updates its notes and assets (--clobber) when it already
-exists. `python -m scripts.report --production-from-release` reads the latest card back through
-download_latest_metrics, which gives pull requests production numbers without cloud access.
-gh reads its token from GH_TOKEN.
+`publish` creates the Release for a tag, or updates its notes and assets (--clobber) when it already exists.
+The assets: metrics.json, model.tar.gz (the deployed version's SavedModel and metrics.json, packed by
+`scripts.fetch_model --archive`), report.md and every PNG chart in --plots-dir. Pull requests read them back
+without cloud access: `scripts.seed_production` registers model.tar.gz on the runner's vertex-local as
+production, and `python -m scripts.report --production-from-release` reads metrics.json (download_latest_metrics).
+Standard library only: release.yml's write-token job runs it on the runner's own Python.
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
+from scripts.gh_release import ReleaseError, ReleaseUnavailable, download_latest_asset, run_gh
+
 CARD_ASSET = "metrics.json"
-
-
-class ReleaseError(RuntimeError):
-    """gh is missing or GitHub refused a Release operation."""
-
-
-class ReleaseUnavailable(ReleaseError):
-    """GitHub could not say what the latest Release holds (an outage, a 5xx, a timeout): not "there is none"."""
-
-
-def run_gh(args: list[str], repo: str | None) -> subprocess.CompletedProcess[str]:
-    """One gh call, its output captured; a missing gh is a clear error rather than a traceback."""
-    gh = shutil.which("gh")
-    if gh is None:
-        raise ReleaseError("the GitHub CLI `gh` is not installed (it is on GitHub's runners)")
-    command = [gh, *args, *(["--repo", repo] if repo else [])]
-    return subprocess.run(command, capture_output=True, text=True, check=False)
-
-
-def _not_found(result: subprocess.CompletedProcess[str]) -> bool:
-    text = (result.stderr + result.stdout).lower()
-    return "not found" in text or "no assets" in text or "no release" in text
+MODEL_ASSET = "model.tar.gz"  # scripts.model_archive.ARCHIVE_NAME; this module stays free of it (stdlib, no venv)
+__all__ = ["ReleaseError", "ReleaseUnavailable", "download_latest_metrics", "publish"]
 
 
 def download_latest_metrics(dest: Path, repo: str | None) -> Path | None:
@@ -47,15 +29,7 @@ def download_latest_metrics(dest: Path, repo: str | None) -> Path | None:
 
     Any other failure raises ReleaseUnavailable, so a caller can tell "no baseline yet" from "GitHub failed".
     """
-    dest.mkdir(parents=True, exist_ok=True)
-    result = run_gh(["release", "download", "--pattern", CARD_ASSET, "--dir", str(dest), "--clobber"], repo)
-    if result.returncode != 0:
-        if _not_found(result):
-            return None
-        reason = " ".join((result.stderr or result.stdout).split())[:300] or f"exit status {result.returncode}"
-        raise ReleaseUnavailable(f"gh release download failed: {reason}")
-    found = dest / CARD_ASSET
-    return found if found.exists() else None
+    return download_latest_asset(CARD_ASSET, dest, repo)
 
 
 def publish(tag: str, assets: list[Path], notes: Path, repo: str | None) -> str:
@@ -79,25 +53,35 @@ def publish(tag: str, assets: list[Path], notes: Path, repo: str | None) -> str:
     return "updated" if exists else "created"
 
 
+def plots_in(folder: Path) -> list[Path]:
+    """The PNG charts directly in `folder` (the report's: training curve, per class, regressed digits)."""
+    if not folder.is_dir():
+        raise ReleaseError(f"{folder}: no such folder")
+    return sorted(path for path in folder.glob("*.png") if path.is_file() and not path.is_symlink())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m scripts.release_card", description=__doc__.splitlines()[0])
     parser.add_argument("--repo", help="owner/name (default: gh's, from GH_REPO or the git remote)")
     commands = parser.add_subparsers(dest="command", required=True)
     release = commands.add_parser("publish", help="create or update the Release for a tag")
     release.add_argument("--tag", required=True)
-    release.add_argument("--metrics", type=Path, required=True, help="attached as metrics.json")
+    release.add_argument("--metrics", type=Path, required=True, help=f"attached as {CARD_ASSET}")
+    release.add_argument("--model", type=Path, required=True, help=f"production's model, attached as {MODEL_ASSET}")
     release.add_argument("--report", type=Path, required=True, help="the Release notes, also attached")
-    release.add_argument("--plots", type=Path, nargs="*", default=[], help="PNG charts to attach")
+    release.add_argument("--plots-dir", type=Path, help="attach every PNG chart in this folder")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.metrics.name != CARD_ASSET:
-            raise ReleaseError(f"--metrics must be a file named {CARD_ASSET}, got {args.metrics.name}")
-        done = publish(args.tag, [args.metrics, args.report, *args.plots], args.report, args.repo)
-        print(f"release_card: {done} Release {args.tag}")
+        for flag, path, name in (("--metrics", args.metrics, CARD_ASSET), ("--model", args.model, MODEL_ASSET)):
+            if path.name != name:  # the names pull requests download by
+                raise ReleaseError(f"{flag} must be a file named {name}, got {path.name}")
+        assets = [args.metrics, args.model, args.report, *(plots_in(args.plots_dir) if args.plots_dir else [])]
+        done = publish(args.tag, assets, args.report, args.repo)
+        print(f"release_card: {done} Release {args.tag}: {', '.join(path.name for path in assets)}")
     except ReleaseError as exc:
         print(f"release_card: {exc}", file=sys.stderr)
         return 1

@@ -5,7 +5,9 @@
 
 `--production` may name a file that does not exist: the gate writes it only when a production model
 exists, so its absence means "first run". `--production-from-release` then falls back to the latest
-GitHub Release's model card (metrics.json), for runs without cloud access (pull requests). When the gate
+GitHub Release's model card (metrics.json), for runs without cloud access (pull requests), unless
+`--baseline-unavailable` already says why production could not be had (scripts.seed_production's
+`unavailable` output; empty means nothing went wrong). When the gate
 compared the candidate with production, it left gate_regressions.json beside gate.json: those digits become
 regressions.png in --plots-dir.
 """
@@ -35,13 +37,15 @@ REGRESSIONS_FILE = "gate_regressions.json"  # the gate writes it beside gate.jso
 
 
 def load_production(
-    path: Path | None, from_release: bool, repo: str | None
+    path: Path | None, from_release: bool, repo: str | None, unavailable: str | None = None
 ) -> tuple[dict[str, Any] | None, str | None]:
     """Production metrics from the gate's file, else (if asked) the latest Release, else None; and, when the
-    latest Release could not be read, why: the report then says the baseline is unavailable, not "first run",
-    and still renders (the gate alone decides whether the job fails)."""
+    latest Release could not be read (or `unavailable` already says so), why: the report then says the baseline
+    is unavailable, not "first run", and still renders (the gate alone decides whether the job fails)."""
     if path is not None and path.exists():
         return validate_metrics(load_json(path), str(path)), None
+    if unavailable:
+        return None, unavailable
     if not from_release:
         return None, None
     with tempfile.TemporaryDirectory() as scratch:
@@ -74,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="without --production, use the latest GitHub Release's metrics.json",
     )
+    parser.add_argument(
+        "--baseline-unavailable",
+        metavar="REASON",
+        help="why production could not be fetched (empty: it could); the report says so instead of 'first run'",
+    )
     parser.add_argument("--verdict", type=Path, help="the gate's gate.json")
     parser.add_argument("--run-url", help="link to the workflow run")
     parser.add_argument("--job", help="the training job's resource name")
@@ -95,7 +104,10 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         candidate = validate_metrics(load_json(args.metrics), str(args.metrics))
         verdict = validate_verdict(load_json(args.verdict), str(args.verdict)) if args.verdict else None
         production, unavailable = load_production(
-            args.production, args.production_from_release, environ.get("GITHUB_REPOSITORY")
+            args.production,
+            args.production_from_release,
+            environ.get("GITHUB_REPOSITORY"),
+            " ".join((args.baseline_unavailable or "").split()) or None,
         )
         regressions = load_regressions(args.verdict, verdict)
     except (ReportError, release_card.ReleaseError) as exc:

@@ -1,7 +1,8 @@
 """How scripts/ is layered, read from the source with `ast` (nothing is imported):
 
 - a pipeline step imports no other step: what two steps share lives in a library module (contract, cloud,
-  registry, rollout, probe, run_metrics, git_labels); only the demo, which orchestrates them, imports steps;
+  registry, rollout, probe, run_metrics, git_labels, gh_release, model_archive, verdict_store); only the demo,
+  which orchestrates them, imports steps;
 - scripts/ takes nothing from the trainer but trainer.data (the smoke test sends the trainer's test digits).
 """
 
@@ -27,6 +28,8 @@ STEPS = {
     "monitor",
     "pr_comment",
     "release_guard",
+    "keep_verdict",
+    "seed_production",
 }
 # Runnable, but not steps: the demo runs the steps in order; the report renders what they wrote.
 ORCHESTRATORS = {"demo"}

@@ -28,6 +28,8 @@ SAMPLE_VALUES = {
     "RUN_URL": "https://github.com/me/repo/actions/runs/4242",
     "CONCLUSION": "success",
     "HEAD_SHA": "c0ffee" * 6 + "abcd",
+    "GITHUB_SHA": "c0ffee" * 6 + "abcd",
+    "VERSION_ID": "3",
     "HEAD_REPO": "fork-owner/repo",
 }
 PYTHONS = ("python", ".venv/bin/python")
@@ -91,5 +93,6 @@ def test_no_expression_is_expanded_inside_a_run_script(workflows: dict) -> None:
 
 def test_the_pipeline_steps_each_appear_in_a_workflow(commands: list[Command]) -> None:
     called = {c.argv[2] for c in commands if c.argv[0] in PYTHONS}
-    for step in ("submit_training", "gate", "register", "deploy", "rollback", "report", "pr_comment", "release_guard"):
+    for step in ("submit_training", "gate", "register", "deploy", "rollback", "report", "pr_comment", "release_guard",
+                 "seed_production", "keep_verdict", "fetch_model", "release_card"):  # fmt: skip
         assert f"scripts.{step}" in called, f"no workflow runs scripts.{step}"

@@ -164,3 +164,41 @@ def test_every_variable_the_workflows_read_is_documented_in_the_readme() -> None
     assert used, "the cloud workflows read no repository variables"
     for name in sorted(used):
         assert f"`{name}`" in section, f"README's Google Cloud section does not document {name}"
+
+
+def named_steps(job: dict[str, Any]) -> dict[str, tuple[int, dict[str, Any]]]:
+    return {step["name"]: (index, step) for index, step in enumerate(job["steps"]) if "name" in step}
+
+
+def test_pull_requests_seed_production_from_the_release_with_the_read_only_token_before_the_gate(
+    workflows: dict,
+) -> None:
+    job = workflows["pr.yml"]["jobs"]["pipeline"]
+    assert job["permissions"] == {"contents": "read"} and "environment" not in job
+    found = named_steps(job)
+    seed_at, seed = found["Seed production from the latest Release"]
+    assert found["Start vertex-local"][0] < seed_at < found["Train"][0] < found["Gate"][0]
+    assert seed["env"] == {"GH_TOKEN": "${{ github.token }}"} and seed["id"] == "seed" and "if" not in seed
+    assert seed["run"].startswith(".venv/bin/python -m scripts.seed_production --profile local ")
+    _, report = found["Report"]
+    assert report["env"]["BASELINE_UNAVAILABLE"] == "${{ steps.seed.outputs.unavailable }}"
+    assert '--baseline-unavailable "$BASELINE_UNAVAILABLE"' in report["run"]
+
+
+def test_train_yml_keeps_the_gates_verdict_beside_every_model_it_registers(workflows: dict) -> None:
+    found = named_steps(workflows["train.yml"]["jobs"]["train"])
+    keep_at, keep = found["Keep the verdict with the model"]
+    assert found["Gate"][0] < keep_at < found["Register"][0] and "if" not in keep  # only after a pass
+    assert keep["run"].startswith('.venv/bin/python -m scripts.keep_verdict --profile gcp --model-dir "$MODEL_DIR"')
+
+
+def test_a_release_fetches_the_verdict_and_packs_the_model_before_it_deploys(workflows: dict) -> None:
+    jobs = workflows["release.yml"]["jobs"]
+    found = named_steps(jobs["deploy"])
+    fetch_at, fetch = found["Fetch the tagged commit's model and the gate's verdict"]
+    assert fetch_at < found["Deploy the tagged commit's model"][0]
+    assert "--verdict-dest out/verdict" in fetch["run"] and "--archive out/card/model.tar.gz" in fetch["run"]
+    assert "--verdict out/verdict/gate.json" in found["Model card"][1]["run"]
+    assert found["Upload the model card"][1]["with"]["path"] == "out/card/"
+    publish = jobs["release"]["steps"][-1]["run"]
+    assert '--model "$CARD/model.tar.gz"' in publish and '--plots-dir "$CARD"' in publish

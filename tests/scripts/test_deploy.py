@@ -12,7 +12,7 @@ import pytest
 from google.cloud import aiplatform
 
 from scripts import deploy, gate, register, registry
-from tests.conftest import VertexLocal
+from tests.conftest import VertexLocal, free_port
 from tests.scripts.conftest import (
     EndpointState,
     Names,
@@ -172,3 +172,33 @@ def test_a_failed_smoke_test_rolls_back_while_production_serves_every_request(
     assert endpoint_state(names) == before  # production alone, at 100 %, still holding the alias
     assert client.errors == []
     assert len(client.answered_by) >= 10
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "says"),
+    [
+        ("--version", "", "is neither a version id (1, 2, ...) nor a version alias"),
+        ("--version", "1@2", "is neither a version id (1, 2, ...) nor a version alias"),
+        ("--version", "Production", "is neither a version id (1, 2, ...) nor a version alias"),
+        ("--alias", "", "is not a version alias"),
+        ("--alias", "7", "is not a version alias"),
+        ("--git-sha", "", "is not a git commit"),
+        ("--git-sha", "  ", "is not a git commit"),
+        ("--git-sha", "abc/def", "is not a git commit"),
+    ],
+)
+def test_a_version_flag_vertex_could_not_name_is_a_usage_error_before_any_call(
+    flag: str, value: str, says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    # Aimed at a closed port: the refusal must come before any call to the registry or the endpoint.
+    monkeypatch.setenv("PIPELINE_VERTEX_API_ENDPOINT", f"http://127.0.0.1:{free_port()}")
+    assert deploy.main([flag, value, "--out-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}: " in err and says in err
+    assert "Traceback" not in err and not (tmp_path / "deploy.json").exists()
+
+
+@pytest.mark.parametrize("sha", ["A" * 40, "57340e7f6d9f-demo-20260101t000000z"])
+def test_a_commit_names_the_version_by_its_sha_alias(sha: str) -> None:
+    args = deploy.build_parser().parse_args(["--git-sha", sha])
+    assert deploy.version_ref(args) == registry.sha_alias(sha.lower())

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts import rollback
+from scripts import registry, rollback
 from tests.conftest import VertexLocal, free_port
 from tests.scripts.conftest import (
     EndpointState,
@@ -95,4 +95,4 @@ def test_a_version_that_is_neither_an_id_nor_an_alias_is_a_usage_error(
 
 @pytest.mark.parametrize("version", ["1", "42", "9223372036854775807", "production", "sha-3f2a9c1", "ab", "a" * 128])
 def test_version_ids_and_aliases_as_vertex_spells_them_are_accepted(version: str) -> None:
-    assert rollback.version_reference(version) == version
+    assert registry.version_reference(version) == version

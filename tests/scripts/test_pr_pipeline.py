@@ -1,0 +1,122 @@
+"""pr.yml's Accuracy gate job as the runner runs it: Seed, Gate and Report, the YAML's own commands, in order.
+
+Against the session's real vertex-local (standing in for the one `make up` starts on the runner), with the `gh`
+stand-in serving the latest Release: its model.tar.gz packed from a real trained model, or GitHub's 502. The
+training step itself is left out (its job is tested in test_submit_training.py): the candidate is a real trained
+model staged in the bucket, as the Train step leaves it. The job's PIPELINE_TRAINING_DATASET (full MNIST) is not
+applied: nothing here trains, and the gate takes the test split from the candidate's own metrics.json.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline_config import load_config
+from scripts.model_archive import Limits, pack
+from tests.conftest import VertexLocal
+from tests.scripts.conftest import Names
+from tests.scripts.gh_stand_in import GhStandIn
+from tests.scripts.workflow_steps import StepRan, job_folder, run_step
+
+BAD_GATEWAY = "HTTP 502: Bad Gateway (https://api.github.com/repos/me/repo/releases/latest)"
+# What the job's env: gives its steps on the runner (GH_TOKEN: github.token, read-only).
+JOB_ENV = {"GH_TOKEN": "read-only", "RUN_URL": "https://github.com/me/repo/actions/runs/42", "PR_NUMBER": "17",
+           "GIT_SHA": "c0ffee" * 6 + "abcd", "GITHUB_REPOSITORY": "me/repo"}  # fmt: skip
+TRAINED_JOB = "projects/p/locations/us-central1/customJobs/1"  # steps.train.outputs.job
+
+
+@dataclasses.dataclass(frozen=True)
+class JobRun:
+    seed: StepRan
+    gate: StepRan
+    report: StepRan
+    folder: Path
+
+    @property
+    def failed(self) -> bool:
+        """A step exiting non-zero fails the job (the Report step runs whatever the gate said)."""
+        return any(ran.status != 0 for ran in (self.seed, self.gate, self.report))
+
+    def verdict(self) -> dict:
+        return json.loads((self.folder / "out" / "gate.json").read_text())
+
+    def markdown(self) -> str:
+        return (self.folder / "out" / "report" / "report.md").read_text()
+
+
+def accuracy_gate_job(tmp_path: Path, candidate: str, trained_model_dir: Path) -> JobRun:
+    """Seed, Gate, Report as pr.yml runs them; each later step gets the earlier ones' outputs, as on GitHub."""
+    folder = job_folder(tmp_path)
+    seed = run_step("pr.yml", "pipeline", "Seed production from the latest Release", folder, JOB_ENV)
+    assert seed.status == 0, seed.stderr  # whatever GitHub does, seeding never fails the job
+    gate = run_step("pr.yml", "pipeline", "Gate", folder, {**JOB_ENV, "MODEL_DIR": candidate})
+    (folder / "out" / "model").mkdir()  # the Fetch the model step: the candidate's metrics.json
+    (folder / "out" / "model" / "metrics.json").write_bytes((trained_model_dir / "metrics.json").read_bytes())
+    unavailable = seed.outputs["unavailable"]  # steps.seed.outputs.unavailable
+    report_env = {**JOB_ENV, "JOB": TRAINED_JOB, "BASELINE_UNAVAILABLE": unavailable}
+    report = run_step("pr.yml", "pipeline", "Report", folder, report_env)
+    assert report.status == 0, report.stderr
+    assert (folder / "out" / "report" / "pr-number.txt").read_text() == "17\n"
+    return JobRun(seed, gate, report, folder)
+
+
+@pytest.fixture
+def gh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GhStandIn:
+    return GhStandIn.install(tmp_path, monkeypatch)
+
+
+def test_the_pull_request_gate_pairs_the_candidate_with_the_releases_production_model(
+    gh: GhStandIn, names: Names, pipeline_env: VertexLocal, trained_model_dir: Path, unique_name: str, tmp_path: Path
+) -> None:
+    archive = tmp_path / "release" / "model.tar.gz"
+    archive.parent.mkdir()
+    pack(trained_model_dir, archive, Limits(**dataclasses.asdict(load_config().release)))
+    gh.publish("model.tar.gz", archive)
+    job = accuracy_gate_job(tmp_path, pipeline_env.stage_model(trained_model_dir, unique_name), trained_model_dir)
+    assert job.seed.outputs == {"seeded": "true", "version_id": "1", "unavailable": ""}
+    verdict = job.verdict()
+    assert not job.failed and verdict["passed"] is True and verdict["rule"] == "not_worse"
+    assert verdict["production"]["version_id"] == "1" and verdict["comparison"]["p_value"] == 1
+    markdown = job.markdown()
+    assert "### Candidate vs production on the same digits" in markdown and "| production v1 |" in markdown
+    assert "McNemar exact p (alpha 0.05) | 1.000 |" in markdown and "### Cost" in markdown
+    assert "baseline unavailable" not in markdown and "first run" not in markdown
+    assert [call.split()[:4] for call in gh.calls()] == [["release", "download", "--pattern", "model.tar.gz"]]
+
+
+@pytest.mark.parametrize("min_accuracy", ["0.5", "0.999"])  # the gate passes, then rejects
+def test_the_accuracy_gate_job_fails_exactly_when_the_gate_rejects_even_if_github_fails(
+    gh: GhStandIn, names: Names, pipeline_env: VertexLocal, trained_model_dir: Path, unique_name: str,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, min_accuracy: str,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("PIPELINE_GATE_MIN_ACCURACY", min_accuracy)
+    gh.fail(BAD_GATEWAY)
+    job = accuracy_gate_job(tmp_path, pipeline_env.stage_model(trained_model_dir, unique_name), trained_model_dir)
+    passed = job.verdict()["passed"]
+    assert passed == (min_accuracy == "0.5") and job.gate.status == (0 if passed else 1)
+    assert job.failed == (not passed)
+    assert job.seed.outputs["unavailable"] == f"gh release download failed: {BAD_GATEWAY}"
+    markdown = job.markdown()
+    assert ("✅ **Gate passed**" if passed else "❌ **Gate failed**") in markdown
+    assert f"_Production baseline unavailable (gh release download failed: {BAD_GATEWAY}): no deltas" in markdown
+    assert "first run" not in markdown
+    assert len(gh.calls()) == 1  # the report did not ask GitHub a second time
+
+
+def test_before_the_first_release_the_pull_request_gate_passes_as_a_first_run(
+    gh: GhStandIn, names: Names, pipeline_env: VertexLocal, trained_model_dir: Path, unique_name: str, tmp_path: Path
+) -> None:
+    job = accuracy_gate_job(tmp_path, pipeline_env.stage_model(trained_model_dir, unique_name), trained_model_dir)
+    assert job.seed.outputs == {"seeded": "false", "version_id": "", "unavailable": ""}
+    verdict = job.verdict()
+    assert not job.failed and verdict["rule"] == "first_release" and verdict["production"] is None
+    markdown = job.markdown()
+    assert "_No production model yet (first run): nothing to compare against, no deltas._" in markdown
+    assert "Candidate vs production" not in markdown and "baseline unavailable" not in markdown.lower()
+    # The Report step asked the Release for a metrics.json too (a Release from before model.tar.gz): none either.
+    assert [call.split()[:4] for call in gh.calls()] == [["release", "download", "--pattern", name] for name in
+                                                         ("model.tar.gz", "metrics.json")]  # fmt: skip
