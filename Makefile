@@ -17,7 +17,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 .PHONY: help venv demo test test-cloud test-upstream-aiplatform lint lint-workflows format train up down trainer-image-check bench-train bench-serve monitor clean browser bench-console test-upstream-storage bench-gcs test-unit
 
 help: ## list the targets
-	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-25s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt trainer/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
