@@ -5,6 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STATE_DIR ?= .vertex-local
 PORT ?= 8080
+# make test runs the tests in this many processes (pytest-xdist); 1 runs them all in one.
+TEST_WORKERS ?= 2
 # Debian's Chromium, else the Google Chrome that GitHub's Ubuntu runners ship (Ubuntu's chromium package is a snap).
 CHROMIUM ?= $(firstword $(wildcard /usr/bin/chromium /usr/bin/google-chrome) /usr/bin/chromium)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -33,8 +35,8 @@ demo: venv ## the whole pipeline against vertex-local: train, gate, register, de
 browser: ## Debian's Chromium, which the console's browser tests drive (CHROMIUM=path to use another)
 	@test -x $(CHROMIUM) || $(SUDO) apt-get install -y -q chromium || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
 
-test: venv lint browser ## ruff, hadolint, workflow checks, then every test
-	$(PY) -m pytest
+test: venv lint browser ## ruff, hadolint, workflow checks, then every test (TEST_WORKERS=2 processes)
+	$(PY) -m pytest $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup)
 
 test-cloud: venv ## the contract suite against YOUR Google Cloud project (PIPELINE_VERTEX_PROJECT, _REGION, _STAGING_BUCKET)
 	CONTRACT_TARGET=gcp $(PY) -m pytest tests/contract

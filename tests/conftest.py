@@ -33,6 +33,7 @@ import pytest
 import requests
 
 from tests import tiers
+from tests.once import built_once
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "test-project"
@@ -248,9 +249,18 @@ def unique_name(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def trained_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SavedModel + metrics.json from the real trainer: baseline, 3 epochs on mnist-sample (seconds)."""
-    model_dir = tmp_path_factory.mktemp("trained") / "model"
-    command = [sys.executable, "-m", "trainer.task", "--dataset", "mnist-sample", "--model", "baseline"]
-    command += ["--epochs", "3", "--model-dir", str(model_dir)]
+    return baseline_once(tmp_path_factory, "trained", "--epochs", "3")
+
+
+def baseline_once(tmp_path_factory: pytest.TempPathFactory, name: str, *flags: str) -> Path:
+    """`train_baseline` with these flags once per test run (tests/once.py); its model dir."""
+    return built_once(tmp_path_factory, name, lambda folder: train_baseline(folder / "model", *flags)) / "model"
+
+
+def train_baseline(model_dir: Path, *flags: str) -> Path:
+    """The real trainer in a subprocess: the baseline model on mnist-sample, with these flags; its model dir."""
+    command = [sys.executable, "-m", "trainer.task", "--dataset", "mnist-sample", "--model", "baseline", *flags]
+    command += ["--model-dir", str(model_dir)]
     env = {key: value for key, value in os.environ.items() if not key.startswith("AIP_")}
     result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=TRAINER_TIMEOUT_S)
     assert result.returncode == 0, f"trainer failed:\n{result.stdout}\n{result.stderr}"

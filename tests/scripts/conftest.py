@@ -31,6 +31,7 @@ from pipeline_config import load_config
 from scripts import gate, register, registry, submit_training
 from scripts.cloud import read_json, storage_client
 from tests.conftest import REPO_ROOT, TRAINER_TIMEOUT_S, VertexLocal
+from tests.once import built_once
 from trainer.data import load_mnist_sample
 
 SHA_A = "a" * 40
@@ -74,6 +75,17 @@ def set_names(patch: pytest.MonkeyPatch, prefix: str) -> Names:
     patch.setenv("PIPELINE_VERTEX_MODEL_DISPLAY_NAME", names.model)
     patch.setenv("PIPELINE_VERTEX_ENDPOINT_DISPLAY_NAME", names.endpoint)
     return names
+
+
+# Trained by CustomJobs on a worker's own session server, so not shareable between workers (tests/once.py): the
+# tests that use them run on one worker (`make test` runs pytest-xdist with --dist loadgroup).
+SERVER_RUNS = frozenset({"run_a", "run_b", "bad_run"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_RUNS & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("server-runs"))
 
 
 @pytest.fixture(scope="session")
@@ -184,28 +196,49 @@ def train_locally(model_dir: Path, git_sha: str, *flags: str) -> TrainedRun:
     return TrainedRun(git_sha, str(model_dir), json.loads((model_dir / "metrics.json").read_text())["accuracy"])
 
 
+def trained_once(
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    git_sha: str,
+    *flags: str,
+    data: Callable[[Path], None] | None = None,
+) -> TrainedRun:
+    """`train_locally` once per test run, whichever worker asks first (tests/once.py); `data` writes the .npz
+    it trains on (--data-path) first."""
+
+    def build(folder: Path) -> None:
+        if data is not None:
+            data(folder / f"{name}.npz")
+        extra = ("--data-path", str(folder / f"{name}.npz")) if data is not None else ()
+        train_locally(folder / "model", git_sha, *flags, *extra)
+
+    folder = built_once(tmp_path_factory, name, build)
+    accuracy = json.loads((folder / "model" / "metrics.json").read_text())["accuracy"]
+    return TrainedRun(git_sha, str(folder / "model"), accuracy)
+
+
 @pytest.fixture(scope="session")
 def one_epoch_run(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
-    model_dir = tmp_path_factory.mktemp("one-epoch") / "model"
-    return train_locally(model_dir, "1" * 40, "--dataset", "mnist-sample", "--epochs", "1")
+    return trained_once(tmp_path_factory, "one-epoch", "1" * 40, "--dataset", "mnist-sample", "--epochs", "1")
 
 
 @pytest.fixture(scope="session")
 def two_epoch_run(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
-    model_dir = tmp_path_factory.mktemp("two-epochs") / "model"
-    return train_locally(model_dir, "2" * 40, "--dataset", "mnist-sample", "--epochs", "2")
+    return trained_once(tmp_path_factory, "two-epochs", "2" * 40, "--dataset", "mnist-sample", "--epochs", "2")
 
 
 @pytest.fixture(scope="session")
 def no_three_run(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
     """Trained on the sample's training split without any 3; tested on the sample's whole test split."""
-    root = tmp_path_factory.mktemp("no-three")
+    return trained_once(tmp_path_factory, "no-three", "3" * 40, "--epochs", "3", data=without_threes)
+
+
+def without_threes(data: Path) -> None:
+    """The sample with no 3 in its training split, as an .npz the trainer's --data-path reads."""
     (x_train, y_train), (x_test, y_test) = load_mnist_sample(42)
     keep = y_train != 3
-    data = root / "no-three.npz"
     pixels = {"x_train": x_train[keep].astype(np.uint8), "x_test": x_test.astype(np.uint8)}
     np.savez_compressed(data, **pixels, y_train=y_train[keep], y_test=y_test)
-    return train_locally(root / "model", "3" * 40, "--data-path", str(data), "--epochs", "3")
 
 
 def gate_run(names: Names, model_dir: str, out_dir: Path, *flags: str) -> tuple[StepRun, dict | None]:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.once import built_once
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -28,7 +30,11 @@ def run_trainer(*args: str, env: dict[str, str] | None = None) -> subprocess.Com
 @pytest.fixture(scope="session")
 def baseline_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The walkthrough's dense model, 8 epochs on mnist-sample, exported to AIP_MODEL_DIR."""
-    model_dir = tmp_path_factory.mktemp("baseline") / "model"
+    return built_once(tmp_path_factory, "trainer-baseline", train_baseline_run) / "model"
+
+
+def train_baseline_run(folder: Path) -> None:
+    model_dir = folder / "model"
     result = run_trainer(
         "--dataset",
         "mnist-sample",
@@ -43,7 +49,6 @@ def baseline_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         env={"AIP_MODEL_DIR": str(model_dir)},
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    return model_dir
 
 
 @pytest.fixture(scope="session")
@@ -54,9 +59,10 @@ def baseline_metrics(baseline_run: Path) -> dict:
 @pytest.fixture(scope="session")
 def cnn_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default convnet, one epoch: what production serves, with batch norm and dropout in the graph."""
-    model_dir = tmp_path_factory.mktemp("cnn") / "model"
-    result = run_trainer(
-        "--dataset", "mnist-sample", "--model", "cnn", "--epochs", "1", "--seed", "3", "--model-dir", str(model_dir)
-    )
+    return built_once(tmp_path_factory, "trainer-cnn", train_cnn_run) / "model"
+
+
+def train_cnn_run(folder: Path) -> None:
+    flags = ("--dataset", "mnist-sample", "--model", "cnn", "--epochs", "1", "--seed", "3")
+    result = run_trainer(*flags, "--model-dir", str(folder / "model"))
     assert result.returncode == 0, result.stderr[-2000:]
-    return model_dir

@@ -6,27 +6,18 @@ hyperparameter diff are real.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import REPO_ROOT, TRAINER_TIMEOUT_S
+from tests.conftest import baseline_once
 
 
 @pytest.fixture(scope="session")
 def production_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A second real training run, different enough from the candidate to show deltas."""
-    model_dir = tmp_path_factory.mktemp("production") / "model"
-    command = [sys.executable, "-m", "trainer.task", "--dataset", "mnist-sample", "--model", "baseline"]
-    command += ["--epochs", "1", "--learning-rate", "0.01", "--model-dir", str(model_dir)]
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AIP_")}
-    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=TRAINER_TIMEOUT_S)
-    assert result.returncode == 0, f"trainer failed:\n{result.stdout}\n{result.stderr}"
-    return model_dir
+    return baseline_once(tmp_path_factory, "report-production", "--epochs", "1", "--learning-rate", "0.01")
 
 
 @pytest.fixture(scope="session")
