@@ -18,7 +18,7 @@ def run_trainer(*args: str, env: dict[str, str] | None = None) -> subprocess.Com
     return subprocess.run(
         [sys.executable, "-m", "trainer.task", *args],
         cwd=REPO,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})},
+        env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
         timeout=300,
@@ -53,10 +53,12 @@ def baseline_metrics(baseline_run: Path) -> dict:
 
 @pytest.fixture(scope="session")
 def cnn_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default convnet, one epoch: what production serves, with batch norm and dropout in the graph."""
+    """The default convnet, one epoch: what production serves, with batch norm and dropout in the graph.
+    What it printed is kept beside the model, in output.txt (stdout, then stderr)."""
     model_dir = tmp_path_factory.mktemp("cnn") / "model"
     result = run_trainer(
         "--dataset", "mnist-sample", "--model", "cnn", "--epochs", "1", "--seed", "3", "--model-dir", str(model_dir)
     )
     assert result.returncode == 0, result.stderr[-2000:]
+    (model_dir.parent / "output.txt").write_text(result.stdout + result.stderr)
     return model_dir
