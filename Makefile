@@ -89,9 +89,16 @@ bench-train: venv ## wall time and accuracy: baseline and cnn on mnist-sample, c
 	@test -d /usr/share/datasets/fashion-mnist || apt-get install -y -q dataset-fashion-mnist
 	$(PY) -m benchmarks.bench_train
 
-bench-serve: venv ## serving figures side by side: the in-process floor, naive Flask, vertex-local under wrk
+# The peer bench-serve compares with: KServe's model server in its own venv, kept between runs (make clean too).
+KSERVE_VENV := .venv-kserve
+$(KSERVE_VENV)/.installed: benchmarks/requirements-kserve.txt
+	@test -x $(KSERVE_VENV)/bin/python || $(PY) -m venv $(KSERVE_VENV)
+	$(KSERVE_VENV)/bin/python -m pip install -q -r benchmarks/requirements-kserve.txt
+	@touch $@
+
+bench-serve: venv $(KSERVE_VENV)/.installed ## serving figures side by side: the in-process floor, naive Flask, vertex-local and KServe under wrk
 	@command -v wrk >/dev/null || apt-get install -y -q wrk || (apt-get update -q && apt-get install -y -q wrk)
-	$(PY) -m benchmarks.bench_serve
+	$(PY) -m benchmarks.bench_serve --kserve-python $(KSERVE_VENV)/bin/python
 
 bench-console: venv browser ## the console's cold loads (bytes, ms to usable) beside /healthz; :predict with and without it open
 	$(PY) -m benchmarks.bench_console

@@ -41,6 +41,7 @@ class Vertex:
     api_endpoint: str
     storage_emulator_host: str
     credentials: str
+    token_env: str
     artifact_registry: str
     trainer_image: str
     model_display_name: str
@@ -66,6 +67,8 @@ class Vertex:
 class Gate:
     min_accuracy: float
     max_drop: float
+    alpha: float
+    max_latency_ratio: float
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,9 +89,14 @@ class Serving:
     max_instances: int
     max_batch_size: int
     batch_timeout_ms: float
+    inline_max_images: int
     max_queue: int
     head_timeout_s: float
     body_timeout_s: float
+    upload_body_timeout_s: float
+    max_connections: int
+    linger_timeout_s: float
+    linger_max_bytes: int
     keep_alive_timeout_s: float
     max_head_bytes: int
     max_log_read_bytes: int

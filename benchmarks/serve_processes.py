@@ -5,6 +5,7 @@ Nothing here runs on its own; `python -m benchmarks.bench_serve` drives it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -44,17 +45,22 @@ def train_model(model_dir: Path) -> None:
         raise SystemExit(f"bench-serve: the trainer failed:\n{result.stderr[-2000:]}")
 
 
-def write_bodies(path: Path, count: int) -> np.ndarray:
-    """`count` real test digits, one predict body per line in the walkthrough's format; returns their labels.
+def test_digits(count: int) -> np.ndarray:
+    """`count` real test digits as the walkthrough sends them: `test_x / 255.0`, float64.
 
-    The walkthrough sends `test_x / 255.0` as float64 lists, so the bodies carry the same numbers.
+    The bodies carry the same numbers: rounded pixels over 255, written as Python writes floats.
     """
     from trainer.data import load_dataset
 
-    _, (images, labels) = load_dataset("mnist-sample", seed=42)
-    pixels = np.rint(images[:count].astype(np.float64) * 255.0) / 255.0
-    path.write_text("".join(json.dumps({"instances": [image.tolist()]}) + "\n" for image in pixels))
-    return labels[:count]
+    _, (images, _labels) = load_dataset("mnist-sample", seed=42)
+    return np.rint(images[:count].astype(np.float64) * 255.0) / 255.0
+
+
+def write_bodies(path: Path, pixels: np.ndarray, per_body: int, count: int) -> list[np.ndarray]:
+    """`count` predict bodies of `per_body` digits each, one per line; returns each body's digit indexes."""
+    indexes = [np.arange(start, start + per_body) % len(pixels) for start in range(0, count * per_body, per_body)]
+    path.write_text("".join(json.dumps({"instances": pixels[chosen].tolist()}) + "\n" for chosen in indexes))
+    return indexes
 
 
 @dataclasses.dataclass
@@ -65,6 +71,8 @@ class ServerProcess:
     command: list[str]
     health_url: str
     log_path: Path
+    ready_line: str = ""  # a line each worker logs once it is ready (servers with several worker processes)
+    ready_count: int = 0
     process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -77,33 +85,65 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise SystemExit(f"bench-serve: {self.name} exited with {self.process.returncode}:\n{self.tail()}")
             try:
-                if requests.get(self.health_url, timeout=1).ok:
+                if requests.get(self.health_url, timeout=1).ok and self.workers_ready():
                     return
             except requests.ConnectionError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)
         raise SystemExit(f"bench-serve: {self.name} did not answer {self.health_url}:\n{self.tail()}")
 
     def stop(self) -> None:
+        """SIGINT, as Ctrl-C would; then SIGKILL for whatever of its process tree is left after 20 s."""
         if self.process is None or self.process.poll() is not None:
             return
+        tree = process_tree(self.process.pid)
         self.process.send_signal(signal.SIGINT)
         try:
             self.process.wait(20)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        for pid in tree[1:]:  # workers a server started: none may outlive the benchmark
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def workers_ready(self) -> bool:
+        return self.log_path.read_text(errors="replace").count(self.ready_line) >= self.ready_count
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time the server process has used so far, all its threads (Linux /proc)."""
+        """User + system CPU time the server has used so far: its process and their children, all threads."""
         assert self.process is not None
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return sum(process_cpu_seconds(pid) for pid in process_tree(self.process.pid))
 
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def check_answers(url: str, bodies_file: Path, expected: np.ndarray, name: str) -> None:
+def process_tree(root: int) -> list[int]:
+    """`root` and every live process descended from it (Linux /proc)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            continue  # it ended while we looked
+    tree, grew = {root}, True
+    while grew:
+        found = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree, grew = tree | found, bool(found)
+    return sorted(tree)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process, all its threads; 0 once it has ended."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def check_answers(url: str, bodies_file: Path, expected: list[np.ndarray], name: str) -> None:
     """Every body gets the in-process model's probabilities back: the servers under load compute real answers."""
     with requests.Session() as session:
         for index, body in enumerate(bodies_file.read_text().splitlines()):
@@ -111,8 +151,8 @@ def check_answers(url: str, bodies_file: Path, expected: np.ndarray, name: str) 
             if answer.status_code != 200:
                 raise SystemExit(f"bench-serve: {name} answered {answer.status_code}: {answer.text[:300]}")
             got = np.asarray(answer.json()["predictions"], np.float32)
-            if not np.allclose(got, expected[index : index + 1], atol=1e-4):
-                raise SystemExit(f"bench-serve: {name}'s answer for digit {index} differs from the model's")
+            if got.shape != expected[index].shape or not np.allclose(got, expected[index], atol=1e-4):
+                raise SystemExit(f"bench-serve: {name}'s answer for body {index} differs from the model's")
 
 
 def run_wrk(url: str, bodies_file: Path, connections: int, seconds: float) -> dict:
@@ -128,6 +168,7 @@ def run_wrk(url: str, bodies_file: Path, connections: int, seconds: float) -> di
     return {
         "clients": connections,
         "requests": raw["requests"],
+        "seconds": raw["duration_us"] / 1e6,
         "req_per_s": round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
         "p50_ms": raw["p50_us"] / 1000,
         "p99_ms": raw["p99_us"] / 1000,

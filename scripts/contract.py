@@ -22,7 +22,7 @@ from google.api_core import exceptions as google_exceptions
 
 from pipeline_config import Config, ConfigError, load_config
 
-CREDENTIAL_KINDS = ("default", "anonymous")  # ADC (Workload Identity in CI); vertex-local takes anonymous
+CREDENTIAL_KINDS = ("default", "anonymous", "token")  # ADC (Workload Identity in CI); vertex-local: see cloud.py
 Environ = MutableMapping[str, str]
 
 

@@ -1,21 +1,25 @@
-"""Champion/challenger gate on test accuracy: python -m scripts.gate --model-dir gs://.../model
+"""Champion/challenger gate on the same test digits: python -m scripts.gate --model-dir gs://.../model
 
-Passes only if the candidate's accuracy >= [gate] min_accuracy AND >= production's accuracy - max_drop
-(production = the version holding the `production` alias). Missing or corrupt metrics fail closed.
-Exit 0 pass, 1 fail; the verdict goes to out/gate.json, production's metrics to out/production_metrics.json.
+Production's SavedModel (the version holding the `production` alias) and the candidate's are run now on the
+candidate's test split, and compared digit by digit. Fails when accuracy < [gate] min_accuracy, or when the
+candidate is more than max_drop below production AND McNemar's exact test finds the difference significant at
+alpha; optionally when it got more than max_latency_ratio times slower. Anything unreadable fails closed.
+Exit 0 pass, 1 fail; the verdict goes to out/gate.json (README: "What the steps hand each other").
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 from collections.abc import Sequence
 from typing import Any
 
-from google.cloud import storage
+import requests
+from google.api_core.exceptions import GoogleAPIError
 
-from pipeline_config import Config, Gate
-from scripts import cloud, registry
+from pipeline_config import Config, ConfigError, Gate
+from scripts import champion, cloud
 from scripts.contract import (
     Environ,
     StepError,
@@ -26,7 +30,9 @@ from scripts.contract import (
     run_main,
     trained_model_dir,
 )
-from scripts.run_metrics import Metrics, fmt, read_run_metrics
+from scripts.gate_lines import fmt_p, lines, summary
+from scripts.run_metrics import fmt
+from scripts.savedmodel import first_line
 
 STEP = "gate"
 TOLERANCE = 1e-9  # 0.978 - 0.005 is 0.9730000000000001 in floats; 0.973 must still pass
@@ -36,95 +42,156 @@ TOLERANCE = 1e-9  # 0.978 - 0.005 is 0.9730000000000001 in floats; 0.973 must st
 class Verdict:
     passed: bool
     reason: str
+    rule: str  # which rule decided: see decide()
     required_accuracy: float
 
 
-def decide(candidate: Metrics, production: Metrics | None, gate: Gate) -> Verdict:
-    """The whole gate decision, with a reason that shows both figures."""
-    acc, floor = candidate.accuracy, gate.min_accuracy
-    if acc + TOLERANCE < floor:
-        return Verdict(False, f"accuracy {fmt(acc)} < minimum {fmt(floor)}", floor)
+@dataclasses.dataclass(frozen=True)
+class Champion:
+    """Production measured now on the candidate's digits."""
+
+    accuracy: float
+    p_value: float  # McNemar exact, two-sided
+    digits: int
+    latency_ratio: float | None = None  # candidate / production time per image, the worse batch size
+
+
+def threshold_problem(gate: Gate) -> str | None:
+    """What is wrong with the thresholds, or None; every check is false for nan, so nan never passes."""
+    checks = {
+        "min_accuracy": 0 <= gate.min_accuracy <= 1,
+        "max_drop": 0 <= gate.max_drop <= 1,
+        "alpha": 0 < gate.alpha < 1,
+        "max_latency_ratio": gate.max_latency_ratio >= 0 and math.isfinite(gate.max_latency_ratio),
+    }
+    bad = [key for key, ok in checks.items() if not ok]
+    return f"gate.{bad[0]} = {getattr(gate, bad[0])!r}: expected {EXPECTED[bad[0]]}" if bad else None
+
+
+EXPECTED = {"min_accuracy": "0-1", "max_drop": "0-1", "alpha": "0 < alpha < 1", "max_latency_ratio": ">= 0 (0 = off)"}
+
+
+def decide(accuracy: float, production: Champion | None, gate: Gate) -> Verdict:
+    """The whole gate decision. Every comparison is written `not (good)`, so a nan anywhere fails the gate."""
+    floor, drop = gate.min_accuracy, gate.max_drop
+    problem = threshold_problem(gate)
+    if problem is not None:
+        return Verdict(False, f"fails closed: {problem}", "thresholds", floor)
+    if not accuracy + TOLERANCE >= floor:
+        return Verdict(False, f"accuracy {fmt(accuracy)} < minimum {fmt(floor)}", "min_accuracy", floor)
     if production is None:
-        return Verdict(True, f"accuracy {fmt(acc)} >= minimum {fmt(floor)} (no production model yet)", floor)
-    prod, drop = production.accuracy, gate.max_drop
+        return Verdict(True, f"accuracy {fmt(accuracy)} >= minimum {fmt(floor)} (no production model yet)",
+                       "first_release", floor)  # fmt: skip
+    prod, p = production.accuracy, production.p_value
+    if not (0 <= prod <= 1 and 0 <= p <= 1):
+        reason = f"fails closed: production accuracy {prod} or p-value {p} is not a number in [0, 1]"
+        return Verdict(False, reason, "fails_closed", floor)
     required = max(floor, prod - drop)
-    against = f"production {fmt(prod)} - {fmt(drop)}"
-    if acc + TOLERANCE < prod - drop:
-        return Verdict(False, f"accuracy {fmt(acc)} < {against} = {fmt(prod - drop)}", required)
-    return Verdict(True, f"accuracy {fmt(acc)} >= minimum {fmt(floor)} and >= {against}", required)
+    against = f"production {fmt(prod)} - {fmt(drop)} on the same {production.digits} digits"
+    test = f"McNemar p = {fmt_p(p)}"
+    close_enough = accuracy + TOLERANCE >= prod - drop
+    if not close_enough and not p >= gate.alpha:
+        reason = f"accuracy {fmt(accuracy)} < {against}, and significantly so ({test} < alpha {gate.alpha})"
+        return Verdict(False, reason, "significant_drop", required)
+    ratio, limit = production.latency_ratio, gate.max_latency_ratio
+    if limit > 0 and not (ratio is not None and ratio <= limit):
+        reason = f"inference time per image x{ratio} of production's > max_latency_ratio {limit}"
+        return Verdict(False, reason, "max_latency_ratio", required)
+    if not close_enough:
+        reason = f"accuracy {fmt(accuracy)} < {against}, but within noise ({test} >= alpha {gate.alpha})"
+        return Verdict(True, reason, "within_noise", required)
+    reason = f"accuracy {fmt(accuracy)} >= minimum {fmt(floor)} and >= {against} ({test})"
+    return Verdict(True, reason, "not_worse", required)
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a finite number (flags do not go through the config loader's checks)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m scripts.{STEP}", description=__doc__.splitlines()[0])
     add_common_flags(parser)
     parser.add_argument("--model-dir", help="the run's model dir, gs:// or local (default: from submit_training.json)")
-    parser.add_argument("--min-accuracy", type=float, help="overrides [gate] min_accuracy")
-    parser.add_argument("--max-drop", type=float, help="overrides [gate] max_drop")
+    for key in Gate.__dataclass_fields__:
+        parser.add_argument(f"--{key.replace('_', '-')}", type=finite_float, help=f"overrides [gate] {key}")
     return parser
 
 
 def thresholds(cfg: Config, args: argparse.Namespace) -> Gate:
-    overrides = {"min_accuracy": args.min_accuracy, "max_drop": args.max_drop}
-    return dataclasses.replace(cfg.gate, **{key: value for key, value in overrides.items() if value is not None})
+    """[gate] with the flags applied; values outside their range are a usage error (exit 2)."""
+    overrides = {key: getattr(args, key) for key in Gate.__dataclass_fields__ if getattr(args, key) is not None}
+    gate = dataclasses.replace(cfg.gate, **overrides)
+    problem = threshold_problem(gate)
+    if problem is not None:
+        raise ConfigError(problem)
+    return gate
 
 
-def verdict_json(verdict: Verdict, gate: Gate, candidate: Metrics | None, production: dict | None) -> dict:
+def verdict_json(verdict: Verdict, gate: Gate, evidence: champion.Evidence) -> dict[str, Any]:
     return {
         "passed": verdict.passed,
         "reason": verdict.reason,
-        "candidate": dataclasses.asdict(candidate) if candidate else None,
-        "production": production,
+        "rule": verdict.rule,
+        "candidate": evidence.candidate,
+        "production": evidence.production,
+        "test_split": evidence.test_split,
+        "comparison": evidence.comparison,
+        "cost_ratio": evidence.cost_ratio,
         "thresholds": {**dataclasses.asdict(gate), "required_accuracy": round(verdict.required_accuracy, 6)},
     }
 
 
-def load_production(cfg: Config, client: storage.Client) -> tuple[Metrics, dict[str, Any], dict[str, Any]] | None:
-    """Production's checked figures, its block of gate.json and its metrics.json as written; None before one."""
-    version = registry.production_version(cfg.vertex.model_display_name)
-    if version is None:
-        return None
-    raw, metrics = read_run_metrics(version.uri.rstrip("/"), client)
-    block = {**dataclasses.asdict(metrics), "version_id": version.version_id, "model": version.resource_name}
-    return metrics, block, raw
+def judge(evidence: champion.Evidence, gate: Gate) -> Verdict:
+    """decide() on what was measured."""
+    comparison, production = evidence.comparison, evidence.production
+    if evidence.candidate is None:  # gather() fills it first; without it there is nothing to pass
+        return Verdict(False, "fails closed: the candidate was not measured", "fails_closed", gate.min_accuracy)
+    against = None
+    if comparison is not None and production is not None:
+        ratio = champion.latency_ratio(evidence.cost_ratio)
+        against = Champion(production["accuracy"], comparison["p_value"], comparison["digits"], ratio)
+    return decide(evidence.candidate["accuracy"], against, gate)
 
 
 def run(args: argparse.Namespace, environ: Environ) -> StepResult:
     cfg = load_step_config(args.profile, environ)
     gate = thresholds(cfg, args)
     model_dir = trained_model_dir(args.model_dir, args.out_dir)
-    settings = {"model_dir": model_dir, "min_accuracy": gate.min_accuracy, "max_drop": gate.max_drop}
-    print_settings(STEP, cfg, {**settings, "model": cfg.vertex.model_display_name})
+    settings = {"model_dir": model_dir, **dataclasses.asdict(gate), "model": cfg.vertex.model_display_name}
+    print_settings(STEP, cfg, settings)
     cloud.connect(cfg, environ)
-    client = cloud.storage_client(cfg)
-    candidate, production, files = None, None, {}
+    evidence = champion.Evidence()
     try:
-        files["candidate_metrics"], candidate = read_run_metrics(model_dir, client)
-        production = load_production(cfg, client)
-    except StepError as exc:
-        verdict = Verdict(False, f"fails closed: {exc}", gate.min_accuracy)
+        champion.gather(evidence, model_dir, cfg.vertex.model_display_name, gate.alpha, cloud.storage_client(cfg))
+    except (StepError, GoogleAPIError, requests.exceptions.ConnectionError) as exc:
+        # Whatever stopped the comparison (a bad file, the registry refusing, no service), the gate says no
+        # and gate.json says why.
+        reason = str(exc) if isinstance(exc, StepError) else f"{type(exc).__name__}: {first_line(exc)}"
+        verdict = Verdict(False, f"fails closed: {reason}", "fails_closed", gate.min_accuracy)
     else:
-        verdict = decide(candidate, production[0] if production else None, gate)
-    if production:
-        files["production_metrics"] = production[2]
-    return finish(verdict, verdict_json(verdict, gate, candidate, production[1] if production else None), files)
+        verdict = judge(evidence, gate)
+    return finish(verdict, verdict_json(verdict, gate, evidence), evidence.files)
 
 
 def finish(verdict: Verdict, record: dict[str, Any], files: dict[str, Any]) -> StepResult:
     """Print the verdict; the result carries gate.json, GitHub's outputs and, for a "no", the failure."""
-    candidate, production = record["candidate"], record["production"]
-    lines = [f"candidate accuracy {fmt(candidate['accuracy'])} ({candidate['model_dir']})" if candidate else ""]
-    if production:
-        lines.append(f"production v{production['version_id']} accuracy {fmt(production['accuracy'])}")
-    lines.append(f"{'PASSED' if verdict.passed else 'FAILED'}: {verdict.reason}")
-    for line in filter(None, lines):
+    shown = lines(record)
+    for line in shown:
         print(f"{STEP}: {line}", flush=True)
-    outputs = {"passed": verdict.passed, "accuracy": candidate["accuracy"] if candidate else ""}
-    outputs["required_accuracy"] = round(verdict.required_accuracy, 6)
-    mark = "passed" if verdict.passed else "failed"
+    candidate, comparison = record["candidate"] or {}, record["comparison"] or {}
+    outputs = {"passed": verdict.passed, "accuracy": candidate.get("accuracy", ""), "rule": verdict.rule}
+    outputs.update(required_accuracy=round(verdict.required_accuracy, 6), p_value=comparison.get("p_value", ""))
     return StepResult(
         record=record,
         outputs=outputs,
-        summary=f"### Gate {mark}\n\n" + "\n".join(f"- {line}" for line in lines if line),
+        summary=summary(verdict.passed, shown),
         files=files,
         failure=None if verdict.passed else verdict.reason,
     )

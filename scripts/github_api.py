@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -33,6 +34,25 @@ class GitHubSetupError(GitHubError):
 
 class TooLarge(GitHubError):
     """A download over the caller's limit; nothing of it is kept."""
+
+
+class Refused(RuntimeError):
+    """A check the step exists to make did not pass: one stderr line and exit 1."""
+
+
+def exit_status(step: str, work: Callable[[], Iterable[str]]) -> int:
+    """Run a step's work, printing each line it yields as `<step>: <line>`; 2 for a missing token or repository,
+    1 for a refusal or a GitHub failure (one stderr line), 0 otherwise."""
+    try:
+        for line in work():
+            print(f"{step}: {line}", flush=True)
+    except GitHubSetupError as exc:
+        print(f"{step}: {exc}", file=sys.stderr)
+        return 2
+    except (Refused, GitHubError) as exc:
+        print(f"{step}: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

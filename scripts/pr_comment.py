@@ -16,12 +16,11 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import sys
 from collections.abc import Callable, Mapping, Sequence
 
 from scripts import comment_text
 from scripts.comment_text import RunInfo
-from scripts.github_api import GitHub, GitHubError, GitHubSetupError, TooLarge
+from scripts.github_api import GitHub, Refused, TooLarge, exit_status
 from scripts.report_artifact import ARTIFACT, MAX_ARTIFACT_BYTES, ArtifactError, Report, read_report
 
 STEP = "pr_comment"
@@ -29,10 +28,6 @@ BOT = "github-actions[bot]"  # the author of comments made with a workflow's GIT
 # A run's conclusion, as GitHub reports it (REST API: workflow runs).
 CONCLUSIONS = ("success", "failure", "neutral", "cancelled", "skipped", "timed_out", "action_required", "stale",
                "startup_failure")  # fmt: skip
-
-
-class Refused(RuntimeError):
-    """Nothing was posted, for a reason worth a red check (exit 1)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,16 +133,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        for line in run(args, os.environ if environ is None else environ):
-            print(f"{STEP}: {line}", flush=True)
-    except GitHubSetupError as exc:
-        print(f"{STEP}: {exc}", file=sys.stderr)
-        return 2
-    except (Refused, GitHubError) as exc:
-        print(f"{STEP}: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return exit_status(STEP, lambda: run(args, os.environ if environ is None else environ))
 
 
 if __name__ == "__main__":

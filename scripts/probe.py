@@ -79,10 +79,11 @@ def evaluate(result: SmokeResult, smoke: Smoke) -> list[str]:
     if result.digits == 0:
         return [*problems, "no digit was answered"]
     accuracy = result.correct / result.digits
-    if accuracy < smoke.min_accuracy:
+    # Written `not (good)`: a nan threshold or figure fails the smoke test instead of comparing false and passing.
+    if not accuracy >= smoke.min_accuracy:
         problems.append(f"accuracy {accuracy:.3f} < minimum {smoke.min_accuracy:.3f} on {result.digits} digits")
     latency = p95(result.latencies_ms)
-    if latency > smoke.p95_latency_ms:
+    if not latency <= smoke.p95_latency_ms:
         problems.append(f"p95 latency {latency:.0f} ms > budget {smoke.p95_latency_ms:.0f} ms")
     return problems
 
@@ -130,7 +131,7 @@ def smoke_test(
     began = time.perf_counter()
     x, y = load_digits(dataset, seed, count)
     share = endpoint.traffic_split.get(target_id, 0) if target_id else 100
-    if share <= 0:
+    if not share > 0:
         raise StepError(f"deployed model {target_id} gets no traffic on {endpoint.resource_name}")
     result = send_digits(endpoint, x, y, target_id, attempts_per_batch(share))
     result.seconds = time.perf_counter() - began

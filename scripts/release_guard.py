@@ -13,19 +13,14 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
-from scripts.github_api import GitHub, GitHubError, GitHubSetupError
+from scripts.github_api import GitHub, Refused, exit_status
 
 STEP = "release_guard"
 TRAIN_WORKFLOW = "train.yml"  # the workflow that trains, gates and registers a merged commit's model
 MAIN_BRANCH = "main"
 GIT_TIMEOUT_S = 60
-
-
-class Refused(RuntimeError):
-    """The commit may not be released; the message says why and what to do."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,20 +79,17 @@ def check_registered(gh: GitHub, sha: str) -> int:
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    environ = os.environ if environ is None else environ
-    try:
-        gh = GitHub.from_env(environ, args.repo)
-        sha = check_on_main(args.git_dir, args.commit, args.main_ref)
-        print(f"{STEP}: {sha[:12]} is on {MAIN_BRANCH}", flush=True)
-        run_id = check_registered(gh, sha)
-        print(f"{STEP}: {TRAIN_WORKFLOW} run {run_id} trained and registered it: releasable", flush=True)
-    except GitHubSetupError as exc:
-        print(f"{STEP}: {exc}", file=sys.stderr)
-        return 2
-    except (Refused, GitHubError) as exc:
-        print(f"{STEP}: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return exit_status(STEP, lambda: releasable(args, os.environ if environ is None else environ))
+
+
+def releasable(args: argparse.Namespace, environ: Mapping[str, str]) -> Iterator[str]:
+    """The checks in order, a line each; Refused (the commit may not be released: the message says why and what
+    to do) at the first that fails."""
+    gh = GitHub.from_env(environ, args.repo)
+    sha = check_on_main(args.git_dir, args.commit, args.main_ref)
+    yield f"{sha[:12]} is on {MAIN_BRANCH}"
+    run_id = check_registered(gh, sha)
+    yield f"{TRAIN_WORKFLOW} run {run_id} trained and registered it: releasable"
 
 
 if __name__ == "__main__":

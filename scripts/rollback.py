@@ -7,6 +7,7 @@ urgent: no canary, no smoke test), moves the `production` alias to it and undepl
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Sequence
 
 from google.cloud import aiplatform
@@ -16,12 +17,28 @@ from scripts.contract import Environ, StepResult, add_common_flags, load_step_co
 
 STEP = "rollback"
 FULL_TRAFFIC = 100  # percent: a rollback skips the canary
+# Model.versionId is "an auto-incrementing decimal number in string representation"; versionAliases match
+# [a-z][a-zA-Z0-9-]{0,126}[a-z0-9] (https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.models).
+VERSION_ID = re.compile(r"[1-9][0-9]{0,18}")  # an int64, counted from 1
+ALIAS = re.compile(r"[a-z][a-zA-Z0-9-]{0,126}[a-z0-9]")
+
+
+def version_reference(text: str) -> str:
+    """argparse type for --version: a version id or an alias, as Vertex spells them; anything else is exit 2."""
+    if VERSION_ID.fullmatch(text) or ALIAS.fullmatch(text):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"{text[:80]!r} is neither a version id (1, 2, ...) nor a version alias (a lowercase letter, then letters, "
+        "digits or '-', ending in a lowercase letter or digit, at most 128 characters)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m scripts.{STEP}", description=__doc__.splitlines()[0])
     add_common_flags(parser)
-    parser.add_argument("--version", required=True, help="model version id (or alias) to serve again")
+    parser.add_argument(
+        "--version", required=True, type=version_reference, help="model version id (or alias) to serve again"
+    )
     return parser
 
 

@@ -24,7 +24,8 @@ import pytest
 LIVE, SLOW = "live", "slow"
 # By qualified name. Code outside tests/ is not followed (it would reach everything), so what of it starts
 # a server or has the trainer run is named here: submit_training and the demo submit training jobs.
-STARTS_SERVER = {"tests.conftest.start_vertex_local", "vertex_local.daemon.start", "scripts.demo.start_server"}
+STARTS_SERVER = {"tests.conftest.start_vertex_local", "vertex_local.daemon.start", "scripts.demo.start_server",
+                 "scripts.demo.main"}  # fmt: skip
 TRAINS = {"tests.trainer.conftest.run_trainer", "scripts.submit_training.main", "scripts.demo.main"}
 MODULE_TIERS = {"vertex_local": LIVE, "trainer.task": SLOW}  # what `python -m <module>` needs
 TRAINER_ENTRYPOINT = "trainer.task"

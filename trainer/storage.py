@@ -13,9 +13,10 @@ that finds metrics.json finds the whole model beside it.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 SCHEME = "gs://"
@@ -51,7 +52,18 @@ def _client():  # -> google.cloud.storage.Client
     from google.cloud import storage  # deferred: only gs:// I/O needs it
 
     # project=None: reading and writing objects needs no project, so the client does not look one up.
-    return storage.Client(project=None)
+    return storage.Client(project=None, credentials=_local_token_credentials(os.environ))
+
+
+def _local_token_credentials(environ: Mapping[str, str]):  # -> google.auth.credentials.Credentials | None
+    """A vertex-local started with a bearer token gives its jobs the token (VERTEX_LOCAL_TOKEN) beside
+    STORAGE_EMULATOR_HOST; on Vertex neither is set and the client signs in as the job's service account."""
+    token = environ.get("VERTEX_LOCAL_TOKEN")
+    if not (token and environ.get("STORAGE_EMULATOR_HOST")):
+        return None
+    from google.oauth2.credentials import Credentials
+
+    return Credentials(token)
 
 
 def _storage_errors() -> tuple[type[BaseException], ...]:

@@ -125,6 +125,7 @@ def metrics_record(settings: dict[str, Any], train_split: Split, test: Split, hi
         "train_examples": len(train_split[0]),
         "test_examples": len(test[0]),
         "data_fingerprint": fingerprint(*train_split),
+        "test_fingerprint": fingerprint(*test),  # the gate rebuilds this split and checks it is the same
         "hyperparameters": {**settings["hyperparameters"], "augment": settings["augment"]},
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version()},
         "git_sha": settings["git_sha"],

@@ -4,6 +4,8 @@ In the background instead: python -m vertex_local start ... / python -m vertex_l
 
 Point the SDK at it with api_endpoint="http://127.0.0.1:8080", api_transport="rest", AnonymousCredentials,
 and STORAGE_EMULATOR_HOST=http://127.0.0.1:8080. Serving limits come from pipeline.toml's [serving] table.
+Listening beyond loopback (--host 0.0.0.0) needs a bearer token in $VERTEX_LOCAL_TOKEN (or --token), which
+every request must then carry; pipeline.toml's credentials = "token" makes the SDKs send it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sqlite3
 import sys
+import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import uvicorn
@@ -20,9 +25,11 @@ from pipeline_config import ConfigError, Vertex, load_config
 from vertex_local import daemon
 from vertex_local.app import AppConfig, BucketSpec, build_app
 from vertex_local.http.access_log import AccessLog
+from vertex_local.http.guard import GuardPolicy, RequestGuard, is_loopback
 from vertex_local.http.protocol import guarded_httptools
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+MIN_TOKEN_CHARS = 16  # a token guards a shell on this machine: `python -m secrets`-grade, not a password
 
 
 STAGING_BUCKET_HELP = (
@@ -41,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.add_argument("--no-access-log", action="store_true", help="drop the one line per request")
     serve.add_argument("--staging-bucket", action="store_true", help=STAGING_BUCKET_HELP)
+    serve.add_argument("--token", help=f"bearer token every request must carry (default: ${daemon.TOKEN_VARIABLE})")
+    serve.add_argument("--allow-host", action="append", default=[], help="another name clients may reach it by")
     start = commands.add_parser("start", help="serve in the background; returns once /healthz answers")
     start.add_argument("--host", default="127.0.0.1")
     start.add_argument("--port", type=int, default=8080)
@@ -52,11 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def job_environment(environ: dict[str, str]) -> dict[str, str]:
-    """The environment custom jobs start from: ours, with this interpreter's directory first on PATH,
-    so a job's `python` is the project's virtual environment."""
+def job_environment(environ: dict[str, str], token: str | None) -> dict[str, str]:
+    """The environment custom jobs start from: ours, with this interpreter's directory first on PATH, so a job's
+    `python` is the project's virtual environment, and the server's bearer token (if any) in VERTEX_LOCAL_TOKEN,
+    so a job's storage calls can carry it (trainer/storage.py), as a job on Vertex acts as its service account."""
     python_dir = str(Path(sys.executable).parent)
-    return {**environ, "PATH": os.pathsep.join([python_dir, environ.get("PATH", "")])}
+    environ = {key: value for key, value in environ.items() if key != daemon.TOKEN_VARIABLE}
+    return {**environ, "PATH": os.pathsep.join([python_dir, environ.get("PATH", "")])} | (
+        {daemon.TOKEN_VARIABLE: token} if token else {}
+    )
 
 
 def own_url(host: str, port: int) -> str:
@@ -73,11 +86,31 @@ def staging_buckets(vertex: Vertex) -> tuple[BucketSpec, ...]:
     return (BucketSpec(name, vertex.region.upper(), vertex.project),)
 
 
+def guard_policy(args: argparse.Namespace, environ: Mapping[str, str]) -> GuardPolicy:
+    """Who may call the server (vertex_local/http/guard.py); one reachable beyond loopback needs a token."""
+    token = args.token or environ.get(daemon.TOKEN_VARIABLE) or None
+    if token is not None and len(token) < MIN_TOKEN_CHARS:
+        raise ConfigError(f"the bearer token is {len(token)} characters; use at least {MIN_TOKEN_CHARS} "
+                          "(python -c 'import secrets; print(secrets.token_urlsafe())')")  # fmt: skip
+    if token is None and not is_loopback(args.host):
+        raise ConfigError(f"--host {args.host} listens beyond this machine: set a bearer token in "
+                          f"${daemon.TOKEN_VARIABLE} (or --token) for clients to send")  # fmt: skip
+    return GuardPolicy.for_server(args.host, args.allow_host, token)
+
+
+def check_writable(state_dir: Path) -> None:
+    """OSError unless vertex-local can create files in `state_dir` (creating it if need be)."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=state_dir):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "start":
         extra = [*(["--profile", args.profile] if args.profile else []), *(["--staging-bucket"] * args.staging_bucket)]
-        return daemon.start(args.host, args.port, args.state_dir.resolve(), extra)
+        token = os.environ.get(daemon.TOKEN_VARIABLE)
+        return daemon.start(args.host, args.port, args.state_dir.resolve(), extra, token)
     if args.command == "stop":
         return daemon.stop(args.state_dir.resolve())
     logging.basicConfig(
@@ -88,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(args.profile)
         buckets = staging_buckets(cfg.vertex) if args.staging_bucket else ()
+        policy = guard_policy(args, os.environ)
     except ConfigError as exc:
         print(f"vertex-local: {exc}", file=sys.stderr)
         return 2
@@ -96,13 +130,20 @@ def main(argv: list[str] | None = None) -> int:
         state_dir=args.state_dir.resolve(),
         limits=limits,
         workdir=REPO_ROOT,
-        job_env=job_environment(dict(os.environ)),
+        job_env=job_environment(dict(os.environ), policy.token.decode() if policy.token else None),
         storage_url=own_url(args.host, args.port),
         buckets=buckets,
     )
-    app = build_app(config)
+    try:
+        check_writable(config.state_dir)
+        app = build_app(config)
+    except (OSError, sqlite3.Error) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        print(f"vertex-local: cannot keep its state in {args.state_dir}: {reason}", file=sys.stderr)
+        return 1
+    guarded = RequestGuard(app, policy, app.routes)
     access_log = not args.no_access_log and args.log_level in ("debug", "info")
-    served = AccessLog(app, sys.stderr) if access_log else app  # uvicorn's own access log costs 4x as much
+    served = AccessLog(guarded, sys.stderr) if access_log else guarded  # uvicorn's own access log costs 4x as much
     # uvloop and httptools: the fast event loop and HTTP parser, pinned in requirements.txt; httptools
     # with deadlines for heads and bodies still arriving (vertex_local/http/protocol.py).
     uvicorn.run(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
@@ -198,6 +199,8 @@ def build_app(config: AppConfig) -> Starlette:
         ApiError: api_error_handler,
         HTTPException: http_exception_handler,
         ClientDisconnect: client_gone_handler,
+        OSError: internal_error_handler,  # a full disk (503) or a failed read, from any store, answered once
+        sqlite3.Error: internal_error_handler,
         Exception: internal_error_handler,
     }
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)  # type: ignore[arg-type]

@@ -19,6 +19,7 @@ from pathlib import Path
 
 START_TIMEOUT_S = 60.0  # a start loads every deployed model before it answers /healthz
 STOP_TIMEOUT_S = 30.0
+TOKEN_VARIABLE = "VERTEX_LOCAL_TOKEN"  # how `serve` gets its bearer token without showing it in `ps`
 
 
 def pid_file(state_dir: Path) -> Path:
@@ -35,32 +36,43 @@ def running_pid(state_dir: Path) -> int | None:
     return pid if b"vertex_local" in command and b"serve" in command else None
 
 
-def is_healthy(url: str) -> bool:
+def is_healthy(url: str, token: str | None = None) -> bool:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=1) as answer:
+        with urllib.request.urlopen(urllib.request.Request(f"{url}/healthz", headers=headers), timeout=1) as answer:
             return answer.status == 200
     except (urllib.error.URLError, OSError):
         return False
 
 
-def start(host: str, port: int, state_dir: Path, serve_flags: Sequence[str] = ()) -> int:
-    """Serve in the background (`serve_flags` are passed on to `serve`); returns once /healthz answers."""
+def start(host: str, port: int, state_dir: Path, serve_flags: Sequence[str] = (), token: str | None = None) -> int:
+    """Serve in the background (`serve_flags` are passed on to `serve`); returns once /healthz answers.
+
+    `token`: the bearer token the server is given (as $VERTEX_LOCAL_TOKEN) and the health check sends; without one
+    the server takes none, whatever this process's environment holds."""
     url = f"http://{host}:{port}"
     if running_pid(state_dir):
         print(f"vertex-local: already running (pid {running_pid(state_dir)}, log {state_dir / 'server.log'})")
         return 0
-    state_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "vertex_local", "serve", "--host", host, "--port", str(port)]
-    with (state_dir / "server.log").open("ab") as log:
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        log = (state_dir / "server.log").open("ab")
+    except OSError as exc:  # read-only, full, not a directory: the server could not keep its state there either
+        print(f"vertex-local: cannot keep its state in {state_dir}: {exc.strerror}", file=sys.stderr)
+        return 1
+    env = {key: value for key, value in os.environ.items() if key != TOKEN_VARIABLE}
+    with log:
         server = subprocess.Popen(
             [*command, "--state-dir", str(state_dir), *serve_flags],
+            env={**env, TOKEN_VARIABLE: token} if token else env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     pid_file(state_dir).write_text(f"{server.pid}\n")
     deadline = time.monotonic() + START_TIMEOUT_S
-    while not is_healthy(url):
+    while not is_healthy(url, token):
         if server.poll() is not None or time.monotonic() > deadline:
             tail = "\n".join((state_dir / "server.log").read_text(errors="replace").splitlines()[-15:])
             print(f"vertex-local: did not start (see {state_dir / 'server.log'}):\n{tail}", file=sys.stderr)

@@ -6,10 +6,14 @@ google-api-core maps to its usual exceptions (404 -> NotFound, 400 -> BadRequest
 
 from __future__ import annotations
 
+import errno
 import logging
+import sqlite3
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+
+LOG = logging.getLogger("vertex_local")
 
 # HTTP code -> google.rpc.Code name, as Google's REST front ends write them.
 STATUS_NAMES: dict[int, str] = {
@@ -22,6 +26,7 @@ STATUS_NAMES: dict[int, str] = {
     409: "ALREADY_EXISTS",
     412: "FAILED_PRECONDITION",
     413: "INVALID_ARGUMENT",
+    415: "INVALID_ARGUMENT",  # google.rpc has no code of its own for a wrong Content-Type
     416: "OUT_OF_RANGE",
     431: "INVALID_ARGUMENT",
     429: "RESOURCE_EXHAUSTED",
@@ -31,6 +36,10 @@ STATUS_NAMES: dict[int, str] = {
     503: "UNAVAILABLE",
     504: "DEADLINE_EXCEEDED",
 }
+
+# A full disk, as a file write (or a quota) reports it; SQLite reports SQLITE_FULL.
+FULL_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+FULL_DISK_MESSAGE = "no space left on the disk holding vertex-local's state: free some space, then retry"
 
 # google.rpc.Code numbers, for errors carried inside long-running operations and jobs.
 RPC_CODES: dict[str, int] = {
@@ -96,7 +105,29 @@ async def client_gone_handler(request: Request, exc: Exception) -> Response:
     return Response(status_code=499)
 
 
+def is_disk_full(exc: BaseException | None) -> bool:
+    """Whether `exc`, or what caused it, is a full disk: any store's file write, or SQLite's."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in FULL_DISK_ERRNOS:
+            return True
+        if isinstance(exc, sqlite3.Error) and (
+            getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_FULL or "disk is full" in str(exc)
+        ):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 async def internal_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    """A bug on our side: log the traceback once, answer a Google-shaped 500 without it."""
-    logging.getLogger("vertex_local").error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(500, f"internal error: {type(exc).__name__}: {exc}")
+    """Whatever a route did not turn into an ApiError. app.py registers it for OSError and sqlite3.Error as well
+    as Exception, so those are answered here without Starlette re-raising them to uvicorn. A full disk, whichever
+    store hit it, is a 503 the client retries once there is room: the machine's state, not a bug, so one log
+    line. Anything else is a bug: its traceback is logged once, and the 500 carries neither the traceback nor
+    the exception's text, which may name the server's files."""
+    if is_disk_full(exc):
+        LOG.warning("%s %s: 503, the disk holding the state is full", request.method, request.url.path)
+        return error_response(503, FULL_DISK_MESSAGE)
+    LOG.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, f"vertex-local failed on this request ({type(exc).__name__}); its log has the details")

@@ -32,62 +32,84 @@ CREATE TABLE IF NOT EXISTS sequence (
 FIRST_ID = 1000
 
 
-class StateStore:
-    """One SQLite file of JSON documents; safe to call from the event loop and from worker threads."""
+class Database:
+    """One SQLite file in WAL mode behind one lock: safe to call from the event loop and from worker threads.
 
-    def __init__(self, path: Path) -> None:
+    WAL keeps readers and the writer out of each other's way; synchronous=NORMAL may lose the last commits to a
+    power cut, never corrupt the file. Transactions nest: an inner one joins the outer one.
+    """
+
+    def __init__(self, path: Path, schema: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        self.lock = threading.RLock()
+        self.connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self.connection.execute("PRAGMA journal_mode=WAL")
+        self.connection.execute("PRAGMA synchronous=NORMAL")
+        self.connection.executescript(schema)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        with self.lock:
+            self.connection.close()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Group several writes: all of them land, or none do."""
-        with self._lock:
-            if self._db.in_transaction:
-                yield
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Everything inside lands together or not at all."""
+        with self.lock:
+            if self.connection.in_transaction:
+                yield self.connection
                 return
-            self._db.execute("BEGIN IMMEDIATE")
+            self.connection.execute("BEGIN IMMEDIATE")
             try:
-                yield
+                yield self.connection
+                self.connection.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self.connection.in_transaction:  # a failed COMMIT (a full disk) may leave it open
+                    self.connection.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
+
+    def query(self, sql: str, args: tuple = ()) -> list[tuple]:
+        with self.lock:
+            return self.connection.execute(sql, args).fetchall()
+
+    def execute(self, sql: str, args: tuple = ()) -> int:
+        """One write in its own transaction (or the caller's); returns the rows it changed."""
+        with self.transaction() as connection:
+            return connection.execute(sql, args).rowcount
+
+
+class StateStore:
+    """Resource documents by (kind, id) in one Database."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = Database(path, SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def transaction(self) -> contextlib.AbstractContextManager:
+        """Group several writes: all of them land, or none do."""
+        return self._db.transaction()
 
     def next_id(self) -> str:
         """A new numeric id, unique across every kind of resource."""
-        with self.transaction():
-            row = self._db.execute("SELECT value FROM sequence WHERE name = 'ids'").fetchone()
+        with self.transaction() as db:
+            row = db.execute("SELECT value FROM sequence WHERE name = 'ids'").fetchone()
             value = row[0] + 1 if row else FIRST_ID
-            self._db.execute("INSERT OR REPLACE INTO sequence (name, value) VALUES ('ids', ?)", (value,))
+            db.execute("INSERT OR REPLACE INTO sequence (name, value) VALUES ('ids', ?)", (value,))
         return str(value)
 
     def get(self, kind: str, doc_id: str) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._db.execute("SELECT body FROM documents WHERE kind = ? AND id = ?", (kind, doc_id)).fetchone()
-        return json.loads(row[0]) if row else None
+        rows = self._db.query("SELECT body FROM documents WHERE kind = ? AND id = ?", (kind, doc_id))
+        return json.loads(rows[0][0]) if rows else None
 
     def put(self, kind: str, doc_id: str, body: dict[str, Any]) -> None:
         text = json.dumps(body, separators=(",", ":"))
-        with self.transaction():
-            self._db.execute("INSERT OR REPLACE INTO documents (kind, id, body) VALUES (?, ?, ?)", (kind, doc_id, text))
+        self._db.execute("INSERT OR REPLACE INTO documents (kind, id, body) VALUES (?, ?, ?)", (kind, doc_id, text))
 
     def delete(self, kind: str, doc_id: str) -> None:
-        with self.transaction():
-            self._db.execute("DELETE FROM documents WHERE kind = ? AND id = ?", (kind, doc_id))
+        self._db.execute("DELETE FROM documents WHERE kind = ? AND id = ?", (kind, doc_id))
 
     def list(self, kind: str) -> list[dict[str, Any]]:
         """Every document of one kind, oldest id first."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT body FROM documents WHERE kind = ? ORDER BY CAST(id AS INTEGER)", (kind,)
-            ).fetchall()
+        rows = self._db.query("SELECT body FROM documents WHERE kind = ? ORDER BY CAST(id AS INTEGER)", (kind,))
         return [json.loads(row[0]) for row in rows]

@@ -5,10 +5,13 @@ Used by scripts.report.render; nothing here reads files or the environment.
 
 from __future__ import annotations
 
+import base64
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -105,4 +108,24 @@ def per_class_png(candidate: Sequence[float], production: Sequence[float] | None
     axes.set_ylabel("accuracy")
     axes.legend()
     figure.suptitle("Accuracy per class")
+    return _save(figure, path)
+
+
+PICTURE_COLUMNS = 8
+
+
+def regressions_png(regressions: dict[str, Any], path: Path) -> Path:
+    """The digits production got right and the candidate gets wrong (gate_regressions.json), with both answers."""
+    digits = regressions["digits"]
+    rows = math.ceil(len(digits) / PICTURE_COLUMNS)
+    figure = Figure(figsize=(PICTURE_COLUMNS * 1.3, rows * 1.5 + 0.6))
+    grid = figure.subplots(rows, PICTURE_COLUMNS, squeeze=False)
+    for axes in grid.flat:
+        axes.axis("off")
+    for axes, digit in zip(grid.flat, digits, strict=False):
+        image = np.frombuffer(base64.b64decode(digit["pixels"]), dtype=np.uint8).reshape(28, 28)
+        axes.imshow(image, cmap="gray_r", vmin=0, vmax=255)
+        axes.set_title(f"{digit['label']}: now {digit['candidate']}", fontsize=9)
+    shown = f"{len(digits)} of {regressions['total']}" if regressions["total"] > len(digits) else "all"
+    figure.suptitle(f"Production right, candidate wrong ({shown}): true digit, candidate's answer")
     return _save(figure, path)

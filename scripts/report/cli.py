@@ -5,7 +5,9 @@
 
 `--production` may name a file that does not exist: the gate writes it only when a production model
 exists, so its absence means "first run". `--production-from-release` then falls back to the latest
-GitHub Release's model card (metrics.json), for runs without cloud access (pull requests).
+GitHub Release's model card (metrics.json), for runs without cloud access (pull requests). When the gate
+compared the candidate with production, it left gate_regressions.json beside gate.json: those digits become
+regressions.png in --plots-dir.
 """
 
 from __future__ import annotations
@@ -20,9 +22,16 @@ from typing import Any
 
 from scripts import release_card
 from scripts.report.render import render_report, write_plots
-from scripts.report.validate import ReportError, load_json, validate_metrics, validate_verdict
+from scripts.report.validate import (
+    ReportError,
+    load_json,
+    validate_metrics,
+    validate_regressions,
+    validate_verdict,
+)
 
 PR_NUMBER_FILE = "pr-number.txt"
+REGRESSIONS_FILE = "gate_regressions.json"  # the gate writes it beside gate.json when it compared two models
 
 
 def load_production(
@@ -88,15 +97,27 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         production, unavailable = load_production(
             args.production, args.production_from_release, environ.get("GITHUB_REPOSITORY")
         )
+        regressions = load_regressions(args.verdict, verdict)
     except (ReportError, release_card.ReleaseError) as exc:
         print(f"report: {exc}", file=sys.stderr)
         return 2
     markdown = render_report(candidate, production, verdict, args.run_url, args.job, unavailable)
     write_outputs(args, markdown, environ.get("GITHUB_STEP_SUMMARY"))
     if args.plots_dir:
-        for path in write_plots(candidate, production, args.plots_dir):
+        for path in write_plots(candidate, production, args.plots_dir, regressions):
             print(f"report: wrote {path}")
     return 0
+
+
+def load_regressions(verdict_path: Path | None, verdict: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The digits the gate found production right and the candidate wrong, when it compared the two models."""
+    if verdict_path is None or not (verdict or {}).get("comparison"):
+        return None
+    path = verdict_path.parent / REGRESSIONS_FILE
+    if not path.exists():
+        print(f"report: no {REGRESSIONS_FILE} beside {verdict_path}: no picture of the regressed digits")
+        return None
+    return validate_regressions(load_json(path), str(path))
 
 
 def write_outputs(args: argparse.Namespace, markdown: str, step_summary: str | None) -> None:

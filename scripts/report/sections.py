@@ -33,12 +33,15 @@ def verdict_line(verdict: dict[str, Any] | None) -> str:
     return f"{mark} **Gate {word}**: {verdict['reason']}"
 
 
-def summary_table(candidate: Metrics, production: dict[str, Any] | None, thresholds: dict[str, Any]) -> str:
-    """Accuracy and loss: candidate, production, delta, threshold."""
+def summary_table(
+    candidate: Metrics, production: dict[str, Any] | None, thresholds: dict[str, Any], paired: bool = False
+) -> str:
+    """Accuracy and loss: candidate, production, delta, threshold (`paired`: the gate's significance rule applies)."""
     required = thresholds.get("required_accuracy", thresholds.get("min_accuracy"))
+    noise = f", or within noise (p ≥ {thresholds.get('alpha')})" if paired and production else ""
     rows = []
     for key, fmt, limit in (
-        ("accuracy", pct, f"≥ {pct(required)}" if required is not None else "—"),
+        ("accuracy", pct, f"≥ {pct(required)}{noise}" if required is not None else "—"),
         ("loss", lambda v: f"{v:.4f}", "—"),
     ):
         prod = production[key] if production else None

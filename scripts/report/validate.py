@@ -5,6 +5,8 @@ Used by scripts.report.cli; the schemas are in the README ("What the steps hand 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from pathlib import Path
 from typing import Any
@@ -58,7 +60,7 @@ def validate_metrics(data: Any, source: str) -> dict[str, Any]:
     """Check a metrics.json (schema_version 1) has every field the report prints."""
     if not isinstance(data, dict):
         raise ReportError(f"{source}: expected a JSON object")
-    if data.get("schema_version") != 1:
+    if type(data.get("schema_version")) is not int or data["schema_version"] != 1:  # true == 1 in Python
         raise ReportError(f"{source}: schema_version = {data.get('schema_version')!r}, expected 1")
     for key, kind in METRIC_KEYS.items():
         _require(data, key, kind, source)
@@ -92,4 +94,79 @@ def validate_verdict(data: Any, source: str) -> dict[str, Any]:
     if production is not None:
         for key in ("accuracy", "loss"):
             _require(production, key, NUMBER, f"{source}: production")
+    if data.get("comparison") is not None:
+        validate_comparison(data, source)
+    return data
+
+
+COMPARISON_KEYS = {
+    "digits": int,
+    "both_right": int,
+    "both_wrong": int,
+    "production_only_right": int,
+    "candidate_only_right": int,
+    "p_value": NUMBER,
+    "per_class": list,
+    "flagged_classes": list,
+    "confused_pairs": list,
+    "correction": str,
+}
+CLASS_KEYS = {
+    "class": int,
+    "digits": int,
+    "production_accuracy": NUMBER,
+    "candidate_accuracy": NUMBER,
+    "production_only_right": int,
+    "candidate_only_right": int,
+    "p_adjusted": NUMBER,
+    "flagged": bool,
+}
+COST_KEYS = ("parameters", "saved_model_bytes", "ms_per_image_batch_1", "ms_per_image_batch_64")
+
+
+def validate_comparison(data: dict[str, Any], source: str) -> None:
+    """gate.json's champion/challenger blocks, when the gate compared two models on the same digits."""
+    comparison = data["comparison"]
+    if not isinstance(comparison, dict):
+        raise ReportError(f"{source}: comparison = {comparison!r:.80}, expected an object")
+    for key, kind in COMPARISON_KEYS.items():
+        _require(comparison, key, kind, f"{source}: comparison")
+    if len(comparison["per_class"]) != 10:
+        raise ReportError(f"{source}: comparison.per_class must have one row per class")
+    for row in comparison["per_class"]:
+        if not isinstance(row, dict):
+            raise ReportError(f"{source}: comparison.per_class holds {row!r:.80}, expected an object")
+        for key, kind in CLASS_KEYS.items():
+            if not isinstance(row.get(key), kind) or (kind is not bool and isinstance(row.get(key), bool)):
+                raise ReportError(f"{source}: comparison.per_class: {key} = {row.get(key)!r:.80} has the wrong type")
+    for pair in comparison["confused_pairs"]:
+        for key in ("true", "predicted", "count"):
+            _require(pair if isinstance(pair, dict) else {}, key, int, f"{source}: comparison.confused_pairs")
+    for who in ("candidate", "production"):
+        block = data.get(who)
+        if not isinstance(block, dict) or not isinstance(block.get("cost"), dict):
+            raise ReportError(f"{source}: {who} has no cost figures beside the comparison")
+        for key in COST_KEYS:
+            _require(block["cost"], key, NUMBER, f"{source}: {who}.cost")
+        for key in ("accuracy", "loss"):
+            _require(block, key, NUMBER, f"{source}: {who}")
+    _require(data["production"], "version_id", str, f"{source}: production")
+
+
+def validate_regressions(data: Any, source: str) -> dict[str, Any]:
+    """gate_regressions.json: digits as 784 base64 bytes, each with its label and both models' answers."""
+    if not isinstance(data, dict) or not isinstance(data.get("digits"), list):
+        raise ReportError(f"{source}: expected an object with a list of digits")
+    _require(data, "total", int, source)
+    for digit in data["digits"]:
+        if not isinstance(digit, dict):
+            raise ReportError(f"{source}: digits holds {digit!r:.80}, expected an object")
+        for key in ("label", "production", "candidate"):
+            _require(digit, key, int, f"{source}: digit")
+        try:
+            size = len(base64.b64decode(_require(digit, "pixels", str, f"{source}: digit"), validate=True))
+        except (binascii.Error, ValueError):
+            size = -1
+        if size != 28 * 28:
+            raise ReportError(f"{source}: a digit's pixels are not 784 base64-encoded bytes")
     return data

@@ -5,6 +5,10 @@ step           run one step's main(argv) in-process; returns its exit status, st
 names          per test: a model and an endpoint display name of its own
 run_a, run_b   session: two real training runs (JobService), baseline 3 epochs on mnist-sample
 bad_run        session: a run that learnt nothing (learning rate 1e-7), to fail smoke tests
+one_epoch_run, two_epoch_run, no_three_run
+               session: the real trainer in a subprocess, local model dirs: run_a's settings with 1 or 2 epochs,
+               and with the training digits of class 3 left out (an .npz built from the sample)
+promote        register a run as a new version of the test's model and give it the production alias
 """
 
 from __future__ import annotations
@@ -14,16 +18,20 @@ import dataclasses
 import io
 import json
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pipeline_config import load_config
-from scripts import register, registry, submit_training
+from scripts import gate, register, registry, submit_training
 from scripts.cloud import read_json, storage_client
-from tests.conftest import VertexLocal
+from tests.conftest import REPO_ROOT, TRAINER_TIMEOUT_S, VertexLocal
+from trainer.data import load_mnist_sample
 
 SHA_A = "a" * 40
 SHA_B = "b" * 40
@@ -155,3 +163,74 @@ def register_run(run: TrainedRun, out_dir: str) -> StepRun:
     result = step(register.main, "--model-dir", run.model_dir, "--git-sha", run.git_sha, "--out-dir", out_dir)
     assert result.status == 0, result.stderr
     return result
+
+
+def promote(run: TrainedRun, names: Names, out_dir: str) -> str:
+    """Register the run as a new version of the test's model and move the production alias to it."""
+    register_run(run, out_dir)
+    written = json.loads((Path(out_dir) / "register.json").read_text())
+    model = registry.find_model(names.model)
+    registry.move_alias(registry.get_version(model.resource_name, written["version_id"]), registry.PRODUCTION)
+    return written["version_id"]
+
+
+def train_locally(model_dir: Path, git_sha: str, *flags: str) -> TrainedRun:
+    """The real trainer in a subprocess with run_a's settings (baseline, batch 32, seed 42) and these flags."""
+    command = [sys.executable, "-m", "trainer.task", "--model", "baseline", "--batch-size", "32"]
+    command += ["--learning-rate", "0.001", "--seed", "42", "--git-sha", git_sha, "--model-dir", str(model_dir), *flags]
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AIP_", "PIPELINE_"))}
+    done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=TRAINER_TIMEOUT_S)
+    assert done.returncode == 0, f"trainer failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+    return TrainedRun(git_sha, str(model_dir), json.loads((model_dir / "metrics.json").read_text())["accuracy"])
+
+
+@pytest.fixture(scope="session")
+def one_epoch_run(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
+    model_dir = tmp_path_factory.mktemp("one-epoch") / "model"
+    return train_locally(model_dir, "1" * 40, "--dataset", "mnist-sample", "--epochs", "1")
+
+
+@pytest.fixture(scope="session")
+def two_epoch_run(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
+    model_dir = tmp_path_factory.mktemp("two-epochs") / "model"
+    return train_locally(model_dir, "2" * 40, "--dataset", "mnist-sample", "--epochs", "2")
+
+
+@pytest.fixture(scope="session")
+def no_three_run(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
+    """Trained on the sample's training split without any 3; tested on the sample's whole test split."""
+    root = tmp_path_factory.mktemp("no-three")
+    (x_train, y_train), (x_test, y_test) = load_mnist_sample(42)
+    keep = y_train != 3
+    data = root / "no-three.npz"
+    pixels = {"x_train": x_train[keep].astype(np.uint8), "x_test": x_test.astype(np.uint8)}
+    np.savez_compressed(data, **pixels, y_train=y_train[keep], y_test=y_test)
+    return train_locally(root / "model", "3" * 40, "--data-path", str(data), "--epochs", "3")
+
+
+def gate_run(names: Names, model_dir: str, out_dir: Path, *flags: str) -> tuple[StepRun, dict | None]:
+    """The gate step on a model dir against the production of `names`' model; its gate.json when it wrote one."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PIPELINE_VERTEX_MODEL_DISPLAY_NAME", names.model)
+        result = step(gate.main, "--model-dir", model_dir, "--out-dir", str(out_dir), *flags)
+    written = out_dir / "gate.json"
+    return result, json.loads(written.read_text()) if written.exists() else None
+
+
+@pytest.fixture(scope="session")
+def production_a(pipeline_env: VertexLocal, run_a: TrainedRun, tmp_path_factory: pytest.TempPathFactory) -> Names:
+    """A model of its own whose production version is run_a (baseline, 3 epochs)."""
+    with pytest.MonkeyPatch.context() as patch:
+        names = set_names(patch, "production-a")
+        promote(run_a, names, str(tmp_path_factory.mktemp("production-a")))
+    return names
+
+
+@pytest.fixture(scope="session")
+def paired_gate(
+    production_a: Names, one_epoch_run: TrainedRun, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[StepRun, Path]:
+    """The gate on a 1-epoch candidate against run_a in production: a significant drop, and its out dir."""
+    out_dir = tmp_path_factory.mktemp("paired-gate")
+    result, _ = gate_run(production_a, one_epoch_run.model_dir, out_dir)
+    return result, out_dir

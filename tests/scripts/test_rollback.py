@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from scripts import rollback
-from tests.conftest import VertexLocal
+from tests.conftest import VertexLocal, free_port
 from tests.scripts.conftest import (
     EndpointState,
     Names,
@@ -75,3 +75,24 @@ def test_rolling_back_to_an_unknown_version_changes_nothing(history: tuple[Names
     assert result.status == 1
     assert result.stderr == f"rollback: model {names.model!r} has no version or alias '9'\n"
     assert endpoint_state(names) == before
+
+
+@pytest.mark.parametrize(
+    "version",
+    ["", " ", "1@2", "../1", "1/2", "0", "01", "-1", "1.5", "v1 ", "Production", "a", "9production", "prod-", "sha_1",
+     "a" * 129, "12345678901234567890", "production\n"],
+)  # fmt: skip
+def test_a_version_that_is_neither_an_id_nor_an_alias_is_a_usage_error(
+    version: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    # Aimed at a closed port: the refusal must come before any call to the registry or the endpoint.
+    monkeypatch.setenv("PIPELINE_VERTEX_API_ENDPOINT", f"http://127.0.0.1:{free_port()}")
+    assert rollback.main(["--version", version, "--out-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "argument --version: " in err and "is neither a version id (1, 2, ...) nor a version alias" in err
+    assert "Traceback" not in err and not (tmp_path / "rollback.json").exists()
+
+
+@pytest.mark.parametrize("version", ["1", "42", "9223372036854775807", "production", "sha-3f2a9c1", "ab", "a" * 128])
+def test_version_ids_and_aliases_as_vertex_spells_them_are_accepted(version: str) -> None:
+    assert rollback.version_reference(version) == version

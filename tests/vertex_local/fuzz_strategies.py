@@ -7,6 +7,7 @@ bad pixel, and structured management bodies whose fields take any JSON value.
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -152,11 +153,8 @@ query_strings = st.one_of(
     st.builds(lambda f: {"filter": f}, filters),
 ).map(lambda query: "?" + urlencode(query) if query else "")  # fmt: skip
 
-odd_values = st.one_of(
-    scalars,
-    json_values,
-    st.sampled_from([None, "", [], {}, 0, -1, 2**64, 1.5, True, "x" * 5000, "ü", [None], {"": None}]),
-)
+ODD_SAMPLES = [None, "", [], {}, 0, -1, 2**64, 1.5, True, "x" * 5000, "ü", [None], {"": None}]
+odd_values = st.one_of(scalars, json_values, st.sampled_from(ODD_SAMPLES))
 
 
 def paths_of(value: Any, prefix: tuple = ()) -> list[tuple]:
@@ -169,8 +167,14 @@ def paths_of(value: Any, prefix: tuple = ()) -> list[tuple]:
     return found
 
 
+def fresh(value: Any) -> Any:
+    """A private copy of a drawn value: odd_values samples shared lists and dicts, and a later mutation
+    must not change the sample itself (hypothesis then sees a different strategy from one case to the next)."""
+    return copy.deepcopy(value)
+
+
 @st.composite
-def mutated(draw: st.DrawFn, template: Any) -> Any:
+def mutated(draw: st.DrawFn, template: Any, values: st.SearchStrategy[Any] = odd_values) -> Any:
     """A valid template with 0-3 mutations: a field dropped, given any value or an odd one, or a field added."""
     doc = json.loads(json.dumps(template))
     for _ in range(draw(st.integers(0, 3))):
@@ -185,11 +189,11 @@ def mutated(draw: st.DrawFn, template: Any) -> Any:
         if action == "drop":
             del holder[key]
         elif action == "replace":
-            holder[key] = draw(odd_values)
+            holder[key] = fresh(draw(values))
         elif isinstance(holder, dict):
-            holder[draw(st.text(max_size=12))] = draw(odd_values)
+            holder[draw(st.text(max_size=12))] = fresh(draw(values))
         else:
-            holder.append(draw(odd_values))
+            holder.append(fresh(draw(values)))
     return doc
 
 

@@ -125,7 +125,7 @@ def test_a_kill_mid_deploy_leaves_the_last_committed_split_serving(
 
 def half_sent(server: VertexLocal, method: str, path: str, headers: dict[str, str], body: bytes) -> socket.socket:
     """A request whose head and first half of body are sent; the rest never is."""
-    head = f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
+    head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
     head += "".join(f"{name}: {value}\r\n" for name, value in headers.items()) + "\r\n"
     sock = socket.create_connection(("127.0.0.1", server.port))
     sock.sendall(head.encode() + body[: len(body) // 2])

@@ -3,6 +3,7 @@ it in the cloud; jobs and uploads need it, since vertex-local (like Cloud Storag
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,16 @@ from tests.conftest import free_port
 from vertex_local import daemon
 
 
-@pytest.mark.live
-def test_start_with_staging_bucket_creates_the_profiles_bucket_in_its_region_once(tmp_path: Path) -> None:
+@pytest.fixture
+def plain_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The local profile as pipeline.toml has it: no PIPELINE_* override another test's session left set."""
+    for name in [key for key in os.environ if key.startswith("PIPELINE_")]:
+        monkeypatch.delenv(name)
+
+
+def test_start_with_staging_bucket_creates_the_profiles_bucket_in_its_region_once(
+    tmp_path: Path, plain_environment: None
+) -> None:
     port, state_dir = free_port(), tmp_path / "state"
     url = f"http://127.0.0.1:{port}"
     flags = ["--profile", "local", "--staging-bucket"]
@@ -29,8 +38,7 @@ def test_start_with_staging_bucket_creates_the_profiles_bucket_in_its_region_onc
         daemon.stop(state_dir)
 
 
-@pytest.mark.live
-def test_without_the_flag_no_bucket_appears(tmp_path: Path) -> None:
+def test_without_the_flag_no_bucket_appears(tmp_path: Path, plain_environment: None) -> None:
     port, state_dir = free_port(), tmp_path / "state"
     try:
         assert daemon.start("127.0.0.1", port, state_dir) == 0

@@ -11,12 +11,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from vertex_local.state import Database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, body TEXT NOT NULL);
@@ -65,50 +65,31 @@ class Catalog:
     """One SQLite file; safe to call from the event loop and from worker threads (one lock, short calls)."""
 
     def __init__(self, path: Path) -> None:
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        self._db = Database(path, SCHEMA)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._db.close()
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> contextlib.AbstractContextManager:
         """Everything inside lands together or not at all; nested use joins the outer transaction."""
-        with self._lock:
-            if self._db.in_transaction:
-                yield
-                return
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:  # a failed COMMIT (a full disk) may leave it open
-                    self._db.execute("ROLLBACK")
-                raise
+        return self._db.transaction()
 
     def locked(self) -> threading.RLock:
         """Hold no writer out for a few reads that must agree with each other (`with catalog.locked(): ...`)."""
-        return self._lock
+        return self._db.lock
 
     def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
+        return self._db.query(sql, args)
 
     def _execute(self, sql: str, args: tuple = ()) -> int:
-        with self.transaction():
-            return self._db.execute(sql, args).rowcount
+        return self._db.execute(sql, args)
 
     def next_generation(self) -> int:
         """A generation later than every one handed out before: the clock in microseconds, or one more."""
-        with self.transaction():
-            row = self._db.execute("SELECT generation FROM clock WHERE id = 1").fetchone()
+        with self.transaction() as db:
+            row = db.execute("SELECT generation FROM clock WHERE id = 1").fetchone()
             generation = max(time.time_ns() // 1000, (row[0] + 1) if row else 0)
-            self._db.execute("INSERT OR REPLACE INTO clock (id, generation) VALUES (1, ?)", (generation,))
+            db.execute("INSERT OR REPLACE INTO clock (id, generation) VALUES (1, ?)", (generation,))
         return generation
 
     # Buckets: a JSON body each (gcs/buckets.py decides what is in it).

@@ -18,11 +18,12 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from vertex_local.serving.prometheus import Totals
+from vertex_local.state import Database
 
 LOG = logging.getLogger("vertex_local.history")
 Key = tuple[str, str]  # (endpoint id, deployed model id)
@@ -84,12 +85,7 @@ class MetricsHistory:
 
     def __init__(self, path: Path, bounds: Sequence[float], source: Callable[[], Mapping[Key, Totals]],
                  started: float | None = None) -> None:  # fmt: skip
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # a power cut may lose the last samples, never corrupt the file
-        self._db.executescript(SCHEMA)
-        self._lock = threading.Lock()  # the connection
+        self._db = Database(path, SCHEMA)
         self._sampling = threading.RLock()  # one sample at a time: each reads and moves self._last
         self._bounds = tuple(bounds)  # latency bucket bounds in seconds, +Inf implied
         self._source = source
@@ -97,23 +93,12 @@ class MetricsHistory:
         self._last_at = time.time() if started is None else started
         self._task: asyncio.Task | None = None
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
     def record(self, totals: Mapping[Key, Totals], now: float) -> None:
         """Add what the counters grew by since the last sample to the slots holding that interval's middle."""
         with self._sampling:
             grown = {key: growth(value, self._last.get(key)) for key, value in totals.items()}
             middle = (self._last_at + now) / 2
-            with self._transaction() as db:
+            with self._db.transaction() as db:
                 for resolution in RESOLUTIONS:
                     slot = int(middle // resolution.step_s) * resolution.step_s
                     for (endpoint_id, deployed_id), delta in grown.items():
@@ -139,14 +124,14 @@ class MetricsHistory:
         window up to the last sample, oldest first; rates are 0 and the rest null in slots without requests."""
         seconds = WINDOWS[window]
         step = next(r.step_s for r in RESOLUTIONS if r.keep_s >= seconds)
-        with self._lock:
-            (newest,) = self._db.execute(
+        with self._db.lock:
+            (newest,) = self._db.connection.execute(
                 "SELECT MAX(t) FROM slots WHERE step_s = ? AND endpoint_id = ?", (step, endpoint_id)
             ).fetchone()
             # The slot the last sample filled (or a later one, written by the server before a quick restart).
             last = max(int((self._last_at - RESOLUTIONS[0].step_s / 2) // step) * step, newest or 0)
             times = list(range(last - seconds + step, last + step, step))
-            rows = self._db.execute(
+            rows = self._db.connection.execute(
                 "SELECT t, deployed_model_id, requests, predictions, errors, buckets FROM slots "
                 "WHERE step_s = ? AND endpoint_id = ? AND t >= ? ORDER BY deployed_model_id, t",
                 (step, endpoint_id, times[0]),
@@ -193,8 +178,7 @@ class MetricsHistory:
                 await self._task
         with contextlib.suppress(sqlite3.Error):
             await asyncio.to_thread(self.sample)
-        with self._lock:
-            self._db.close()
+        self._db.close()
 
 
 def empty_columns(length: int) -> dict[str, list]:

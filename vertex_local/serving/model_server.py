@@ -1,7 +1,8 @@
 """The loaded models: TF SavedModels by deployed model id, each behind its own dynamic batcher.
 
 Each deployed model gets a Batcher (serving/batching.py), as TF Serving batches. The SavedModel's
-concrete `serving_default` runs in a worker thread, so the event loop never waits on TF.
+concrete `serving_default` runs in a worker thread, so the event loop does not wait on TF; only a lone
+request of a few images runs on the loop, where its call is cheaper than the hand-offs (see batching.py).
 """
 
 from __future__ import annotations
@@ -25,10 +26,13 @@ from vertex_local.serving.batching import Batcher, BatchStats
 INPUT_NAME = "image"  # the exported signature's input and output keys (trainer/export.py)
 OUTPUT_NAME = "probabilities"
 IMAGE_SHAPE = (28, 28)
-# TF threads per op and between ops. On the 2-core machines vertex-local runs on, thread-pool hand-offs
-# cost more than they win for small batches (one image: 0.44 ms with 1 thread, 0.92 ms with the default),
-# and the other core is left to the event loop that parses and answers requests.
-TF_THREADS = 1
+# TF threads per op: on the 2-core machines vertex-local runs on, splitting one op costs more than it wins
+# for small batches (one image: 0.44 ms with 1 thread, 0.92 ms with the default).
+TF_INTRA_OP_THREADS = 1
+# Batches in worker threads at once, and TF's threads between ops: TF runs every op of every call on its
+# inter-op threads, so with one of them two concurrent calls take turns; with two, two full batches compute
+# on both cores at once (serving/batching.py starts a second one only when it is full).
+PREDICT_THREADS = 2
 
 
 @dataclasses.dataclass
@@ -78,8 +82,7 @@ class ModelServer:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        # Two threads: TF's own op pool uses every core, a second thread lets two models overlap.
-        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="predict")
+        self._executor = concurrent.futures.ThreadPoolExecutor(PREDICT_THREADS, thread_name_prefix="predict")
 
     async def close(self) -> None:
         for deployed_model_id in list(self._batchers):
@@ -99,9 +102,8 @@ class ModelServer:
             raise ApiError(404, f"deployed model {deployed_model_id} is not loaded on this server")
         if self._executor is None:
             raise ApiError(503, "the model server is not started")
-        batcher = Batcher(
-            deployed_model_id, functools.partial(call_model, loaded.function), self._executor, self.limits
-        )
+        run_model = functools.partial(call_model, loaded.function)
+        batcher = Batcher(deployed_model_id, run_model, self._executor, self.limits, PREDICT_THREADS)
         self._batchers[deployed_model_id] = batcher
         return batcher
 
@@ -124,8 +126,8 @@ def call_model(function: Any, images: np.ndarray) -> np.ndarray:
 
 def limit_tf_threads(tf: Any) -> None:
     try:
-        tf.config.threading.set_intra_op_parallelism_threads(TF_THREADS)
-        tf.config.threading.set_inter_op_parallelism_threads(TF_THREADS)
+        tf.config.threading.set_intra_op_parallelism_threads(TF_INTRA_OP_THREADS)
+        tf.config.threading.set_inter_op_parallelism_threads(PREDICT_THREADS)
     except RuntimeError:
         pass  # TF already ran something in this process (tests do): it keeps the settings it started with
 

@@ -12,7 +12,6 @@ import re
 import time
 from typing import Any
 
-import numpy as np
 import orjson
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match, NoMatchFound
@@ -21,7 +20,8 @@ from starlette.types import Receive, Scope, Send
 from pipeline_config import Serving
 from vertex_local.errors import ApiError
 from vertex_local.http.bodies import ClientGone, read_body
-from vertex_local.serving.model_server import IMAGE_SHAPE, INPUT_NAME, ModelServer
+from vertex_local.serving.instances import InstancesParser
+from vertex_local.serving.model_server import ModelServer
 from vertex_local.serving.prometheus import ServingMetrics
 from vertex_local.serving.traffic import TrafficTable
 
@@ -37,6 +37,7 @@ class PredictApi:
         self.server = server
         self.metrics = metrics
         self.limits = limits
+        self.parser = InstancesParser(limits)  # used on the event loop's thread only
 
     async def predict(self, params: dict[str, str], body: bytes) -> bytes:
         """The JSON answer for one predict body sent to the endpoint named by the path's `params`."""
@@ -47,7 +48,7 @@ class PredictApi:
         started = time.perf_counter()
         self.table.begin(deployed_id)
         try:  # a bad body counts as an error of the model it was routed to, as Vertex's error_count does
-            instances = parse_instances(body, self.limits)
+            instances = self.parser.parse(body)
             self.table.check_available(deployed_id)
             predictions = await self.server.predict(deployed_id, instances)
         except Exception:
@@ -98,55 +99,3 @@ class PredictRoute(BaseRoute):
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(answer)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": answer})
-
-
-def parse_instances(body: bytes, limits: Serving) -> np.ndarray:
-    """A predict body's `instances` as float32 [n, 28, 28]; every bad input is an ApiError 400."""
-    if len(body) > limits.max_body_bytes:
-        raise ApiError(400, f"request body is {len(body)} bytes, more than the {limits.max_body_bytes} allowed")
-    try:
-        payload = orjson.loads(body)  # refuses NaN and Infinity: they are not JSON
-    except orjson.JSONDecodeError as exc:
-        raise ApiError(400, f"request body is not valid JSON: {exc}") from None
-    if not isinstance(payload, dict):
-        raise ApiError(400, 'request body must be a JSON object like {"instances": [...]}')
-    instances = payload.get("instances")
-    if not isinstance(instances, list) or not instances:
-        raise ApiError(400, "'instances' must be a non-empty list of 28x28 images")
-    if len(instances) > limits.max_instances:
-        raise ApiError(400, f"{len(instances)} instances in one request, more than the {limits.max_instances} allowed")
-    return images_array(unwrap_named_inputs(instances))
-
-
-def unwrap_named_inputs(instances: list) -> list:
-    """TF Serving's object form: each instance {"image": <28x28>} names the model's one input."""
-    if not isinstance(instances[0], dict):
-        return instances
-    for index, instance in enumerate(instances):
-        if not isinstance(instance, dict) or set(instance) != {INPUT_NAME}:
-            keys = sorted(instance) if isinstance(instance, dict) else type(instance).__name__
-            raise ApiError(
-                400, f"instance {index} is {keys}: in the object form every instance is {{'image': <28x28>}}"
-            )
-    return [instance[INPUT_NAME] for instance in instances]
-
-
-def images_array(instances: list) -> np.ndarray:
-    try:
-        raw = np.asarray(instances)  # one pass in C: no per-number Python work
-    except (ValueError, TypeError, RecursionError):
-        raise ApiError(400, "instances are ragged or nested too deeply: each must be 28 rows of 28 numbers") from None
-    if raw.dtype.kind not in "iuf":
-        raise ApiError(400, "instance values must all be numbers (found strings, booleans, nulls or ragged rows)")
-    if raw.ndim > 3:
-        raise ApiError(400, f"instances are nested {raw.ndim} levels deep: each must be 28 rows of 28 numbers")
-    if raw.shape[1:] != IMAGE_SHAPE:
-        raise ApiError(
-            400,
-            f"each instance must be 28 rows of 28 numbers (shape [n, 28, 28]), got shape {list(raw.shape)}",
-        )
-    with np.errstate(over="ignore"):
-        images = raw.astype(np.float32)
-    if not np.isfinite(images).all():
-        raise ApiError(400, "instance values must be finite float32 numbers")
-    return images

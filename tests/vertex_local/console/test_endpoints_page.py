@@ -67,7 +67,8 @@ def predict_until(stop: threading.Event, server: VertexLocal, path: str, bodies:
     try:
         sent = 0
         while not stop.is_set() and sent < 20_000:
-            client.request("POST", path, BAD_BODY if sent % 10 == 9 else bodies[sent % len(bodies)])
+            body = BAD_BODY if sent % 10 == 9 else bodies[sent % len(bodies)]
+            client.request("POST", path, body, {"content-type": "application/json"})
             sent += 1
     finally:
         deadline.cancel()

@@ -1,6 +1,6 @@
 """AccessLog: one line per HTTP request, written together per event-loop turn.
 
-Run: .venv/bin/pytest tests/vertex_local/test_access_log.py
+Run: .venv/bin/pytest tests/vertex_local/http/test_access_log.py
 """
 
 from __future__ import annotations

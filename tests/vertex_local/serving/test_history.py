@@ -116,9 +116,8 @@ def test_the_history_survives_a_restart_and_a_graceful_stop_loses_nothing(tmp_pa
         deployment = deploy_over_rest(server, server.stage_model(trained_model_dir, "history"), "history")
         client = HttpClient(server.url)
         for index in range(25):
-            answer = client.request(
-                "POST", deployment.predict_path(server), predict_body(mnist_test_digits[0][index : index + 2])
-            )
+            body = predict_body(mnist_test_digits[0][index : index + 2])
+            answer = client.request("POST", deployment.predict_path(server), body, {"content-type": "application/json"})
             assert answer.status == 200, answer.body
         client.close()
         assert server.stop() == 0  # the last sample happens on the way down

@@ -1,6 +1,6 @@
-"""ModelServer with real TensorFlow on a model the real trainer exported; parse_instances; ServingMetrics.
+"""ModelServer with real TensorFlow on a model the real trainer exported; ServingMetrics.
 
-Run: .venv/bin/pytest tests/vertex_local/test_serving.py
+Run: .venv/bin/pytest tests/vertex_local/serving/test_model_server.py
 """
 
 from __future__ import annotations
@@ -8,43 +8,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import threading
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 import pytest
 import requests
 import tensorflow as tf
 
 from pipeline_config import Serving, load_config
 from tests.conftest import VertexLocal
+from tests.vertex_local.serving.loop_thread import LoopThread
 from vertex_local.errors import ApiError
 from vertex_local.serving.model_server import ModelServer
-from vertex_local.serving.predict import parse_instances
 from vertex_local.serving.prometheus import ServingMetrics
 
 MODEL_ID = "dm-1"
-
-
-class LoopThread:
-    """An event loop in a thread, as the server runs one; tests hand it coroutines."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coroutine: Coroutine[Any, Any, Any], timeout: float = 60) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
-        self.loop.close()
 
 
 def limits(**changes: Any) -> Serving:
@@ -215,68 +196,6 @@ def test_loading_a_model_with_another_signature_names_what_it_takes(tmp_path: Pa
     tf.saved_model.save(module, str(tmp_path), signatures={"serving_default": module.serve})
     with pytest.raises(ValueError, match=r"takes \['pixels'\].*not float32 'image'"):
         ModelServer(limits()).load("x", tmp_path)
-
-
-IMAGE = [[0.5] * 28] * 28
-VALID_BODIES = [
-    ({"instances": [IMAGE]}, 1),
-    ({"instances": [IMAGE, IMAGE, IMAGE]}, 3),
-    ({"instances": [{"image": IMAGE}, {"image": IMAGE}]}, 2),
-    ({"instances": [[[255] * 28] * 28]}, 1),  # integers, as raw pixels
-    ({"instances": [IMAGE], "parameters": {}}, 1),
-]
-
-
-@pytest.mark.parametrize(("payload", "count"), VALID_BODIES)
-def test_parse_instances_accepts_rows_objects_and_integers(payload: dict, count: int) -> None:
-    images = parse_instances(orjson.dumps(payload), limits())
-    assert images.shape == (count, 28, 28) and images.dtype == np.float32
-
-
-def deep(levels: int) -> list:
-    nested: list = [0.5]
-    for _ in range(levels):
-        nested = [nested]
-    return nested
-
-
-BAD_BODIES = [
-    (b"", "not valid JSON"),
-    (b'{"instances": [', "not valid JSON"),
-    (b'{"instances": [[[NaN]]]}', "not valid JSON"),
-    (b'{"instances": [[[Infinity]]]}', "not valid JSON"),
-    (b"[1, 2]", "must be a JSON object"),
-    (b'"instances"', "must be a JSON object"),
-    (b"{}", "non-empty list"),
-    (b'{"instances": []}', "non-empty list"),
-    (b'{"instances": "image"}', "non-empty list"),
-    (b'{"instances": {"image": []}}', "non-empty list"),
-    (orjson.dumps({"instances": [[[0.5] * 27] * 28]}), "(shape [n, 28, 28]), got shape [1, 28, 27]"),
-    (orjson.dumps({"instances": [[0.5] * 784]}), "got shape [1, 784]"),
-    (orjson.dumps({"instances": [0.5]}), "got shape [1]"),
-    (orjson.dumps({"instances": [[*IMAGE[:27], [0.5] * 3]]}), "ragged"),
-    (orjson.dumps({"instances": [[["a"] * 28] * 28]}), "must all be numbers"),
-    (orjson.dumps({"instances": [[[None] * 28] * 28]}), "must all be numbers"),
-    (orjson.dumps({"instances": [[[True] * 28] * 28]}), "must all be numbers"),
-    (orjson.dumps({"instances": [[[1e300] * 28] * 28]}), "finite float32"),
-    (orjson.dumps({"instances": [{"pixels": IMAGE}]}), "every instance is {'image'"),
-    (orjson.dumps({"instances": [{"image": IMAGE, "extra": 1}]}), "every instance is {'image'"),
-    (orjson.dumps({"instances": [{"image": IMAGE}, IMAGE]}), "instance 1 is list"),
-    (orjson.dumps({"instances": [IMAGE] * 257}), "257 instances in one request, more than the 256"),
-    (orjson.dumps({"instances": [[[[0.5]] * 28] * 28]}), "nested 4 levels deep"),
-    (orjson.dumps({"instances": deep(60)}), "nested 61 levels deep"),
-    (orjson.dumps({"instances": deep(100)}), "ragged or nested too deeply"),
-    (b'{"instances": ' + b"[" * 2000 + b"]" * 2000 + b"}", "not valid JSON"),
-    (b"x" * 1_572_865, "more than the 1572864 allowed"),
-]
-
-
-@pytest.mark.parametrize(("body", "message"), BAD_BODIES, ids=[m for _, m in BAD_BODIES])
-def test_parse_instances_refuses_bad_bodies_with_a_readable_400(body: bytes, message: str) -> None:
-    with pytest.raises(ApiError) as caught:
-        parse_instances(body, limits())
-    assert caught.value.code == 400
-    assert message in caught.value.message
 
 
 def test_metrics_count_requests_predictions_and_errors_per_model() -> None:

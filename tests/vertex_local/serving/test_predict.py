@@ -36,14 +36,16 @@ def test_a_streamed_body_over_the_limit_is_refused_without_a_content_length(vert
             yield b"0," * 32768
         yield b"0]}"
 
-    answer = requests.post(vertex_local.api("endpoints/987654:predict"), data=chunks(), timeout=30)
+    json_type = {"content-type": "application/json"}
+    answer = requests.post(vertex_local.api("endpoints/987654:predict"), data=chunks(), headers=json_type, timeout=30)
     assert answer.status_code == 400 and "exceeds the limit" in answer.json()["error"]["message"]
 
 
 def test_a_client_that_leaves_mid_body_does_not_disturb_the_next_request(vertex_local: VertexLocal) -> None:
     path = f"/v1/{vertex_local.parent}/endpoints/987654:predict"
     with socket.create_connection(("127.0.0.1", vertex_local.port), timeout=10) as sock:
-        head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n"
+        head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        head += "Content-Length: 5000\r\n\r\n"
         sock.sendall(head.encode() + b'{"instances": [')
     abandoned = f'"POST {path} HTTP/1.1" 0 '  # its access-log line: no answer was started
     deadline = time.monotonic() + 10

@@ -85,7 +85,7 @@ def test_metrics_match_the_requests_predictions_errors_and_latencies_sent_to_eac
             tally.send(client, path, BAD_BODIES[index % len(BAD_BODIES)], routed_to=alone)
         tally.send(client, path, predict_body(digits[:4]))
     missing = f"/v1/{vertex_local.parent}/endpoints/987654321:predict"
-    assert client.request("POST", missing, predict_body(digits[:1])).status == 404  # no model: in no series
+    assert client.json("POST", missing, {"instances": digits[:1].tolist()}).status == 404  # no model: in no series
     client.close()
 
     found = series(vertex_local, endpoint_id)

@@ -21,6 +21,8 @@ from tests.vertex_local.live import SERVING_IMAGE
 from vertex_local.errors import ApiError
 from vertex_local.vertex.deploy_requests import split_without
 
+JSON = {"content-type": "application/json"}  # a predict body's type; anything else is a 415
+
 CANARY_PREDICTS = 400  # at 10 %, about 40 go to the canary; fewer than 15 or more than 80 is a broken split
 
 
@@ -162,7 +164,7 @@ def test_endpoints_are_listed_by_display_name_and_unknown_ones_are_not_found(ver
 )
 def test_bad_predict_bodies_are_bad_requests(vertex, shared_endpoint, body: bytes, problem: str) -> None:
     endpoint_id = shared_endpoint.resource_name.rsplit("/", 1)[1]
-    answer = requests.post(vertex.api(f"endpoints/{endpoint_id}:predict"), data=body, timeout=10)
+    answer = requests.post(vertex.api(f"endpoints/{endpoint_id}:predict"), data=body, headers=JSON, timeout=10)
     assert answer.status_code == 400, answer.text
     assert problem in answer.json()["error"]["message"]
 
@@ -170,7 +172,7 @@ def test_bad_predict_bodies_are_bad_requests(vertex, shared_endpoint, body: byte
 def test_a_body_over_the_size_limit_is_refused_before_it_is_parsed(vertex, shared_endpoint) -> None:
     endpoint_id = shared_endpoint.resource_name.rsplit("/", 1)[1]
     body = b'{"instances": [' + b"0," * 1_000_000 + b"0]}"
-    answer = requests.post(vertex.api(f"endpoints/{endpoint_id}:predict"), data=body, timeout=10)
+    answer = requests.post(vertex.api(f"endpoints/{endpoint_id}:predict"), data=body, headers=JSON, timeout=10)
     assert answer.status_code == 400 and "exceeds the limit" in answer.json()["error"]["message"]
 
 

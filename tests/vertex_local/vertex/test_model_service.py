@@ -76,7 +76,8 @@ def test_the_sdks_update_version_sends_the_model_name_so_it_is_a_failed_precondi
 
 
 def test_a_malformed_body_is_a_bad_request_not_a_server_error(vertex_local) -> None:
-    answer = requests.post(vertex_local.api("models:upload"), data=b"{not json", timeout=10)
+    json_type = {"content-type": "application/json"}  # what the SDK sends; anything else is a 415
+    answer = requests.post(vertex_local.api("models:upload"), data=b"{not json", headers=json_type, timeout=10)
     assert answer.status_code == 400
     assert answer.json()["error"]["message"].startswith("request body is not valid JSON")
 

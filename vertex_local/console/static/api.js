@@ -1,4 +1,22 @@
 // The REST API the SDK uses, same-origin: JSON bodies go as application/json, errors come back in Google's shape.
+// A server started with a token is opened at /console/#token=...: the token moves from the address bar into this
+// tab's sessionStorage (never into a URL the server logs) and goes with every request as `Authorization: Bearer`.
+
+const TOKEN_KEY = "vertex-local-token";
+
+function takeTokenFromAddress() {
+  const found = /(^#|&)token=([^&]*)/.exec(window.location.hash);
+  if (!found) return;
+  sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(found[2]));
+  const rest = window.location.hash.replace(found[0], found[1] === "#" ? "#" : "");
+  history.replaceState(null, "", window.location.pathname + window.location.search + (rest === "#" ? "" : rest));
+}
+takeTokenFromAddress();
+
+function withToken(headers = {}) {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  return token ? { ...headers, Authorization: `Bearer ${token}` } : headers;
+}
 
 export class ApiError extends Error {
   constructor(httpStatus, message, status) {
@@ -24,11 +42,11 @@ async function answer(response) {
 }
 
 export async function getJson(path) {
-  return answer(await fetch(path, { headers: { Accept: "application/json" } }));
+  return answer(await fetch(path, { headers: withToken({ Accept: "application/json" }) }));
 }
 
 export async function postJson(path, bodyText) {
-  const headers = { "Content-Type": "application/json", Accept: "application/json" };
+  const headers = withToken({ "Content-Type": "application/json", Accept: "application/json" });
   return answer(await fetch(path, { method: "POST", headers, body: bodyText }));
 }
 
@@ -40,14 +58,15 @@ export function v1(location, path) {
 export async function readGcsJson(uri) {
   const match = /^gs:\/\/([^/]+)\/(.+)$/.exec(uri);
   if (!match) return null;
-  const response = await fetch(`/storage/v1/b/${match[1]}/o/${encodeURIComponent(match[2])}?alt=media`);
+  const path = `/storage/v1/b/${match[1]}/o/${encodeURIComponent(match[2])}?alt=media`;
+  const response = await fetch(path, { headers: withToken() });
   if (response.status === 404) return null;
   return answer(response);
 }
 
 // A text body read as it streams in, keeping only its last `maxChars`: a long log never sits whole in memory.
 export async function readTail(path, maxChars, signal) {
-  const response = await fetch(path, { signal });
+  const response = await fetch(path, { signal, headers: withToken() });
   if (!response.ok) return answer(response);
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let kept = "";

@@ -1,0 +1,120 @@
+"""Issue 10 item 16: no step passes on a threshold that is not a finite number, however it arrives.
+
+The config loader refuses nan and infinities in pipeline.toml and PIPELINE_* variables (exit 2); flags reach a
+step without the loader, so the steps check their own; and every comparison is written so that a nan fails.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import pytest
+
+from pipeline_config import Smoke
+from scripts import deploy, gate, probe
+from scripts.probe import SmokeResult
+from tests.conftest import free_port
+from tests.scripts.conftest import EndpointState, Names, TrainedRun, endpoint_state, register_run, step
+
+NOT_FINITE = ["nan", "NaN", "inf", "-inf", "Infinity"]
+
+
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The local profile aimed at a closed port: a usage error must stop the step before any call."""
+    for name in [key for key in os.environ if key.startswith(("PIPELINE_", "GITHUB_"))]:
+        monkeypatch.delenv(name)
+    closed = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("PIPELINE_VERTEX_API_ENDPOINT", closed)
+    monkeypatch.setenv("PIPELINE_VERTEX_STORAGE_EMULATOR_HOST", closed)
+
+
+@pytest.mark.parametrize("flag", ["--min-accuracy", "--max-drop", "--alpha", "--max-latency-ratio"])
+@pytest.mark.parametrize("value", NOT_FINITE)
+def test_a_gate_flag_that_is_not_a_finite_number_is_a_usage_error(
+    flag: str, value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    offline(monkeypatch)
+    status = gate.main(["--model-dir", str(tmp_path), "--out-dir", str(tmp_path / "out"), f"{flag}={value}"])
+    assert status == 2
+    assert f"argument {flag}: {value!r} is not a finite number" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--min-accuracy", "1.5"], "gate.min_accuracy = 1.5: expected 0-1"),
+        (["--min-accuracy", "-0.1"], "gate.min_accuracy = -0.1: expected 0-1"),
+        (["--max-drop", "2"], "gate.max_drop = 2.0: expected 0-1"),
+        (["--alpha", "0"], "gate.alpha = 0.0: expected 0 < alpha < 1"),
+        (["--alpha", "1"], "gate.alpha = 1.0: expected 0 < alpha < 1"),
+        (["--max-latency-ratio", "-1"], "gate.max_latency_ratio = -1.0: expected >= 0 (0 = off)"),
+    ],
+)
+def test_a_gate_threshold_out_of_its_range_is_a_config_error(
+    argv: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    offline(monkeypatch)
+    result = step(gate.main, "--model-dir", str(tmp_path), "--out-dir", str(tmp_path / "out"), *argv)
+    assert (result.status, result.stderr) == (2, f"gate: config: {message}\n")
+
+
+@pytest.mark.parametrize("variable", ["GATE_MIN_ACCURACY", "GATE_MAX_DROP", "GATE_ALPHA", "GATE_MAX_LATENCY_RATIO"])
+def test_a_gate_variable_that_is_nan_is_a_config_error(
+    variable: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    offline(monkeypatch)
+    monkeypatch.setenv(f"PIPELINE_{variable}", "nan")
+    result = step(gate.main, "--model-dir", str(tmp_path), "--out-dir", str(tmp_path / "out"))
+    assert result.status == 2 and "expected a finite number" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("smoke", "problem"),
+    [
+        (Smoke(count=100, min_accuracy=math.nan, p95_latency_ms=500.0), "accuracy 0.950 < minimum nan on 100 digits"),
+        (Smoke(count=100, min_accuracy=0.9, p95_latency_ms=math.nan), "p95 latency 20 ms > budget nan ms"),
+        (Smoke(count=100, min_accuracy=0.0, p95_latency_ms=500.0), None),
+    ],
+)
+def test_the_smoke_tests_comparisons_fail_on_a_nan_threshold(smoke: Smoke, problem: str | None) -> None:
+    problems = probe.evaluate(SmokeResult(digits=100, correct=95, latencies_ms=[20.0]), smoke)
+    assert problems == ([problem] if problem else [])
+
+
+def test_a_nan_latency_figure_fails_the_smoke_test() -> None:
+    smoke = Smoke(count=100, min_accuracy=0.0, p95_latency_ms=500.0)
+    assert probe.evaluate(SmokeResult(digits=100, correct=100, latencies_ms=[math.nan]), smoke) == [
+        "p95 latency nan ms > budget 500 ms"
+    ]
+
+
+@pytest.mark.parametrize("how", ["environment", "flag"])
+def test_a_nan_minimum_cannot_pass_an_untrained_model_through_the_gate(
+    names: Names, bad_run: TrainedRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    argv = ["--model-dir", bad_run.model_dir, "--out-dir", str(tmp_path)]
+    if how == "environment":
+        monkeypatch.setenv("PIPELINE_GATE_MIN_ACCURACY", "nan")
+    else:
+        argv += ["--min-accuracy", "nan"]
+    assert step(gate.main, *argv).status == 2
+    assert not (tmp_path / "gate.json").exists()
+    monkeypatch.delenv("PIPELINE_GATE_MIN_ACCURACY", raising=False)
+    refused = step(gate.main, "--model-dir", bad_run.model_dir, "--out-dir", str(tmp_path))
+    assert refused.status == 1 and refused.stderr.startswith("gate: accuracy 0.")
+    assert json.loads((tmp_path / "gate.json").read_text())["rule"] == "min_accuracy"
+
+
+@pytest.mark.parametrize(("variable", "value"), [("SMOKE_MIN_ACCURACY", "nan"), ("SMOKE_P95_LATENCY_MS", "inf")])
+def test_a_non_finite_smoke_threshold_cannot_promote_an_untrained_model(
+    names: Names, bad_run: TrainedRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    register_run(bad_run, str(tmp_path / "register"))
+    monkeypatch.setenv(f"PIPELINE_{variable}", value)
+    result = step(deploy.main, "--git-sha", bad_run.git_sha, "--out-dir", str(tmp_path))
+    assert result.status == 2 and "expected a finite number" in result.stderr
+    assert endpoint_state(names) == EndpointState({}, {}, None)  # nothing deployed, no production alias
