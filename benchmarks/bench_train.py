@@ -74,7 +74,8 @@ def print_floors(figures: dict[str, dict[str, float]], previous: dict[str, dict[
           f"{'CPU us/image':>13} {'previous images/s':>18}")  # fmt: skip
     for name, figure in figures.items():
         rate = figure["images_per_s"]
-        before = f"{previous[name]['images_per_s']:,.0f}" if name in previous else "-"
+        old = previous.get(name)
+        before = f"{old['images_per_s']:,.0f}" if isinstance(old, dict) else "-"  # older layouts: a bare float
         print(f"{name:44} {rate:>9,.0f} {rate / floor:>8.2f} {figure['cpu_us_per_image']:>13,.0f} {before:>18}")
 
 
