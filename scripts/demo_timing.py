@@ -25,10 +25,17 @@ class Phases:
             self.rows[name] = (time.monotonic() - began, note)
 
     def split(self, name: str, part: str, seconds: float, note: str) -> None:
-        """Count `seconds` of phase `name` as its own phase `part`, right after it."""
+        """Count `seconds` of phase `name` as its own phase `part`, right after it. A part that is not a number
+        of seconds within the phase (a phase that never ran, a step's record gone wrong) is left out: the table
+        reports what was measured, and nothing of it is worth failing the demo over."""
         rows = list(self.rows.items())
-        at = [key for key, _ in rows].index(name)
+        names = [key for key, _ in rows]
+        if name not in names or not isinstance(seconds, int | float):
+            return
+        at = names.index(name)
         total, own_note = rows[at][1]
+        if not 0 <= seconds <= total:  # also false for nan
+            return
         rows[at : at + 1] = [(name, (total - seconds, own_note)), (part, (seconds, note))]
         self.rows = dict(rows)
 
