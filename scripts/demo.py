@@ -15,6 +15,7 @@ import datetime
 import functools
 import json
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -26,6 +27,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from native_logs import import_tensorflow
 from pipeline_config import Config, ConfigError
 from scripts import cloud, deploy, gate, probe, register, submit_training
 from scripts.contract import (
@@ -89,6 +91,13 @@ def quiet_sdk_logs() -> None:
 PHASE_OF_STEP = {"submit_training": "training"}
 
 
+def quiet_tensorflow() -> None:
+    """The gate loads both SavedModels in this process: TensorFlow's first import here would print its C++ log
+    lines (`I0000 ... port.cc:153] oneDNN ...`) among the demo's own, so it is imported through native_logs."""
+    if "tensorflow" not in sys.modules:
+        import_tensorflow(False, os.environ)
+
+
 def summarize(step: str, out: dict[str, Any]) -> str:
     """One readable line per step, from the record it returned (what it wrote to out/<step>.json)."""
     if step == "submit_training":
@@ -120,6 +129,8 @@ def pipeline(args: argparse.Namespace, identity: str, environ: Environ, phases: 
         print(f"\n== {number}/{len(steps)} {module.STEP}", flush=True)
         phase = PHASE_OF_STEP.get(module.STEP, module.STEP)
         with phases.timed(phase):
+            if module is gate:
+                quiet_tensorflow()
             outcome = run_step(module.STEP, module.build_parser(), module.run, common_argv + argv, environ)
         if outcome.status != 0 or outcome.result is None:
             print(
@@ -176,12 +187,7 @@ def run(args: argparse.Namespace, environ: Environ, started_s: float | None = No
     ending = "failed"
     try:
         results = pipeline(args, identity, environ, phases)
-        with phases.timed("walkthrough call"):
-            cloud.connect(cfg, environ)
-            closing(cfg, results["deploy"].record or {}, args.out_dir, not started_here or args.keep)
-        describe_training(cfg, phases, (results["submit_training"].record or {}).get("model_dir", ""))
-        if smoke := (results["deploy"].record or {}).get("smoke"):  # the deploy step's smoke test, timed apart
-            phases.split("deploy", "smoke test", smoke["seconds"], f"{smoke['digits']} digits, {smoke['calls']} calls")
+        finish(cfg, environ, results, phases, args.out_dir, server_stays=not started_here or args.keep)
         ending = "done"
     finally:
         if started_here and not args.keep:
@@ -195,6 +201,21 @@ def run(args: argparse.Namespace, environ: Environ, started_s: float | None = No
         stays = "" if not started_here or args.keep else " (with make demo KEEP=1)"
         print(f"console: {cfg.vertex.api_endpoint.rstrip('/')}/console/{stays}")
     return StepResult()  # the steps wrote their own out/<step>.json
+
+
+def finish(
+    cfg: Config, environ: Environ, results: dict[str, StepResult], phases: Phases, out_dir: str, server_stays: bool
+) -> None:
+    """The walkthrough's closing call, then the table's notes: the job's fit, and the smoke test apart from the
+    deploy step that ran it."""
+    deployed = results["deploy"].record or {}
+    with phases.timed("walkthrough call"):
+        cloud.connect(cfg, environ)
+        closing(cfg, deployed, out_dir, server_stays)
+    describe_training(cfg, phases, (results["submit_training"].record or {}).get("model_dir", ""))
+    if smoke := deployed.get("smoke"):  # the deploy step's smoke test, timed apart
+        note = f"{smoke.get('digits')} digits, {smoke.get('calls')} calls"
+        phases.split("deploy", "smoke test", smoke.get("seconds"), note)
 
 
 def describe_training(cfg: Config, phases: Phases, model_dir: str) -> None:
