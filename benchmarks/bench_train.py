@@ -123,13 +123,13 @@ def main(argv: list[str] | None = None) -> int:
         for index, (name, flags, _) in enumerate(RUNS[:2] if args.quick else RUNS):
             runs.append({"name": name, **run_trainer(flags, Path(scratch) / str(index))})
             print(f"  done: {name}", flush=True)
+    RESULTS.parent.mkdir(exist_ok=True)  # saved first: minutes of measuring are never lost to the printing
+    record = {"cores": os.cpu_count(), "load_before": round(load, 2), "floors": figures, "runs": runs}
+    RESULTS.write_text(json.dumps(record, indent=2) + "\n")
     floor = figures["floor"]["images_per_s"]
     print_floors(figures, previous.get("floors", {}))
     print_runs(runs, {row["name"]: row for row in previous.get("runs", [])}, floor)
     print_targets(runs, figures)
-    RESULTS.parent.mkdir(exist_ok=True)
-    record = {"cores": os.cpu_count(), "load_before": round(load, 2), "floors": figures, "runs": runs}
-    RESULTS.write_text(json.dumps(record, indent=2) + "\n")
     print(f"\nsaved to {RESULTS.relative_to(REPO)}")
     return 0
 
