@@ -14,7 +14,7 @@ COPY trainer/requirements.txt trainer/requirements.txt
 RUN pip install --no-cache-dir -r trainer/requirements.txt \
     && useradd --create-home --uid 10001 trainer
 
-COPY pipeline.toml pipeline_config.py ./
+COPY pipeline.toml pipeline_config.py native_logs.py ./
 COPY trainer/ trainer/
 
 USER 10001

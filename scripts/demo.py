@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -25,6 +27,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from native_logs import import_tensorflow
 from pipeline_config import Config, ConfigError
 from scripts import cloud, deploy, gate, probe, register, submit_training
 from scripts.contract import (
@@ -37,6 +40,7 @@ from scripts.contract import (
     run_main,
     run_step,
 )
+from scripts.demo_timing import Phases, seconds_since_process_start
 from vertex_local import daemon
 
 STEP = "demo"
@@ -84,6 +88,16 @@ def quiet_sdk_logs() -> None:
             logger.setLevel(logging.WARNING)
 
 
+PHASE_OF_STEP = {"submit_training": "training"}
+
+
+def quiet_tensorflow() -> None:
+    """The gate loads both SavedModels in this process: TensorFlow's first import here would print its C++ log
+    lines (`I0000 ... port.cc:153] oneDNN ...`) among the demo's own, so it is imported through native_logs."""
+    if "tensorflow" not in sys.modules:
+        import_tensorflow(False, os.environ)
+
+
 def summarize(step: str, out: dict[str, Any]) -> str:
     """One readable line per step, from the record it returned (what it wrote to out/<step>.json)."""
     if step == "submit_training":
@@ -101,8 +115,8 @@ def summarize(step: str, out: dict[str, Any]) -> str:
     )
 
 
-def pipeline(args: argparse.Namespace, identity: str, environ: Environ) -> StepResult:
-    """The four steps in order, in-process; returns deploy's result. The first failing step stops the demo."""
+def pipeline(args: argparse.Namespace, identity: str, environ: Environ, phases: Phases) -> dict[str, StepResult]:
+    """The four steps in order, in-process; their results by step name. The first failing step stops the demo."""
     common_argv = ["--out-dir", args.out_dir] + (["--profile", args.profile] if args.profile else [])
     steps: list[tuple[ModuleType, list[str]]] = [
         (submit_training, ["--git-sha", identity]),
@@ -110,20 +124,23 @@ def pipeline(args: argparse.Namespace, identity: str, environ: Environ) -> StepR
         (register, ["--git-sha", identity]),
         (deploy, ["--git-sha", identity]),
     ]
-    result = StepResult()
+    results = {}
     for number, (module, argv) in enumerate(steps, 1):
         print(f"\n== {number}/{len(steps)} {module.STEP}", flush=True)
-        began = time.monotonic()
-        outcome = run_step(module.STEP, module.build_parser(), module.run, common_argv + argv, environ)
+        phase = PHASE_OF_STEP.get(module.STEP, module.STEP)
+        with phases.timed(phase):
+            if module is gate:
+                quiet_tensorflow()
+            outcome = run_step(module.STEP, module.build_parser(), module.run, common_argv + argv, environ)
         if outcome.status != 0 or outcome.result is None:
             print(
                 f"{STEP}: stopped: {module.STEP} failed (exit {outcome.status}); its reason is above", file=sys.stderr
             )
             raise StepFailed(outcome.status)
-        result = outcome.result
-        took = time.monotonic() - began
-        print(f"== {module.STEP}: {summarize(module.STEP, result.record or {})} [{took:.1f} s]", flush=True)
-    return result
+        results[module.STEP] = outcome.result
+        summary = summarize(module.STEP, outcome.result.record or {})
+        print(f"== {module.STEP}: {summary} [{phases.rows[phase][0]:.1f} s]", flush=True)
+    return results
 
 
 class StepFailed(Exception):
@@ -150,7 +167,11 @@ def closing(cfg: Config, deployed: dict[str, Any], out_dir: str, server_stays: b
         print("(vertex-local stops now; `make demo KEEP=1` keeps it running for the curl)")
 
 
-def run(args: argparse.Namespace, environ: Environ) -> StepResult:
+def run(args: argparse.Namespace, environ: Environ, started_s: float | None = None) -> StepResult:
+    """The demo; started_s, when given, is how long its process ran before (Python's start and the imports)."""
+    phases = Phases()
+    if started_s is not None:
+        phases.rows["python start and imports"] = (started_s, "")
     cfg = load_step_config(args.profile, environ)
     if not cfg.vertex.api_endpoint:
         raise ConfigError(f"profile {cfg.profile!r} has no vertex.api_endpoint; the demo runs on vertex-local")
@@ -161,28 +182,57 @@ def run(args: argparse.Namespace, environ: Environ) -> StepResult:
     state_dir = Path(args.state_dir)
     started_here = not daemon.is_healthy(cfg.vertex.api_endpoint.rstrip("/"))
     if started_here:
-        start_server(cfg.vertex.api_endpoint, state_dir, args.profile)
+        with phases.timed("server start"):
+            start_server(cfg.vertex.api_endpoint, state_dir, args.profile)
     ending = "failed"
     try:
-        deployed = pipeline(args, identity, environ)
-        cloud.connect(cfg, environ)
-        closing(cfg, deployed.record or {}, args.out_dir, not started_here or args.keep)
+        results = pipeline(args, identity, environ, phases)
+        finish(cfg, environ, results, phases, args.out_dir, server_stays=not started_here or args.keep)
         ending = "done"
     finally:
         if started_here and not args.keep:
-            daemon.stop(state_dir)
+            with phases.timed("server stop"):
+                daemon.stop(state_dir)
         if started_here and args.keep:
             print(f"{STEP}: vertex-local keeps running; stop it with: make down")
         print(f"{STEP}: {ending} in {time.monotonic() - began:.1f} s", flush=True)
+        print(phases.table(), flush=True)
     if ending == "done":  # the console: models, endpoints, charts and a drawing pad to test the model
         stays = "" if not started_here or args.keep else " (with make demo KEEP=1)"
         print(f"console: {cfg.vertex.api_endpoint.rstrip('/')}/console/{stays}")
     return StepResult()  # the steps wrote their own out/<step>.json
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def finish(
+    cfg: Config, environ: Environ, results: dict[str, StepResult], phases: Phases, out_dir: str, server_stays: bool
+) -> None:
+    """The walkthrough's closing call, then the table's notes: the job's fit, and the smoke test apart from the
+    deploy step that ran it."""
+    deployed = results["deploy"].record or {}
+    with phases.timed("walkthrough call"):
+        cloud.connect(cfg, environ)
+        closing(cfg, deployed, out_dir, server_stays)
+    describe_training(cfg, phases, (results["submit_training"].record or {}).get("model_dir", ""))
+    if smoke := deployed.get("smoke"):  # the deploy step's smoke test, timed apart
+        note = f"{smoke.get('digits')} digits, {smoke.get('calls')} calls"
+        phases.split("deploy", "smoke test", smoke.get("seconds"), note)
+
+
+def describe_training(cfg: Config, phases: Phases, model_dir: str) -> None:
+    """The training phase's note: how long of it the fit took, from the job's metrics.json."""
     try:
-        return run_main(STEP, build_parser(), run, argv)
+        metrics = cloud.read_json(f"{model_dir}/metrics.json", cloud.storage_client(cfg))
+        note = f"the job; its fit {metrics['wall_time_s']:.1f} s, accuracy {metrics['accuracy']:.4f}"
+    except (StepError, KeyError, TypeError, ValueError):
+        return
+    phases.rows["training"] = (phases.rows["training"][0], note)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # Run as a program (no argv), the process is the demo's own, so its age so far counts as a phase.
+    started_s = seconds_since_process_start() if argv is None else None
+    try:
+        return run_main(STEP, build_parser(), functools.partial(run, started_s=started_s), argv)
     except StepFailed as failed:  # the step has said why; the demo exits with its status
         return failed.status
 

@@ -39,6 +39,7 @@ class SmokeResult:
     problems: list[str] = dataclasses.field(default_factory=list)
     first_label: int | None = None
     first_predicted: int | None = None
+    seconds: float = 0.0  # the whole smoke test, digits loaded and sent
 
 
 def load_digits(dataset: str, seed: int, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -127,11 +128,13 @@ def smoke_test(
     endpoint: aiplatform.Endpoint, target_id: str | None, smoke: Smoke, dataset: str, seed: int, count: int
 ) -> tuple[SmokeResult, list[str]]:
     """Smoke-test one deployed model (or the whole endpoint): the result and every problem found."""
+    began = time.perf_counter()
     x, y = load_digits(dataset, seed, count)
     share = endpoint.traffic_split.get(target_id, 0) if target_id else 100
     if not share > 0:
         raise StepError(f"deployed model {target_id} gets no traffic on {endpoint.resource_name}")
     result = send_digits(endpoint, x, y, target_id, attempts_per_batch(share))
+    result.seconds = time.perf_counter() - began
     return result, evaluate(result, smoke)
 
 
@@ -142,6 +145,7 @@ def summary(result: SmokeResult) -> dict[str, Any]:
         "accuracy": round(result.correct / result.digits, 4) if result.digits else None,
         "p95_latency_ms": round(p95(result.latencies_ms), 1),
         "calls": result.calls,
+        "seconds": round(result.seconds, 2),
         "real": result.first_label,
         "predicted": result.first_predicted,
     }

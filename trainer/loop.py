@@ -1,23 +1,61 @@
-"""model.fit's job under tf.distribute, as a small custom loop.
+"""The fit: Keras' model.fit on one device, a small custom loop under tf.distribute; one log line per epoch.
 
 Keras 3's `fit` fails under MultiWorkerMirroredStrategy ("Attempt to convert a value (PerReplica...)",
-keras-team/keras#20585), so distributed runs train here; single-device runs keep `model.fit`.
+keras-team/keras#20585), so distributed runs train in fit_distributed; single-device runs keep `model.fit`.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Mapping
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
 def cross_entropy(probabilities: np.ndarray, labels: np.ndarray) -> float:
     """Mean sparse categorical cross-entropy, clipped as Keras clips it."""
     picked = probabilities[np.arange(len(labels)), labels]
     return float(-np.log(np.clip(picked, keras.config.epsilon(), 1.0)).mean())
+
+
+def predict(model: keras.Model, images: np.ndarray) -> np.ndarray:
+    """Probabilities for in-memory images, in one eager call (model.predict would trace a function first)."""
+    return model(images, training=False).numpy()
+
+
+def epoch_line(epoch: int, epochs: int, seconds: float, logs: Mapping[str, float]) -> str:
+    figures = ", ".join(f"{key} {logs[key]:.4f}" for key in HISTORY_KEYS if key in logs)
+    return f"trainer: epoch {epoch}/{epochs} in {seconds:.1f} s: {figures}"
+
+
+class EpochLog(keras.callbacks.Callback):
+    """Prints epoch_line at the end of every epoch (Keras' own progress output is off unless --verbose)."""
+
+    def __init__(self, epochs: int) -> None:
+        super().__init__()
+        self.epochs, self.started = epochs, 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
+        print(epoch_line(epoch + 1, self.epochs, time.perf_counter() - self.started, logs or {}), flush=True)
+
+
+def fit_keras(
+    model: keras.Model, train_ds: tf.data.Dataset, held_out: tf.data.Dataset, epochs: int, verbose: bool
+) -> dict[str, list[float]]:
+    """model.fit, validating on the held-out split after every epoch; returns Keras' history."""
+    callbacks = [] if verbose else [EpochLog(epochs)]
+    progress = (1 if sys.stdout.isatty() else 2) if verbose else 0  # Keras' own bars, or its line per epoch in CI
+    fitted = model.fit(train_ds, epochs=epochs, validation_data=held_out, shuffle=False, verbose=progress,
+                       callbacks=callbacks)  # fmt: skip
+    return fitted.history
 
 
 def fit_distributed(
@@ -48,16 +86,16 @@ def fit_distributed(
         sums = strategy.run(replica_step, args=(images, labels))
         return [strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None) for value in sums]
 
-    history: dict[str, list[float]] = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
+    history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}
     for epoch in range(1, epochs + 1):
         started, totals = time.perf_counter(), np.zeros(3)
         for images, labels in batches:
             totals += [float(value) for value in train_step(images, labels)]
-        probabilities = model.predict(test[0], batch_size=1024, verbose=0)
+        probabilities = predict(model, test[0])
         history["loss"].append(totals[0] / totals[2])
         history["accuracy"].append(totals[1] / totals[2])
         history["val_loss"].append(cross_entropy(probabilities, test[1]))
         history["val_accuracy"].append(float((probabilities.argmax(axis=1) == test[1]).mean()))
-        line = " - ".join(f"{name}: {values[-1]:.4f}" for name, values in history.items())
-        print(f"Epoch {epoch}/{epochs} - {time.perf_counter() - started:.0f}s - {line}", file=sys.stdout, flush=True)
+        logs = {key: values[-1] for key, values in history.items()}
+        print(epoch_line(epoch, epochs, time.perf_counter() - started, logs), flush=True)
     return history

@@ -1,8 +1,14 @@
-"""The two models: the walkthrough's dense `baseline` and the default `cnn`."""
+"""The two models: the walkthrough's dense `baseline` and the default `cnn`.
+
+Keras is imported inside the functions: trainer.task sets TensorFlow's logging up before the first import.
+"""
 
 from __future__ import annotations
 
-import keras
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import keras
 
 MODELS = ("cnn", "baseline")
 
@@ -11,8 +17,13 @@ MODELS = ("cnn", "baseline")
 BASELINE_HYPERPARAMETERS = {"epochs": 3, "batch_size": 32, "learning_rate": 0.001}
 
 
-def build_model(name: str, learning_rate: float, total_steps: int) -> keras.Model:
-    """A compiled model whose input is a (28, 28) float image named `image` and whose output is 10 probabilities."""
+def build_model(name: str, learning_rate: float, total_steps: int, steps_per_execution: int = 1) -> keras.Model:
+    """A compiled model whose input is a (28, 28) float image named `image` and whose output is 10 probabilities.
+
+    steps_per_execution > 1 has model.fit run that many steps per call into the compiled loop.
+    """
+    import keras
+
     if name == "baseline":
         model, optimizer = _baseline(), keras.optimizers.Adam(learning_rate)
     elif name == "cnn":
@@ -21,12 +32,19 @@ def build_model(name: str, learning_rate: float, total_steps: int) -> keras.Mode
         model, optimizer = _cnn(), keras.optimizers.Adam(schedule)
     else:
         raise ValueError(f"unknown model {name!r} (choose from {', '.join(MODELS)})")
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=optimizer,
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=steps_per_execution,
+    )
     return model
 
 
 def _baseline() -> keras.Model:
     """Flatten -> Dense 128 relu -> Dense 10 softmax, exactly the walkthrough's train.py."""
+    import keras
+
     image = keras.Input(shape=(28, 28), name="image")
     x = keras.layers.Flatten()(image)
     x = keras.layers.Dense(128, activation="relu")(x)
@@ -36,6 +54,8 @@ def _baseline() -> keras.Model:
 
 def _cnn() -> keras.Model:
     """Two conv blocks with batch norm, then a small dense head with dropout."""
+    import keras
+
     image = keras.Input(shape=(28, 28), name="image")
     x = keras.layers.Reshape((28, 28, 1))(image)
     for filters in (32, 64):
@@ -49,16 +69,3 @@ def _cnn() -> keras.Model:
     x = keras.layers.Dropout(0.3)(x)
     probabilities = keras.layers.Dense(10, activation="softmax", name="probabilities")(x)
     return keras.Model(image, probabilities, name="cnn")
-
-
-def augmenter(seed: int) -> keras.Sequential:
-    """Small shifts and rotations of the training images (never applied at test or serving time)."""
-    return keras.Sequential(
-        [
-            keras.layers.Reshape((28, 28, 1)),
-            keras.layers.RandomTranslation(0.08, 0.08, fill_mode="constant", seed=seed),
-            keras.layers.RandomRotation(0.04, fill_mode="constant", seed=seed),
-            keras.layers.Reshape((28, 28)),
-        ],
-        name="augment",
-    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import gc
 import os
 import platform
 import sys
@@ -16,8 +17,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
+from native_logs import import_tensorflow
 from pipeline_config import ConfigError, load_config
 from trainer.data import DATASETS, DataError, Split, fingerprint, load_dataset
 from trainer.distribute import cluster_from_tf_config, is_chief, make_strategy, strategy_kind
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model-dir", default="runs/local/model", help="local or gs://, when no $AIP_MODEL_DIR")
     parser.add_argument("--git-sha", help="recorded in metrics.json (default: $GIT_SHA)")
     parser.add_argument("--profile", help="pipeline.toml profile (default: $PIPELINE_PROFILE or local)")
+    parser.add_argument("--verbose", action="store_true", help="TensorFlow's own log lines and Keras' progress")
     return parser
 
 
@@ -62,35 +63,8 @@ def resolve_settings(args: argparse.Namespace, environ: dict[str, str]) -> dict[
         "hyperparameters": hyper,
         "model_dir": check_output_location(environ.get("AIP_MODEL_DIR") or args.model_dir),
         "git_sha": args.git_sha or environ.get("GIT_SHA") or None,
+        "verbose": args.verbose,
     }
-
-
-def training_batches(x: np.ndarray, y: np.ndarray, seed: int, global_batch: int, augment: bool):  # -> tf.data
-    """Shuffled (each epoch anew) batches of the global batch size, shifted and rotated when `augment`."""
-    import tensorflow as tf
-
-    from trainer.model import augmenter
-
-    batches = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed).batch(global_batch)
-    if augment:
-        shift = augmenter(seed)
-        batches = batches.map(lambda images, labels: (shift(images, training=True), labels),
-                              num_parallel_calls=tf.data.AUTOTUNE)  # fmt: skip
-    return batches
-
-
-def fit(model, kind: str, strategy, batches, test: Split, epochs: int, global_batch: int) -> dict[str, list[float]]:
-    """Keras' fit on one device; the custom tf.distribute loop otherwise (see trainer/loop.py)."""
-    import tensorflow as tf
-
-    from trainer.loop import fit_distributed
-
-    if kind != "default":
-        return fit_distributed(model, strategy, batches, test, epochs, global_batch)
-    verbose = 1 if sys.stdout.isatty() else 2  # progress bars on a terminal, one line per epoch in CI logs
-    fitted = model.fit(batches.prefetch(tf.data.AUTOTUNE), epochs=epochs, validation_data=test, shuffle=False,
-                       verbose=verbose)  # fmt: skip
-    return fitted.history
 
 
 def train(settings: dict[str, Any], tf_config: dict[str, Any]) -> dict[str, Any]:
@@ -99,7 +73,8 @@ def train(settings: dict[str, Any], tf_config: dict[str, Any]) -> dict[str, Any]
     import tensorflow as tf
 
     from trainer.export import evaluation, export_saved_model, write_metrics
-    from trainer.loop import cross_entropy
+    from trainer.inputs import held_out_batch, training_batches
+    from trainer.loop import cross_entropy, fit_distributed, fit_keras, predict
     from trainer.model import build_model
     from trainer.storage import output_dir
 
@@ -112,14 +87,19 @@ def train(settings: dict[str, Any], tf_config: dict[str, Any]) -> dict[str, Any]
     strategy = make_strategy(kind)
     global_batch = hyper["batch_size"] * strategy.num_replicas_in_sync
     batches = training_batches(x_train, y_train, hyper["seed"], global_batch, settings["augment"])
+    steps_per_epoch = -(-len(x_train) // global_batch)
     with strategy.scope():
-        total_steps = -(-len(x_train) // global_batch) * hyper["epochs"]
-        model = build_model(settings["model"], hyper["learning_rate"], total_steps)
+        # A whole epoch per call into the compiled loop: no Python between steps.
+        model = build_model(settings["model"], hyper["learning_rate"], steps_per_epoch * hyper["epochs"],
+                            steps_per_execution=steps_per_epoch)  # fmt: skip
 
     started = time.perf_counter()
-    history = fit(model, kind, strategy, batches, test, hyper["epochs"], global_batch)
+    if kind == "default":
+        history = fit_keras(model, batches, held_out_batch(*test), hyper["epochs"], settings["verbose"])
+    else:
+        history = fit_distributed(model, strategy, batches, test, hyper["epochs"], global_batch)
     wall_time = time.perf_counter() - started
-    probabilities = model.predict(test[0], batch_size=1024, verbose=0)
+    probabilities = predict(model, test[0])
 
     metrics = metrics_record(settings, (x_train, y_train), test, history, wall_time, strategy)
     metrics.update(evaluation(probabilities, test[1]), loss=cross_entropy(probabilities, test[1]))
@@ -164,10 +144,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = resolve_settings(args, environ)
         tf_config = cluster_from_tf_config(environ.get("TF_CONFIG"))
         print(f"trainer: {settings}", flush=True)
+        import_tensorflow(args.verbose, os.environ)
         metrics = train(settings, tf_config)
     except (ConfigError, DataError, StorageError, ValueError) as exc:
         print(f"trainer: error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        # Out of the garbage collector's reach, TensorFlow's objects no longer cost 1-2 s at exit.
+        gc.freeze()
     print(
         f"trainer: {metrics['model']} on {metrics['dataset']}: accuracy {metrics['accuracy']:.4f}, "
         f"loss {metrics['loss']:.4f}, {metrics['wall_time_s']:.1f} s -> {settings['model_dir']}",

@@ -70,6 +70,21 @@ def test_each_step_gets_a_one_line_summary(two_demos: dict) -> None:
     assert "demo: done in " in result.stdout
 
 
+def test_the_demo_ends_with_a_table_of_where_its_time_went(two_demos: dict) -> None:
+    result = two_demos["first"][0]
+    done_s = float(re.search(r"^demo: done in ([\d.]+) s$", result.stdout, re.MULTILINE)[1])
+    table = result.stdout.split("\nphase ", 1)[1].split("\nconsole: ")[0].splitlines()[1:]
+    rows = {line[:26].strip(): (float(line[26:35]), line[35:].strip()) for line in table}
+    # The server was up already, and the demo ran in-process: no server start or stop, no imports of its own.
+    assert list(rows) == ["training", "gate", "register", "deploy", "smoke test", "walkthrough call", "total"]
+    assert rows["total"][0] == pytest.approx(sum(seconds for name, (seconds, _) in rows.items() if name != "total"),
+                                             abs=0.35)  # fmt: skip
+    assert rows["total"][0] <= done_s + 0.05 and all(seconds >= 0 for seconds, _ in rows.values())
+    fit = re.fullmatch(r"the job; its fit ([\d.]+) s, accuracy 0\.\d{4}", rows["training"][1])
+    assert fit and 0 < float(fit[1]) < rows["training"][0]
+    assert rows["smoke test"][1] == "100 digits, 10 calls" and rows["smoke test"][0] > 0
+
+
 def test_a_second_demo_trains_a_challenger_gates_it_against_production_and_canaries_it(two_demos: dict) -> None:
     result, out_dir = two_demos["second"]
     assert result.status == 0, result.stderr

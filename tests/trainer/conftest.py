@@ -20,7 +20,7 @@ def run_trainer(*args: str, env: dict[str, str] | None = None) -> subprocess.Com
     return subprocess.run(
         [sys.executable, "-m", "trainer.task", *args],
         cwd=REPO,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})},
+        env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
         timeout=300,
@@ -58,7 +58,8 @@ def baseline_metrics(baseline_run: Path) -> dict:
 
 @pytest.fixture(scope="session")
 def cnn_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default convnet, one epoch: what production serves, with batch norm and dropout in the graph."""
+    """The default convnet, one epoch: what production serves, with batch norm and dropout in the graph.
+    What it printed is kept beside the model, in output.txt (stdout, then stderr)."""
     return built_once(tmp_path_factory, "trainer-cnn", train_cnn_run) / "model"
 
 
@@ -66,3 +67,4 @@ def train_cnn_run(folder: Path) -> None:
     flags = ("--dataset", "mnist-sample", "--model", "cnn", "--epochs", "1", "--seed", "3")
     result = run_trainer(*flags, "--model-dir", str(folder / "model"))
     assert result.returncode == 0, result.stderr[-2000:]
+    (folder / "output.txt").write_text(result.stdout + result.stderr)

@@ -74,8 +74,9 @@ def test_the_dockerfile_installs_the_trainers_requirements_and_runs_the_trainer_
 
 def test_the_image_holds_exactly_the_trainers_tracked_sources(spec, image_root) -> None:
     copied = build_tree(spec, REPO, image_root)
-    tracked = subprocess.run(["git", "ls-files", "trainer", "pipeline.toml", "pipeline_config.py"], cwd=REPO,
-                             capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+    sources = ["trainer", "pipeline.toml", "pipeline_config.py", "native_logs.py"]
+    tracked = subprocess.run(["git", "ls-files", *sources], cwd=REPO, capture_output=True, text=True,
+                             check=True).stdout.split()  # fmt: skip
     assert copied == {f"/app/{name}" for name in tracked}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 
@@ -76,6 +77,24 @@ def test_the_same_seed_gives_the_same_metrics(cnn_run, tmp_path):
     assert first["accuracy"] == again["accuracy"] and first["loss"] == again["loss"]
     assert first["confusion_matrix"] == again["confusion_matrix"]
     assert first["hyperparameters"]["augment"] is True
+
+
+def test_the_log_holds_the_trainers_own_lines_only(cnn_run):
+    """No TensorFlow C++ lines (`I0000 ... port.cc]`, `E0000 ... node_def_util.cc]`) and no Keras progress bars."""
+    lines = (cnn_run.parent / "output.txt").read_text().splitlines()
+    assert lines and all(line.startswith("trainer: ") for line in lines), "\n".join(lines)
+    epochs = [line for line in lines if line.startswith("trainer: epoch ")]
+    assert len(epochs) == 1 and re.fullmatch(r"trainer: epoch 1/1 in [\d.]+ s: loss [\d.]+, accuracy [\d.]+, "
+                                             r"val_loss [\d.]+, val_accuracy [\d.]+", epochs[0])  # fmt: skip
+
+
+def test_verbose_shows_tensorflows_own_lines_and_keras_progress(tmp_path):
+    result = run_trainer("--dataset", "mnist-sample", "--model", "baseline", "--epochs", "1", "--verbose",
+                         "--model-dir", str(tmp_path / "model"))  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert re.search(r"^I\d{4} .* port\.cc:\d+\] ", result.stderr, re.MULTILINE), result.stderr[-2000:]
+    assert re.search(r"^125/125 - .* - accuracy: ", result.stdout, re.MULTILINE)  # Keras' own line
+    assert "trainer: epoch " not in result.stdout
 
 
 def test_invalid_hyperparameters_are_refused(tmp_path):

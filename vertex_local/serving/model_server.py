@@ -12,11 +12,13 @@ import concurrent.futures
 import dataclasses
 import functools
 import gc
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from native_logs import hidden_native_logs
 from pipeline_config import Serving
 from vertex_local.errors import ApiError
 from vertex_local.serving.batching import Batcher, BatchStats
@@ -134,7 +136,9 @@ def load_saved_model(model_dir: Path) -> LoadedModel:
     """Load `serving_default` and check it is the contract's image -> probabilities signature."""
     if not (model_dir / "saved_model.pb").is_file():
         raise ValueError(f"{model_dir} holds no saved_model.pb: it is not a TensorFlow SavedModel directory")
-    import tensorflow as tf  # lazily: importing TF takes seconds and the server should start at once
+    # The C++ lines TF's first import logs (`I0000 ... port.cc:153] oneDNN ...`) stay out of the server log.
+    with hidden_native_logs(hide="tensorflow" not in sys.modules):
+        import tensorflow as tf  # lazily: importing TF takes seconds and the server should start at once
 
     limit_tf_threads(tf)
     try:

@@ -1,0 +1,87 @@
+"""TensorFlow's C++ log lines (`I0000 ... port.cc:153] oneDNN custom operations are on ...`) kept out of our output.
+
+Users read an `E0000 ...` line as an error, and none of these lines is ours. TensorFlow 2.21 logs through absl,
+and what `import tensorflow` logs comes before TF_CPP_MIN_LOG_LEVEL is read, so the variable alone cannot hide
+it (tensorflow/tensorflow#100442). The trainer and vertex-local's model loading both import TensorFlow inside
+`hidden_native_logs()`, with the variable at 3 for what TensorFlow logs afterwards; their --verbose shows it all.
+
+The filter is a separate small process reading a pipe that stands in for file descriptor 2 while TensorFlow is
+imported: should the import abort (TensorFlow's `F` line for a CPU without the instructions it was built for),
+the filter still passes that line on, since only I/W/E lines are dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator, MutableMapping
+from types import ModuleType
+
+QUIET_LEVEL = "3"  # TF_CPP_MIN_LOG_LEVEL: 0 shows everything, 3 only FATAL
+# One absl/glog line: severity (Info, Warning, Error; never Fatal), MMDD, time (before absl is initialised it
+# reads `0000 00:00:<epoch seconds>`), thread, file:line]; or absl's notice that it logs to stderr until then.
+NATIVE_LINE = (
+    r"^([IWE]\d{4} [\d:.]+ +\d+ \S+:\d+\] "
+    r"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR\s*$)"
+)
+# File descriptor 2 is the process's: one thread at a time stands a pipe in for it (re-entrant: a nested block's
+# filter writes into the outer one's pipe).
+REDIRECTING = threading.RLock()
+# Run as `python -I -S -c FILTER PATTERN`: stdin lines not matching PATTERN go to stdout, unbuffered.
+FILTER = (
+    "import re, sys\n"
+    "native = re.compile(sys.argv[1].encode())\n"
+    "for line in sys.stdin.buffer:\n"
+    "    if not native.match(line):\n"
+    "        sys.stdout.buffer.write(line)\n"
+    "        sys.stdout.buffer.flush()\n"
+)
+
+
+def import_tensorflow(verbose: bool, environ: MutableMapping[str, str]) -> ModuleType:
+    """TensorFlow, imported with its C++ logging at FATAL only from then on and its import's lines hidden;
+    everything shown when verbose. Call it before anything imports TensorFlow (Keras does)."""
+    environ["TF_CPP_MIN_LOG_LEVEL"] = "0" if verbose else QUIET_LEVEL
+    with hidden_native_logs(hide=not verbose):
+        import tensorflow
+    return tensorflow
+
+
+@contextlib.contextmanager
+def hidden_native_logs(hide: bool = True) -> Iterator[None]:
+    """Within the block, C++ log lines written to stderr are dropped and everything else passes, in order."""
+    if not hide:
+        yield
+        return
+    with REDIRECTING, _filtered_stderr():
+        yield
+
+
+@contextlib.contextmanager
+def _filtered_stderr() -> Iterator[None]:
+    """File descriptor 2 is a pipe to the filter process until the block ends, then the filter is waited for."""
+    sys.stderr.flush()
+    stderr_copy = os.dup(2)
+    read_end, write_end = os.pipe()
+    try:
+        # Popen closes every other descriptor in the child, so the filter holds no write end of its own pipe.
+        helper = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", FILTER, NATIVE_LINE], stdin=read_end, stdout=stderr_copy
+        )
+        os.dup2(write_end, 2)
+    except OSError:
+        os.close(stderr_copy)
+        raise
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(stderr_copy, 2)  # closes the pipe's last write end: the filter reads to the end and exits
+        os.close(stderr_copy)
+        helper.wait()

@@ -1,0 +1,56 @@
+"""scripts/demo.py's output keeps to the project's lines: the gate's SavedModel loads print no TensorFlow C++ lines."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from native_logs import NATIVE_LINE
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def python(code: str) -> subprocess.CompletedProcess[str]:
+    """A fresh interpreter: TensorFlow's first import, and what it logs to file descriptor 2, are per process."""
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=REPO, capture_output=True, text=True,
+                          timeout=180)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    model_dir = tmp_path_factory.mktemp("gate-model") / "model"
+    exported = python(f"""
+        import os
+        from native_logs import import_tensorflow
+        import_tensorflow(False, os.environ)
+        from pathlib import Path
+        from trainer.export import export_saved_model
+        from trainer.model import build_model
+        export_saved_model(build_model("baseline", 0.001, 1), Path({str(model_dir)!r}))
+    """)
+    assert exported.returncode == 0, exported.stderr
+    return model_dir
+
+
+@pytest.mark.parametrize("quiet", [True, False])
+def test_the_gates_model_load_in_the_demo_prints_no_tensorflow_lines(saved_model: Path, quiet: bool) -> None:
+    loaded = python(f"""
+        from pathlib import Path
+        from scripts import demo, savedmodel
+        if {quiet}:
+            demo.quiet_tensorflow()  # what the demo does before its gate phase
+        model = savedmodel.load("candidate", {str(saved_model)!r}, Path("."), None)
+        print(model.parameters)
+    """)
+    assert loaded.returncode == 0, loaded.stderr
+    assert int(loaded.stdout) > 0
+    native = [line for line in loaded.stderr.splitlines() if re.match(NATIVE_LINE, line)]
+    if quiet:
+        assert native == [], loaded.stderr
+    else:  # without it TensorFlow does print them: the quiet case is real work, not an accident
+        assert native, loaded.stderr

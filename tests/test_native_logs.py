@@ -1,0 +1,115 @@
+"""native_logs: TensorFlow's C++ log lines dropped, everything else kept in order, a fatal line never lost."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from native_logs import NATIVE_LINE
+
+REPO = Path(__file__).resolve().parent.parent
+ABSL_NOTICE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+
+
+def python(code: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run `code` in a fresh interpreter: file descriptor 2 and TensorFlow's first import are per process."""
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "line, native",
+    [
+        (ABSL_NOTICE, True),
+        ("I0000 00:00:1795954592.717424   28700 port.cc:153] oneDNN custom operations are on.", True),
+        ("E0000 00:00:1795952974.018994   27030 node_def_util.cc:682] NodeDef mentions attribute", True),
+        ("W1129 11:50:17.539927   29317 cpu_feature_guard.cc:227] This TensorFlow binary is optimized", True),
+        ("F0000 00:00:1.000000 1 cpu_feature_guard.cc:1] compiled to use AVX instructions", False),  # fatal: kept
+        ("WARNING:tensorflow:5 out of the last 9 calls triggered tf.function retracing.", False),  # Python's
+        ("trainer: epoch 1/20 in 2.9 s: loss 1.9880", False),
+        ("Traceback (most recent call last):", False),
+    ],
+)
+def test_only_info_warning_and_error_lines_of_absl_count_as_native(line: str, native: bool):
+    assert bool(re.match(NATIVE_LINE, line)) is native
+
+
+def test_inside_the_block_native_lines_are_dropped_and_the_rest_kept_in_order():
+    result = python(f"""
+        import os, sys
+        from native_logs import hidden_native_logs
+        print("before", file=sys.stderr, flush=True)
+        with hidden_native_logs():
+            os.write(2, b"{ABSL_NOTICE}\\n")
+            os.write(2, b"I0000 00:00:1795954592.717424   28700 port.cc:153] oneDNN custom operations are on.\\n")
+            print("from python", file=sys.stderr)
+            os.write(2, b"E0000 00:00:1.5 7 node_def_util.cc:682] NodeDef mentions attribute\\n")
+            os.write(2, b"from C, not a log line\\n")
+        os.write(2, b"I0000 00:00:1.5 7 after.cc:1] after the block nothing is filtered\\n")
+    """)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "before",
+        "from python",
+        "from C, not a log line",
+        "I0000 00:00:1.5 7 after.cc:1] after the block nothing is filtered",
+    ]
+
+
+def test_a_fatal_line_reaches_stderr_even_when_the_process_aborts_inside_the_block():
+    result = python("""
+        import os
+        from native_logs import hidden_native_logs
+        with hidden_native_logs():
+            os.write(2, b"E0000 00:00:1.5 7 port.cc:1] dropped\\n")
+            os.write(2, b"F0000 00:00:1.5 7 cpu_feature_guard.cc:1] built for instructions this CPU lacks\\n")
+            os.abort()
+    """)
+    assert result.returncode < 0  # killed by SIGABRT, as TensorFlow's fatal log does
+    assert result.stderr.splitlines() == [
+        "F0000 00:00:1.5 7 cpu_feature_guard.cc:1] built for instructions this CPU lacks"
+    ]
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_importing_tensorflow_prints_nothing_unless_verbose(verbose: bool):
+    result = python(f"""
+        import os
+        from native_logs import import_tensorflow
+        tf = import_tensorflow({verbose}, os.environ)
+        print(os.environ["TF_CPP_MIN_LOG_LEVEL"], tf.constant(2) * 3)
+    """)
+    assert result.returncode == 0, result.stderr
+    if verbose:  # TensorFlow does print these lines: hiding them is real work, not an accident
+        assert ABSL_NOTICE in result.stderr and re.search(r"^I\d{4} .* port\.cc:\d+\] ", result.stderr, re.M)
+        assert result.stdout.startswith("0 ")
+    else:
+        assert result.stderr == ""
+        assert result.stdout.startswith("3 ")
+
+
+def test_vertex_locals_first_model_load_keeps_tensorflows_lines_out_of_the_server_log(tmp_path: Path):
+    model_dir = tmp_path / "model"
+    exported = python(f"""
+        import os
+        from native_logs import import_tensorflow
+        import_tensorflow(False, os.environ)
+        from pathlib import Path
+        from trainer.export import export_saved_model
+        from trainer.model import build_model
+        export_saved_model(build_model("baseline", 0.001, 1), Path({str(model_dir)!r}))
+    """)
+    assert exported.returncode == 0, exported.stderr
+    loaded = python(f"""
+        from pathlib import Path
+        from vertex_local.serving.model_server import load_saved_model
+        print(sorted(load_saved_model(Path({str(model_dir)!r})).function.structured_outputs))
+    """)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == "['probabilities']"
+    assert not [line for line in loaded.stderr.splitlines() if re.match(NATIVE_LINE, line)], loaded.stderr
