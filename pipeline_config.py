@@ -154,17 +154,23 @@ def load_config(
         raise ConfigError(f"{unknown[0]}: unknown table")
     if profile not in profiles:
         raise ConfigError(f"unknown profile {profile!r} (have: {', '.join(sorted(profiles))})")
-    merged = {name: dict(raw.get(name, {})) for name in SECTIONS}
-    _overlay(merged, profiles[profile], f"profiles.{profile}")
+    # Every value in the file is checked, including those the chosen profile overrides and other profiles' own:
+    # a mistake must not wait for the day someone picks the profile, or drops the override, to show up.
+    merged = {name: _checked(name, raw.get(name, {})) for name in SECTIONS}
+    overlays = {name: _profile_tables(name, tables) for name, tables in profiles.items()}
+    for section, values in overlays[profile].items():
+        merged[section].update(values)
     _overlay_environ(merged, environ)
     return Config(profile=profile, **{name: _build(cls, name, merged[name]) for name, cls in SECTIONS.items()})
 
 
-def _overlay(merged: dict[str, dict[str, Any]], overrides: dict[str, Any], where: str) -> None:
-    for section, values in overrides.items():
-        if section not in merged or not isinstance(values, dict):
-            raise ConfigError(f"{where}.{section}: unknown table")
-        merged[section].update(values)
+def _profile_tables(profile: str, tables: Any) -> dict[str, dict[str, Any]]:
+    if not isinstance(tables, dict):
+        raise ConfigError(f"profiles.{profile}: expected a table")
+    for section, values in tables.items():
+        if section not in SECTIONS or not isinstance(values, dict):
+            raise ConfigError(f"profiles.{profile}.{section}: unknown table")
+    return {section: _checked(section, values) for section, values in tables.items()}
 
 
 def _overlay_environ(merged: dict[str, dict[str, Any]], environ: Mapping[str, str]) -> None:
@@ -182,24 +188,31 @@ def _parse_env(text: str, kind: type, name: str) -> Any:
         raise ConfigError(f"{name}={text!r}: expected {kind.__name__}") from exc
 
 
-def _build(cls: type, section: str, values: dict[str, Any]) -> Any:
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+def _checked(section: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The values of one table (or a profile's part of it), every key known and every value of its field's type."""
+    fields = {f.name: f for f in dataclasses.fields(SECTIONS[section])}
     unknown = sorted(set(values) - set(fields))
     if unknown:
         raise ConfigError(f"{section}.{unknown[0]}: unknown key")
-    missing = sorted(set(fields) - set(values))
-    if missing:
-        raise ConfigError(f"{section}.{missing[0]}: missing")
+    checked = {}
     for key, value in values.items():
         expected = _python_type(fields[key].type)
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
-            values[key] = float(value)
+            value = float(value)
         elif not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise ConfigError(f"{section}.{key} = {value!r}: expected {expected.__name__}")
-        elif expected is float and not math.isfinite(value):
+        if expected is float and not math.isfinite(value):
             # TOML spells nan and inf, float() parses them: a threshold of nan compares false with everything.
             raise ConfigError(f"{section}.{key} = {value!r}: expected a finite number")
-    return cls(**values)
+        checked[key] = value
+    return checked
+
+
+def _build(cls: type, section: str, values: dict[str, Any]) -> Any:
+    missing = sorted({f.name for f in dataclasses.fields(cls)} - set(values))
+    if missing:
+        raise ConfigError(f"{section}.{missing[0]}: missing")
+    return cls(**_checked(section, values))
 
 
 def _python_type(annotation: str | type) -> type:

@@ -86,6 +86,11 @@ def test_the_real_file_written_back_loads_the_same(tmp_path: Path) -> None:
         (["vertex", "project"], 7, "vertex.project = 7: expected str"),
         (["profiles", "local", "smoke", "count"], "many", "smoke.count = 'many': expected int"),
         (["gate", "max_drop"], "0.005", "gate.max_drop = '0.005': expected float"),
+        # Checked although the chosen profile (local) overrides it, or only another profile (gcp) uses it.
+        (["profiles", "local", "training", "epochs"], "12", "training.epochs = '12': expected int"),
+        (["profiles", "gcp", "gate", "min_accuracy"], "high", "gate.min_accuracy = 'high': expected float"),
+        (["profiles", "gcp", "gate", "max_drop"], float("nan"), "gate.max_drop = nan: expected a finite number"),
+        (["profiles", "gcp", "trainng"], {"epochs": 3}, "profiles.gcp.trainng: unknown table"),
     ],
 )
 def test_a_file_with_an_unknown_or_mistyped_value_is_refused_naming_it(
