@@ -1,4 +1,5 @@
-"""A connection's transport as uvicorn sees it, whose close() can wait for the client to stop sending first.
+"""A connection's transport as uvicorn sees it: its close() can wait for the client to stop sending first, and
+its writes of one event-loop turn leave in one send.
 
 Closing a TCP socket with unread bytes in its receive buffer makes the kernel send a reset, not a FIN. A
 client that writes its whole body before reading (Python's urllib, http.client, curl without Expect) then
@@ -6,6 +7,11 @@ fails with "Broken pipe" or "Connection reset" and never reads the 400/413/503 i
 server answers before the request has fully arrived, uvicorn's close() becomes a lingering close, as
 Apache's and nginx's: half-close (the client reads the answer, then EOF), read and drop what the client
 still sends, and close for real once it stops, or at the [serving] linger_timeout_s / linger_max_bytes bound.
+
+uvicorn writes an answer's head and its body in two calls, so a small answer costs two send() system calls and
+two TCP segments. The transport holds small writes until the end of the event loop's turn (the app writes the
+body in the same turn) and sends them as one; a write that makes the held bytes larger than COALESCE_MAX_BYTES,
+and every close, half-close and raw write, sends what is held first, so the order on the wire never changes.
 """
 
 from __future__ import annotations
@@ -19,18 +25,40 @@ from uvicorn.protocols.http.flow_control import FlowControl
 
 from pipeline_config import Serving
 
+COALESCE_MAX_BYTES = 65536  # more held than this is sent at once: large answers stream as they did
+
 
 class LingeringTransport:
-    """Wraps the real transport; everything but close() and is_closing() goes straight through."""
+    """Wraps the real transport; everything but write(), close() and is_closing() goes straight through."""
 
     def __init__(self, transport: asyncio.Transport, close: Callable[[], None], lingering: Callable[[], bool]) -> None:
         self.raw = transport
-        self.write = transport.write  # the hot path: no delegation through __getattr__
         self._close = close
         self._lingering = lingering
+        self._held: list[bytes] = []
+        self._held_bytes = 0
+        self._loop = asyncio.get_running_loop()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.raw, name)
+
+    def write(self, data: bytes) -> None:
+        """Held until the end of this event-loop turn, with whatever else is written in it (see module doc)."""
+        if not self._held:
+            self._loop.call_soon(self.flush)
+        self._held.append(data)
+        self._held_bytes += len(data)
+        if self._held_bytes > COALESCE_MAX_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send what is held, in one write."""
+        if not self._held:
+            return
+        data = self._held[0] if len(self._held) == 1 else b"".join(self._held)
+        self._held, self._held_bytes = [], 0
+        if not self.raw.is_closing():
+            self.raw.write(data)
 
     def close(self) -> None:
         """uvicorn's close: the protocol decides whether the client may still be sending (see module doc)."""
@@ -67,7 +95,13 @@ class LingeringClose:
     def wrap(self, transport: asyncio.Transport) -> LingeringTransport:
         """The transport to hand uvicorn: its close() comes here."""
         self._raw = transport
-        return LingeringTransport(transport, self._close_gently, self._is_lingering)
+        self._wrapped = LingeringTransport(transport, self._close_gently, self._is_lingering)
+        return self._wrapped
+
+    def _write_now(self, data: bytes) -> None:
+        """Write straight to the socket, after what uvicorn wrote before it."""
+        self._wrapped.flush()
+        self._raw.write(data)
 
     def eof_received(self) -> None:
         if self._lingering:  # the client has sent all it will: nothing more to wait for
@@ -85,6 +119,7 @@ class LingeringClose:
 
     def _linger(self) -> None:
         self._lingering, self._dropped_bytes = True, 0
+        self._wrapped.flush()
         half_close(self._raw)
         self.flow.resume_reading()
         self._arm(self.limits.linger_timeout_s, self._close_now)
@@ -102,4 +137,5 @@ class LingeringClose:
 
     def _close_now(self) -> None:
         self._disarm()
+        self._wrapped.flush()
         self._raw.close()

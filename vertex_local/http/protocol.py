@@ -127,13 +127,13 @@ class GuardedHttpToolsProtocol(LingeringClose, HttpToolsProtocol):
                 message = f"the request body did not arrive within {self._body_budget:g} s"
             else:
                 message = f"the request body sent nothing for {silence:g} s"
-            self._raw.write(error_bytes(408, message + "; the connection is closed"))
+            self._write_now(error_bytes(408, message + "; the connection is closed"))
         self._close_now()  # a slow client gets no lingering
 
     def _refuse(self, code: int, message: str, linger: bool = True) -> None:
         """Answer a request whose head broke a limit, then close; mid-answer to an earlier request, just close."""
         if self.cycle is None or self.cycle.response_complete:
-            self._raw.write(error_bytes(code, message))
+            self._write_now(error_bytes(code, message))
         if linger:
             self._linger()
         else:
