@@ -5,8 +5,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STATE_DIR ?= .vertex-local
 PORT ?= 8080
-# make test runs the tests in this many processes (pytest-xdist); 1 runs them all in one.
+# make test and test-unit run the tests in this many processes (pytest-xdist); 1 runs them all in one.
 TEST_WORKERS ?= 2
+WORKERS := $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup)
 # Debian's Chromium, else the Google Chrome that GitHub's Ubuntu runners ship (Ubuntu's chromium package is a snap).
 CHROMIUM ?= $(firstword $(wildcard /usr/bin/chromium /usr/bin/google-chrome) /usr/bin/chromium)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -36,7 +37,7 @@ browser: ## Debian's Chromium, which the console's browser tests drive (CHROMIUM
 	@test -x $(CHROMIUM) || $(SUDO) apt-get install -y -q chromium || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
 
 test: venv lint browser ## ruff, hadolint, workflow checks, then every test (TEST_WORKERS=2 processes)
-	$(PY) -m pytest $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup)
+	$(PY) -m pytest $(WORKERS)
 
 test-cloud: venv ## the contract suite against YOUR Google Cloud project (PIPELINE_VERTEX_PROJECT, _REGION, _STAGING_BUCKET)
 	CONTRACT_TARGET=gcp $(PY) -m pytest tests/contract
@@ -47,8 +48,8 @@ test-upstream-aiplatform: venv ## google-cloud-aiplatform's own system tests (mo
 test-upstream-storage: venv ## python-storage's own system tests (pinned sdist from PyPI) against a fresh vertex-local
 	$(PY) -m tests.upstream.storage.run $(ARGS)
 
-test-unit: venv ## the tests that need no vertex-local process, trained model or training (seconds)
-	$(PY) -m pytest -m "not live and not slow"
+test-unit: venv ## the tests that need no vertex-local process, trained model or training (under a minute)
+	$(PY) -m pytest $(WORKERS) -m "not live and not slow"
 
 lint: venv ## ruff and hadolint
 	$(VENV)/bin/ruff check .

@@ -63,7 +63,8 @@ class GitHubStandIn:
         return [call for call in self.calls if call.method in ("POST", "PATCH", "PUT", "DELETE")]
 
     def __enter__(self) -> GitHubStandIn:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # shutdown() waits for serve_forever's next poll: 0.5 s by default, at the end of every test that uses it.
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         return self
 
     def __exit__(self, *exc: object) -> None:
