@@ -102,12 +102,20 @@ class Deployment:
         return f"/v1/{server.parent}/endpoints/{self.endpoint_id}:predict"
 
 
-def wait_for_operation(client: HttpClient, operation: dict[str, Any]) -> dict[str, Any]:
-    deadline = time.monotonic() + OPERATION_TIMEOUT_S
+def operation_of(
+    client: HttpClient, operation: dict[str, Any], timeout_s: float = OPERATION_TIMEOUT_S
+) -> dict[str, Any]:
+    """An operation polled until it is done (with `response` or `error`)."""
+    deadline = time.monotonic() + timeout_s
     while not operation.get("done"):
         assert time.monotonic() < deadline, f"operation never finished: {operation}"
         time.sleep(0.05)
         operation = client.request("GET", f"/v1/{operation['name']}").json()
+    return operation
+
+
+def wait_for_operation(client: HttpClient, operation: dict[str, Any]) -> dict[str, Any]:
+    operation = operation_of(client, operation)
     assert "error" not in operation, operation
     return operation["response"]
 

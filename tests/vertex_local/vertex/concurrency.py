@@ -10,10 +10,10 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import time
 from typing import Any
 
 from tests.conftest import VertexLocal
+from tests.vertex_local import live
 from tests.vertex_local.live import HttpClient
 
 OPERATION_TIMEOUT_S = 90.0
@@ -43,13 +43,8 @@ class HalfSent:
 
 
 def operation_of(client: HttpClient, operation: dict[str, Any]) -> dict[str, Any]:
-    """An operation polled until it is done."""
-    deadline = time.monotonic() + OPERATION_TIMEOUT_S
-    while not operation.get("done"):
-        assert time.monotonic() < deadline, f"operation never finished: {operation}"
-        time.sleep(0.05)
-        operation = client.request("GET", f"/v1/{operation['name']}").json()
-    return operation
+    """An operation polled until it is done; the race tests allow their busier operations longer."""
+    return live.operation_of(client, operation, OPERATION_TIMEOUT_S)
 
 
 def version_ids(client: HttpClient, server: VertexLocal, model: str) -> list[str]:
