@@ -257,15 +257,21 @@ def baseline_once(tmp_path_factory: pytest.TempPathFactory, name: str, *flags: s
     return built_once(tmp_path_factory, name, lambda folder: train_baseline(folder / "model", *flags)) / "model"
 
 
-def train_baseline(model_dir: Path, *flags: str) -> Path:
-    """The real trainer in a subprocess: the baseline model on mnist-sample, with these flags; its model dir."""
-    command = [sys.executable, "-m", "trainer.task", "--dataset", "mnist-sample", "--model", "baseline", *flags]
-    command += ["--model-dir", str(model_dir)]
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AIP_")}
-    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=TRAINER_TIMEOUT_S)
-    assert result.returncode == 0, f"trainer failed:\n{result.stdout}\n{result.stderr}"
+def train_in_subprocess(model_dir: Path, *flags: str) -> Path:
+    """`python -m trainer.task FLAGS --model-dir MODEL_DIR`; its model dir. No AIP_* or PIPELINE_* variable of this
+    process reaches it (a session fixture sets PIPELINE_TRAINING_*), so what it trains depends on the flags and
+    pipeline.toml alone, whichever test asked first."""
+    command = [sys.executable, "-m", "trainer.task", *flags, "--model-dir", str(model_dir)]
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AIP_", "PIPELINE_"))}
+    done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=TRAINER_TIMEOUT_S)
+    assert done.returncode == 0, f"trainer failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
     assert (model_dir / "saved_model.pb").is_file()
     return model_dir
+
+
+def train_baseline(model_dir: Path, *flags: str) -> Path:
+    """The baseline model on mnist-sample, with these flags; its model dir."""
+    return train_in_subprocess(model_dir, "--dataset", "mnist-sample", "--model", "baseline", *flags)
 
 
 @pytest.fixture(scope="session")

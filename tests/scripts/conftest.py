@@ -18,8 +18,6 @@ import dataclasses
 import io
 import json
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -30,7 +28,7 @@ import pytest
 from pipeline_config import load_config
 from scripts import gate, register, registry, submit_training
 from scripts.cloud import read_json, storage_client
-from tests.conftest import REPO_ROOT, TRAINER_TIMEOUT_S, VertexLocal
+from tests.conftest import VertexLocal, free_port, train_in_subprocess
 from tests.once import built_once
 from trainer.data import load_mnist_sample
 
@@ -119,6 +117,15 @@ def pipeline_env(vertex_local: VertexLocal) -> Iterator[VertexLocal]:
     patch.undo()
 
 
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The local profile aimed at a closed port: a usage or config error must stop the step before any call."""
+    for name in [key for key in os.environ if key.startswith(("PIPELINE_", "GITHUB_"))]:
+        monkeypatch.delenv(name)
+    closed = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("PIPELINE_VERTEX_API_ENDPOINT", closed)
+    monkeypatch.setenv("PIPELINE_VERTEX_STORAGE_EMULATOR_HOST", closed)
+
+
 @pytest.fixture
 def names(pipeline_env: VertexLocal, monkeypatch: pytest.MonkeyPatch, unique_name: str) -> Names:
     return set_names(monkeypatch, unique_name[:30].rstrip("-"))
@@ -188,11 +195,8 @@ def promote(run: TrainedRun, names: Names, out_dir: str) -> str:
 
 def train_locally(model_dir: Path, git_sha: str, *flags: str) -> TrainedRun:
     """The real trainer in a subprocess with run_a's settings (baseline, batch 32, seed 42) and these flags."""
-    command = [sys.executable, "-m", "trainer.task", "--model", "baseline", "--batch-size", "32"]
-    command += ["--learning-rate", "0.001", "--seed", "42", "--git-sha", git_sha, "--model-dir", str(model_dir), *flags]
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("AIP_", "PIPELINE_"))}
-    done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=TRAINER_TIMEOUT_S)
-    assert done.returncode == 0, f"trainer failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+    settings = ("--model", "baseline", "--batch-size", "32", "--learning-rate", "0.001", "--seed", "42")
+    train_in_subprocess(model_dir, *settings, "--git-sha", git_sha, *flags)
     return TrainedRun(git_sha, str(model_dir), json.loads((model_dir / "metrics.json").read_text())["accuracy"])
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 from pathlib import Path
 
@@ -17,8 +16,8 @@ import pytest
 from pipeline_config import Gate, load_config
 from scripts import cloud, gate, registry
 from scripts.run_metrics import fmt
-from tests.conftest import VertexLocal, free_port
-from tests.scripts.conftest import Names, StepRun, TrainedRun, gate_run, promote, register_run, step
+from tests.conftest import VertexLocal
+from tests.scripts.conftest import Names, StepRun, TrainedRun, gate_run, offline, promote, register_run, step
 
 GATE = Gate(min_accuracy=0.97, max_drop=0.005, alpha=0.05, max_latency_ratio=0.0)
 NAN = math.nan
@@ -281,15 +280,6 @@ def test_a_local_model_dir_is_accepted(names: Names, one_epoch_run: TrainedRun, 
     assert f"candidate accuracy {fmt(one_epoch_run.accuracy)} ({one_epoch_run.model_dir})" in result.stdout
 
 
-def offline_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The local profile pointed at a port nothing listens on: these gates fail before any call goes out."""
-    for name in [key for key in os.environ if key.startswith(("PIPELINE_", "GITHUB_"))]:
-        monkeypatch.delenv(name)
-    closed = f"http://127.0.0.1:{free_port()}"
-    monkeypatch.setenv("PIPELINE_VERTEX_API_ENDPOINT", closed)
-    monkeypatch.setenv("PIPELINE_VERTEX_STORAGE_EMULATOR_HOST", closed)
-
-
 GOOD = {
     "schema_version": 1,
     "accuracy": 0.9,
@@ -358,7 +348,7 @@ MALFORMED_METRICS = [
 def test_every_malformed_metrics_file_gets_one_clear_line_exit_1_and_a_gate_json(
     content: bytes, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    offline_env(monkeypatch)
+    offline(monkeypatch)
     model_dir, out_dir = tmp_path / "model", tmp_path / "out"
     model_dir.mkdir()
     (model_dir / "metrics.json").write_bytes(content)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import pytest
@@ -16,19 +15,9 @@ import pytest
 from pipeline_config import Smoke
 from scripts import deploy, gate, probe
 from scripts.probe import SmokeResult
-from tests.conftest import free_port
-from tests.scripts.conftest import EndpointState, Names, TrainedRun, endpoint_state, register_run, step
+from tests.scripts.conftest import EndpointState, Names, TrainedRun, endpoint_state, offline, register_run, step
 
 NOT_FINITE = ["nan", "NaN", "inf", "-inf", "Infinity"]
-
-
-def offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The local profile aimed at a closed port: a usage error must stop the step before any call."""
-    for name in [key for key in os.environ if key.startswith(("PIPELINE_", "GITHUB_"))]:
-        monkeypatch.delenv(name)
-    closed = f"http://127.0.0.1:{free_port()}"
-    monkeypatch.setenv("PIPELINE_VERTEX_API_ENDPOINT", closed)
-    monkeypatch.setenv("PIPELINE_VERTEX_STORAGE_EMULATOR_HOST", closed)
 
 
 @pytest.mark.parametrize("flag", ["--min-accuracy", "--max-drop", "--alpha", "--max-latency-ratio"])
