@@ -178,7 +178,8 @@ def _overlay_environ(merged: dict[str, dict[str, Any]], environ: Mapping[str, st
         for field in dataclasses.fields(SECTIONS[section]):
             name = f"PIPELINE_{section}_{field.name}".upper()
             if name in environ:  # parsed as the field's type, whatever the file happened to spell
-                values[field.name] = _parse_env(environ[name], _python_type(field.type), name)
+                parsed = _parse_env(environ[name], _python_type(field.type), name)
+                values.update(_checked(section, {field.name: parsed}))  # float() parses nan and inf too
 
 
 def _parse_env(text: str, kind: type, name: str) -> Any:
@@ -212,7 +213,7 @@ def _build(cls: type, section: str, values: dict[str, Any]) -> Any:
     missing = sorted({f.name for f in dataclasses.fields(cls)} - set(values))
     if missing:
         raise ConfigError(f"{section}.{missing[0]}: missing")
-    return cls(**_checked(section, values))
+    return cls(**values)  # every layer's values were checked as they were read
 
 
 def _python_type(annotation: str | type) -> type:
