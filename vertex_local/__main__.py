@@ -27,6 +27,7 @@ from vertex_local.app import AppConfig, BucketSpec, build_app
 from vertex_local.http.access_log import AccessLog
 from vertex_local.http.guard import GuardPolicy, RequestGuard, is_loopback
 from vertex_local.http.protocol import guarded_httptools
+from vertex_local.state import make_private
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MIN_TOKEN_CHARS = 16  # a token guards a shell on this machine: `python -m secrets`-grade, not a password
@@ -99,8 +100,8 @@ def guard_policy(args: argparse.Namespace, environ: Mapping[str, str]) -> GuardP
 
 
 def check_writable(state_dir: Path) -> None:
-    """OSError unless vertex-local can create files in `state_dir` (creating it if need be)."""
-    state_dir.mkdir(parents=True, exist_ok=True)
+    """OSError unless vertex-local can create files in `state_dir` (creating it, private, if need be)."""
+    make_private(state_dir)
     with tempfile.TemporaryFile(dir=state_dir):
         pass
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -27,6 +28,20 @@ CREATE TABLE IF NOT EXISTS sequence (
     value INTEGER NOT NULL
 );
 """
+
+# Files 0600, directories 0700: in token mode other users of the machine may reach the server, never its disk.
+PRIVATE_UMASK = 0o077
+PRIVATE_DIR_MODE = 0o700
+
+
+def make_private(state_dir: Path) -> None:
+    """From now on everything this process (and the jobs it starts) creates is its user's alone: the SQLite files,
+    object contents, job logs and workspaces. The state dir itself is closed too, so what an older version left
+    readable in it cannot be reached either."""
+    os.umask(PRIVATE_UMASK)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir.chmod(PRIVATE_DIR_MODE)
+
 
 # Resource ids count up from here: long enough to look like Vertex's numeric ids, short enough to read.
 FIRST_ID = 1000

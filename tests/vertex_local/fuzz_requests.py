@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from hypothesis import strategies as st
 
@@ -104,11 +104,25 @@ def vertex_requests(draw: st.DrawFn, box: Sandbox) -> Request:
     return method, f"/v1/{parent}/{path}{query}", body, {"content-type": draw(SDK_OR_ANY_JSON_TYPE)}
 
 
-def storage_templates(bucket: str, name: str) -> list[tuple[str, str, Any]]:
-    """(method, path, valid JSON body, bytes or None) for every Cloud Storage route."""
+def storage_templates(bucket: str, name: str, fields: dict[str, Any] | None = None) -> list[tuple[str, str, Any]]:
+    """(method, path, valid JSON body, bytes or None) for every Cloud Storage route; with `fields` (which go into
+    every object resource a route writes) the metadata writes and verbs as well."""
     b, o = quote(bucket, safe=""), quote(name, safe="")
-    metadata = {"name": name, "contentType": "text/plain", "metadata": {"k": "v"}}
+    extra = fields or {}
+    metadata = {"name": name, "contentType": "text/plain", "metadata": {"k": "v"}, **extra}
+    compose = {"sourceObjects": [{"name": name, "generation": "1"}, {"name": "fuzz/a.txt"}], "destination": extra}
+    writes = [
+        ("PATCH", f"/storage/v1/b/{b}/o/{o}?ifMetagenerationMatch=1", {"cacheControl": "no-cache", **extra}),
+        ("PUT", f"/storage/v1/b/{b}/o/{o}", metadata),
+        ("POST", f"/storage/v1/b/{b}/o/{o}/copyTo/b/{b}/o/fuzz%2Fcopy?sourceGeneration=1", extra),
+        ("POST", f"/storage/v1/b/{b}/o/{o}/rewriteTo/b/{b}/o/fuzz%2Frewritten?ifSourceGenerationMatch=1", extra),
+        ("POST", f"/storage/v1/b/{b}/o/fuzz%2Fcomposed/compose?ifGenerationMatch=0", compose),
+        ("POST", f"/storage/v1/b/{b}/o/{o}/moveTo/o/fuzz%2Fmoved", None),
+        ("PATCH", f"/storage/v1/b/{b}?ifMetagenerationMatch=1", {"labels": {"k": "v"}}),
+        ("PUT", f"/storage/v1/b/{b}", {"name": bucket, "versioning": {"enabled": True}}),
+    ]
     return [
+        *(writes if fields is not None else []),
         ("POST", "/storage/v1/b?project=fuzz-project", {"name": bucket, "location": "US"}),
         ("GET", "/storage/v1/b?project=fuzz-project", None),
         ("GET", f"/storage/v1/b/{b}", None),
@@ -133,12 +147,17 @@ def multipart(metadata: bytes, media: bytes, boundary: str) -> tuple[bytes, str]
 
 
 @st.composite
-def storage_requests(draw: st.DrawFn) -> Request:
-    """One request to a storage route, from its valid form: mutated metadata, odd names, ranges and headers."""
+def storage_requests(draw: st.DrawFn, metadata_values: st.SearchStrategy[str] | None = None) -> Request:
+    """One request to a storage route, from its valid form: mutated metadata, odd names, ranges and headers;
+    with `metadata_values`, the header-bound fields of the object resources it writes take those values."""
     bucket = draw(st.sampled_from(["fuzz-bucket", "fuzz-bucket", "fuzz-other", "no-such-bucket", "A", "a..b"]))
     name = draw(st.one_of(st.sampled_from(["fuzz/a.txt", "fuzz/b/c.bin", "fuzz/", "fuzz", "../x", "a//b"]),
                           st.text(min_size=1, max_size=20).map(fs.readable)))  # fmt: skip
-    method, path, template = draw(st.sampled_from(storage_templates(bucket, name)))
+    hostile = metadata_values is not None
+    fields = draw(fs.objects(**dict.fromkeys(HEADER_FIELDS, metadata_values))) if hostile else None
+    if fields is not None and draw(st.booleans()):
+        fields["metadata"] = draw(st.dictionaries(metadata_values, metadata_values, max_size=2))
+    method, path, template = draw(st.sampled_from(storage_templates(bucket, name, fields)))
     headers = draw(fs.objects(**{
         "range": st.sampled_from(["bytes=0-3", "bytes=5-", "bytes=-3", "bytes=9-1", "bytes=x", "items=0-1"]),
         "content-range": st.sampled_from(["bytes 0-9/10", "bytes */10", "bytes 5-1/3", "bytes 0-3/*", "nope"]),
@@ -175,3 +194,59 @@ def resumable_chunks(draw: st.DrawFn, session_path: str) -> Request:
         st.sampled_from(["bytes */*", f"bytes 0-{len(data)}/{total}", "bytes 0-0/0", "bytes=0-1/2"]),
         st.text(fs.PRINTABLE, max_size=20)))  # fmt: skip
     return "PUT", session_path, data, {"content-range": content_range}
+
+
+HEADER_FIELDS = ("contentType", "contentEncoding", "contentDisposition", "contentLanguage", "cacheControl")
+# Text where an integer, a header or a name goes: int64 edges, digits str.isdigit() takes but int() may not,
+# CR/LF and NUL, characters past Latin-1, and any text.
+HOSTILE_TEXT = st.one_of(
+    st.sampled_from(["", "0", "-1", "1" * 25, "9223372036854775807", "9223372036854775808", "-9223372036854775809",
+                     "²", "١", "1e3", "0x10", " 1", "1.5", "true", "null", "a\r\nb: c", "\x00", "☃", "%", "*",
+                     "\ud800"]),
+    st.text(max_size=30),
+).map(fs.readable)  # fmt: skip
+STORAGE_PARAMS = ["generation", "sourceGeneration", "ifGenerationMatch", "ifGenerationNotMatch",
+                  "ifMetagenerationMatch", "ifMetagenerationNotMatch", "ifSourceGenerationMatch",
+                  "ifSourceMetagenerationNotMatch", "maxResults", "pageToken", "prefix", "delimiter", "startOffset",
+                  "endOffset", "matchGlob", "filter", "versions", "includeTrailingDelimiter", "alt", "projection",
+                  "uploadType", "name", "upload_id", "contentEncoding", "predefinedAcl", "kmsKeyName", "userProject",
+                  "fields", "project", "destinationPredefinedAcl", "softDeleted"]  # fmt: skip
+VERTEX_PARAMS = ["filter", "pageSize", "pageToken", "updateMask", "readMask", "orderBy", "tail", "endpointId",
+                 "modelId", "parentModel", "alt", "fields", "$alt"]  # fmt: skip
+# Never Host, Origin or the framing headers: the guard and the HTTP layer answer those (tests/vertex_local/http).
+# Metadata values: hostile ones, and ones a write takes (so some writes store an object that is then downloaded).
+METADATA_VALUES = st.one_of(HOSTILE_TEXT, st.sampled_from(["text/plain", "no-cache", "en", "attachment; filename=a"]))
+HEADER_NAMES = ["range", "if-match", "if-none-match", "accept-encoding", "content-range", "x-goog-hash",
+                "x-upload-content-type", "x-upload-content-length", "content-encoding", "accept",
+                "x-goog-user-project", "x-http-method-override", "x-goog-api-client", "content-type",
+                "x-goog-encryption-algorithm", "authorization", "x-server-timeout"]  # fmt: skip
+HEADER_VALUES = st.one_of(
+    st.sampled_from(["", "bytes=0-", "bytes=99999999999999999999999-", "bytes=0-1,2-3", "gzip", "*", '"x"',
+                     "bytes */99999999999999999999999", "²", "Bearer x"]),
+    # DEL is left out: the HTTP parser refuses it before the app sees the request (a plain-text 400 of uvicorn's)
+    st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=30),
+)  # fmt: skip
+
+
+@st.composite
+def with_hostile_extras(draw: st.DrawFn, requests: st.SearchStrategy[Request], params: list[str]) -> Request:
+    """A request with 0-3 query parameters added or replaced and 0-3 headers set, all to hostile values."""
+    method, path, body, headers = draw(requests)
+    base, _, query = path.partition("?")
+    pairs = dict(parse_qsl(query, keep_blank_values=True))
+    for _ in range(draw(st.integers(0, 3))):
+        pairs[draw(st.sampled_from(params))] = draw(HOSTILE_TEXT)
+    extra = draw(st.dictionaries(st.sampled_from(HEADER_NAMES), HEADER_VALUES, max_size=3))
+    quoted = urlencode({k: v.encode("utf-8", "surrogatepass") for k, v in pairs.items()})
+    return method, f"{base}?{quoted}", body, headers | extra
+
+
+@st.composite
+def metadata_uploads(draw: st.DrawFn) -> Request:
+    """A well-formed multipart upload to the fuzz bucket whose header-bound fields and custom metadata take
+    METADATA_VALUES: what it stores is downloaded next, which is where a bad stored value used to break."""
+    fields = draw(fs.objects(**dict.fromkeys(HEADER_FIELDS, METADATA_VALUES), metadata=st.dictionaries(
+        METADATA_VALUES, METADATA_VALUES, max_size=2)))  # fmt: skip
+    metadata = fs.encode({"name": "fuzz/metadata", **fields}, draw(st.booleans()))
+    body, content_type = multipart(metadata, draw(st.binary(max_size=64)), "b1")
+    return "POST", "/upload/storage/v1/b/fuzz-bucket/o?uploadType=multipart", body, {"content-type": content_type}

@@ -153,7 +153,8 @@ query_strings = st.one_of(
     st.builds(lambda f: {"filter": f}, filters),
 ).map(lambda query: "?" + urlencode(query) if query else "")  # fmt: skip
 
-ODD_SAMPLES = [None, "", [], {}, 0, -1, 2**64, 1.5, True, "x" * 5000, "ü", [None], {"": None}]
+ODD_SAMPLES = [None, "", [], {}, 0, -1, 2**64, 1.5, True, "x" * 5000, "ü", [None], {"": None},
+               "²", "1" * 25, "a\r\nb"]  # fmt: skip
 odd_values = st.one_of(scalars, json_values, st.sampled_from(ODD_SAMPLES))
 
 

@@ -8,8 +8,9 @@ writes the concatenation, which Cloud Storage gives a CRC32C and a componentCoun
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from typing import Any
+from typing import IO, Any
 
 from vertex_local.errors import ApiError
 from vertex_local.gcs.catalog import ObjectRecord
@@ -19,9 +20,12 @@ from vertex_local.gcs.names import check_object_name
 from vertex_local.gcs.preconditions import Preconditions
 from vertex_local.gcs.resources import now_rfc3339
 from vertex_local.gcs.store import NewContent, ObjectStore
+from vertex_local.numbers import int64
 
 MAX_COMPOSE_SOURCES = 32
 MAX_COMPONENTS = 1024
+MAX_OBJECT_BYTES = 5 << 40  # 5 TiB: https://cloud.google.com/storage/quotas#objects
+COPY_CHUNK = 1 << 20
 WRITABLE = (*TEXT_FIELDS, "metadata", "customTime", "contexts", *NOT_IMPLEMENTED)
 
 
@@ -61,11 +65,36 @@ def compose_sources(body: dict[str, Any], bucket: str) -> list[tuple[Target, Pre
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             raise ApiError(400, f"sourceObjects[{index}] needs a string 'name'")
         generation = item.get("generation")
-        if generation is not None and not str(generation).isdigit():
-            raise ApiError(400, f"sourceObjects[{index}].generation must be an integer")
+        number = None if generation is None or isinstance(generation, bool) else int64(str(generation))
+        if generation is not None and (number is None or number < 0):
+            raise ApiError(400, f"sourceObjects[{index}].generation must be a 64-bit integer, got {generation!r}")
         checks = Preconditions.from_body(item.get("objectPreconditions"), f"sourceObjects[{index}]")
-        found.append((Target(bucket, item["name"], int(generation) if generation else None), checks))
+        found.append((Target(bucket, item["name"], number or None), checks))
     return found
+
+
+def check_compose_limits(components: int, size: int) -> None:
+    """Refuse before a byte is copied: the limits are known from the sources' records alone."""
+    if components > MAX_COMPONENTS:
+        raise ApiError(400, f"a composed object has at most {MAX_COMPONENTS} components, this one {components}")
+    if size > MAX_OBJECT_BYTES:
+        raise ApiError(400, f"a composed object has at most {MAX_OBJECT_BYTES} bytes, this one {size}")
+
+
+def concatenate(store: ObjectStore, streams: list[IO[bytes]]) -> tuple[str, int, Digests]:
+    """The streams' bytes, one after the other, as a sealed content file: (its name, its size, its digests)."""
+    scratch = store.files.new_scratch()
+    try:
+        digests, size = Digests(), 0
+        with disk_errors(), scratch.open("wb") as out:
+            for stream in streams:
+                while chunk := stream.read(COPY_CHUNK):
+                    out.write(chunk)
+                    digests.update(chunk)
+                    size += len(chunk)
+        return store.files.seal(scratch), size, digests
+    finally:
+        scratch.unlink(missing_ok=True)
 
 
 def compose(store: ObjectStore, dest: Target, body: dict[str, Any], dest_checks: Preconditions) -> ObjectRecord:
@@ -75,22 +104,11 @@ def compose(store: ObjectStore, dest: Target, body: dict[str, Any], dest_checks:
         raise ApiError(400, "compose's 'destination' must be an object resource")
     meta = apply_fields({}, destination, replace=True, now=now_rfc3339())
     sources = compose_sources(body, dest.bucket)
-    scratch = store.files.new_scratch()
-    try:
-        digests, size, components = Digests(), 0, 0
-        with disk_errors(), scratch.open("wb") as out:
-            for target, checks in sources:
-                with store.open(target.bucket, target.name, target.generation, checks) as (record, stream):
-                    components += record.meta.get("componentCount", 1)
-                    while chunk := stream.read(1 << 20):
-                        out.write(chunk)
-                        digests.update(chunk)
-                        size += len(chunk)
-        if components > MAX_COMPONENTS:
-            raise ApiError(400, f"a composed object has at most {MAX_COMPONENTS} components, this one {components}")
-        content = store.files.seal(scratch)
-    finally:
-        scratch.unlink(missing_ok=True)
+    with contextlib.ExitStack() as opened:
+        found = [opened.enter_context(store.open(t.bucket, t.name, t.generation, checks)) for t, checks in sources]
+        components = sum(record.meta.get("componentCount", 1) for record, _ in found)
+        check_compose_limits(components, sum(record.size for record, _ in found))
+        content, size, digests = concatenate(store, [stream for _, stream in found])
     new = NewContent(content, size, None, digests.crc32c, meta | {"componentCount": components})
     record = store.write(dest.bucket, dest.name, new, dest_checks)
     if body.get("deleteSourceObjects"):

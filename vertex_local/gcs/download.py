@@ -2,9 +2,10 @@
 
 Headers as the JSON API's media download sends them (the client reads them instead of asking for the metadata):
 ETag (the metadata etag, unquoted), X-Goog-Generation/-Metageneration, X-Goog-Hash of the stored bytes,
-X-Goog-Stored-Content-Length/-Encoding. A gzip-encoded object goes out as stored to a client that accepts gzip,
-else decompressed and whole, ignoring Range (https://cloud.google.com/storage/docs/transcoding). The file is read
-in a worker thread, a chunk at a time.
+X-Goog-Stored-Content-Length/-Encoding; Content-Type as stored (Starlette's media_type would add a charset). A
+gzip-encoded object goes out as stored to a client that accepts gzip, else decompressed and whole, ignoring Range
+(https://cloud.google.com/storage/docs/transcoding), a bounded piece at a time. The file is read in a worker
+thread, a chunk at a time. Every answer carries http/inert.py's headers: stored HTML never scripts the API.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from starlette.responses import FileResponse, MalformedRangeHeader, RangeNotSati
 
 from vertex_local.errors import ApiError
 from vertex_local.gcs.catalog import ObjectRecord
+from vertex_local.gcs.fields import header_value
 from vertex_local.gcs.preconditions import Preconditions, check_etag, parse_int
 from vertex_local.gcs.resources import object_etag
 from vertex_local.gcs.store import ObjectStore
+from vertex_local.http.inert import INERT_HEADERS, content_disposition
 
 CHUNK = 1 << 20
 GZIP_WINDOW = 16 + zlib.MAX_WBITS
@@ -39,11 +42,23 @@ def media_headers(record: ObjectRecord) -> dict[str, str]:
         "x-goog-storage-class": record.meta.get("storageClass", "STANDARD"),
         "accept-ranges": "bytes",
     }
-    for field, header in (("cacheControl", "cache-control"), ("contentLanguage", "content-language"),
-                          ("contentDisposition", "content-disposition")):  # fmt: skip
+    for field, header in (("cacheControl", "cache-control"), ("contentLanguage", "content-language")):
         if field in record.meta:
             headers[header] = record.meta[field]
-    return headers
+    headers["content-type"] = record.meta.get("contentType", "application/octet-stream")
+    disposition = content_disposition(headers["content-type"], record.meta.get("contentDisposition"))
+    if disposition is not None:
+        headers["content-disposition"] = disposition
+    return {name: value for name, value in headers.items() if sendable(value)} | INERT_HEADERS
+
+
+def sendable(value: str) -> bool:
+    """Whether a header can carry the value (objects stored before fields.py refused CR, LF and non-Latin-1)."""
+    try:
+        header_value(value, "")
+    except ApiError:
+        return False
+    return True
 
 
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -75,9 +90,17 @@ async def file_chunks(stream: IO[bytes], start: int, length: int) -> AsyncIterat
 
 
 async def gunzipped(stream: IO[bytes]) -> AsyncIterator[bytes]:
+    """The stored bytes inflated at most CHUNK bytes at a time: a small object may inflate to gigabytes (a gzip
+    bomb), and each piece is sent before the next is made, so memory stays flat whatever the ratio."""
     inflate = zlib.decompressobj(GZIP_WINDOW)
     async for chunk in file_chunks(stream, 0, 1 << 62):
-        yield inflate.decompress(chunk)
+        while True:
+            piece = inflate.decompress(chunk, CHUNK)
+            if piece:
+                yield piece
+            chunk = inflate.unconsumed_tail
+            if not chunk and len(piece) < CHUNK:
+                break
     yield inflate.flush()
 
 
@@ -87,8 +110,7 @@ async def download(store: ObjectStore, request: Request, bucket: str, name: str)
     record, stream = await run_in_threadpool(store.open_record, bucket, name, generation, checks)
     try:
         check_etag(request.headers, object_etag(record))
-        headers = media_headers(record)  # Content-Type as stored: Starlette's media_type would add a charset
-        headers["content-type"] = record.meta.get("contentType", "application/octet-stream")
+        headers = media_headers(record)
         gzipped = record.meta.get("contentEncoding") == "gzip"
         if gzipped and "gzip" not in request.headers.get("accept-encoding", ""):
             return StreamingResponse(gunzipped(stream), headers=headers)

@@ -11,6 +11,7 @@ not enforced.
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +22,19 @@ NOT_IMPLEMENTED = ("acl", "temporaryHold", "eventBasedHold", "retention", "kmsKe
 STORAGE_CLASSES = ("STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE", "MULTI_REGIONAL", "REGIONAL",
                    "DURABLE_REDUCED_AVAILABILITY")  # fmt: skip
 MAX_CUSTOM_METADATA_BYTES = 8 * 1024  # keys and values together
+HEADER_CHARS = re.compile(r"[\t\x20-\x7e\x80-\xff]")  # RFC 9110 field-value characters: no controls
+
+
+def header_value(value: object, field: str) -> str:
+    """A field a download sends back as a response header: a string an HTTP header can carry. A CR or LF would
+    end the header (every download of the object a reset connection), a character past Latin-1 cannot be sent."""
+    if not isinstance(value, str):
+        raise ApiError(400, f"{field} must be a string, got {type(value).__name__}")
+    bad = next((char for char in value if not HEADER_CHARS.fullmatch(char)), None)
+    if bad is not None:
+        raise ApiError(400, f"{field} holds {bad!r}, which an HTTP header cannot carry: use printable Latin-1 text "
+                            "(other characters percent-encoded as RFC 8187 says: filename*=UTF-8''...)")  # fmt: skip
+    return value
 
 
 def refuse_unimplemented(body: dict[str, Any], where: str) -> None:
@@ -93,8 +107,8 @@ def apply_fields(meta: dict[str, Any], body: dict[str, Any], replace: bool, now:
     result = {k: v for k, v in meta.items() if k in kept} if replace else dict(meta)
     for field in TEXT_FIELDS:
         if field in body:
-            if body[field] is not None and not isinstance(body[field], str):
-                raise ApiError(400, f"{field} must be a string, got {type(body[field]).__name__}")
+            if body[field] is not None:
+                header_value(body[field], field)
             put(result, field, body[field])
     if "metadata" in body:
         patch = checked_metadata(body["metadata"] or {}, allow_null=True)

@@ -122,9 +122,7 @@ class ListQuery:
         for param in NOT_IMPLEMENTED:
             if query.get(param, "false").lower() == "true":
                 raise ApiError(400, f"{param} is not implemented by vertex-local (no managed folders, no soft delete)")
-        size = min(parse_int(query, "maxResults") or MAX_RESULTS, MAX_RESULTS)
-        if size < 1:
-            raise ApiError(400, f"maxResults must be a positive integer, got {query.get('maxResults')!r}")
+        size = min(parse_int(query, "maxResults", minimum=0) or MAX_RESULTS, MAX_RESULTS)
         prefix = query.get("prefix", "")
         after = max((query.get("startOffset", ""), -1), (prefix, -1))
         if query.get("pageToken"):

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from vertex_local.errors import ApiError
 from vertex_local.gcs.content import Digests, disk_errors
 from vertex_local.http.bodies import MAX_JSON_BODY_BYTES, MAX_MULTIPART_BODY_BYTES, read_limited
+from vertex_local.numbers import is_ascii_digits
 
 BOUNDARY = re.compile(r'boundary="?([^";]+)"?')
 
@@ -69,7 +70,7 @@ async def stream_multipart(request: Request, media: IO[bytes]) -> tuple[object, 
     """Parse the request body, writing the media part into `media`; returns (metadata, media type, parts)."""
     too_big = ApiError(413, f"request body exceeds the limit of {MAX_MULTIPART_BODY_BYTES} bytes")
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_MULTIPART_BODY_BYTES:
+    if is_ascii_digits(declared) and int(declared) > MAX_MULTIPART_BODY_BYTES:
         raise too_big
     content_type = request.headers.get("content-type", "")
     match = BOUNDARY.search(content_type)

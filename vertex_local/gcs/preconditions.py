@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 from vertex_local.errors import ApiError
 from vertex_local.gcs.catalog import ObjectRecord
+from vertex_local.numbers import int64
 
 NAMES = ("GenerationMatch", "GenerationNotMatch", "MetagenerationMatch", "MetagenerationNotMatch")
 
@@ -24,13 +25,17 @@ class NotModified(ApiError):
         super().__init__(304, message, "FAILED_PRECONDITION")
 
 
-def parse_int(query: Mapping[str, str], key: str) -> int | None:
+def parse_int(query: Mapping[str, str], key: str, minimum: int | None = None) -> int | None:
+    """An int64 query parameter (generations, preconditions, maxResults); 400 unless ASCII digits in range."""
     text = query.get(key)
     if text is None:
         return None
-    if not text.lstrip("-").isdigit():
-        raise ApiError(400, f"{key} must be an integer, got {text!r}")
-    return int(text)
+    value = int64(text)
+    if value is None:
+        raise ApiError(400, f"{key} must be a 64-bit integer, got {text[:40]!r}")
+    if minimum is not None and value < minimum:
+        raise ApiError(400, f"{key} must be at least {minimum}, got {value}")
+    return value
 
 
 @dataclasses.dataclass(frozen=True)

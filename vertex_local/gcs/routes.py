@@ -77,7 +77,7 @@ class BucketApi:
     async def list(self, request: Request) -> Response:
         project = required_project(request)
         prefix, after = request.query_params.get("prefix", ""), request.query_params.get("pageToken", "")
-        size = min(parse_int(request.query_params, "maxResults") or MAX_BUCKETS_PAGE, MAX_BUCKETS_PAGE)
+        size = min(parse_int(request.query_params, "maxResults", minimum=0) or MAX_BUCKETS_PAGE, MAX_BUCKETS_PAGE)
         found = await run_in_threadpool(self.store.catalog.buckets)
         mine = [b for b in found if b["project"] == project and b["name"].startswith(prefix) and b["name"] > after]
         body = {"kind": "storage#buckets", "items": [bucket_resource(b, str(request.base_url)) for b in mine[:size]]}

@@ -22,6 +22,7 @@ from starlette.responses import Response
 from vertex_local.documents import OperationDoc
 from vertex_local.errors import ApiError
 from vertex_local.http.bodies import read_json
+from vertex_local.numbers import is_ascii_digits
 from vertex_local.serving.model_server import ModelServer
 from vertex_local.vertex import runtimes
 from vertex_local.vertex.deploy_requests import DeployPlan, changed_since, plan_deploy, split_without
@@ -82,7 +83,7 @@ class Deployments:
         if not wanted:
             return self.endpoints.store.next_id()
         in_use = {d["id"] for doc in self.endpoints.store.list(ENDPOINT_KIND) for d in doc["deployedModels"]}
-        if not str(wanted).isdigit() or str(wanted) in in_use | set(self.pending) or str(wanted) == "0":
+        if not is_ascii_digits(str(wanted)) or str(wanted) in in_use | set(self.pending) or str(wanted) == "0":
             raise ApiError(400, f"deployedModel.id {wanted!r} must be numeric, non-zero and unused")
         return str(wanted)
 

@@ -76,4 +76,13 @@ def create(job_python: JobPython) -> None:
     for name in ("pip", "pip3"):
         shim = job_python.venv / "bin" / name
         shim.write_text(SHIM.format(command=pip))
-        shim.chmod(0o755)
+        shim.chmod(0o700)
+    owner_only(job_python.venv)
+
+
+def owner_only(root: Path) -> None:
+    """venv copies its activate scripts with their installed modes (0644): the state dir's files are its user's
+    alone (vertex_local/state.py), so the group and other bits go."""
+    for path in [root, *root.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode & 0o700)

@@ -25,6 +25,8 @@ from vertex_local.documents import CustomJobDoc
 from vertex_local.errors import ApiError, rpc_status
 from vertex_local.gcs import ObjectStore
 from vertex_local.http.bodies import read_json
+from vertex_local.http.inert import INERT_HEADERS
+from vertex_local.numbers import is_ascii_digits
 from vertex_local.state import StateStore
 from vertex_local.vertex import job_gcs, job_logs, job_runner, job_workspace, process_groups
 from vertex_local.vertex.fields import json_response, labels_field, location_path, now, text_field
@@ -212,13 +214,14 @@ class JobService:
         max_log_read_bytes in all, split between the replicas, counted back from each end (job_logs.py)."""
         doc = self.doc(location_path(request), request.path_params["job"])
         wanted = request.query_params.get("tail", "")
-        if wanted and not wanted.isdigit():
+        if wanted and not is_ascii_digits(wanted):
             raise ApiError(400, f"tail must be a number of lines, got {wanted!r}")
         files = sorted((self.logs_dir / doc["id"]).glob("*.log"))
         budget = self.log_read_limit // max(1, len(files))
         parts = await asyncio.to_thread(lambda: [job_logs.plan(path, int(wanted) if wanted else None, budget)
                                                  for path in files])  # fmt: skip
-        return StreamingResponse(job_logs.stream(files, parts), media_type="text/plain; charset=utf-8")
+        logs = job_logs.stream(files, parts)  # what the job printed: stored bytes, inert like objects
+        return StreamingResponse(logs, media_type="text/plain; charset=utf-8", headers=INERT_HEADERS)
 
     def recover(self) -> int:
         """After a restart: stop the processes jobs left behind; jobs that were running can no longer finish."""

@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 from vertex_local.errors import ApiError
+from vertex_local.numbers import is_ascii_digits
 from vertex_local.vertex.fields import json_type
 
 PREDICTION, TRAINING = "prediction", "training"
@@ -94,7 +95,7 @@ def integer(value: Any, where: str, default: int) -> int:
     """A JSON integer, or an int64 as the REST mapping writes it (a string of digits)."""
     if value is None:
         return default
-    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and value.isdigit())):
+    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and is_ascii_digits(value))):
         raise ApiError(400, f"{where} must be an integer, got {json_type(value)} {value!r}")
     return int(value)
 
