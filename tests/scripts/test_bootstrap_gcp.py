@@ -198,7 +198,7 @@ def test_the_conditions_name_the_workflows_that_use_each_account() -> None:
 TRAINING_PERMISSIONS = {
     "aiplatform.customJobs.create", "aiplatform.customJobs.get", "aiplatform.customJobs.list",
     "aiplatform.customJobs.cancel", "aiplatform.models.upload", "aiplatform.models.get", "aiplatform.models.list",
-    "aiplatform.models.update", "aiplatform.operations.list",
+    "aiplatform.models.update",
 }  # fmt: skip
 
 
