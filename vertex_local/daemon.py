@@ -55,6 +55,11 @@ def who_answers(url: str, token: str | None = None) -> dict | None:
     return health if isinstance(health, dict) else {}
 
 
+def is_healthy(url: str, token: str | None = None) -> bool:
+    """Whether something answers /healthz on `url` with 200 (which server it is: who_answers)."""
+    return who_answers(url, token) is not None
+
+
 def is_ours(health: dict, pid: int, state_dir: Path) -> bool:
     return health.get("pid") == pid and health.get("stateDir") == str(state_dir)
 
