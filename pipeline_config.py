@@ -1,8 +1,8 @@
 """Load pipeline.toml: defaults -> profile -> PIPELINE_<TABLE>_<KEY> environment variables.
 
 Its own top-level module: the trainer, the pipeline steps and vertex-local all import it, and the trainer
-image copies it beside trainer/. Unknown keys, wrong types and numbers that are not finite (nan, inf) fail
-loudly with the dotted key and the bad value.
+image copies it beside trainer/. Unknown keys, wrong types, numbers that are not finite (nan, inf) and numbers
+outside their key's range (RANGES) fail loudly with the dotted key and the bad value.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import dataclasses
 import math
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,58 @@ DEFAULT_PROFILE = "local"
 
 class ConfigError(ValueError):
     """A config file, profile or override that cannot be used."""
+
+
+def _between(low: float, high: float) -> Callable[[float], bool]:
+    return lambda value: low <= value <= high
+
+
+def _at_least(low: float) -> Callable[[float], bool]:
+    return lambda value: value >= low
+
+
+def _positive(value: float) -> bool:
+    return value > 0
+
+
+# Every number's range, checked in every layer (file, profile, PIPELINE_*) as it is read: a value out of range
+# would switch a check off (a smoke min_accuracy of -1 passes any model) or make a step fail far from its cause.
+# Each test is false for nan, so nan never passes (finiteness is checked before, too).
+RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
+    "training.epochs": (_at_least(1), ">= 1"),
+    "training.batch_size": (_at_least(1), ">= 1"),
+    "training.learning_rate": (_positive, "> 0"),
+    "training.seed": (_between(0, 2**32 - 1), "0 to 2**32 - 1 (what NumPy's generators take)"),
+    "vertex.training_replica_count": (_at_least(1), ">= 1"),
+    "vertex.accelerator_count": (_at_least(0), ">= 0"),
+    "vertex.deploy_min_replicas": (_at_least(1), ">= 1"),
+    "vertex.deploy_max_replicas": (_at_least(1), ">= 1"),
+    "vertex.job_poll_seconds": (_positive, "> 0"),
+    "gate.min_accuracy": (_between(0, 1), "0-1"),
+    "gate.max_drop": (_between(0, 1), "0-1"),
+    "gate.alpha": (lambda value: 0 < value < 1, "0 < alpha < 1"),
+    "gate.max_latency_ratio": (_at_least(0), ">= 0 (0 = off)"),
+    "deploy.canary_percent": (_between(1, 100), "1-100"),
+    "smoke.count": (_at_least(1), ">= 1"),
+    "smoke.min_accuracy": (_between(0, 1), "0-1"),
+    "smoke.p95_latency_ms": (_positive, "> 0"),
+    **{f"release.{key}": (_positive, "a positive number") for key in ("max_archive_bytes", "max_unpacked_bytes",
+                                                                      "max_files")},
+    **{f"serving.{key}": (_positive, "> 0") for key in (
+        "max_body_bytes", "max_instances", "max_batch_size", "max_queue", "head_timeout_s", "body_timeout_s",
+        "upload_body_timeout_s", "max_connections", "keep_alive_timeout_s", "max_head_bytes", "max_log_read_bytes",
+        "max_job_read_bytes")},
+    **{f"serving.{key}": (_at_least(0), ">= 0") for key in ("batch_timeout_ms", "inline_max_images",
+                                                            "linger_timeout_s", "linger_max_bytes")},
+}  # fmt: skip
+
+
+def range_problem(key: str, value: float) -> str | None:
+    """What is wrong with `value` for the dotted `key`, or None when it is in range (or the key has none)."""
+    if key not in RANGES:
+        return None
+    holds, expected = RANGES[key]
+    return None if holds(value) else f"{key} = {value!r}: expected {expected}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,6 +257,8 @@ def _checked(section: str, values: dict[str, Any]) -> dict[str, Any]:
         if expected is float and not math.isfinite(value):
             # TOML spells nan and inf, float() parses them: a threshold of nan compares false with everything.
             raise ConfigError(f"{section}.{key} = {value!r}: expected a finite number")
+        if expected in (int, float) and (problem := range_problem(f"{section}.{key}", value)) is not None:
+            raise ConfigError(problem)
         checked[key] = value
     return checked
 

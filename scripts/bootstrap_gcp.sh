@@ -11,8 +11,9 @@
 #
 # Two identities, each behind its own Workload Identity pool whose one GitHub OIDC provider admits only:
 #   training   mnist-train@   pool github-train:  train.yml running on refs/heads/main of GITHUB_REPO.
-#              Vertex AI user (jobs, Model Registry), Artifact Registry writer (the repository), Storage
-#              object admin (the bucket); with RUNTIME_SA, service account user on it.
+#              Custom role mnistTrainer (custom jobs, Model Registry reads and uploads; no endpoint
+#              permission), Artifact Registry writer (the repository), Storage object admin (the bucket);
+#              with RUNTIME_SA, service account user on it.
 #   deploying  mnist-deploy@  pool github-deploy: a job in the `production` environment of release.yml or
 #              rollback.yml running on a v* tag of GITHUB_REPO. Vertex AI user (endpoints, traffic,
 #              aliases), Storage object viewer (the bucket, for the model card's metrics.json).
@@ -77,6 +78,17 @@ DEPLOY_CONDITION="assertion.repository == '$GITHUB_REPO' && assertion.environmen
 assertion.ref.startsWith('refs/tags/v') && \
 (assertion.job_workflow_ref.startsWith('$WORKFLOWS/release.yml@refs/tags/v') || \
 assertion.job_workflow_ref.startsWith('$WORKFLOWS/rollback.yml@refs/tags/v'))"
+# What train.yml's steps call as the training identity, and nothing else: submit_training (customJobs), the
+# gate (reads production's version), register (models.upload, then mergeVersionAliases to move `candidate`,
+# which needs models.update). No aiplatform.endpoints.* at all, so it cannot deploy, undeploy or change traffic.
+# Names from https://cloud.google.com/vertex-ai/docs/general/iam-permissions, where an operation a call returns
+# is read with that resource's .get permission (models.get for an upload's). models.update cannot be narrowed to one alias by IAM: see
+# docs/cloud-setup.md.
+TRAIN_ROLE=mnistTrainer
+TRAIN_PERMISSIONS=(
+  aiplatform.customJobs.create aiplatform.customJobs.get aiplatform.customJobs.list aiplatform.customJobs.cancel
+  aiplatform.models.upload aiplatform.models.get aiplatform.models.list aiplatform.models.update
+)
 MAPPING="google.subject=assertion.sub,attribute.repository=assertion.repository,attribute.ref=assertion.ref"
 
 # gcloud, or in a dry run the command as it would run (on stderr, beside gcloud's own messages).
@@ -163,11 +175,19 @@ POOL_ROOT="projects/$PROJECT_NUMBER/locations/global/workloadIdentityPools"
 identity training "$TRAIN_SA" github-train "$TRAIN_CONDITION"
 identity deploying "$DEPLOY_SA" github-deploy "$DEPLOY_CONDITION"
 
+permissions=$(IFS=,; echo "${TRAIN_PERMISSIONS[*]}")
+ensure "custom role $TRAIN_ROLE" iam roles describe "$TRAIN_ROLE" -- \
+  iam roles create "$TRAIN_ROLE" --title "MNIST training from GitHub Actions" --stage GA --permissions "$permissions"
+if [[ $DRY_RUN != 1 ]]; then # re-running brings an existing role's permissions up to date
+  g iam roles update "$TRAIN_ROLE" --permissions "$permissions" >/dev/null
+fi
+note "" "" "  role $TRAIN_ROLE permits only: ${TRAIN_PERMISSIONS[*]}"
+
 # Adding a binding that is already there changes nothing, so these need no describe.
-for sa in "$TRAIN_SA" "$DEPLOY_SA"; do
-  g projects add-iam-policy-binding "$PROJECT" --member "serviceAccount:$sa" --role roles/aiplatform.user \
-    --condition None >/dev/null
-done
+g projects add-iam-policy-binding "$PROJECT" --member "serviceAccount:$TRAIN_SA" \
+  --role "projects/$PROJECT/roles/$TRAIN_ROLE" --condition None >/dev/null
+g projects add-iam-policy-binding "$PROJECT" --member "serviceAccount:$DEPLOY_SA" --role roles/aiplatform.user \
+  --condition None >/dev/null
 g artifacts repositories add-iam-policy-binding "$AR_REPO" --location "$REGION" --member "serviceAccount:$TRAIN_SA" \
   --role roles/artifactregistry.writer >/dev/null
 g storage buckets add-iam-policy-binding "gs://$BUCKET" --member "serviceAccount:$TRAIN_SA" \

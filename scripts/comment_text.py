@@ -20,9 +20,14 @@ STALE = "⚠️ **Stale:**"
 LIMIT = 65_000  # GitHub refuses comment bodies over 65,536 characters
 CUT_NOTE = "\n\n_Cut to fit a comment: the full report is in the run's artifacts._"
 MARKS = {"success": "✅", "failure": "❌", "timed_out": "❌", "startup_failure": "❌"}
-# `@` opening a user or team name, as GitHub finds them: after a non-word character (so not in an e-mail
-# address), before a letter or digit.
-MENTION = re.compile(r"(?<!\w)@(?=[A-Za-z0-9])")
+# GitHub resolves character references and emphasis before its mention filter looks at the text, and that
+# filter's word boundary is ASCII (html-pipeline's MentionFilter: `(?:^|\W)@([a-z0-9][a-z0-9-]*)`). So an `@`
+# written as a reference (`&#64;`, `&#x40;`, `&commat;`; browsers also take `&#64` without its `;`) counts,
+# `_@name_` is <em>@name</em>, `café@name` mentions, and a name may itself begin with a reference.
+AT_REFERENCE = re.compile(r"&#0*64(?:;|(?![0-9]))|&#[xX]0*40(?:;|(?![0-9A-Fa-f]))|&commat;")
+# `@` opening a user or team name: not after an ASCII letter or digit (so not in an e-mail address), before a
+# letter, a digit or a character reference. Neutralising a few `@`s GitHub would not take costs nothing.
+MENTION = re.compile(r"(?<![A-Za-z0-9])@(?=[A-Za-z0-9&])")
 ZERO_WIDTH_SPACE = "\u200b"  # GitHub renders "@\u200bname" as text, notifying nobody
 
 
@@ -46,7 +51,7 @@ def header(run: RunInfo) -> str:
 
 def neutralise_mentions(text: str) -> str:
     """@name and @org/team stay readable but mention, and so notify, no one."""
-    return MENTION.sub("@" + ZERO_WIDTH_SPACE, text)
+    return MENTION.sub("@" + ZERO_WIDTH_SPACE, AT_REFERENCE.sub("@" + ZERO_WIDTH_SPACE, text))
 
 
 def body(report: str, run: RunInfo) -> str:

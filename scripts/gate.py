@@ -18,7 +18,7 @@ from typing import Any
 import requests
 from google.api_core.exceptions import GoogleAPIError
 
-from pipeline_config import Config, ConfigError, Gate
+from pipeline_config import Config, ConfigError, Gate, range_problem
 from scripts import champion, cloud
 from scripts.contract import (
     Environ,
@@ -57,18 +57,14 @@ class Champion:
 
 
 def threshold_problem(gate: Gate) -> str | None:
-    """What is wrong with the thresholds, or None; every check is false for nan, so nan never passes."""
-    checks = {
-        "min_accuracy": 0 <= gate.min_accuracy <= 1,
-        "max_drop": 0 <= gate.max_drop <= 1,
-        "alpha": 0 < gate.alpha < 1,
-        "max_latency_ratio": gate.max_latency_ratio >= 0 and math.isfinite(gate.max_latency_ratio),
-    }
-    bad = [key for key, ok in checks.items() if not ok]
-    return f"gate.{bad[0]} = {getattr(gate, bad[0])!r}: expected {EXPECTED[bad[0]]}" if bad else None
-
-
-EXPECTED = {"min_accuracy": "0-1", "max_drop": "0-1", "alpha": "0 < alpha < 1", "max_latency_ratio": ">= 0 (0 = off)"}
+    """What is wrong with the thresholds (flags reach here without the loader), or None; nan never passes."""
+    for key, value in dataclasses.asdict(gate).items():
+        problem = range_problem(f"gate.{key}", value)
+        if problem is None and not math.isfinite(value):
+            problem = f"gate.{key} = {value!r}: expected a finite number"
+        if problem is not None:
+            return problem
+    return None
 
 
 def decide(accuracy: float, production: Champion | None, gate: Gate) -> Verdict:

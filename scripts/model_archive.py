@@ -22,6 +22,10 @@ ARCHIVE_NAME = "model.tar.gz"
 CHUNK = 1 << 20
 HEADER_ALLOWANCE = 4 * tarfile.BLOCKSIZE  # per member: its header, a pax header for long names, their padding
 FILE_MODE = 0o644
+# Linux's NAME_MAX and PATH_MAX, in bytes: a longer part or name cannot be created (ENAMETOOLONG), so it is refused
+# as a rule before anything is written, not met as an OSError halfway through.
+MAX_PART_BYTES = 255
+MAX_NAME_BYTES = 4096
 
 
 class ArchiveError(ValueError):
@@ -114,6 +118,8 @@ def extract(tar_stream, dest: Path, limits: Limits) -> list[str]:
                 write_member(tar, member, dest / name)
     except tarfile.TarError as exc:
         raise ArchiveError(f"not a tar archive ({exc})") from None
+    except OSError as exc:  # what no rule foresaw (a full disk, a name the file system refuses): still a refusal
+        raise ArchiveError(f"its files cannot be written ({exc.strerror or exc})") from None
     return names
 
 
@@ -148,6 +154,10 @@ def plain_name(name: str) -> str:
     printable = all(ord(char) >= 0x20 and char != "\x7f" for char in name)
     if not name or name.startswith("/") or "\\" in name or not printable or any(p in ("", ".", "..") for p in parts):
         raise ArchiveError(f"member name {name[:120]!r} is not a plain relative path")
+    if len(name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+        raise ArchiveError(f"member name {name[:120]!r}... is over {MAX_NAME_BYTES:,} bytes")
+    if any(len(part.encode("utf-8", "surrogateescape")) > MAX_PART_BYTES for part in parts):
+        raise ArchiveError(f"member name {name[:120]!r} has a part over {MAX_PART_BYTES} bytes")
     return name
 
 

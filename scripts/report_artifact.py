@@ -4,7 +4,7 @@ A pull request from a fork builds this artifact with its own pr.yml, so it can h
 unpacked to disk: read_report() takes the zip GitHub serves and returns the two texts it may hold,
 report.md and pr-number.txt, refusing the whole artifact (ArtifactError) on any other entry (a path such as
 `x/../../f`, a folder, a duplicate), a link or other non-regular file, a file over its size cap, text that is
-not UTF-8, or a PR number that is not a plain positive integer.
+not UTF-8, a PR number that is not a plain positive integer, or anything zipfile fails on.
 """
 
 from __future__ import annotations
@@ -39,8 +39,12 @@ def read_report(archive: bytes) -> Report:
     try:
         with zipfile.ZipFile(io.BytesIO(archive)) as zipped:
             texts = {info.filename: _read_entry(zipped, info) for info in _checked_entries(zipped)}
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:
-        raise ArtifactError(f"not a readable zip ({exc})") from None
+    except ArtifactError:
+        raise
+    except Exception as exc:  # the bytes are a fork's: whatever zipfile raises on them is a refusal
+        # BadZipFile is only the start: zlib.error, ValueError (a negative seek), NotImplementedError (a zip
+        # version), UnicodeDecodeError (a name flagged UTF-8), bz2's OSError, lzma.LZMAError, EOFError, ...
+        raise ArtifactError(f"not a readable zip ({type(exc).__name__}: {exc})") from None
     number = texts[PR_NUMBER_FILE]
     if not PR_NUMBER.fullmatch(number):
         raise ArtifactError(f"{PR_NUMBER_FILE} holds {number[:20]!r}, not a pull request number")
@@ -72,8 +76,8 @@ def _read_entry(zipped: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
     try:
         with zipped.open(info) as entry:
             data = entry.read(cap + 1)
-    except (RuntimeError, NotImplementedError, zipfile.BadZipFile) as exc:  # encrypted, unknown method, bad CRC
-        raise ArtifactError(f"{info.filename} cannot be read ({exc})") from None
+    except Exception as exc:  # encrypted, unknown method, bad CRC, a damaged stream: a refusal
+        raise ArtifactError(f"{info.filename} cannot be read ({type(exc).__name__}: {exc})") from None
     if len(data) > cap:
         raise ArtifactError(f"{info.filename} inflates past {cap:,} bytes")
     try:

@@ -160,3 +160,64 @@ def test_a_file_that_is_not_toml_is_refused(tmp_path: Path) -> None:
 def test_every_float_key_is_covered() -> None:
     """The not-finite tables above run over this list: it must hold the thresholds that gate a release."""
     assert {"gate.min_accuracy", "gate.max_drop", "smoke.min_accuracy", "smoke.p95_latency_ms"} <= set(FLOAT_KEYS)
+
+
+# One value just outside each numeric key's range (and one far outside for the accuracies, which a sign slip
+# or a percentage would give); every numeric key must have a range.
+OUT_OF_RANGE = {
+    "training.epochs": [0], "training.batch_size": [0], "training.learning_rate": [0.0, -0.001],
+    "training.seed": [-1, 2**32],
+    "vertex.training_replica_count": [0], "vertex.accelerator_count": [-1], "vertex.deploy_min_replicas": [0],
+    "vertex.deploy_max_replicas": [0], "vertex.job_poll_seconds": [0.0],
+    "gate.min_accuracy": [-1.0, 1.5, 97.0], "gate.max_drop": [-0.001, 1.01], "gate.alpha": [0.0, 1.0],
+    "gate.max_latency_ratio": [-1.0], "deploy.canary_percent": [0, 101], "smoke.count": [0],
+    "smoke.min_accuracy": [-1.0, 1.5, 90.0], "smoke.p95_latency_ms": [0.0, -500.0],
+    "release.max_archive_bytes": [0], "release.max_unpacked_bytes": [-1], "release.max_files": [0],
+    **{f"serving.{key}": [0] for key in ("max_body_bytes", "max_instances", "max_batch_size", "max_queue",
+                                         "max_connections", "max_head_bytes", "max_log_read_bytes",
+                                         "max_job_read_bytes")},
+    **{f"serving.{key}": [0.0] for key in ("head_timeout_s", "body_timeout_s", "upload_body_timeout_s",
+                                           "keep_alive_timeout_s")},
+    **{f"serving.{key}": [-1] for key in ("inline_max_images", "linger_max_bytes")},
+    **{f"serving.{key}": [-1.0] for key in ("batch_timeout_ms", "linger_timeout_s")},
+}  # fmt: skip
+RANGE_CASES = [(key, value) for key, values in OUT_OF_RANGE.items() for value in values]
+
+
+def expected_range_message(key: str, value: float) -> str:
+    return f"^{message_pattern(f'{key} = {value!r}: expected ')}"
+
+
+@pytest.mark.parametrize(("key", "value"), RANGE_CASES)
+@pytest.mark.parametrize("where", ["table", "profile"])
+def test_a_file_with_a_number_out_of_its_range_is_refused_naming_it(
+    tmp_path: Path, where: str, key: str, value: float
+) -> None:
+    path, profile = (key.split("."), "gcp") if where == "table" else (["profiles", "local", *key.split(".")], "local")
+    with pytest.raises(ConfigError, match=expected_range_message(key, value)):
+        load_file(tmp_path, changed(path, value), profile=profile)
+
+
+@pytest.mark.parametrize(("key", "value"), RANGE_CASES)
+def test_a_variable_with_a_number_out_of_its_range_is_refused_naming_it(key: str, value: float) -> None:
+    variable = "PIPELINE_" + key.replace(".", "_").upper()
+    with pytest.raises(ConfigError, match=expected_range_message(key, value)):
+        load_config("local", {variable: str(value)})
+
+
+def test_every_numeric_key_has_a_range_and_a_case_outside_it() -> None:
+    numeric = {
+        f"{section}.{field.name}" for section, cls in SECTIONS.items() for field in dataclasses.fields(cls)
+        if field.type in ("int", "float")
+    }  # fmt: skip
+    assert numeric == set(OUT_OF_RANGE)
+
+
+EDGES = [("gate.min_accuracy", 0.0), ("gate.min_accuracy", 1.0), ("smoke.min_accuracy", 0.0),
+         ("deploy.canary_percent", 100), ("gate.max_latency_ratio", 0.0), ("vertex.accelerator_count", 0)]  # fmt: skip
+
+
+@pytest.mark.parametrize(("key", "edge"), EDGES)
+def test_a_number_at_the_edge_of_its_range_is_taken(tmp_path: Path, key: str, edge: float) -> None:
+    section, name = key.split(".")
+    assert getattr(getattr(load_file(tmp_path, changed([section, name], edge), profile="gcp"), section), name) == edge

@@ -93,10 +93,14 @@ def guard_policy(args: argparse.Namespace, environ: Mapping[str, str]) -> GuardP
     if token is not None and len(token) < MIN_TOKEN_CHARS:
         raise ConfigError(f"the bearer token is {len(token)} characters; use at least {MIN_TOKEN_CHARS} "
                           "(python -c 'import secrets; print(secrets.token_urlsafe())')")  # fmt: skip
-    if token is None and not is_loopback(args.host):
+    try:
+        policy, loopback = GuardPolicy.for_server(args.host, args.allow_host, token), is_loopback(args.host)
+    except ValueError as exc:
+        raise ConfigError(f"--host/--allow-host: {exc}") from None
+    if token is None and not loopback:
         raise ConfigError(f"--host {args.host} listens beyond this machine: set a bearer token in "
                           f"${daemon.TOKEN_VARIABLE} (or --token) for clients to send")  # fmt: skip
-    return GuardPolicy.for_server(args.host, args.allow_host, token)
+    return policy
 
 
 def check_writable(state_dir: Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -157,8 +158,14 @@ def vertex_routes(s: Services) -> list[BaseRoute]:
     ]
 
 
-async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
+def health_route(state_dir: Path) -> Route:
+    """/healthz: ok, and which server answers (its pid and state dir), so `start` can tell that the server
+    answering on its port is the one it started, not an earlier one still holding the port (daemon.py)."""
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "pid": os.getpid(), "stateDir": str(state_dir)})
+
+    return Route("/healthz", healthz, methods=["GET"])
 
 
 def build_app(config: AppConfig) -> Starlette:
@@ -190,7 +197,7 @@ def build_app(config: AppConfig) -> Starlette:
 
     routes = [
         PredictRoute(services.predict),  # .../endpoints/{endpoint}:predict, the hot path: matched first
-        Route("/healthz", healthz, methods=["GET"]),
+        health_route(config.state_dir),
         services.metrics.metrics_route(),
         *storage_routes(services.objects),
         *vertex_routes(services),

@@ -7,6 +7,7 @@ shutdown: running jobs end FAILED, state is kept) and waits for it to exit.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -19,6 +20,7 @@ from pathlib import Path
 
 START_TIMEOUT_S = 60.0  # a start loads every deployed model before it answers /healthz
 STOP_TIMEOUT_S = 30.0
+HEALTH_MAX_BYTES = 64 * 1024  # /healthz's answer is a few dozen bytes; whatever else answers is read no further
 TOKEN_VARIABLE = "VERTEX_LOCAL_TOKEN"  # how `serve` gets its bearer token without showing it in `ps`
 
 
@@ -36,13 +38,30 @@ def running_pid(state_dir: Path) -> int | None:
     return pid if b"vertex_local" in command and b"serve" in command else None
 
 
-def is_healthy(url: str, token: str | None = None) -> bool:
+def who_answers(url: str, token: str | None = None) -> dict | None:
+    """What /healthz on `url` says about the server answering (its pid and state dir), or None if none answers.
+
+    Anything else that answers 200 (another program on the port) is {} here: not the server `start` started."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
         with urllib.request.urlopen(urllib.request.Request(f"{url}/healthz", headers=headers), timeout=1) as answer:
-            return answer.status == 200
+            if answer.status != 200:
+                return None
+            health = json.loads(answer.read(HEALTH_MAX_BYTES))
     except (urllib.error.URLError, OSError):
-        return False
+        return None
+    except ValueError:  # not JSON: some other program
+        return {}
+    return health if isinstance(health, dict) else {}
+
+
+def is_healthy(url: str, token: str | None = None) -> bool:
+    """Whether something answers /healthz on `url` with 200 (which server it is: who_answers)."""
+    return who_answers(url, token) is not None
+
+
+def is_ours(health: dict, pid: int, state_dir: Path) -> bool:
+    return health.get("pid") == pid and health.get("stateDir") == str(state_dir)
 
 
 def start(host: str, port: int, state_dir: Path, serve_flags: Sequence[str] = (), token: str | None = None) -> int:
@@ -72,7 +91,15 @@ def start(host: str, port: int, state_dir: Path, serve_flags: Sequence[str] = ()
         )
     pid_file(state_dir).write_text(f"{server.pid}\n")
     deadline = time.monotonic() + START_TIMEOUT_S
-    while not is_healthy(url, token):
+    while (health := who_answers(url, token)) is None or not is_ours(health, server.pid, state_dir):
+        if health is not None:  # an earlier server (or another program) holds the port; ours cannot bind it
+            if server.poll() is None:
+                server.terminate()
+            server.wait(STOP_TIMEOUT_S)
+            pid_file(state_dir).unlink(missing_ok=True)
+            other = f"pid {health.get('pid')!r}, state {health.get('stateDir')!r}" if health else "not vertex-local"
+            print(f"vertex-local: did not start: {url} is answered by another server ({other})", file=sys.stderr)
+            return 1
         if server.poll() is not None or time.monotonic() > deadline:
             tail = "\n".join((state_dir / "server.log").read_text(errors="replace").splitlines()[-15:])
             print(f"vertex-local: did not start (see {state_dir / 'server.log'}):\n{tail}", file=sys.stderr)

@@ -9,6 +9,7 @@ does not exist; `$NAME` values must be defined in the step's, job's or workflow'
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
 import re
 from pathlib import Path
@@ -96,3 +97,46 @@ def test_the_pipeline_steps_each_appear_in_a_workflow(commands: list[Command]) -
     for step in ("submit_training", "gate", "register", "deploy", "rollback", "report", "pr_comment", "release_guard",
                  "seed_production", "keep_verdict", "fetch_model", "release_card"):  # fmt: skip
         assert f"scripts.{step}" in called, f"no workflow runs scripts.{step}"
+
+
+def run_of(step: dict) -> str:
+    return str(step.get("run", "")).strip()
+
+
+def test_every_job_that_starts_vertex_local_stops_it_whatever_happened(workflows: dict) -> None:
+    """A server left running by a failed or cancelled step holds the port (and a self-hosted runner's memory)."""
+    for name, workflow in workflows.items():
+        for job_id, job in workflow["jobs"].items():
+            steps = job.get("steps", [])
+            starts = [i for i, step in enumerate(steps) if run_of(step) == "make up"]
+            if not starts:
+                continue
+            stops = [i for i, step in enumerate(steps) if run_of(step) == "make down"]
+            assert stops and stops[-1] == len(steps) - 1 and stops[-1] > starts[0], f"{name} {job_id}: no final stop"
+            assert str(steps[stops[-1]].get("if", "")).replace(" ", "") in ("always()", "${{always()}}"), (
+                f"{name} {job_id}: `make down` must run `if: always()`"
+            )
+
+
+def requirement_files(path: Path) -> set[str]:
+    """`path` and every file it pulls in with -r, relative to the repository root."""
+    found = {path.relative_to(ROOT).as_posix()}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("-r "):
+            found |= requirement_files((path.parent / line[3:].strip()).resolve())
+    return found
+
+
+def test_every_pip_cache_key_covers_every_requirements_file_an_install_reads(workflows: dict) -> None:
+    needed = requirement_files(ROOT / "requirements-dev.txt") | requirement_files(ROOT / "requirements.txt")
+    assert "trainer/requirements.txt" in needed
+    for name, workflow in workflows.items():
+        for job_id, job in workflow["jobs"].items():
+            for step in job.get("steps", []):
+                options = step.get("with", {})
+                if options.get("cache") != "pip":
+                    continue
+                patterns = str(options.get("cache-dependency-path", "")).split()
+                # Globs from the repository root, as actions/cache reads them: requirements*.txt is not trainer/'s.
+                covered = {file for file in needed if any(fnmatch.fnmatchcase(file, pattern) for pattern in patterns)}
+                assert covered == needed, f"{name} {job_id}: the pip cache key misses {sorted(needed - covered)}"

@@ -98,7 +98,7 @@ def test_bootstrap_creates_every_resource_on_a_fresh_project(tmp_path: Path) -> 
     result = run(tmp_path, ARGS)
     assert result.returncode == 0, result.stderr
     made = [c for c in calls(tmp_path) if " create" in c]
-    assert len(made) == 8, made  # bucket, repository, and per identity: service account, pool, provider
+    assert len(made) == 9, made  # bucket, repository, training's role, per identity: service account, pool, provider
     assert "--location us-central1" in next(c for c in made if "buckets create gs://my-bucket" in c)
     for pool, condition in (("github-train", TRAIN_CONDITION), ("github-deploy", DEPLOY_CONDITION)):
         (provider,) = [c for c in made if "create-oidc" in c and f"--workload-identity-pool {pool} " in c]
@@ -116,7 +116,7 @@ def test_each_account_gets_only_its_own_roles(tmp_path: Path) -> None:
     assert run(tmp_path, ARGS).returncode == 0
     log = calls(tmp_path)
     assert bindings_of(log, f"serviceAccount:{TRAIN_SA}") == [
-        "roles/aiplatform.user",
+        "projects/my-proj-1/roles/mnistTrainer",
         "roles/artifactregistry.writer",
         "roles/storage.objectAdmin",
     ]
@@ -133,11 +133,11 @@ def test_each_pool_may_act_only_as_its_own_account(tmp_path: Path) -> None:
 
 
 def test_bootstrap_run_twice_creates_nothing_and_brings_both_conditions_up_to_date(tmp_path: Path) -> None:
-    existing = f"gs://my-bucket mlops {TRAIN_SA} {DEPLOY_SA} github-train github-deploy github-actions"
+    existing = f"gs://my-bucket mlops {TRAIN_SA} {DEPLOY_SA} github-train github-deploy github-actions mnistTrainer"
     result = run(tmp_path, ARGS, existing=existing)
     assert result.returncode == 0, result.stderr
     assert not [c for c in calls(tmp_path) if " create" in c]
-    assert result.stdout.count("exists:") == 6 and result.stdout.count("updated: OIDC provider") == 2
+    assert result.stdout.count("exists:") == 7 and result.stdout.count("updated: OIDC provider") == 2
     updates = [c for c in calls(tmp_path) if "providers update-oidc" in c]
     assert any(f"--attribute-condition {TRAIN_CONDITION} " in f"{c} " for c in updates)
     assert any(f"--attribute-condition {DEPLOY_CONDITION} " in f"{c} " for c in updates)
@@ -192,3 +192,39 @@ def test_the_conditions_name_the_workflows_that_use_each_account() -> None:
         assert "GCP_DEPLOY_SERVICE_ACCOUNT" in text and "environment: production" in text
     users = {p.name for p in workflows_dir.glob("*.yml") if "SERVICE_ACCOUNT" in p.read_text()}
     assert users == {"train.yml", "release.yml", "rollback.yml"}
+
+
+# What train.yml's steps need as the training identity (submit_training, gate, register), and nothing more.
+TRAINING_PERMISSIONS = {
+    "aiplatform.customJobs.create", "aiplatform.customJobs.get", "aiplatform.customJobs.list",
+    "aiplatform.customJobs.cancel", "aiplatform.models.upload", "aiplatform.models.get", "aiplatform.models.list",
+    "aiplatform.models.update",
+}  # fmt: skip
+
+
+def role_permissions(call: str) -> set[str]:
+    return set(call.split("--permissions ")[1].split()[0].split(","))
+
+
+@pytest.mark.parametrize("existing", ["", "mnistTrainer"])
+def test_the_training_role_holds_what_training_needs_and_nothing_that_touches_an_endpoint(
+    tmp_path: Path, existing: str
+) -> None:
+    assert run(tmp_path, ARGS, existing=existing).returncode == 0
+    verb = "update" if existing else "create"
+    (written,) = [c for c in calls(tmp_path) if f"iam roles {verb} mnistTrainer " in c]
+    assert role_permissions(written) == TRAINING_PERMISSIONS
+    assert not [p for p in role_permissions(written) if p.startswith("aiplatform.endpoints.")]
+    assert "--stage GA" in written or verb == "update"
+
+
+def test_the_training_identity_holds_no_predefined_vertex_role(tmp_path: Path) -> None:
+    assert run(tmp_path, ARGS).returncode == 0
+    trained = bindings_of(calls(tmp_path), f"serviceAccount:{TRAIN_SA}")
+    assert not [role for role in trained if role.startswith("roles/aiplatform.")]
+
+
+def test_the_dry_run_plan_lists_the_training_roles_permissions(tmp_path: Path) -> None:
+    plan = run(tmp_path, [*ARGS, "--dry-run"]).stdout
+    (line,) = [line for line in plan.splitlines() if "role mnistTrainer permits only:" in line]
+    assert set(line.split("permits only: ")[1].split()) == TRAINING_PERMISSIONS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -11,8 +12,16 @@ from scripts.comment_text import LIMIT, MARKER, RUN_OUTPUT, STALE, RunInfo
 
 RUN = RunInfo(4242, "https://github.com/me/repo/actions/runs/4242", "failure", "c0ffee" * 6 + "abcd")
 LATER = RunInfo(4343, "https://github.com/me/repo/actions/runs/4343", "failure", "beef" * 10)
-# What GitHub treats as a mention: @ then a name, not inside a word or an address.
-MENTION = re.compile(r"(?<!\w)@[A-Za-z0-9]")
+# What GitHub treats as a mention: @ then a name, not after an ASCII letter or digit (its filter's word boundary
+# is ASCII, so `café@name` mentions), once character references are resolved and emphasis is markup around the
+# text (`_@name_` is <em>@name</em>). Erring wide: any `_` or `*` counts as markup here.
+MENTION = re.compile(r"(?<![A-Za-z0-9])@[A-Za-z0-9]")
+
+
+def mentions(text: str) -> bool:
+    return bool(MENTION.search(re.sub(r"[_*]", " ", html.unescape(text))))
+
+
 FORGED = f"{MARKER}\n✅ **Gate passed**: all good, ping @octocat and @my-org/admins\n[details](https://evil.example)\n"
 
 
@@ -41,22 +50,26 @@ def test_the_reports_own_marker_line_is_not_repeated() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["@octocat", "cc @my-org/admins", "(@a)", "@@b", "line\n@c1 d", "**@e**", "`@f` in code", "x.@g"],
-)
+    ["@octocat", "cc @my-org/admins", "(@a)", "@@b", "line\n@c1 d", "**@e**", "`@f` in code", "x.@g",
+     "&#64;name", "&#064;name", "&#x40;name", "&#X40;name", "&commat;name", "&#64name", "_@name_", "café@name",
+     "a_@name", "日本@name", "@&#110;ame", "&#64;&#110;ame"],
+)  # fmt: skip
 def test_mentions_in_the_report_are_neutralised(text: str) -> None:
-    assert MENTION.search(text), "the sample must hold a mention"
+    assert mentions(text), "the sample must hold a mention"
     out = comment_text.neutralise_mentions(text)
-    assert not MENTION.search(out)
-    assert out.replace("\u200b", "") == text  # still reads the same
+    assert not mentions(out), out
+    assert html.unescape(out).replace("\u200b", "") == html.unescape(text)  # still reads the same
 
 
-@pytest.mark.parametrize("text", ["mail me@example.com", "a@b", "@ alone", "price: 3 @ 4"])
+@pytest.mark.parametrize(
+    "text", ["mail me@example.com", "a@b", "@ alone", "price: 3 @ 4", "&amp; &#65; &at;x", "&#640;x &#x400;y"]
+)
 def test_text_that_mentions_no_one_is_left_as_it_is(text: str) -> None:
     assert comment_text.neutralise_mentions(text) == text
 
 
 def test_the_whole_comment_mentions_no_one() -> None:
-    assert not MENTION.search(comment_text.body(FORGED, RUN))
+    assert not mentions(comment_text.body(FORGED, RUN))
 
 
 def test_a_report_too_long_for_a_comment_is_cut_below_our_header() -> None:

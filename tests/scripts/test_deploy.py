@@ -127,10 +127,10 @@ def test_a_failed_first_deploy_leaves_an_empty_endpoint(
     names: Names, run_a: TrainedRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     register_run(run_a, str(tmp_path))
-    monkeypatch.setenv("PIPELINE_SMOKE_MIN_ACCURACY", "1.01")
+    monkeypatch.setenv("PIPELINE_SMOKE_P95_LATENCY_MS", "0.001")  # out of reach: no predict call takes 1 µs
     result, _ = deploy_sha(run_a.git_sha, tmp_path)
     assert result.status == 1
-    assert result.stderr.startswith("deploy: smoke test failed: accuracy ") and "< minimum 1.010" in result.stderr
+    assert result.stderr.startswith("deploy: smoke test failed: p95 latency ") and "> budget 0 ms" in result.stderr
     assert "rolled back: traffic split {} restored, deployed model" in result.stderr
     assert endpoint_state(names) == EndpointState({}, {}, None)
 

@@ -17,6 +17,7 @@ import pytest
 from scripts import comment_text, pr_comment
 from scripts.comment_text import MARKER, RUN_OUTPUT, STALE
 from scripts.report_artifact import MAX_ARTIFACT_BYTES
+from tests.scripts.corrupt_zips import CORRUPTIONS
 from tests.scripts.github_stand_in import TOKEN, GitHubStandIn
 
 HEAD = "c0ffee" * 6 + "abcd"
@@ -33,7 +34,7 @@ def pull(number: int, sha: str = HEAD, repo: str = "fork-owner/repo") -> dict:
 
 
 def archive(pr_number: str = "17", report: str = REPORT, extra: dict[str, int] | None = None) -> bytes:
-    """A zip as upload-artifact builds it (regular files, mode 644); `extra` adds entries with those modes."""
+    """A zip as upload-artifact builds it (deflated regular files, mode 644); `extra` adds entries with those modes."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zipped:
         for name, data, mode in [("report.md", report, 0o644), ("pr-number.txt", pr_number, 0o644)] + [
@@ -41,6 +42,7 @@ def archive(pr_number: str = "17", report: str = REPORT, extra: dict[str, int] |
         ]:
             info = zipfile.ZipInfo(name)
             info.external_attr = (stat.S_IFMT(mode) or stat.S_IFREG) << 16 | stat.S_IMODE(mode) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
             zipped.writestr(info, data)
     return buffer.getvalue()
 
@@ -143,6 +145,20 @@ def test_a_forged_artifact_is_refused_and_the_earlier_comment_marked_stale(githu
     assert marked.body["body"].startswith(f"{MARKER}\n{STALE} [Pull request run {RUN_ID}]")
     assert "uploaded a report that was refused" in marked.body["body"]
     assert marked.body["body"].endswith("old report")
+
+
+@pytest.mark.parametrize("raised", sorted(CORRUPTIONS))
+def test_a_damaged_zip_is_refused_and_the_earlier_comment_marked_stale(github, capsys, raised) -> None:
+    with_artifact(github, CORRUPTIONS[raised](archive()))
+    earlier = {"id": 3, "user": {"login": "github-actions[bot]"}, "body": comment_text.body("old report", RUN_INFO)}
+    github.answer("GET", "/repos/me/repo/issues/17/comments", [earlier])
+    github.answer("PATCH", "/repos/me/repo/issues/comments/3", {"id": 3})
+    status, _, err = run(github, capsys)
+    assert status == 1 and len(err.strip().splitlines()) == 1, err
+    assert "accuracy-report artifact of run 4242 was refused" in err and raised.split(".")[-1] in err
+    (marked,) = github.writes()
+    assert marked.body["body"].startswith(f"{MARKER}\n{STALE} [Pull request run {RUN_ID}]")
+    assert "uploaded a report that was refused" in marked.body["body"] and marked.body["body"].endswith("old report")
 
 
 def test_an_artifact_larger_than_the_cap_is_not_read(github, capsys) -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from scripts import report
 from scripts.report_artifact import PR_NUMBER_FILE, REPORT_FILE, SIZE_CAPS, ArtifactError, read_report
+from tests.scripts.corrupt_zips import CORRUPTIONS
 
 REPORT = f"{report.MARKER}\n## MNIST accuracy report\n"
 REGULAR = stat.S_IFREG | 0o644
@@ -143,3 +144,9 @@ def test_text_that_is_not_utf8_refuses_the_artifact() -> None:
 def test_bytes_that_are_not_a_zip_refuse_the_artifact(archive: bytes) -> None:
     with pytest.raises(ArtifactError, match="not a readable zip"):
         read_report(archive)
+
+
+@pytest.mark.parametrize("raised", sorted(CORRUPTIONS))
+def test_a_damaged_zip_refuses_the_artifact_whatever_zipfile_raises_on_it(raised: str) -> None:
+    with pytest.raises(ArtifactError, match=re.escape(raised.split(".")[-1])):
+        read_report(CORRUPTIONS[raised](good()))

@@ -146,6 +146,7 @@ HOSTILE = {
     "traversal": (member(f"../../{ESCAPED}", data=b"owned"), b"owned", "is not a plain relative path"),
     "symlink": (member("variables/evil", tarfile.SYMTYPE, linkname="/etc/passwd"), b"", "is not a regular file"),
     "hard link": (member("evil", tarfile.LNKTYPE, linkname="saved_model.pb"), b"", "is not a regular file"),
+    "300-byte name": (member("n" * 300, data=b"x"), b"x", "has a part over 255 bytes"),
     "oversize member": (member("assets/big.bin", data=b"\0" * 300_000), b"\0" * 300_000, "bytes of files, over"),
 }
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pipeline_config import Smoke
-from scripts import deploy, gate, probe
+from scripts import deploy, gate, probe, smoke_test
 from scripts.probe import SmokeResult
 from tests.scripts.conftest import EndpointState, Names, TrainedRun, endpoint_state, offline, register_run, step
 
@@ -59,6 +59,26 @@ def test_a_gate_variable_that_is_nan_is_a_config_error(
     monkeypatch.setenv(f"PIPELINE_{variable}", "nan")
     result = step(gate.main, "--model-dir", str(tmp_path), "--out-dir", str(tmp_path / "out"))
     assert result.status == 2 and "expected a finite number" in result.stderr
+
+
+ACCURACY_STEPS = [
+    (smoke_test.main, "SMOKE_MIN_ACCURACY", []),
+    (deploy.main, "SMOKE_MIN_ACCURACY", ["--git-sha", "c0ffee1"]),
+    (gate.main, "GATE_MIN_ACCURACY", []),
+]
+
+
+@pytest.mark.parametrize("value", ["-1", "1.5"])
+@pytest.mark.parametrize(("main", "variable", "argv"), ACCURACY_STEPS, ids=["smoke_test", "deploy", "gate"])
+def test_an_accuracy_threshold_out_of_0_to_1_is_a_config_error_naming_the_key(
+    main, variable: str, argv: list[str], value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    offline(monkeypatch)
+    monkeypatch.setenv(f"PIPELINE_{variable}", value)
+    result = step(main, "--out-dir", str(tmp_path / "out"), *argv)
+    key, name = variable.lower().replace("_", ".", 1), main.__module__.rsplit(".", 1)[-1]
+    assert (result.status, result.stderr) == (2, f"{name}: config: {key} = {float(value)!r}: expected 0-1\n")
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize(

@@ -59,7 +59,8 @@ def is_running(pid: int) -> bool:
 
 
 def test_health_answers_and_errors_have_googles_shape(vertex_local) -> None:
-    assert requests.get(f"{vertex_local.url}/healthz", timeout=5).json() == {"status": "ok"}
+    health = {"status": "ok", "pid": vertex_local.process.pid, "stateDir": str(vertex_local.state_dir.resolve())}
+    assert requests.get(f"{vertex_local.url}/healthz", timeout=5).json() == health
     answer = requests.get(f"{vertex_local.url}/v1/nothing/here", timeout=5)
     assert answer.status_code == 404
     assert answer.json()["error"]["status"] == "NOT_FOUND" and "/v1/nothing/here" in answer.json()["error"]["message"]

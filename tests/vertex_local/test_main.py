@@ -56,6 +56,26 @@ def test_start_fails_with_the_servers_own_words_when_the_port_is_taken(tmp_path:
     assert "did not start" in result.stderr and "address already in use" in result.stderr.lower()
 
 
+def test_start_fails_in_one_line_when_an_earlier_server_answers_on_its_port(tmp_path: Path) -> None:
+    port, first_dir, second_dir = free_port(), tmp_path / "first", tmp_path / "second"
+    first = vertex_local("start", "--port", str(port), "--state-dir", str(first_dir))
+    try:
+        assert first.returncode == 0, first.stderr
+        first_pid = int((first_dir / "server.pid").read_text())
+        second = vertex_local("start", "--port", str(port), "--state-dir", str(second_dir))
+        assert second.returncode == 1 and second.stdout == "", second.stdout
+        assert second.stderr.strip().splitlines() == [
+            f"vertex-local: did not start: http://127.0.0.1:{port} is answered by another server "
+            f"(pid {first_pid}, state {str(first_dir.resolve())!r})"
+        ]
+        assert not (second_dir / "server.pid").exists()
+        health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json()  # the first, untouched
+        assert health == {"status": "ok", "pid": first_pid, "stateDir": str(first_dir.resolve())}
+    finally:
+        stopped = vertex_local("stop", "--state-dir", str(first_dir))
+    assert stopped.returncode == 0 and f"stopped (pid {first_pid})" in stopped.stdout
+
+
 @pytest.mark.parametrize(
     "host, token, line",
     [

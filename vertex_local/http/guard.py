@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import ipaddress
+import re
 from collections.abc import Iterable, Sequence
 
 import orjson
@@ -36,6 +37,10 @@ JSON_TYPE = b"application/json"
 UNAUTHENTICATED_HEADERS = [(b"www-authenticate", b'Bearer realm="vertex-local"')]
 CONSOLE_PAGE = ("/console", "/console/")
 CONSOLE_FILES = "/console/static/"
+HOST_HEADER = re.compile(r"(?:\[(?P<ipv6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9._~-]+))(?::[0-9]{1,5})?")
+# Headers a request may carry once: with two, which one a check read and which one a route acts on could differ.
+SINGLE_HEADERS = {b"host": "Host", b"origin": "Origin", b"authorization": "Authorization",
+                  b"content-type": "Content-Type"}  # fmt: skip
 
 
 def is_console_page(scope: Scope) -> bool:
@@ -44,17 +49,32 @@ def is_console_page(scope: Scope) -> bool:
     return scope["method"] in ("GET", "HEAD") and (path in CONSOLE_PAGE or path.startswith(CONSOLE_FILES))
 
 
-def host_name(host: str) -> str:
-    """The name in a Host header or a --host value: lowercased, without port or IPv6 brackets."""
-    host = host.strip().lower()
-    if host.startswith("["):
-        return host[1 : host.find("]")] if "]" in host else host
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+def host_name(host: str) -> str | None:
+    """The name in a Host header, lowercased, without port or IPv6 brackets; None when it is not `host[:port]`.
+
+    Strict, as RFC 9110 section 7.2 and RFC 3986 section 3.2.2 write it: a bracketed IPv6 literal or a name of
+    name characters, then nothing but an optional port. `[::1].evil.test` is neither, so it is no loopback name.
+    """
+    match = HOST_HEADER.fullmatch(host.lower())
+    return None if match is None else (match["ipv6"] or match["name"])
+
+
+def configured_name(host: str) -> str:
+    """A --host or --allow-host value as host_name() writes it: an address (bare IPv6 too) or `host[:port]`."""
+    bare = host.strip().lower()
+    try:
+        return str(ipaddress.ip_address(bare.removeprefix("[").removesuffix("]")))
+    except ValueError:
+        pass
+    name = host_name(bare)
+    if name is None:
+        raise ValueError(f"{host!r} is not a host name or address")
+    return name
 
 
 def is_loopback(host: str) -> bool:
     """Whether an address to bind reaches only this machine."""
-    name = host_name(host)
+    name = configured_name(host)
     try:
         return name == "localhost" or ipaddress.ip_address(name).is_loopback
     except ValueError:
@@ -68,7 +88,7 @@ class GuardPolicy:
 
     @classmethod
     def for_server(cls, bind_host: str, allowed_hosts: Iterable[str], token: str | None) -> GuardPolicy:
-        names = LOOPBACK_NAMES | {host_name(host) for host in (bind_host, *allowed_hosts)}
+        names = LOOPBACK_NAMES | {configured_name(host) for host in (bind_host, *allowed_hosts)}
         return cls(frozenset(names), token.encode() if token else None)
 
 
@@ -90,26 +110,25 @@ class RequestGuard:
 
     def refusal(self, scope: Scope) -> ApiError | None:
         """The error a request is refused with, or None when it may go on to its route."""
-        host = origin = authorization = content_type = None
+        single: dict[bytes, bytes] = {}
         has_body = False
         for name, value in scope["headers"]:
-            if name == b"host":
-                if host is not None:
-                    return ApiError(400, "the request has more than one Host header")
-                host = value
-            elif name == b"origin":
-                origin = value
-            elif name == b"authorization":
-                authorization = value
-            elif name == b"content-type":
-                content_type = value
+            if name in SINGLE_HEADERS:
+                if name in single:
+                    return ApiError(400, f"the request has more than one {SINGLE_HEADERS[name]} header")
+                single[name] = value
             elif name == b"content-length":
                 has_body = value.strip() != b"0"
             elif name == b"transfer-encoding":
                 has_body = True
+        host, origin = single.get(b"host"), single.get(b"origin")
+        authorization, content_type = single.get(b"authorization"), single.get(b"content-type")
         if host is None:
             return ApiError(400, "the request has no Host header; vertex-local answers requests that name it")
-        if host_name(host.decode("latin-1")) not in self.policy.hosts:
+        name = host_name(host.decode("latin-1"))
+        if name is None:
+            return ApiError(400, f"the Host header {host.decode('latin-1')!r} is not a host name with an optional port")
+        if name not in self.policy.hosts:
             allowed = ", ".join(sorted(self.policy.hosts))
             return ApiError(403, f"vertex-local does not answer to the host {host.decode('latin-1')!r}, only to "
                                  f"{allowed} (see --host and --allow-host)")  # fmt: skip

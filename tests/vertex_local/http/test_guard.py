@@ -17,6 +17,7 @@ import pytest
 from google.cloud import aiplatform
 
 from tests.conftest import VertexLocal
+from tests.vertex_local.http.servers import raw_request
 from tests.vertex_local.live import Answer, HttpClient, google_error_problems
 
 JOBS = "customJobs"
@@ -85,6 +86,40 @@ def test_loopback_names_are_answered_with_or_without_a_port(
 ) -> None:
     answer = client.request("GET", "/healthz", b"", {"host": host.format(port=vertex_local.port)})
     assert answer.status == 200, answer.body
+
+
+def raw_status_and_message(port: int, head: str, body: bytes = b"") -> tuple[int, str]:
+    """A request written to the socket as given (two headers of one name, a Host no client library would send)."""
+    answer = raw_request(port, head, body)
+    status_line, _, rest = answer.partition(b"\r\n")
+    payload = json.loads(rest.partition(b"\r\n\r\n")[2])
+    return int(status_line.split()[1]), payload.get("error", {}).get("message", "")
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["[::1].evil.test", "[::1].evil.test:{port}", "[::1]evil", "[::1]:{port}.evil.test", "127.0.0.1:{port}:1",
+     "127.0.0.1 evil", "[::1]:", "localhost@evil.test", "[::1"],
+)  # fmt: skip
+def test_a_host_that_only_starts_like_loopback_is_refused(vertex_local: VertexLocal, host: str) -> None:
+    head = f"GET /v1/{vertex_local.parent}/{JOBS} HTTP/1.1\r\nHost: {host.format(port=vertex_local.port)}\r\n"
+    status, message = raw_status_and_message(vertex_local.port, head + "Connection: close\r\n\r\n")
+    assert status == 400 and "is not a host name with an optional port" in message, (status, message)
+
+
+@pytest.mark.parametrize("evil_first", [True, False])
+def test_a_request_with_two_origin_headers_is_refused_whichever_comes_last(
+    vertex_local: VertexLocal, client: HttpClient, unique_name: str, tmp_path: Path, evil_first: bool
+) -> None:
+    marker = tmp_path / "ran"
+    body = job_body(unique_name, marker)
+    origins = ["https://evil.example", f"http://127.0.0.1:{vertex_local.port}"][:: 1 if evil_first else -1]
+    head = (f"POST /v1/{vertex_local.parent}/{JOBS} HTTP/1.1\r\nHost: 127.0.0.1:{vertex_local.port}\r\n"
+            f"Origin: {origins[0]}\r\nOrigin: {origins[1]}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")  # fmt: skip
+    status, message = raw_status_and_message(vertex_local.port, head, body)
+    assert (status, message) == (400, "the request has more than one Origin header")
+    assert unique_name not in job_names(client, vertex_local) and not marker.exists()
 
 
 def test_the_servers_own_pages_may_call_it(vertex_local: VertexLocal, client: HttpClient, unique_name: str) -> None:
