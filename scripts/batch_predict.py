@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -89,6 +90,14 @@ def read_results(directory: str, client: Any) -> tuple[list[dict[str, Any]], int
     return results, errors
 
 
+def quiet_sdk_logs() -> None:
+    """This step says each state once itself; the SDK's INFO lines (one per poll) are turned down, module by
+    module, as each aiplatform logger sets its own level."""
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if name.startswith("google.cloud.aiplatform") and isinstance(logger, logging.Logger):
+            logger.setLevel(logging.WARNING)
+
+
 def submit(cfg: Config, version: Any, source: str, prefix: str) -> Any:
     v = cfg.vertex
     return version.batch_predict(
@@ -107,6 +116,7 @@ def run(args: argparse.Namespace, environ: Environ) -> StepResult:
     print_settings(STEP, cfg, {"model": cfg.vertex.model_display_name, "version": args.version, "input": source,
                                "machine": cfg.vertex.deploy_machine_type})  # fmt: skip
     cloud.connect(cfg, environ)
+    quiet_sdk_logs()
     client = cloud.storage_client(cfg, environ)
     version = registry.require_version(cfg.vertex.model_display_name, args.version)
     labels: dict[bytes, int] = {}
