@@ -82,11 +82,11 @@ def read_results(directory: str, client: Any) -> tuple[list[dict[str, Any]], int
     bucket, prefix = cloud.split_gs_uri(directory.rstrip("/") + "/")
     results, errors = [], 0
     for blob in client.list_blobs(bucket, prefix=prefix):
-        lines = [json.loads(line) for line in blob.download_as_text().splitlines() if line.strip()]
-        if "prediction.results-" in blob.name:
-            results += lines
-        elif "prediction.errors_stats-" in blob.name:
-            errors += len(lines)
+        with blob.open("r") as lines:  # read in chunks, not the whole file at once
+            if "prediction.results-" in blob.name:
+                results += [json.loads(line) for line in lines if line.strip()]
+            elif "prediction.errors_stats-" in blob.name:
+                errors += sum(1 for line in lines if line.strip())
     return results, errors
 
 
