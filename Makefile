@@ -17,7 +17,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-cloud test-upstream-aiplatform lint lint-workflows format train up down trainer-image-check bench-train bench-serve monitor clean browser bench-console test-upstream-storage bench-gcs test-unit
+.PHONY: help venv demo test test-cloud test-upstream-aiplatform lint lint-workflows format train up down trainer-image-check bench-train bench-serve monitor clean browser bench-console test-upstream-storage bench-gcs test-unit batch-predict teardown test-cloud-cheap
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-25s %s\n", $$1, $$2}'
@@ -39,8 +39,11 @@ browser: ## Debian's Chromium, which the console's browser tests drive (CHROMIUM
 test: venv lint browser ## ruff, hadolint, workflow checks, then every test (TEST_WORKERS=2 processes)
 	$(PY) -m pytest $(WORKERS)
 
-test-cloud: venv ## the contract suite against YOUR Google Cloud project (PIPELINE_VERTEX_PROJECT, _REGION, _STAGING_BUCKET)
-	CONTRACT_TARGET=gcp $(PY) -m pytest tests/contract
+test-cloud: venv ## the contract suite against YOUR Google Cloud project, deploys and jobs included: shows the plan, asks first (YES=1; ARGS=--cleanup)
+	$(PY) -m tests.contract.cloud_run $(if $(YES),--yes) $(ARGS)
+
+test-cloud-cheap: venv ## the contract suite's cheap part on YOUR project: no deploys, no jobs (minutes, under a cent; asks first)
+	$(PY) -m tests.contract.cloud_run --cheap $(if $(YES),--yes) $(ARGS)
 
 test-upstream-aiplatform: venv ## google-cloud-aiplatform's own system tests (model versions, upload, custom job, interactions) against a fresh vertex-local
 	$(PY) -m tests.upstream.aiplatform.run
@@ -111,6 +114,12 @@ bench-gcs: venv ## Cloud Storage uploads: the server's peak memory under 1, 4, 1
 
 monitor: venv ## live table per deployed model: requests/s, predictions/s, errors, p50/p99 (PORT=8080, ENDPOINT=id)
 	$(PY) -m scripts.monitor --url http://127.0.0.1:$(PORT) $(if $(ENDPOINT),--endpoint $(ENDPOINT))
+
+batch-predict: venv ## a batch prediction job with the production version over test digits (ARGS="--input gs://.../x.jsonl")
+	$(PY) -m scripts.batch_predict $(ARGS)
+
+teardown: venv ## undeploy and delete the endpoint, asking first (ARGS="--all" adds the model and runs/; --dry-run, --yes)
+	$(PY) -m scripts.teardown $(ARGS)
 
 clean: ## remove run outputs and vertex-local state (keeps .venv)
 	rm -rf out runs $(STATE_DIR) .bench

@@ -152,11 +152,118 @@ identity() {
   note granted grant "pool $pool's tokens from $GITHUB_REPO the right to act as $sa"
 }
 
+# --- Preflight and cleanup rules (kept apart from the IAM part above and below) ---------------------------------
+# What the pipeline needs at once in REGION, in vCPUs (pipeline.toml's [vertex] machines): one n1-standard-4
+# training replica; two n1-standard-4 serving replicas during a canary (production beside the candidate).
+TRAINING_CPUS=${TRAINING_CPUS:-4}
+SERVING_CPUS=${SERVING_CPUS:-8}
+# Objects under runs/ (each training run's model, checkpoints, logs, gate verdict) are deleted at this age;
+# a version registered earlier can then no longer be deployed or rolled back to. 0 keeps them forever.
+RUNS_MAX_AGE_DAYS=${RUNS_MAX_AGE_DAYS:-365}
+BATCH_MAX_AGE_DAYS=${BATCH_MAX_AGE_DAYS:-30} # batch_predict's inputs and outputs under batch/
+KEEP_IMAGES=${KEEP_IMAGES:-10}               # trainer images kept besides those tagged keep-*
+IMAGE_MAX_AGE=${IMAGE_MAX_AGE:-30d}          # older trainer images (neither recent nor keep-*) are deleted
+for number in TRAINING_CPUS SERVING_CPUS RUNS_MAX_AGE_DAYS BATCH_MAX_AGE_DAYS KEEP_IMAGES; do
+  [[ ${!number} =~ ^[0-9]+$ ]] || fail "$number '${!number}' is not a whole number"
+done
+[[ $IMAGE_MAX_AGE =~ ^[1-9][0-9]*d$ ]] || fail "IMAGE_MAX_AGE '$IMAGE_MAX_AGE' is not a number of days such as 30d"
+
+# stop TEXT: the one line that ends a failed preflight.
+stop() {
+  echo "bootstrap_gcp: $*" >&2
+  exit 1
+}
+
+# Billing first: without it `services enable` fails with a longer message that does not say so plainly.
+preflight_billing() {
+  local enabled
+  if [[ $DRY_RUN == 1 ]]; then
+    g billing projects describe "$PROJECT" --format 'value(billingEnabled)'
+    note "" check "that billing is enabled on $PROJECT (stop if not)"
+    return
+  fi
+  enabled=$(g billing projects describe "$PROJECT" --format 'value(billingEnabled)' 2>/dev/null) ||
+    stop "cannot read the billing of project $PROJECT (gcloud billing projects describe $PROJECT); are you its owner?"
+  [[ ${enabled,,} == true ]] || stop "billing is not enabled on project $PROJECT: link an account with" \
+    "gcloud billing projects link $PROJECT --billing-account ACCOUNT_ID"
+  echo "checked: billing is enabled on $PROJECT"
+}
+
+# quota_limit METRIC: the effective limit of a Vertex AI quota in REGION ("" when it cannot be read). Vertex AI's
+# regional quotas are consumer quota buckets keyed by region (the one without a region is the default).
+quota_limit() {
+  local rows region limit fallback=""
+  rows=$(g alpha services quota list --service aiplatform.googleapis.com --consumer "projects/$PROJECT" \
+    --filter "metric=aiplatform.googleapis.com/$1" --flatten 'consumerQuotaLimits[].quotaBuckets[]' \
+    --format 'csv[no-heading](consumerQuotaLimits.quotaBuckets.dimensions.region,consumerQuotaLimits.quotaBuckets.effectiveLimit)' \
+    2>/dev/null) || return 0
+  while IFS=, read -r region limit; do
+    [[ $region == "$REGION" ]] && { echo "$limit"; return 0; }
+    [[ -z $region ]] && fallback=$limit
+  done <<<"$rows"
+  echo "$fallback"
+}
+
+# The quotas for N1 machines' vCPUs (custom_model_training_cpus, custom_model_serving_cpus): new projects often
+# have 0 in a region, and a job or deploy then waits or fails long after this script ends.
+preflight_quotas() {
+  local metric needed limit
+  for pair in "custom_model_training_cpus:$TRAINING_CPUS" "custom_model_serving_cpus:$SERVING_CPUS"; do
+    metric=${pair%%:*} needed=${pair##*:}
+    if [[ $DRY_RUN == 1 ]]; then
+      note "" check "quota aiplatform.googleapis.com/$metric in $REGION >= $needed vCPUs (stop if not)"
+      continue
+    fi
+    limit=$(quota_limit "$metric")
+    if [[ ! $limit =~ ^-?[0-9]+$ ]]; then
+      echo "warning: could not read quota aiplatform.googleapis.com/$metric in $REGION; check it by hand" >&2
+    elif ((limit != -1 && limit < needed)); then # -1 is "unlimited"
+      stop "quota aiplatform.googleapis.com/$metric in $REGION is $limit vCPUs, the pipeline needs $needed:" \
+        "request more at https://console.cloud.google.com/iam-admin/quotas?project=$PROJECT"
+    else
+      echo "checked: quota $metric in $REGION is ${limit/#-1/unlimited} (needs $needed vCPUs)"
+    fi
+  done
+}
+
+# Lifecycle rules of the bucket (https://cloud.google.com/storage/docs/lifecycle): delete by age under runs/
+# and batch/. Replaces the bucket's lifecycle configuration as a whole.
+bucket_lifecycle() {
+  local rules=() file
+  ((RUNS_MAX_AGE_DAYS > 0)) && rules+=("{\"action\": {\"type\": \"Delete\"}, \"condition\": {\"age\": $RUNS_MAX_AGE_DAYS, \"matchesPrefix\": [\"runs/\"]}}")
+  ((BATCH_MAX_AGE_DAYS > 0)) && rules+=("{\"action\": {\"type\": \"Delete\"}, \"condition\": {\"age\": $BATCH_MAX_AGE_DAYS, \"matchesPrefix\": [\"batch/\"]}}")
+  file=$(mktemp)
+  (IFS=,; echo "{\"rule\": [${rules[*]}]}") >"$file"
+  g storage buckets update "gs://$BUCKET" --lifecycle-file "$file" >/dev/null
+  note set set "lifecycle of gs://$BUCKET: delete runs/ objects after $RUNS_MAX_AGE_DAYS days (0: never), batch/ after $BATCH_MAX_AGE_DAYS days: $(cat "$file")"
+  rm -f "$file"
+}
+
+# Cleanup policies of the repository (https://cloud.google.com/artifact-registry/docs/repositories/cleanup-policy):
+# Keep wins over Delete; keep the last KEEP_IMAGES trainer images and every image tagged keep-* (tag a registered
+# version's image so), delete the rest once older than IMAGE_MAX_AGE.
+registry_cleanup() {
+  local file
+  file=$(mktemp)
+  cat >"$file" <<POLICY
+[{"name": "keep-recent", "action": {"type": "Keep"}, "mostRecentVersions": {"keepCount": $KEEP_IMAGES}},
+ {"name": "keep-pinned", "action": {"type": "Keep"}, "condition": {"tagState": "tagged", "tagPrefixes": ["keep-"]}},
+ {"name": "delete-old", "action": {"type": "Delete"}, "condition": {"tagState": "any", "olderThan": "$IMAGE_MAX_AGE"}}]
+POLICY
+  g artifacts repositories set-cleanup-policies "$AR_REPO" --location "$REGION" --policy "$file" --no-dry-run >/dev/null
+  note set set "cleanup policy of $AR_REPO: keep the last $KEEP_IMAGES images and keep-* tags, delete others older than $IMAGE_MAX_AGE: $(tr -d '\n' <"$file")"
+  rm -f "$file"
+}
+# --- end of preflight and cleanup rules ---------------------------------------------------------------------
+
 echo "bootstrap_gcp: project=$PROJECT region=$REGION bucket=gs://$BUCKET repo=$GITHUB_REPO dry_run=$DRY_RUN"
+
+preflight_billing
 
 g services enable aiplatform.googleapis.com artifactregistry.googleapis.com storage.googleapis.com \
   iam.googleapis.com iamcredentials.googleapis.com sts.googleapis.com cloudresourcemanager.googleapis.com
 note enabled enable "the Vertex AI, Artifact Registry, Storage, IAM and STS APIs"
+preflight_quotas
 
 ensure "bucket gs://$BUCKET ($REGION)" storage buckets describe "gs://$BUCKET" -- \
   storage buckets create "gs://$BUCKET" --location "$REGION" --uniform-bucket-level-access \
@@ -164,6 +271,8 @@ ensure "bucket gs://$BUCKET ($REGION)" storage buckets describe "gs://$BUCKET" -
 ensure "Artifact Registry repository $AR_REPO" artifacts repositories describe "$AR_REPO" --location "$REGION" -- \
   artifacts repositories create "$AR_REPO" --location "$REGION" --repository-format docker \
   --description "Trainer images built by GitHub Actions"
+bucket_lifecycle
+registry_cleanup
 
 if [[ $DRY_RUN == 1 ]]; then
   PROJECT_NUMBER=PROJECT_NUMBER

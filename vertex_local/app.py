@@ -36,6 +36,7 @@ from vertex_local.serving.predict import PredictApi, PredictRoute
 from vertex_local.serving.prometheus import LATENCY_BUCKETS, ServingMetrics
 from vertex_local.serving.traffic import TrafficTable
 from vertex_local.state import StateStore
+from vertex_local.vertex.batch_service import BatchPredictionService, Settings
 from vertex_local.vertex.deployments import Deployments
 from vertex_local.vertex.endpoint_service import EndpointService
 from vertex_local.vertex.job_service import JobService
@@ -74,6 +75,7 @@ class Services:
     objects: ObjectStore
     operations: Operations
     jobs: JobService
+    batch: BatchPredictionService
     models: ModelService
     endpoints: EndpointService
     deployments: Deployments
@@ -99,6 +101,8 @@ class Services:
         )
         metrics = ServingMetrics()
         predict = PredictApi(table, server, metrics, config.limits)
+        batch_settings = Settings(config.state_dir / "batch", config.workdir, config.job_env, config.storage_url,
+                                  config.limits)  # fmt: skip
         return cls(
             store=store,
             objects=objects,
@@ -113,6 +117,7 @@ class Services:
                 config.storage_url,
                 config.limits,
             ),
+            batch=BatchPredictionService(store, operations, objects, registry, batch_settings),
             models=ModelService(
                 registry, operations, endpoints.deployments_of, deployments.deploying_of, deployments.warm_up
             ),
@@ -136,6 +141,7 @@ def vertex_routes(s: Services) -> list[BaseRoute]:
         Route(P + "/customJobs/{job}:logs", jobs.logs, methods=["GET"]),
         Route(P + "/customJobs/{job}", jobs.get, methods=["GET"]),
         Route(P + "/customJobs/{job}", jobs.delete, methods=["DELETE"]),
+        *batch_routes(s.batch),
         Route(P + "/models:upload", models.upload, methods=["POST"]),
         Route(P + "/models", models.list, methods=["GET"]),
         Route(P + "/models/{model}:listVersions", models.list_versions, methods=["GET"]),
@@ -168,12 +174,23 @@ def health_route(state_dir: Path) -> Route:
     return Route("/healthz", healthz, methods=["GET"])
 
 
+def batch_routes(batch: BatchPredictionService) -> list[BaseRoute]:
+    return [
+        Route(P + "/batchPredictionJobs", batch.create, methods=["POST"]),
+        Route(P + "/batchPredictionJobs", batch.list, methods=["GET"]),
+        Route(P + "/batchPredictionJobs/{job}:cancel", batch.cancel, methods=["POST"]),
+        Route(P + "/batchPredictionJobs/{job}", batch.get, methods=["GET"]),
+        Route(P + "/batchPredictionJobs/{job}", batch.delete, methods=["DELETE"]),
+    ]
+
+
 def build_app(config: AppConfig) -> Starlette:
     services = Services.create(config)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         failed_jobs, ended_operations = services.jobs.recover(), services.operations.recover()
+        failed_jobs += services.batch.recover()
         if failed_jobs or ended_operations:
             LOG.warning(
                 "restart: %d running job(s) marked FAILED, %d operation(s) ended",
@@ -189,6 +206,7 @@ def build_app(config: AppConfig) -> Starlette:
         LOG.info("vertex-local ready, state in %s", config.state_dir)
         yield
         await services.jobs.shutdown()
+        await services.batch.shutdown()
         await services.history.close()
         await services.deployments.close()
         await services.server.close()

@@ -1,9 +1,10 @@
 """The contract suite: how Vertex AI and Cloud Storage behave for this pipeline, one set of tests, two targets.
 
     make test         runs tests/contract against the session's vertex-local (with everything else)
-    make test-cloud   runs the same files against a real project: CONTRACT_TARGET=gcp, with
-                      PIPELINE_VERTEX_PROJECT, PIPELINE_VERTEX_REGION, PIPELINE_VERTEX_STAGING_BUCKET set and
-                      Application Default Credentials (`gcloud auth application-default login`)
+    make test-cloud   runs the same files against a real project (tests/contract/cloud_run.py asks first):
+                      CONTRACT_TARGET=gcp, with PIPELINE_VERTEX_PROJECT, PIPELINE_VERTEX_REGION,
+                      PIPELINE_VERTEX_STAGING_BUCKET set and Application Default Credentials
+                      (`gcloud auth application-default login`); CONTRACT_IMPERSONATE=SA runs as that account
 
 A contract test talks to `target` only (the SDK through `target.init_sdk()`, storage through
 `target.storage_client()`), names what it creates with `target.name(...)`, and registers it with
@@ -25,6 +26,9 @@ from tests.conftest import VertexLocal
 
 CONTRACT_DIR = Path(__file__).resolve().parent
 TARGETS = ("local", "gcp")
+SECTION = "docs/operations.md, 'Checking vertex-local against Google Cloud'"  # where a user learns to set it up
+IMPERSONATE_VARIABLE = "CONTRACT_IMPERSONATE"
+CLOUD_SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 CLOUD_VARIABLES = ("PIPELINE_VERTEX_PROJECT", "PIPELINE_VERTEX_REGION", "PIPELINE_VERTEX_STAGING_BUCKET")
 # What a cloud run may create, shown before it starts: the suite keeps to the cheapest resources.
 CLOUD_PLAN = """contract suite against Google Cloud project {project}, region {location}:
@@ -46,6 +50,7 @@ class Target:
     prefix: str  # unique per session: every name a test creates starts with it
     api_endpoint: str | None  # vertex-local's URL; None on Google Cloud
     cleanups: list[Callable[[], Any]] = dataclasses.field(default_factory=list)
+    impersonate: str | None = None  # gcp: the service account every call runs as (None: the user's own ADC)
 
     @property
     def is_cloud(self) -> bool:
@@ -70,6 +75,8 @@ class Target:
         options: dict[str, Any] = {}
         if self.api_endpoint:
             options.update(api_endpoint=self.api_endpoint, api_transport="rest", credentials=AnonymousCredentials())
+        elif self.impersonate:
+            options.update(credentials=cloud_credentials(self.impersonate))
         aiplatform.init(project=self.project, location=self.location, staging_bucket=f"gs://{self.bucket}", **options)
 
     def storage_client(self):  # -> google.cloud.storage.Client
@@ -77,7 +84,7 @@ class Target:
         from google.cloud import storage
 
         if not self.api_endpoint:
-            return storage.Client(project=self.project)
+            return storage.Client(project=self.project, credentials=cloud_credentials(self.impersonate))
         with pytest.MonkeyPatch.context() as patch:  # the client reads it when it is built
             patch.setenv("STORAGE_EMULATOR_HOST", self.api_endpoint)
             return storage.Client(project=self.project, credentials=AnonymousCredentials())
@@ -94,6 +101,19 @@ class Target:
         return failures
 
 
+def cloud_credentials(impersonate: str | None) -> Any:
+    """None (Application Default Credentials), or ADC impersonating `impersonate` (a service account email)."""
+    if not impersonate:
+        return None
+    import google.auth
+    from google.auth import impersonated_credentials
+
+    source, _ = google.auth.default(scopes=CLOUD_SCOPES)
+    return impersonated_credentials.Credentials(
+        source_credentials=source, target_principal=impersonate, target_scopes=list(CLOUD_SCOPES)
+    )
+
+
 def target_kind(environ: dict[str, str]) -> str:
     kind = environ.get("CONTRACT_TARGET", "local")
     if kind not in TARGETS:
@@ -104,9 +124,10 @@ def target_kind(environ: dict[str, str]) -> str:
 def cloud_target(environ: dict[str, str], prefix: str) -> Target:
     missing = [name for name in CLOUD_VARIABLES if not environ.get(name)]
     if missing:
-        raise pytest.UsageError(f"make test-cloud needs {', '.join(missing)} set (see README, 'Verify vertex-local')")
+        raise pytest.UsageError(f"make test-cloud needs {', '.join(missing)} set (see {SECTION})")
     bucket = environ["PIPELINE_VERTEX_STAGING_BUCKET"].removeprefix("gs://").strip("/")
-    return Target("gcp", environ["PIPELINE_VERTEX_PROJECT"], environ["PIPELINE_VERTEX_REGION"], bucket, prefix, None)
+    project, region = environ["PIPELINE_VERTEX_PROJECT"], environ["PIPELINE_VERTEX_REGION"]
+    return Target("gcp", project, region, bucket, prefix, None, impersonate=environ.get(IMPERSONATE_VARIABLE) or None)
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,8 @@ STEPS = {
     "deploy",
     "rollback",
     "smoke_test",
+    "batch_predict",
+    "teardown",
     "fetch_model",
     "image_uri",
     "release_card",

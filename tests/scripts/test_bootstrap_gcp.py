@@ -1,11 +1,13 @@
 """scripts/bootstrap_gcp.sh: input checks, describe-or-create, the two identities and who may use each.
 
 Google Cloud is out of reach here, so `gcloud` is a recording stand-in on PATH: it logs each call and
-answers `describe` with success only for the resources listed in $EXISTING.
+answers `describe` with success only for the resources listed in $EXISTING; billing and Vertex AI's CPU quotas
+answer what $BILLING and $QUOTAS (csv lines region,limit) say.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -43,6 +45,8 @@ DEPLOY_CONDITION = (
 FAKE_GCLOUD = """#!/usr/bin/env bash
 printf '%s\\n' "$*" >> "$GCLOUD_LOG"
 case "$*" in
+  *" billing projects describe "*) echo "${BILLING-True}" ;;
+  *" services quota list "*) printf '%b\\n' "${QUOTAS-us-central1,16}" ;;
   *" projects describe "*) echo 123456789 ;;
   *" describe "*) for name in $EXISTING; do [[ "$* " == *" describe $name "* ]] && exit 0; done; exit 1 ;;
 esac
@@ -228,3 +232,53 @@ def test_the_dry_run_plan_lists_the_training_roles_permissions(tmp_path: Path) -
     plan = run(tmp_path, [*ARGS, "--dry-run"]).stdout
     (line,) = [line for line in plan.splitlines() if "role mnistTrainer permits only:" in line]
     assert set(line.split("permits only: ")[1].split()) == TRAINING_PERMISSIONS
+
+
+def test_a_project_without_billing_stops_before_anything_is_enabled(tmp_path: Path) -> None:
+    result = run(tmp_path, ARGS, BILLING="False")
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].startswith("bootstrap_gcp: billing is not enabled on project my-proj-1")
+    assert not [c for c in calls(tmp_path) if "services enable" in c or " create" in c]
+
+
+@pytest.mark.parametrize(
+    ("quotas", "missing"),
+    [
+        ("us-central1,0\\n,8", "custom_model_training_cpus in us-central1 is 0 vCPUs, the pipeline needs 4"),
+        ("europe-west4,100\\n,4", "custom_model_serving_cpus in us-central1 is 4 vCPUs, the pipeline needs 8"),
+    ],
+)
+def test_a_missing_regional_quota_stops_with_one_line_naming_it(tmp_path: Path, quotas: str, missing: str) -> None:
+    result = run(tmp_path, ARGS, QUOTAS=quotas)
+    assert result.returncode == 1
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("bootstrap_gcp:")]
+    assert f"quota aiplatform.googleapis.com/{missing}" in line
+    assert not [c for c in calls(tmp_path) if " create" in c]
+
+
+def test_the_regions_own_quota_wins_over_the_default_and_unlimited_passes(tmp_path: Path) -> None:
+    result = run(tmp_path, ARGS, QUOTAS="us-central1,-1\\n,0")
+    assert result.returncode == 0, result.stderr
+    assert "checked: quota custom_model_serving_cpus in us-central1 is unlimited (needs 8 vCPUs)" in result.stdout
+
+
+def test_the_bucket_and_repository_get_cleanup_rules_shown_in_the_dry_run(tmp_path: Path) -> None:
+    plan = run(tmp_path, [*ARGS, "--dry-run"], RUNS_MAX_AGE_DAYS="90").stdout
+    lifecycle = next(line for line in plan.splitlines() if line.startswith("plan:    set lifecycle of gs://my-bucket"))
+    rules = json.loads(lifecycle.split(": ", 2)[2].split("after 30 days: ", 1)[1])["rule"]
+    assert rules == [
+        {"action": {"type": "Delete"}, "condition": {"age": 90, "matchesPrefix": ["runs/"]}},
+        {"action": {"type": "Delete"}, "condition": {"age": 30, "matchesPrefix": ["batch/"]}},
+    ]
+    policy = next(line for line in plan.splitlines() if line.startswith("plan:    set cleanup policy of mlops"))
+    kept = json.loads(policy.split("older than 30d: ", 1)[1])
+    assert [rule["action"]["type"] for rule in kept] == ["Keep", "Keep", "Delete"]
+    assert kept[0]["mostRecentVersions"]["keepCount"] == 10 and kept[1]["condition"]["tagPrefixes"] == ["keep-"]
+    assert "plan:    check that billing is enabled on my-proj-1 (stop if not)" in plan
+
+
+def test_the_real_run_sets_both_cleanup_rules(tmp_path: Path) -> None:
+    assert run(tmp_path, ARGS).returncode == 0
+    log = calls(tmp_path)
+    assert any("storage buckets update gs://my-bucket --lifecycle-file " in c for c in log)
+    assert any("artifacts repositories set-cleanup-policies mlops --location us-central1 --policy " in c for c in log)

@@ -1,0 +1,83 @@
+"""scripts/teardown.py on a vertex-local of its own (it deletes runs/, which the session's server shares)."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from google.cloud import aiplatform
+
+from scripts import teardown
+from tests.conftest import VertexLocal, start_vertex_local
+from tests.scripts.conftest import step
+from tests.vertex_local.live import SERVING_IMAGE
+
+MODEL, ENDPOINT = "teardown-model", "teardown-endpoint"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
+    started = start_vertex_local(tmp_path_factory.mktemp("teardown") / "state")
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def deployed(server: VertexLocal, trained_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> VertexLocal:
+    """The pipeline's model deployed on its endpoint, a run folder and a batch folder, and one other object."""
+    for name in [key for key in os.environ if key.startswith(("PIPELINE_", "GITHUB_"))]:
+        monkeypatch.delenv(name)
+    settings = {"PROFILE": "local", "VERTEX_PROJECT": server.project, "VERTEX_STAGING_BUCKET": f"gs://{server.bucket}",
+                "VERTEX_API_ENDPOINT": server.url, "VERTEX_STORAGE_EMULATOR_HOST": server.url,
+                "VERTEX_CREDENTIALS": "anonymous", "VERTEX_MODEL_DISPLAY_NAME": MODEL,
+                "VERTEX_ENDPOINT_DISPLAY_NAME": ENDPOINT}  # fmt: skip
+    for key, value in settings.items():
+        monkeypatch.setenv(f"PIPELINE_{key}", value)
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", server.url)
+    server.init_sdk()
+    if not aiplatform.Endpoint.list(filter=f'display_name="{ENDPOINT}"'):
+        uri = server.stage_model(trained_model_dir, "runs/" + "a" * 40 + "/20260101T000000Z")
+        model = aiplatform.Model.upload(display_name=MODEL, artifact_uri=uri, serving_container_image_uri=SERVING_IMAGE)
+        model.deploy(endpoint=aiplatform.Endpoint.create(display_name=ENDPOINT), machine_type="n1-standard-2")
+        bucket = server.storage_client().bucket(server.bucket)
+        bucket.blob("batch/20260101T000000Z/input.jsonl").upload_from_string("[]\n")
+        bucket.blob("kept/notes.txt").upload_from_string("not the pipeline's")
+    return server
+
+
+def names_under(server: VertexLocal, prefix: str) -> list[str]:
+    return [blob.name for blob in server.storage_client().list_blobs(server.bucket, prefix=prefix)]
+
+
+def test_a_dry_run_lists_everything_and_deletes_nothing(deployed: VertexLocal, tmp_path: Path) -> None:
+    result = step(teardown.main, "--all", "--dry-run", "--out-dir", str(tmp_path))
+    assert result.status == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("teardown: will undeploy ") and f"({MODEL} v1)" in line for line in lines)
+    assert any(line.startswith(f"teardown: will delete endpoint {ENDPOINT} ") for line in lines)
+    assert any(line.startswith(f"teardown: will delete model {MODEL} ") and "versions 1" in line for line in lines)
+    assert f"teardown: will delete 1 objects under gs://{deployed.bucket}/batch/" in lines
+    assert "teardown: dry run, nothing deleted" in lines
+    assert aiplatform.Endpoint.list(filter=f'display_name="{ENDPOINT}"') and names_under(deployed, "runs/")
+
+
+def test_without_yes_and_no_terminal_to_ask_nothing_is_deleted(deployed, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("yes\n"))  # not a terminal: a piped "yes" is not a person's
+    result = step(teardown.main, "--out-dir", str(tmp_path))
+    assert result.status == 1
+    assert result.stderr == "teardown: nothing deleted: not confirmed (answer 'yes' at the prompt, or pass --yes)\n"
+    assert aiplatform.Endpoint.list(filter=f'display_name="{ENDPOINT}"')
+
+
+def test_yes_with_all_deletes_the_endpoint_model_and_run_folders_only(deployed: VertexLocal, tmp_path: Path) -> None:
+    result = step(teardown.main, "--all", "--yes", "--out-dir", str(tmp_path))
+    assert result.status == 0, result.stderr
+    assert not aiplatform.Endpoint.list(filter=f'display_name="{ENDPOINT}"')
+    assert not aiplatform.Model.list(filter=f'display_name="{MODEL}"')
+    assert names_under(deployed, "runs/") == names_under(deployed, "batch/") == []
+    assert names_under(deployed, "kept/") == ["kept/notes.txt"]
+    again = step(teardown.main, "--all", "--yes", "--out-dir", str(tmp_path))
+    assert again.status == 0 and "teardown: nothing to delete" in again.stdout
