@@ -108,9 +108,9 @@ class Trickler(threading.Thread):
         super().__init__(daemon=True)
         self.body, self.interval, self.sent = body, interval, 0
         self.answer, self.closed = b"", 0.0
+        self.started = time.monotonic()  # before the connection: no deadline of the server's can start earlier
         self.sock = socket.create_connection(("127.0.0.1", port))
         self.sock.sendall(head.encode())
-        self.started = time.monotonic()  # the head is out: its body's deadline runs from about now
 
     def run(self) -> None:
         with self.sock:
