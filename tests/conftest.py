@@ -114,9 +114,24 @@ def count_training_jobs() -> int:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port nothing listens on, held back from everyone else for about a minute.
+
+    A port found free by binding and closing a socket is free for anyone: another worker, or the kernel picking
+    an outgoing connection's port, could take it before the server that was meant to bind it does. This one is
+    left in TIME_WAIT by a connection its listener accepted and closed first: while it lasts (60 s on Linux)
+    the kernel hands the port to no one asking for any port (bind to port 0, connect), and a plain bind of it
+    fails, but a server binding it by number with SO_REUSEADDR (uvicorn, asyncio) gets it. The technique of
+    Yelp's ephemeral-port-reserve.
+    """
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)):
+            accepted, _ = listener.accept()
+            accepted.close()  # this end closes first, so this end's side of the connection holds TIME_WAIT
+    return port
 
 
 @dataclasses.dataclass
