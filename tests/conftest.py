@@ -32,7 +32,7 @@ import numpy as np
 import pytest
 import requests
 
-from tests import tiers
+from tests import not_run, tiers
 from tests.once import built_once
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -61,6 +61,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # An audit hook sees every subprocess this process starts, whoever starts it (our helpers, the demo's
     # daemon.start, a test's own subprocess.run), so no path around the tier guard is left.
     sys.addaudithook(refuse_untiered_processes)
+    config.pluginmanager.register(not_run, "tests.not_run")  # the summary's list of tests this machine did not run
 
 
 def refuse_untiered_processes(event: str, args: tuple[Any, ...]) -> None:

@@ -25,8 +25,13 @@ from pathlib import Path
 import requests
 
 from tests.conftest import REPO_ROOT, START_TIMEOUT_S, VertexLocal, free_port
+from tests.not_run import NOT_RUN_HERE
 
 POLL_S = 0.05  # between health checks while the server starts (polling with a deadline)
+NO_MOUNT_NAMESPACE = (
+    f"{NOT_RUN_HERE} this machine allows neither `unshare --mount` (root) nor an unprivileged user namespace "
+    "(on Ubuntu 24.04: sysctl kernel.apparmor_restrict_unprivileged_userns=0 allows it)"
+)
 
 
 def serve_own(
