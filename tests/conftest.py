@@ -32,7 +32,7 @@ import numpy as np
 import pytest
 import requests
 
-from tests import tiers
+from tests import not_run, tiers
 from tests.once import built_once
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -61,6 +61,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # An audit hook sees every subprocess this process starts, whoever starts it (our helpers, the demo's
     # daemon.start, a test's own subprocess.run), so no path around the tier guard is left.
     sys.addaudithook(refuse_untiered_processes)
+    config.pluginmanager.register(not_run, "tests.not_run")  # the summary's list of tests this machine did not run
 
 
 def refuse_untiered_processes(event: str, args: tuple[Any, ...]) -> None:
@@ -114,9 +115,24 @@ def count_training_jobs() -> int:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port nothing listens on, held back from everyone else for about a minute.
+
+    A port found free by binding and closing a socket is free for anyone: another worker, or the kernel picking
+    an outgoing connection's port, could take it before the server that was meant to bind it does. This one is
+    left in TIME_WAIT by a connection its listener accepted and closed first: while it lasts (60 s on Linux)
+    the kernel hands the port to no one asking for any port (bind to port 0, connect), and a plain bind of it
+    fails, but a server binding it by number with SO_REUSEADDR (uvicorn, asyncio) gets it. The technique of
+    Yelp's ephemeral-port-reserve.
+    """
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)):
+            accepted, _ = listener.accept()
+            accepted.close()  # this end closes first, so this end's side of the connection holds TIME_WAIT
+    return port
 
 
 @dataclasses.dataclass

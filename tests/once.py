@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -43,4 +45,21 @@ def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Calla
             folder.mkdir()
             build(folder)
             (folder / DONE).touch()
+    return folder
+
+
+def lock_path(folder: Path) -> Path:
+    """The lock of a folder kept between runs: beside no file of the repository, one per folder on this machine."""
+    digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"installed-once-{digest}.lock"
+
+
+def installed_once(folder: Path, stamp: str, install: Callable[[], None]) -> Path:
+    """`folder`, filled by `install()` unless `folder/stamp` says an earlier install finished. Two workers asking at
+    once would otherwise both install into it (`venv --clear` under the other's pip); here the second waits for
+    the first and then finds its stamp."""
+    with file_lock(lock_path(folder)):
+        if not (folder / stamp).exists():
+            install()
+            (folder / stamp).touch()
     return folder

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.once import installed_once
 from tests.trainer.image_tree import ImageSpec, build_tree, make_read_only, read_dockerfile, remove_tree
 from trainer.check_output import main as check_output
 
@@ -54,14 +55,16 @@ def image_python(spec: ImageSpec) -> Path:
     assert image == BASE_IMAGE and tag, f"the test models a {BASE_IMAGE}:<version> base, not {spec.base}"
     requirements = (REPO / "trainer/requirements.txt").read_bytes()
     built_from = f"{base_interpreter()} {tag}".encode() + requirements
-    stamp = IMAGE_VENV / f".installed-{hashlib.sha256(built_from).hexdigest()[:16]}"
+    stamp = f".installed-{hashlib.sha256(built_from).hexdigest()[:16]}"
     python = IMAGE_VENV / "bin" / "python"
-    if not stamp.exists():
+
+    def install() -> None:
         subprocess.run([base_interpreter(), "-m", "venv", "--clear", str(IMAGE_VENV)], check=True, timeout=300)
         pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
         subprocess.run([*pip, f"tensorflow-cpu=={tag}"], check=True, timeout=900)
         subprocess.run([*pip, "-r", str(REPO / "trainer/requirements.txt")], check=True, timeout=900)
-        stamp.touch()
+
+    installed_once(IMAGE_VENV, stamp, install)  # one worker installs, others wait for it
     return python
 
 

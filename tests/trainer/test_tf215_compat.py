@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.once import installed_once
 from trainer.data import load_dataset
 
 REPO = Path(__file__).resolve().parents[2]
@@ -20,15 +21,17 @@ pytestmark = pytest.mark.tf215  # live and slow come from the fixtures it asks f
 
 def tf215_python() -> Path:
     """The interpreter of a separate virtualenv with TensorFlow 2.15, created on first use."""
-    python, stamp = TF215_VENV / "bin" / "python", TF215_VENV / f".installed-{TF215_REQUIREMENT}"
-    if not stamp.exists():
+    python = TF215_VENV / "bin" / "python"
+
+    def install() -> None:
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(TF215_VENV)], check=True)
         subprocess.run(
             [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", TF215_REQUIREMENT],
             check=True,
             timeout=900,
         )
-        stamp.touch()
+
+    installed_once(TF215_VENV, f".installed-{TF215_REQUIREMENT}", install)  # one worker installs, others wait
     return python
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,7 +65,14 @@ def test_health_answers_and_errors_have_googles_shape(vertex_local) -> None:
     answer = requests.get(f"{vertex_local.url}/v1/nothing/here", timeout=5)
     assert answer.status_code == 404
     assert answer.json()["error"]["status"] == "NOT_FOUND" and "/v1/nothing/here" in answer.json()["error"]["message"]
-    assert "Uvicorn running on http://127.0.0.1:" in vertex_local.log_path.read_text()  # loopback by default
+
+
+def test_by_default_the_server_listens_on_loopback_only(vertex_local) -> None:
+    # Linux routes all of 127.0.0.0/8 to the loopback interface: a server bound to every address (0.0.0.0) answers
+    # on 127.0.0.2 too, one bound to 127.0.0.1 alone refuses it.
+    socket.create_connection(("127.0.0.1", vertex_local.port), timeout=5).close()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.2", vertex_local.port), timeout=5)
 
 
 def test_every_request_is_logged_on_one_line(vertex_local) -> None:

@@ -77,7 +77,7 @@ def fuzz_settings(examples: int) -> settings:
         max_examples=examples,
         deadline=None,
         database=None,  # no .hypothesis/ folder in CI checkouts
-        derandomize=True,  # the same cases every run: a failure reproduces, and CI time stays what it was
+        derandomize=True,  # the same cases on every machine and run: what fails in CI fails on a laptop too
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
     )
 

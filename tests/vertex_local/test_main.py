@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from tests.conftest import REPO_ROOT, free_port
+from tests.not_run import NOT_RUN_HERE
 from tests.vertex_local.http.servers import mount_namespace
 
 NO_TOKEN = {key: value for key, value in os.environ.items() if key != "VERTEX_LOCAL_TOKEN"}
@@ -126,7 +127,7 @@ def test_a_read_only_state_dir_is_one_clear_line_and_exit_code_1(tmp_path: Path,
     state_dir.mkdir()
     prefix = read_only_prefix(state_dir)
     if prefix is None:
-        pytest.skip("root, and no mount namespace on this machine: no way to make a directory read-only for root")
+        pytest.skip(f"{NOT_RUN_HERE} root, and no mount namespace: no way to make a directory read-only for root")
     argv = [*prefix, sys.executable, "-m", "vertex_local", command, "--port", str(free_port())]
     result = subprocess.run([*argv, "--state-dir", str(state_dir)], cwd=REPO_ROOT, capture_output=True, text=True,
                             timeout=90)  # fmt: skip

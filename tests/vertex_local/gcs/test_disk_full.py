@@ -4,7 +4,7 @@ and uploads work again once there is room (issue 10, item 14).
 The server runs in its own mount namespace with its state dir on an 8 MiB tmpfs (`unshare --mount`, or
 `unshare --user --map-root-user --mount` when not root), so the test fills a real filesystem and no other
 process sees it; the test reads that filesystem through /proc/PID/root. Where the machine allows neither kind of
-namespace the test is skipped, saying so.
+namespace the test is skipped, and the run's summary lists it among the tests that did not run (tests/not_run.py).
 
 Run: .venv/bin/pytest tests/vertex_local/gcs/test_disk_full.py -s
 """
@@ -24,6 +24,7 @@ import requests
 
 from benchmarks.gcs_uploads import multipart_body
 from tests.conftest import REPO_ROOT, START_TIMEOUT_S, VertexLocal, free_port
+from tests.vertex_local.http.servers import NO_MOUNT_NAMESPACE
 from tests.vertex_local.live import Answer, HttpClient, google_error_problems
 
 TMPFS_SIZE = "8m"
@@ -47,7 +48,7 @@ def namespace_prefix() -> list[str] | None:
 def server(tmp_path: Path) -> Iterator[VertexLocal]:
     prefix = namespace_prefix()
     if prefix is None:
-        pytest.skip("this machine allows neither `unshare --mount` (root) nor an unprivileged user namespace")
+        pytest.skip(NO_MOUNT_NAMESPACE)
     state = tmp_path / "state"
     state.mkdir()
     running = VertexLocal(port=free_port(), state_dir=state, log_path=tmp_path / "server.log")

@@ -25,8 +25,13 @@ from pathlib import Path
 import requests
 
 from tests.conftest import REPO_ROOT, START_TIMEOUT_S, VertexLocal, free_port
+from tests.not_run import NOT_RUN_HERE
 
 POLL_S = 0.05  # between health checks while the server starts (polling with a deadline)
+NO_MOUNT_NAMESPACE = (
+    f"{NOT_RUN_HERE} this machine allows neither `unshare --mount` (root) nor an unprivileged user namespace "
+    "(on Ubuntu 24.04: sysctl kernel.apparmor_restrict_unprivileged_userns=0 allows it)"
+)
 
 
 def serve_own(
@@ -108,9 +113,9 @@ class Trickler(threading.Thread):
         super().__init__(daemon=True)
         self.body, self.interval, self.sent = body, interval, 0
         self.answer, self.closed = b"", 0.0
+        self.started = time.monotonic()  # before the connection: no deadline of the server's can start earlier
         self.sock = socket.create_connection(("127.0.0.1", port))
         self.sock.sendall(head.encode())
-        self.started = time.monotonic()  # the head is out: its body's deadline runs from about now
 
     def run(self) -> None:
         with self.sock:

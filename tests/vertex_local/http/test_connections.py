@@ -25,8 +25,9 @@ from tests.vertex_local.live import Answer, HttpClient, google_error_problems
 CAP = 20  # max_connections of this module's server
 HEAD_S = 4.0  # its head_timeout_s: how long a stalled client holds its connection
 CLIENTS = 400  # slow clients, each sending half a request head
-ANSWER_S = 2.0  # how soon a refused client has its answer, on a busy 2-core machine
-SLACK_S = 2.0
+# How long a test waits for what must come: a bound for failing, not a measurement. "At once" is decided by order:
+# a refused client has its 503 while every held connection is still held, not once one of them has gone.
+WAIT_S = 60.0
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +58,12 @@ def test_clients_past_the_cap_are_answered_503_at_once_and_descriptors_stay_boun
         if len(held) < CAP:
             held.append(sock)  # accepted, up to the cap
             continue
-        readable = select.select([sock], [], [], ANSWER_S)[0]
+        readable = select.select([sock], [], [], WAIT_S)[0]
         answer = read_all(sock) if readable else b""
         latencies.append(time.monotonic() - connected)
         sock.close()
         assert refused_503(answer), answer
+        assert not select.select(held, [], [], 0)[0], "a held connection was let go before the 503"
         peak = max(peak, descriptors(pid))
     print(f"{CLIENTS - CAP} clients past the cap of {CAP}: answered 503 in at most {max(latencies) * 1000:.0f} ms; "
           f"server descriptors {before} before, {peak} at most")  # fmt: skip
@@ -73,10 +75,10 @@ def test_clients_past_the_cap_are_answered_503_at_once_and_descriptors_stay_boun
     ):
         assert answer.status == 503 and "limit of 20 connections" in answer.json()["error"]["message"]
     for sock in held:  # the held ones end at their head deadline, as ever
-        sock.settimeout(HEAD_S + SLACK_S)
+        sock.settimeout(WAIT_S)
         assert read_all(sock).startswith(b"HTTP/1.1 408 ")
         sock.close()
-    deadline = time.monotonic() + SLACK_S
+    deadline = time.monotonic() + WAIT_S
     while descriptors(pid) > before:
         assert time.monotonic() < deadline, "the server kept descriptors of closed connections"
         time.sleep(0.05)  # polling, with a deadline

@@ -4,7 +4,7 @@ once there is room. No answer names a server path.
 The server runs in a mount namespace of its own with its state dir on a small tmpfs (`unshare --mount` as root,
 `unshare --user --map-root-user --mount` otherwise), so the test fills a real filesystem that no other process
 sees; it reaches that filesystem through /proc/PID/root. Where the machine allows neither kind of namespace,
-the test is skipped and says so.
+the test is skipped, and the run's summary lists it among the tests that did not run (tests/not_run.py).
 
 Run: .venv/bin/pytest tests/vertex_local/http/test_full_disk.py -s
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import VertexLocal
-from tests.vertex_local.http.servers import inside, mount_namespace, serve_own
+from tests.vertex_local.http.servers import NO_MOUNT_NAMESPACE, inside, mount_namespace, serve_own
 from tests.vertex_local.live import (
     SERVING_IMAGE,
     Answer,
@@ -39,7 +39,7 @@ PREDICTIONS = 50
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
     namespace = mount_namespace()
     if namespace is None:
-        pytest.skip("this machine allows neither `unshare --mount` (root) nor an unprivileged user namespace")
+        pytest.skip(NO_MOUNT_NAMESPACE)
     home = tmp_path_factory.mktemp("full-disk")
     mount = f'mount -t tmpfs -o size={TMPFS_SIZE} tmpfs "$0" && exec "$@"'
     running = serve_own(home, prefix=[*namespace, "sh", "-c", mount, str(home / "state")])

@@ -11,6 +11,7 @@ Run: .venv/bin/pytest tests/vertex_local/http/test_limits.py
 from __future__ import annotations
 
 import json
+import select
 import socket
 import statistics
 import time
@@ -27,12 +28,22 @@ from tests.vertex_local.live import Deployment, HttpClient, deploy_over_rest, go
 from vertex_local.http.bodies import MAX_JSON_BODY_BYTES, MAX_MULTIPART_BODY_BYTES
 
 TIMEOUT_S = 2.0  # head, body and keep-alive timeouts of this module's server
-SLACK_S = 1.5  # how much later than its timeout a connection may be closed on a busy 2-core machine
+# How long a test waits for an answer that must come: a bound for failing, not a measurement (a server without the
+# timeout never closes a stalled connection), far beyond any timeout on any machine.
+WAIT_S = 60.0
+NORMAL_PREDICTS = 10  # answered beside the stalled and slow clients, before the server drops any of them
 STALLED_CLIENTS = 50
 SLOW_SENDERS = 5
 MEMORY_REQUESTS = 200
 JSON_TYPE = "Content-Type: application/json\r\n"
 MAX_RSS_GROWTH_MB = 64  # after warm-up; keeping each max-size body would add 300 MB
+# The limits as documented, written out here rather than read from the source: the README's "bodies over 1.5 MB or
+# more than 256 instances get a Google-style 400" (Vertex's own: "the payload limit size (currently, 1.5MB)",
+# https://cloud.google.com/sdk/gcloud/reference/ai/endpoints/predict) and "multipart bodies up to 32 MiB (413 past
+# it)". The tests below serve what pipeline.toml and the constants say; this pins those to the documented numbers.
+DOCUMENTED_PREDICT_BODY_BYTES = 1_572_864  # 1.5 MB, counted as 1.5 x 2**20 bytes
+DOCUMENTED_MAX_INSTANCES = 256
+DOCUMENTED_MULTIPART_BODY_BYTES = 33_554_432  # 32 MiB
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +80,13 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise AssertionError(f"no VmRSS for process {pid}")
+
+
+def test_the_served_limits_are_the_documented_numbers(limits) -> None:
+    assert DOCUMENTED_PREDICT_BODY_BYTES == 1.5 * 2**20 and DOCUMENTED_MULTIPART_BODY_BYTES == 32 * 2**20
+    assert limits.max_body_bytes == DOCUMENTED_PREDICT_BODY_BYTES
+    assert limits.max_instances == DOCUMENTED_MAX_INSTANCES
+    assert MAX_MULTIPART_BODY_BYTES == DOCUMENTED_MULTIPART_BODY_BYTES
 
 
 def test_a_body_over_the_limit_is_a_clear_400_even_without_a_content_length(server, target, limits) -> None:
@@ -153,6 +171,8 @@ def slow_sender(server: VertexLocal, target: Deployment) -> Trickler:
 
 
 def test_stalled_and_slow_clients_cannot_starve_a_normal_client(server, target, mnist_test_digits) -> None:
+    # Decided by order, not by latency: the normal client's predicts are all answered while every stalled and slow
+    # client is still waiting for its answer; a server they starved would answer it only after dropping them.
     started = time.monotonic()
     head = f"POST {target.predict_path(server)} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Le".encode()
     stalled = [open_stalled(server, head) for _ in range(STALLED_CLIENTS)]
@@ -160,22 +180,25 @@ def test_stalled_and_slow_clients_cannot_starve_a_normal_client(server, target, 
     for sender in slow:
         sender.start()
     client, body, latencies = HttpClient(server.url), body_of(mnist_test_digits[0][:1], 6), []
-    while time.monotonic() - started < TIMEOUT_S * 0.8:  # all along, before the server drops anyone
+    for _ in range(NORMAL_PREDICTS):
         sent = time.perf_counter()
         assert predict(client, server, target, body).status == 200
         latencies.append(time.perf_counter() - sent)
+    answered = select.select(stalled, [], [], 0)[0]
+    assert answered == [] and all(sender.is_alive() and not sender.answer for sender in slow), (
+        f"{len(answered)} stalled clients were answered before the normal client's {NORMAL_PREDICTS} predicts"
+    )
     print(f"{len(latencies)} predicts beside {STALLED_CLIENTS} stalled and {SLOW_SENDERS} slow clients: "
           f"median {statistics.median(latencies) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms")  # fmt: skip
-    assert len(latencies) >= 50 and statistics.median(latencies) < 0.05 and max(latencies) < 1.0
-    for sock in stalled:  # every stalled head is answered 408 and closed once its deadline passes
-        answer, closed = read_until_closed(sock, TIMEOUT_S + SLACK_S)
+    for sock in stalled:  # every stalled head is answered 408 and closed, once its deadline has passed
+        answer, closed = read_until_closed(sock, WAIT_S)
         assert answer.startswith(b"HTTP/1.1 408 ") and b'"DEADLINE_EXCEEDED"' in answer
-        assert TIMEOUT_S - 0.1 <= closed - started <= TIMEOUT_S + SLACK_S
+        assert closed - started >= TIMEOUT_S
         sock.close()
     for sender in slow:  # trickling bodies never go silent, and are answered 408 at their whole-body deadline
-        sender.join(TIMEOUT_S + SLACK_S)
+        sender.join(WAIT_S)
         assert sender.sent > 0 and sender.answer.startswith(b"HTTP/1.1 408 ") and b"did not arrive" in sender.answer
-        assert TIMEOUT_S - 0.1 <= sender.closed - sender.started <= TIMEOUT_S + SLACK_S
+        assert sender.sent < len(sender.body) and sender.closed - sender.started >= TIMEOUT_S
     client.close()
 
 
@@ -185,10 +208,10 @@ def test_a_silent_connection_is_answered_408_and_closed_within_its_timeout(serve
     head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{JSON_TYPE}Content-Length: 50\r\n\r\n{{"
     partial = b"" if sent == "nothing" else head.encode()
     started = time.monotonic()
-    answer, closed = read_until_closed(open_stalled(server, partial), TIMEOUT_S + SLACK_S)
+    answer, closed = read_until_closed(open_stalled(server, partial), WAIT_S)  # never answered without the timeout
     assert answer.startswith(b"HTTP/1.1 408 ") and b"connection: close" in answer
     assert b"body did not arrive within" in answer if partial else b"headers did not arrive" in answer
-    assert TIMEOUT_S - 0.1 <= closed - started <= TIMEOUT_S + SLACK_S
+    assert closed - started >= TIMEOUT_S  # started before the connection: the server's timer cannot start earlier
     if partial:  # the app sees the disconnect just after the close: its access-log line says so
         deadline = time.monotonic() + 10
         while f'"POST {path} HTTP/1.1" ' not in server.log_tail(100_000):
@@ -204,8 +227,8 @@ def test_headers_larger_than_the_limit_are_refused_with_431(server, limits) -> N
 
 
 def test_an_idle_keep_alive_connection_is_closed_after_its_timeout(server) -> None:
+    asked = time.monotonic()  # before the request: its answer, and the idle time after it, cannot start earlier
     sock = open_stalled(server, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-    answered = time.monotonic()
-    answer, closed = read_until_closed(sock, TIMEOUT_S + SLACK_S)
+    answer, closed = read_until_closed(sock, WAIT_S)  # a connection kept alive for ever would time this out
     assert answer.startswith(b"HTTP/1.1 200 ") and b'{"status":"ok"}' in answer
-    assert TIMEOUT_S - 0.1 <= closed - answered <= TIMEOUT_S + SLACK_S
+    assert closed - asked >= TIMEOUT_S
