@@ -27,6 +27,16 @@ Handler = Callable[[Request], Awaitable[Response]]
 ALL = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 MAX_BUCKETS_PAGE = 1000
 NOT_IMPLEMENTED_PARAMS = ("predefinedAcl", "predefinedDefaultObjectAcl", "enableObjectRetention")
+# The predefined ACLs that leave a bucket as a plain create leaves it, for vertex-local's one principal (you: the
+# project's owner, who writes every object). A new bucket's ACL and default object ACL are projectPrivate
+# (https://cloud.google.com/storage/docs/access-control/lists#default); bucketOwnerFullControl gives the object's
+# writer and the project's owners OWNER (.../lists#predefined-acl), both of which are you. gcsfs sends
+# predefinedAcl=projectPrivate&predefinedDefaultObjectAcl=bucketOwnerFullControl on every mkdir. Any other value
+# would grant or withdraw access vertex-local has no one to grant to: refused.
+UNCHANGING_ACLS = {
+    "predefinedAcl": ("projectPrivate",),
+    "predefinedDefaultObjectAcl": ("projectPrivate", "bucketOwnerFullControl"),
+}
 
 
 def answer_304(handler: Handler) -> Handler:
@@ -55,6 +65,7 @@ def storage_routes(store: ObjectStore) -> list[BaseRoute]:
         ("/download/storage/v1/b/{bucket}/o/{rest:path}", objects.media, ["GET"]),
         ("/upload/storage/v1/b/{bucket}/o", uploads.start, ["POST"]),
         ("/upload/storage/v1/b/{bucket}/o", uploads.resume, ["PUT"]),
+        ("/upload/storage/v1/b/{bucket}/o", uploads.cancel, ["DELETE"]),
         ("/storage/v1/{rest:path}", not_implemented, ALL),
     ]
     return [Route(path, answer_304(handler), methods=methods) for path, handler, methods in routes]
@@ -121,5 +132,9 @@ def required_project(request: Request) -> str:
 
 def refuse_unimplemented_params(request: Request) -> None:
     for param in NOT_IMPLEMENTED_PARAMS:
-        if request.query_params.get(param, "false") not in ("", "false"):
-            raise ApiError(400, f"{param} is not implemented by vertex-local (no ACLs or object retention)")
+        value = request.query_params.get(param, "false")
+        if value not in ("", "false", *UNCHANGING_ACLS.get(param, ())):
+            accepted = " or ".join(UNCHANGING_ACLS.get(param, ()))
+            also = f" (it accepts {accepted}, which change nothing)" if accepted else ""
+            raise ApiError(400, f"{param}={value} is not implemented by vertex-local (no ACLs or object "
+                                f"retention){also}")  # fmt: skip

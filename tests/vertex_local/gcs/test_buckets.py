@@ -125,3 +125,21 @@ def test_an_unversioned_overwrite_leaves_no_old_generation(bucket: storage.Bucke
     bucket.blob("model.pb").upload_from_string(b"v2")
     assert bucket.get_blob("model.pb", generation=first.generation) is None
     assert [b.name for b in bucket.list_blobs(versions=True)] == ["model.pb"]
+
+
+def test_predefined_acls_that_change_nothing_are_accepted_on_create_and_the_rest_refused(client) -> None:
+    """gcsfs creates buckets with projectPrivate / bucketOwnerFullControl (issue 22); those leave a bucket as a plain
+    create does for vertex-local's one principal. Granting anyone else anything is refused, and nothing is made."""
+    made = client.create_bucket(new_name("acl"), predefined_acl="projectPrivate",
+                                predefined_default_object_acl="bucketOwnerFullControl")  # fmt: skip
+    assert client.get_bucket(made.name).name == made.name
+    for acl, default_acl in [
+        ("publicRead", None),
+        ("private", None),
+        (None, "publicRead"),
+        (None, "authenticatedRead"),
+    ]:
+        name = new_name("acl")
+        with pytest.raises(exceptions.BadRequest, match="is not implemented by vertex-local"):
+            client.create_bucket(name, predefined_acl=acl, predefined_default_object_acl=default_acl)
+        assert client.lookup_bucket(name) is None
