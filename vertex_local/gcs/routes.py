@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from vertex_local.errors import ApiError
-from vertex_local.gcs.buckets import bucket_resource
+from vertex_local.gcs.buckets import bucket_resource, project_number
 from vertex_local.gcs.objects import ObjectApi, render
 from vertex_local.gcs.preconditions import NotModified, Preconditions, parse_int
 from vertex_local.gcs.store import ObjectStore
@@ -66,9 +66,20 @@ def storage_routes(store: ObjectStore) -> list[BaseRoute]:
         ("/upload/storage/v1/b/{bucket}/o", uploads.start, ["POST"]),
         ("/upload/storage/v1/b/{bucket}/o", uploads.resume, ["PUT"]),
         ("/upload/storage/v1/b/{bucket}/o", uploads.cancel, ["DELETE"]),
+        ("/storage/v1/projects/{project}/serviceAccount", service_account, ["GET"]),
         ("/storage/v1/{rest:path}", not_implemented, ALL),
     ]
     return [Route(path, answer_304(handler), methods=methods) for path, handler, methods in routes]
+
+
+async def service_account(request: Request) -> Response:
+    """The project's Cloud Storage service agent, named as Google names it: service-NUMBER@gs-project-accounts...
+    (https://cloud.google.com/storage/docs/json_api/v1/projects/serviceAccount, .../docs/projects#service-agents).
+    vertex-local runs nothing as it; clients ask for it to grant it KMS or Pub/Sub roles, which are refused anyway."""
+    project = request.path_params["project"]
+    number = project if project.isdigit() else project_number(project)  # the path takes an id or a number
+    email = f"service-{number}@gs-project-accounts.iam.gserviceaccount.com"
+    return JSONResponse({"kind": "storage#serviceAccount", "email_address": email})
 
 
 async def not_implemented(request: Request) -> Response:

@@ -143,3 +143,26 @@ def test_predefined_acls_that_change_nothing_are_accepted_on_create_and_the_rest
         with pytest.raises(exceptions.BadRequest, match="is not implemented by vertex-local"):
             client.create_bucket(name, predefined_acl=acl, predefined_default_object_acl=default_acl)
         assert client.lookup_bucket(name) is None
+
+
+@pytest.mark.parametrize("location", ["NAM4", "eur4", "ASIA1"])
+def test_predefined_dual_regions_are_locations_of_their_own_type(client, location: str) -> None:
+    made = client.create_bucket(new_name("dual"), location=location)
+    assert (made.location, made.location_type) == (location.upper(), "dual-region")
+    assert client.get_bucket(made.name).location_type == "dual-region"
+
+
+def test_made_up_digit_locations_are_still_refused(client) -> None:
+    name = new_name("dual")
+    with pytest.raises(exceptions.BadRequest, match="not a Cloud Storage location"):
+        client.create_bucket(name, location="NAM9")
+    assert client.lookup_bucket(name) is None
+
+
+def test_the_project_service_agent_is_named_as_google_names_it(client) -> None:
+    email = client.get_service_account_email()
+    number = client.create_bucket(new_name("agent")).project_number
+    assert email == f"service-{number}@gs-project-accounts.iam.gserviceaccount.com"
+    assert client.get_service_account_email(project="123456789012") == (
+        "service-123456789012@gs-project-accounts.iam.gserviceaccount.com"
+    )
