@@ -159,8 +159,11 @@ def vertex_routes(s: Services) -> list[BaseRoute]:
         Route(P + "/endpoints/{endpoint}", endpoints.update, methods=["PATCH"]),
         Route(P + "/endpoints/{endpoint}", endpoints.delete, methods=["DELETE"]),
         # The SDK polls unfinished operations under /ui/, not /v1/.
-        Route(P + "/operations/{operation_id}", s.operations.get, methods=["GET"]),
-        Route(P.replace("/v1/", "/ui/", 1) + "/operations/{operation_id}", s.operations.get, methods=["GET"]),
+        *[
+            Route(prefix + tail, s.operations.get, methods=["GET"])
+            for prefix in (P, P.replace("/v1/", "/ui/", 1))
+            for tail in ("/operations/{operation_id}", "/{collection}/{resource}/operations/{operation_id}")
+        ],
     ]
 
 

@@ -17,7 +17,7 @@ import requests
 from google.api_core import exceptions
 from google.auth.transport.requests import AuthorizedSession
 from google.cloud import aiplatform
-from google.cloud.aiplatform_v1.types import endpoint_service
+from google.cloud.aiplatform_v1.types import DeploymentStage, endpoint_service
 
 from tests.contract.vertex_calls import MACHINE, endpoint_client, quietly, stage_model, status_of, upload
 
@@ -141,6 +141,9 @@ def test_deploy_and_undeploy_answer_operations_with_their_own_metadata(target, m
     deployed_id = deploying.result(timeout=1800).deployed_model.id
     assert isinstance(deploying.metadata, endpoint_service.DeployModelOperationMetadata)
     assert deploying.metadata.generic_metadata.create_time <= deploying.metadata.generic_metadata.update_time
+    # Output only; v1 carries it on the operation, not on DeployedModel (aiplatform_v1/types/endpoint_service.py).
+    # The final stage's value on Vertex: unverified (the enum names SUCCESSFULLY_DEPLOYED as "has succeeded").
+    assert deploying.metadata.deployment_stage == DeploymentStage.SUCCESSFULLY_DEPLOYED
     dedicated = aiplatform.Endpoint(endpoint.resource_name).list_models()[0].dedicated_resources
     assert (dedicated.machine_spec.machine_type, dedicated.min_replica_count, dedicated.max_replica_count) == (
         MACHINE, 1, 1)  # fmt: skip

@@ -24,6 +24,9 @@ WRITABLE = ("location", "storageClass", "labels", "versioning", "billing")
 OUTPUT_ONLY = ("kind", "id", "selfLink", "name", "projectNumber", "metageneration", "etag", "timeCreated", "updated",
                "locationType", "generation")  # fmt: skip
 MULTI_REGIONS = ("US", "EU", "ASIA")
+# Predefined dual-regions, named like multi-regions but with a digit (https://cloud.google.com/storage/docs/
+# locations#predefined); configurable ones (customPlacementConfig) stay refused with the other unsupported fields.
+DUAL_REGIONS = ("ASIA1", "EUR4", "EUR5", "EUR7", "EUR8", "NAM4")
 LOCATION = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+\d*)?")
 LABEL_KEY = re.compile(r"[\w-]{1,63}", re.UNICODE)
 MAX_LABELS = 64
@@ -91,7 +94,7 @@ def new_bucket(body: dict[str, Any], project: str, now_us: int) -> dict[str, Any
         raise ApiError(400, "a new bucket needs a string 'name'")
     refuse_unsupported(body)
     location = str(body.get("location") or "US").upper()
-    if not LOCATION.fullmatch(location):
+    if not LOCATION.fullmatch(location) and location not in DUAL_REGIONS:
         raise ApiError(400, f"location {location!r} is not a Cloud Storage location name (US, EU, US-CENTRAL1, ...)")
     bucket = {
         "name": check_new_bucket_name(name),
@@ -137,7 +140,7 @@ def bucket_resource(bucket: dict[str, Any], base_url: str) -> dict[str, Any]:
         "projectNumber": project_number(bucket["project"]),
         "metageneration": str(bucket["metageneration"]),
         "location": location,
-        "locationType": "multi-region" if location in MULTI_REGIONS else "region",
+        "locationType": location_type(location),
         "storageClass": bucket["storageClass"],
         "etag": base64.b64encode(b"\x08" + varint(bucket["metageneration"])).decode(),
         "timeCreated": rfc3339(bucket["created"]),
@@ -149,6 +152,12 @@ def bucket_resource(bucket: dict[str, Any], base_url: str) -> dict[str, Any]:
     if bucket.get("billing", {}).get("requesterPays"):
         resource["billing"] = bucket["billing"]
     return resource
+
+
+def location_type(location: str) -> str:
+    if location in MULTI_REGIONS:
+        return "multi-region"
+    return "dual-region" if location in DUAL_REGIONS else "region"
 
 
 def check_preconditions(checks: Preconditions, bucket: dict[str, Any]) -> None:

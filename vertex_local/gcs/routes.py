@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from vertex_local.errors import ApiError
-from vertex_local.gcs.buckets import bucket_resource
+from vertex_local.gcs.buckets import bucket_resource, project_number
 from vertex_local.gcs.objects import ObjectApi, render
 from vertex_local.gcs.preconditions import NotModified, Preconditions, parse_int
 from vertex_local.gcs.store import ObjectStore
@@ -27,6 +27,16 @@ Handler = Callable[[Request], Awaitable[Response]]
 ALL = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 MAX_BUCKETS_PAGE = 1000
 NOT_IMPLEMENTED_PARAMS = ("predefinedAcl", "predefinedDefaultObjectAcl", "enableObjectRetention")
+# The predefined ACLs that leave a bucket as a plain create leaves it, for vertex-local's one principal (you: the
+# project's owner, who writes every object). A new bucket's ACL and default object ACL are projectPrivate
+# (https://cloud.google.com/storage/docs/access-control/lists#default); bucketOwnerFullControl gives the object's
+# writer and the project's owners OWNER (.../lists#predefined-acl), both of which are you. gcsfs sends
+# predefinedAcl=projectPrivate&predefinedDefaultObjectAcl=bucketOwnerFullControl on every mkdir. Any other value
+# would grant or withdraw access vertex-local has no one to grant to: refused.
+UNCHANGING_ACLS = {
+    "predefinedAcl": ("projectPrivate",),
+    "predefinedDefaultObjectAcl": ("projectPrivate", "bucketOwnerFullControl"),
+}
 
 
 def answer_304(handler: Handler) -> Handler:
@@ -55,9 +65,21 @@ def storage_routes(store: ObjectStore) -> list[BaseRoute]:
         ("/download/storage/v1/b/{bucket}/o/{rest:path}", objects.media, ["GET"]),
         ("/upload/storage/v1/b/{bucket}/o", uploads.start, ["POST"]),
         ("/upload/storage/v1/b/{bucket}/o", uploads.resume, ["PUT"]),
+        ("/upload/storage/v1/b/{bucket}/o", uploads.cancel, ["DELETE"]),
+        ("/storage/v1/projects/{project}/serviceAccount", service_account, ["GET"]),
         ("/storage/v1/{rest:path}", not_implemented, ALL),
     ]
     return [Route(path, answer_304(handler), methods=methods) for path, handler, methods in routes]
+
+
+async def service_account(request: Request) -> Response:
+    """The project's Cloud Storage service agent, named as Google names it: service-NUMBER@gs-project-accounts...
+    (https://cloud.google.com/storage/docs/json_api/v1/projects/serviceAccount, .../docs/projects#service-agents).
+    vertex-local runs nothing as it; clients ask for it to grant it KMS or Pub/Sub roles, which are refused anyway."""
+    project = request.path_params["project"]
+    number = project if project.isdigit() else project_number(project)  # the path takes an id or a number
+    email = f"service-{number}@gs-project-accounts.iam.gserviceaccount.com"
+    return JSONResponse({"kind": "storage#serviceAccount", "email_address": email})
 
 
 async def not_implemented(request: Request) -> Response:
@@ -121,5 +143,9 @@ def required_project(request: Request) -> str:
 
 def refuse_unimplemented_params(request: Request) -> None:
     for param in NOT_IMPLEMENTED_PARAMS:
-        if request.query_params.get(param, "false") not in ("", "false"):
-            raise ApiError(400, f"{param} is not implemented by vertex-local (no ACLs or object retention)")
+        value = request.query_params.get(param, "false")
+        if value not in ("", "false", *UNCHANGING_ACLS.get(param, ())):
+            accepted = " or ".join(UNCHANGING_ACLS.get(param, ()))
+            also = f" (it accepts {accepted}, which change nothing)" if accepted else ""
+            raise ApiError(400, f"{param}={value} is not implemented by vertex-local (no ACLs or object "
+                                f"retention){also}")  # fmt: skip

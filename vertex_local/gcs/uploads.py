@@ -2,7 +2,11 @@
 
 The client picks multipart for small files and resumable past 8 MiB or when blob.chunk_size is set: POST opens a
 session (Location header), then PUTs carry chunks with Content-Range and get 308 with the Range received so far,
-until the last one gets the object. Every kind streams its bytes to a scratch file (gcs/content.py); a session's
+until the last one gets the object; an empty PUT with `bytes */N` asks how far it got, or finishes an upload whose N
+bytes are all in. gcsfs sends the same chunks with POST to the session URI, which Cloud Storage takes as a PUT; a
+DELETE of the session URI cancels it and answers 499, after which the session is gone (404)
+(https://cloud.google.com/storage/docs/performing-resumable-uploads#status-check, ...#cancel-upload).
+Every kind streams its bytes to a scratch file (gcs/content.py); a session's
 bytes and settings live under <gcs_root>/.uploads, so it survives a restart. Checksums a client sends (metadata
 md5Hash/crc32c, or x-goog-hash) must match the bytes, else 400 and nothing is stored
 (https://cloud.google.com/storage/docs/data-validation, .../docs/json_api/v1/objects/insert,
@@ -93,6 +97,8 @@ class Uploads:
         return {path.stem for path in self.store.files.scratch_dir.glob("*.json")}
 
     async def start(self, request: Request) -> Response:
+        if "upload_id" in request.query_params:
+            return await self.resume(request)  # a chunk POSTed to the session URI (gcsfs)
         refuse_encryption_keys(request.headers)
         kind = request.query_params.get("uploadType")
         if kind == "media":
@@ -191,6 +197,18 @@ class Uploads:
             self._session_file(upload_id).unlink(missing_ok=True)
             self.locks.pop(upload_id, None)
         return JSONResponse(self.render(record, request))
+
+    async def cancel(self, request: Request) -> Response:
+        """DELETE of a session URI: its bytes and settings go, and Cloud Storage's answer is 499."""
+        upload_id = request.query_params.get("upload_id", "")
+        async with self.locks[upload_id]:
+            try:
+                await run_in_threadpool(self._load_session, upload_id)
+            finally:
+                self.locks.pop(upload_id, None)
+            (self.store.files.scratch_dir / upload_id).unlink(missing_ok=True)
+            self._session_file(upload_id).unlink(missing_ok=True)
+        return Response(status_code=499)
 
     def _session_file(self, upload_id: str) -> Path:
         return self.store.files.scratch_dir / f"{upload_id}.json"

@@ -75,7 +75,7 @@ class Deployments:
         body, parent = await read_json(request), location_path(request)
         doc = self.endpoints.doc(parent, request.path_params["endpoint"])
         plan = plan_deploy(parent, doc, body, self.registry, self._new_deployed_id)
-        operation = self.operations.start(parent, DEPLOY_MODEL)
+        operation = self.operations.start(f"{parent}/endpoints/{doc['id']}", DEPLOY_MODEL)
         self.pending[plan.deployed_id] = plan  # no await since the checks: a model delete now sees it
         return await self._answer(operation, self._deploy(plan, operation))
 
@@ -148,7 +148,7 @@ class Deployments:
         endpoint_id = request.path_params["endpoint"]
         deployed_id, requested = str(body.get("deployedModelId") or ""), body.get("trafficSplit") or {}
         self._checked_undeploy(parent, endpoint_id, deployed_id, requested)  # 4xx now, when it cannot work
-        operation = self.operations.start(parent, UNDEPLOY_MODEL)
+        operation = self.operations.start(f"{parent}/endpoints/{endpoint_id}", UNDEPLOY_MODEL)
         return await self._answer(operation, self._undeploy(parent, endpoint_id, deployed_id, requested, operation))
 
     def _checked_undeploy(self, parent: str, endpoint_id: str, deployed_id: str, requested: Any) -> dict:

@@ -103,7 +103,7 @@ class EndpointService:
                    "createTime": stamp, "deployedModels": [], "trafficSplit": {}, "serving": {}}  # fmt: skip
             self.save(doc)
         endpoint = typed("google.cloud.aiplatform.v1.Endpoint", render(doc))
-        return json_response(self.operations.completed(parent, endpoint, CREATE_ENDPOINT))
+        return json_response(self.operations.completed(endpoint["name"], endpoint, CREATE_ENDPOINT))
 
     async def get(self, request: Request) -> Response:
         return json_response(render(self.doc(location_path(request), request.path_params["endpoint"])))

@@ -18,8 +18,11 @@ FILTER_TERM = re.compile(
 FILTER_AND = re.compile(r"AND\s+", re.IGNORECASE)
 
 
-def compile_filter(text: str, fields: set[str]) -> Callable[[dict[str, Any]], bool]:
-    """A predicate for Google's list filter syntax: terms joined by AND on `fields` (camelCase) and labels."""
+def compile_filter(
+    text: str, fields: set[str], equals_only: frozenset[str] = frozenset()
+) -> Callable[[dict[str, Any]], bool]:
+    """A predicate for Google's list filter syntax: terms joined by AND on `fields` (camelCase) and labels;
+    the fields in `equals_only` take `=` alone."""
     terms: list[tuple[str, str, str]] = []
     position, text = 0, text.strip()
     while position < len(text):
@@ -31,7 +34,10 @@ def compile_filter(text: str, fields: set[str]) -> Callable[[dict[str, Any]], bo
         term = FILTER_TERM.match(text, position)
         if not term:
             raise ApiError(400, f"invalid filter {text!r} at offset {position}")
-        terms.append(_checked_term(term["field"], term["op"], term["value"], fields, text))
+        checked = _checked_term(term["field"], term["op"], term["value"], fields, text)
+        if checked[0] in {"." + name for name in equals_only} and term["op"] != "=":
+            raise ApiError(400, f"invalid filter {text!r}: {term['field']} supports only =")
+        terms.append(checked)
         position = term.end()
     return lambda resource: all(_term_holds(resource, *term) for term in terms)
 

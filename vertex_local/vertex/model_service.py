@@ -24,6 +24,7 @@ from vertex_local.vertex.operations import DELETE, EMPTY, UPLOAD_MODEL, Operatio
 # ListModels' filter: "model supports = and !=. model represents the Model ID ... display_name supports = and
 # !=. labels supports general map functions ... base_model_name only supports =" (v1 REST reference, models.list).
 LIST_FILTER_FIELDS = {"model", "displayName", "baseModelName"}
+LIST_FILTER_EQUALS_ONLY = frozenset({"baseModelName"})
 # ListModelVersions' filter documents labels only (models.listVersions).
 VERSIONS_FILTER_FIELDS: set[str] = set()
 # (model resource name) -> [(version id, endpoint name, deployed model id)]
@@ -71,7 +72,7 @@ class ModelService:
         doc, version = self.registry.upload(parent, model, parent_id, text_field(body, "modelId", "request") or None)
         response = {"model": f"{parent}/models/{doc['id']}", "modelVersionId": version["versionId"]}
         operation = self.operations.completed(
-            parent, typed("google.cloud.aiplatform.v1.UploadModelResponse", response), UPLOAD_MODEL
+            response["model"], typed("google.cloud.aiplatform.v1.UploadModelResponse", response), UPLOAD_MODEL
         )
         self.on_upload()
         return json_response(operation)
@@ -83,7 +84,7 @@ class ModelService:
 
     async def list(self, request: Request) -> Response:
         """One entry per model: its default version, as Vertex lists them."""
-        matches = compile_filter(request.query_params.get("filter", ""), LIST_FILTER_FIELDS)
+        matches = compile_filter(request.query_params.get("filter", ""), LIST_FILTER_FIELDS, LIST_FILTER_EQUALS_ONLY)
         found = []
         for doc in self.registry.models(location_path(request)):
             model = self.render(doc, self.registry.version(doc, None))

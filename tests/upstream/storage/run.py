@@ -27,12 +27,30 @@ OVERLAY = Path(__file__).resolve().parent
 PROJECT = "upstream-project"
 
 
-def pinned_version(package: str) -> str:
-    """The version requirements.txt pins, so the suite always matches the client the project runs."""
-    match = re.search(rf"^{re.escape(package)}==([\w.]+)", (REPO_ROOT / "requirements.txt").read_text(), re.M)
-    if match is None:
-        raise SystemExit(f"requirements.txt pins no {package}")
-    return match.group(1)
+def pinned_version(package: str, requirements: Path = REPO_ROOT / "requirements.txt") -> str:
+    """The version requirements.txt pins (following its `-r` includes, as pip does), so the suite always matches
+    the client the project runs."""
+    version = find_pin(package, requirements, set())
+    if version is None:
+        raise SystemExit(f"{requirements.name} pins no {package} (nor any file it includes with -r)")
+    return version
+
+
+def find_pin(package: str, requirements: Path, seen: set[Path]) -> str | None:
+    if requirements in seen:  # an include cycle: pip refuses it too, but reading must still end
+        return None
+    seen.add(requirements)
+    for line in requirements.read_text().splitlines():
+        line = line.split(" #", 1)[0].strip()
+        include = re.fullmatch(r"(?:-r|--requirement)[ =]?(\S+)", line)
+        if include:  # relative to the including file, as pip reads it
+            found = find_pin(package, requirements.parent / include.group(1), seen)
+        else:
+            match = re.fullmatch(rf"{re.escape(package)}\s*==\s*([\w.]+)", line, re.I)
+            found = match.group(1) if match else None
+        if found:
+            return found
+    return None
 
 
 def pip(*args: str) -> None:

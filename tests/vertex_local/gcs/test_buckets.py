@@ -125,3 +125,44 @@ def test_an_unversioned_overwrite_leaves_no_old_generation(bucket: storage.Bucke
     bucket.blob("model.pb").upload_from_string(b"v2")
     assert bucket.get_blob("model.pb", generation=first.generation) is None
     assert [b.name for b in bucket.list_blobs(versions=True)] == ["model.pb"]
+
+
+def test_predefined_acls_that_change_nothing_are_accepted_on_create_and_the_rest_refused(client) -> None:
+    """gcsfs creates buckets with projectPrivate / bucketOwnerFullControl (issue 22); those leave a bucket as a plain
+    create does for vertex-local's one principal. Granting anyone else anything is refused, and nothing is made."""
+    made = client.create_bucket(new_name("acl"), predefined_acl="projectPrivate",
+                                predefined_default_object_acl="bucketOwnerFullControl")  # fmt: skip
+    assert client.get_bucket(made.name).name == made.name
+    for acl, default_acl in [
+        ("publicRead", None),
+        ("private", None),
+        (None, "publicRead"),
+        (None, "authenticatedRead"),
+    ]:
+        name = new_name("acl")
+        with pytest.raises(exceptions.BadRequest, match="is not implemented by vertex-local"):
+            client.create_bucket(name, predefined_acl=acl, predefined_default_object_acl=default_acl)
+        assert client.lookup_bucket(name) is None
+
+
+@pytest.mark.parametrize("location", ["NAM4", "eur4", "ASIA1"])
+def test_predefined_dual_regions_are_locations_of_their_own_type(client, location: str) -> None:
+    made = client.create_bucket(new_name("dual"), location=location)
+    assert (made.location, made.location_type) == (location.upper(), "dual-region")
+    assert client.get_bucket(made.name).location_type == "dual-region"
+
+
+def test_made_up_digit_locations_are_still_refused(client) -> None:
+    name = new_name("dual")
+    with pytest.raises(exceptions.BadRequest, match="not a Cloud Storage location"):
+        client.create_bucket(name, location="NAM9")
+    assert client.lookup_bucket(name) is None
+
+
+def test_the_project_service_agent_is_named_as_google_names_it(client) -> None:
+    email = client.get_service_account_email()
+    number = client.create_bucket(new_name("agent")).project_number
+    assert email == f"service-{number}@gs-project-accounts.iam.gserviceaccount.com"
+    assert client.get_service_account_email(project="123456789012") == (
+        "service-123456789012@gs-project-accounts.iam.gserviceaccount.com"
+    )

@@ -91,3 +91,13 @@ def test_a_model_stored_before_display_names_moved_to_the_model_still_reads_whol
                              "versions": [version]})  # fmt: skip
     doc = ModelRegistry(store).model("p", "7")
     assert (doc["displayName"], doc["description"], doc["labels"]) == ("mnist", "old", {})
+
+
+def test_base_model_name_filters_take_equals_only_as_the_reference_says(vertex_local) -> None:
+    """models.list: "base_model_name only supports =" (v1 REST reference); != is refused, never ignored."""
+    listed = requests.get(vertex_local.api("models"), params={"filter": 'base_model_name="gemini"'}, timeout=10)
+    assert listed.status_code == 200 and listed.json().get("models", []) == []
+    for text in ('base_model_name!="gemini"', 'display_name="m" AND base_model_name!="gemini"'):
+        refused = requests.get(vertex_local.api("models"), params={"filter": text}, timeout=10)
+        assert refused.status_code == 400 and "base_model_name supports only =" in refused.json()["error"]["message"]
+    assert requests.get(vertex_local.api("models"), params={"filter": 'display_name!="m"'}, timeout=10).ok
