@@ -16,6 +16,7 @@ RUN pip install --no-cache-dir -r trainer/requirements.txt \
 
 COPY pipeline.toml pipeline_config.py native_logs.py ./
 COPY trainer/ trainer/
+COPY tasks/ tasks/
 
 USER 10001
 ENTRYPOINT ["python", "-m", "trainer.task"]

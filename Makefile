@@ -30,8 +30,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt trainer/requirements.t
 
 venv: $(VENV)/.installed ## create .venv and install the pinned requirements
 
-demo: venv ## the whole pipeline against vertex-local: train, gate, register, deploy, smoke-test (KEEP=1 leaves the server up)
-	$(PY) -m scripts.demo $(if $(KEEP),--keep)
+demo: venv ## the whole pipeline against vertex-local: train, gate, register, deploy, smoke-test (KEEP=1 leaves the server up, TASK=wine picks a task)
+	$(if $(TASK),PIPELINE_TASK_NAME=$(TASK)) $(PY) -m scripts.demo $(if $(KEEP),--keep)
 
 browser: ## Debian's Chromium, which the console's browser tests drive (CHROMIUM=path to use another)
 	@test -x $(CHROMIUM) || $(SUDO) apt-get install -y -q chromium || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)

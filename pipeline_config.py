@@ -76,6 +76,11 @@ def range_problem(key: str, value: float) -> str | None:
 
 
 @dataclasses.dataclass(frozen=True)
+class TaskChoice:
+    name: str  # a key of tasks.REGISTRY
+
+
+@dataclasses.dataclass(frozen=True)
 class Training:
     dataset: str
     model: str
@@ -165,6 +170,7 @@ class Serving:
 @dataclasses.dataclass(frozen=True)
 class Config:
     profile: str
+    task: TaskChoice
     training: Training
     vertex: Vertex
     gate: Gate
@@ -178,6 +184,7 @@ class Config:
 
 
 SECTIONS: dict[str, type] = {
+    "task": TaskChoice,
     "training": Training,
     "vertex": Vertex,
     "gate": Gate,
@@ -213,7 +220,33 @@ def load_config(
     for section, values in overlays[profile].items():
         merged[section].update(values)
     _overlay_environ(merged, environ)
-    return Config(profile=profile, **{name: _build(cls, name, merged[name]) for name, cls in SECTIONS.items()})
+    config = Config(profile=profile, **{name: _build(cls, name, merged[name]) for name, cls in SECTIONS.items()})
+    _check_task_name(config.task.name)
+    return config
+
+
+def _check_task_name(name: str) -> None:
+    from tasks import REGISTRY  # the names only: a task's module is imported when a step asks for it
+
+    if name not in REGISTRY:
+        raise ConfigError(f"task.name = {name!r}: unknown task (tasks: {', '.join(sorted(REGISTRY))})")
+
+
+def chosen_training_keys(environ: Mapping[str, str]) -> set[str]:
+    """The [training] keys a PIPELINE_TRAINING_* variable sets: they win over a task model's own defaults."""
+    return {
+        field.name for field in dataclasses.fields(Training) if f"PIPELINE_TRAINING_{field.name}".upper() in environ
+    }
+
+
+def load_task_of(config: Config) -> Any:
+    """The tasks.Task that config.task names; an incomplete task module: ConfigError naming the missing piece."""
+    from tasks import TaskError, load_task
+
+    try:
+        return load_task(config.task.name)
+    except TaskError as exc:
+        raise ConfigError(f"task.name = {config.task.name!r}: {exc}") from None
 
 
 def _profile_tables(profile: str, tables: Any) -> dict[str, dict[str, Any]]:

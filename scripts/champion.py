@@ -18,8 +18,11 @@ import numpy as np
 from google.cloud import storage
 
 from scripts import paired, registry, savedmodel
+from scripts.contract import StepError
 from scripts.holdout import TestSplit, load_split
 from scripts.run_metrics import parse_split, read_run_metrics
+from tasks import Task
+from tasks.mnist import TASK as MNIST
 
 REGRESSIONS_FILE = "gate_regressions"  # out/gate_regressions.json: the digits the report pictures
 MAX_PICTURED = 32  # digits in the picture of regressions
@@ -37,10 +40,15 @@ class Evidence:
     cost_ratio: dict[str, Any] | None = None
 
 
-def gather(evidence: Evidence, model_dir: str, display_name: str, alpha: float, client: storage.Client) -> None:
+def gather(
+    evidence: Evidence, model_dir: str, display_name: str, alpha: float, client: storage.Client, task: Task = MNIST
+) -> None:
     """Fill `evidence` in; StepError (with what is known so far left in `evidence`) on anything unreadable."""
     raw, recorded = read_run_metrics(model_dir, client)
     evidence.files["candidate_metrics"] = raw
+    trained_for = raw.get("task", MNIST.name)  # metrics.json before tasks existed: MNIST's
+    if trained_for != task.name:
+        raise StepError(f"the candidate was trained for task {trained_for!r}, but the pipeline's task is {task.name!r}")
     block = evidence.candidate = {**dataclasses.asdict(recorded), "recorded_accuracy": recorded.accuracy}
     spec = parse_split(raw, model_dir)
     version = registry.production_version(display_name)
@@ -55,13 +63,13 @@ def gather(evidence: Evidence, model_dir: str, display_name: str, alpha: float, 
             "model": version.resource_name,
             "same_test_split": production_raw.get("test_fingerprint") == spec.fingerprint,
         }
-    split = load_split(spec, client)
+    split = load_split(spec, client, task)
     evidence.test_split = split.describe()
     with tempfile.TemporaryDirectory(prefix="gate-models-") as scratch:
-        candidate = savedmodel.load("candidate", model_dir, Path(scratch), client)
+        candidate = savedmodel.load("candidate", model_dir, Path(scratch), client, task)
         champion = None
         if version is not None:
-            champion = savedmodel.load(f"production v{version.version_id}", uri, Path(scratch), client)
+            champion = savedmodel.load(f"production v{version.version_id}", uri, Path(scratch), client, task)
         measure(evidence, block, split, candidate, champion, alpha)
 
 
@@ -92,28 +100,26 @@ def measure(
     champion_classes = evaluate(evidence.production, champion, split)
     evidence.production["cost"] = savedmodel.cost(champion, latency[champion.name])
     evidence.cost_ratio = savedmodel.ratios(block["cost"], evidence.production["cost"])
-    evidence.comparison = paired.compare(split.labels, champion_classes, candidate_classes, alpha)
+    task = candidate.task
+    evidence.comparison = paired.compare(split.labels, champion_classes, candidate_classes, alpha, task.num_classes)
     evidence.comparison["regressions_file"] = f"{REGRESSIONS_FILE}.json"
-    evidence.files[REGRESSIONS_FILE] = regressions(split, champion_classes, candidate_classes)
+    evidence.files[REGRESSIONS_FILE] = regressions(split, champion_classes, candidate_classes, task)
 
 
-def regressions(split: TestSplit, production: np.ndarray, candidate: np.ndarray) -> dict[str, Any]:
-    """The first digits production got right and the candidate gets wrong, as 28x28 bytes, for the report's picture."""
+def regressions(split: TestSplit, production: np.ndarray, candidate: np.ndarray, task: Task = MNIST) -> dict[str, Any]:
+    """The first examples production got right and the candidate gets wrong, for the report; an image task's
+    with its pixels as bytes, row by row, and their shape."""
     picked = paired.regressed_indices(split.labels, production, candidate, MAX_PICTURED)
     pixels = np.clip(np.rint(split.images[picked] * 255), 0, 255).astype(np.uint8)
-    return {
-        "total": int(np.sum((production == split.labels) & (candidate != split.labels))),
-        "digits": [
-            {
-                "index": int(index),
-                "label": int(split.labels[index]),
-                "production": int(production[index]),
-                "candidate": int(candidate[index]),
-                "pixels": base64.b64encode(image.tobytes()).decode("ascii"),  # 784 bytes, row by row
-            }
-            for index, image in zip(picked, pixels, strict=True)
-        ],
-    }
+    rows = []
+    for index, image in zip(picked, pixels, strict=True):
+        row = {"index": int(index), "label": int(split.labels[index]), "production": int(production[index]),
+               "candidate": int(candidate[index])}  # fmt: skip
+        if task.is_image:
+            row["pixels"] = base64.b64encode(image.tobytes()).decode("ascii")
+        rows.append(row)
+    found = {"total": int(np.sum((production == split.labels) & (candidate != split.labels))), "digits": rows}
+    return {**found, "shape": list(task.input_shape)} if task.is_image else found
 
 
 def latency_ratio(cost_ratio: dict[str, Any] | None) -> float | None:

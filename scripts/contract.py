@@ -20,7 +20,7 @@ from typing import Any
 import requests
 from google.api_core import exceptions as google_exceptions
 
-from pipeline_config import Config, ConfigError, load_config
+from pipeline_config import Config, ConfigError, load_config, load_task_of
 
 CREDENTIAL_KINDS = ("default", "anonymous", "token")  # ADC (Workload Identity in CI); vertex-local: see cloud.py
 Environ = MutableMapping[str, str]
@@ -134,6 +134,7 @@ def publish(github_output: str | None, step_summary: str | None, outputs: dict[s
 def load_step_config(profile: str | None, environ: Mapping[str, str]) -> Config:
     """The resolved config for a step; checks the values the steps interpret themselves."""
     cfg = load_config(profile, environ)
+    load_task_of(cfg)  # an incomplete task module stops every step here, naming the missing piece
     if cfg.vertex.credentials not in CREDENTIAL_KINDS:
         raise ConfigError(f"vertex.credentials = {cfg.vertex.credentials!r}: expected one of {CREDENTIAL_KINDS}")
     if not cfg.vertex.staging_bucket.startswith("gs://"):

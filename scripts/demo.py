@@ -28,7 +28,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from native_logs import import_tensorflow
-from pipeline_config import Config, ConfigError
+from pipeline_config import Config, ConfigError, load_task_of
 from scripts import cloud, deploy, gate, probe, register, submit_training
 from scripts.contract import (
     Environ,
@@ -155,10 +155,11 @@ def closing(cfg: Config, deployed: dict[str, Any], out_dir: str, server_stays: b
     """The walkthrough's last lines: test digit 0 through endpoint.predict, then a curl to do it by hand."""
     from google.cloud import aiplatform
 
-    x, y = probe.load_digits(cfg.training.dataset, cfg.training.seed, 1)
-    response = aiplatform.Endpoint(deployed["endpoint"]).predict(instances=[x[0].tolist()])
-    body = Path(out_dir) / "digit.json"
-    body.write_text(json.dumps({"instances": [x[0].tolist()]}), encoding="utf-8")
+    task = load_task_of(cfg)
+    x, y = probe.load_digits(cfg.training.dataset, cfg.training.seed, 1, task)
+    response = aiplatform.Endpoint(deployed["endpoint"]).predict(instances=task.instances(x[:1]))
+    body = Path(out_dir) / f"{task.item}.json"  # MNIST: digit.json
+    body.write_text(json.dumps({"instances": task.instances(x[:1])}), encoding="utf-8")
     print(f"\nreal : {y[0]}")
     print(f"predicted : {np.argmax(response.predictions, axis=1)[0]}")
     print(f"\nendpoint: {deployed['predict_url']}")

@@ -16,7 +16,7 @@ from typing import Any
 from google.api_core import exceptions as google_exceptions
 from google.cloud import aiplatform
 
-from pipeline_config import Config, ConfigError
+from pipeline_config import Config, ConfigError, load_task_of
 from scripts import cloud, probe, registry, rollout
 from scripts.contract import (
     Environ,
@@ -59,7 +59,8 @@ def trial(cfg: Config, endpoint: aiplatform.Endpoint, version: aiplatform.Model,
         share = plan.trial_split[plan.reuse_id or rollout.NEW]
         print(f"{STEP}: deployed model {deployed_id} takes {share} % of the traffic; smoke-testing it", flush=True)
         t = cfg.training
-        result, problems = probe.smoke_test(endpoint, deployed_id, cfg.smoke, t.dataset, t.seed, cfg.smoke.count)
+        task = load_task_of(cfg)
+        result, problems = probe.smoke_test(endpoint, deployed_id, cfg.smoke, t.dataset, t.seed, cfg.smoke.count, task)
         smoke = probe.summary(result)
         print(f"{STEP}: smoke test: {smoke}", flush=True)
         if problems:

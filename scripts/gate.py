@@ -18,7 +18,7 @@ from typing import Any
 import requests
 from google.api_core.exceptions import GoogleAPIError
 
-from pipeline_config import Config, ConfigError, Gate, range_problem
+from pipeline_config import Config, ConfigError, Gate, load_task_of, range_problem
 from scripts import champion, cloud
 from scripts.contract import (
     Environ,
@@ -165,7 +165,8 @@ def run(args: argparse.Namespace, environ: Environ) -> StepResult:
     cloud.connect(cfg, environ)
     evidence = champion.Evidence()
     try:
-        champion.gather(evidence, model_dir, cfg.vertex.model_display_name, gate.alpha, cloud.storage_client(cfg))
+        client, task = cloud.storage_client(cfg), load_task_of(cfg)
+        champion.gather(evidence, model_dir, cfg.vertex.model_display_name, gate.alpha, client, task)
     except (StepError, GoogleAPIError, requests.exceptions.ConnectionError) as exc:
         # Whatever stopped the comparison (a bad file, the registry refusing, no service), the gate says no
         # and gate.json says why.

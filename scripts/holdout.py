@@ -1,8 +1,8 @@
 """The candidate's test split, rebuilt from its metrics.json and checked against the fingerprint it records.
 
-The gate evaluates production and the candidate on exactly these digits: trainer.data with the candidate's
-dataset and seed (an .npz on gs:// is fetched through scripts.cloud, as every other object), and the sha256 of
-the preprocessed arrays must equal metrics.json's test_fingerprint, else the gate fails closed.
+The gate evaluates production and the candidate on exactly these examples: the task's load_data (tasks/) with
+the candidate's dataset and seed (an .npz on gs:// is fetched through scripts.cloud, as every other object), and
+the sha256 of the preprocessed arrays must equal metrics.json's test_fingerprint, else the gate fails closed.
 """
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ from google.cloud import storage
 from scripts import cloud
 from scripts.contract import StepError
 from scripts.run_metrics import SplitSpec
-from trainer.data import DATASETS, DataError, fingerprint, load_dataset
+from tasks import Task, TaskError
+from tasks.mnist import TASK as MNIST
+from trainer.data import DataError, fingerprint
 
 
 @dataclasses.dataclass(frozen=True)
 class TestSplit:
-    images: np.ndarray  # float32 [n, 28, 28] in [0, 1], as the trainer evaluated
+    images: np.ndarray  # float32 [n, *task.input_shape], as the trainer evaluated
     labels: np.ndarray  # int64 [n]
     spec: SplitSpec
 
@@ -34,19 +36,19 @@ class TestSplit:
         return {"dataset": spec.dataset, "seed": spec.seed, "digits": len(self.labels), "fingerprint": spec.fingerprint}
 
 
-def load_split(spec: SplitSpec, client: storage.Client) -> TestSplit:
+def load_split(spec: SplitSpec, client: storage.Client, task: Task = MNIST) -> TestSplit:
     """The test split metrics.json describes; a different fingerprint or an unreadable dataset: StepError."""
     try:
-        if spec.dataset in DATASETS:
-            _, (images, labels) = load_dataset(spec.dataset, spec.seed)
+        if spec.dataset in task.datasets:
+            _, (images, labels) = task.load_data(spec.dataset, spec.seed, None)
         elif spec.dataset.startswith("gs://"):
             with tempfile.TemporaryDirectory(prefix="gate-data-") as scratch:
                 local = Path(scratch) / "data.npz"
                 local.write_bytes(cloud.read_bytes(spec.dataset, client))
-                _, (images, labels) = load_dataset(spec.dataset, spec.seed, str(local))
+                _, (images, labels) = task.load_data(spec.dataset, spec.seed, str(local))
         else:
-            _, (images, labels) = load_dataset(spec.dataset, spec.seed, spec.dataset)
-    except DataError as exc:
+            _, (images, labels) = task.load_data(spec.dataset, spec.seed, spec.dataset)
+    except (DataError, TaskError) as exc:
         raise StepError(f"cannot rebuild the candidate's test split: {exc}") from None
     found = fingerprint(images, labels)
     if found != spec.fingerprint:

@@ -4,7 +4,7 @@ Pure functions of the labels and the two prediction vectors (used by the gate, t
 McNemar's exact test looks only at the discordant digits: b = production right and candidate wrong,
 c = candidate right and production wrong. Under "both models are equally good" each discordant digit is a fair
 coin, so the two-sided p-value is the binomial test of b successes in b + c trials at 0.5
-(https://docs.scipy.org/doc/scipy/reference/generated/scipy.stats.binomtest.html). Per class, the ten p-values
+(https://docs.scipy.org/doc/scipy/reference/generated/scipy.stats.binomtest.html). Per class, the p-values
 are adjusted with Benjamini-Hochberg (scipy.stats.false_discovery_control) before a drop is flagged.
 """
 
@@ -16,10 +16,12 @@ from typing import Any
 import numpy as np
 from scipy.stats import binomtest, false_discovery_control
 
-CORRECTION = "Benjamini-Hochberg"  # controls the expected share of false flags among the ten classes
+from tasks.mnist import TASK as MNIST
+
+CORRECTION = "Benjamini-Hochberg"  # controls the expected share of false flags among the task's classes
 TEST = "McNemar exact (two-sided binomial test on the discordant digits)"
 TOP_PAIRS = 5  # confused pairs shown in the report
-CLASSES = 10
+CLASSES = MNIST.num_classes  # the default task's; the gate passes its task's count
 
 
 def mcnemar_p(production_only: int, candidate_only: int) -> float:
@@ -40,10 +42,12 @@ def discordance(labels: np.ndarray, production: np.ndarray, candidate: np.ndarra
     }
 
 
-def per_class(labels: np.ndarray, production: np.ndarray, candidate: np.ndarray, alpha: float) -> list[dict]:
+def per_class(
+    labels: np.ndarray, production: np.ndarray, candidate: np.ndarray, alpha: float, classes: int = CLASSES
+) -> list[dict]:
     """One row per class: both accuracies, the discordant counts, raw and adjusted p, and whether it dropped."""
     rows = []
-    for digit in range(CLASSES):
+    for digit in range(classes):
         members = labels == digit
         table = discordance(labels[members], production[members], candidate[members])
         n = max(table["digits"], 1)
@@ -75,10 +79,12 @@ def confused_pairs(labels: np.ndarray, production: np.ndarray, candidate: np.nda
     return [{"true": true, "predicted": predicted, "count": n} for (true, predicted), n in ranked[:TOP_PAIRS]]
 
 
-def compare(labels: np.ndarray, production: np.ndarray, candidate: np.ndarray, alpha: float) -> dict[str, Any]:
-    """Everything gate.json says about the two models on the same digits."""
+def compare(
+    labels: np.ndarray, production: np.ndarray, candidate: np.ndarray, alpha: float, num_classes: int = CLASSES
+) -> dict[str, Any]:
+    """Everything gate.json says about the two models on the same examples."""
     table = discordance(labels, production, candidate)
-    classes = per_class(labels, production, candidate, alpha)
+    classes = per_class(labels, production, candidate, alpha, num_classes)
     return {
         **table,
         "p_value": mcnemar_p(table["production_only_right"], table["candidate_only_right"]),

@@ -1,8 +1,9 @@
 """The smoke-test library: real test digits through endpoint.predict, and the checks on the answers.
 
-Checks one row of 10 probabilities per digit, each row summing to 1 (within 1e-3), accuracy >= [smoke]
-min_accuracy and the p95 latency of a predict call <= [smoke] p95_latency_ms. Used by the deploy step on its
-canary and by the smoke_test step; walkthrough_lines() ends like the walkthrough (`real : 7` / `predicted : 7`).
+Checks one row of probabilities per example (one per class of the task: tasks/), each row summing to 1
+(within 1e-3), accuracy >= [smoke] min_accuracy and the p95 latency of a predict call <= [smoke] p95_latency_ms.
+Used by the deploy step on its canary and by the smoke_test step; walkthrough_lines() ends like the walkthrough
+(`real : 7` / `predicted : 7`).
 
 Targeting one deployed model: endpoint.predict cannot choose one, so requests follow the endpoint's traffic
 split and only answers carrying that deployedModelId count; a batch is re-sent until the target has answered it.
@@ -21,11 +22,12 @@ from google.cloud import aiplatform
 
 from pipeline_config import Smoke
 from scripts.contract import StepError
-from trainer.data import load_dataset
+from tasks import Task, TaskError
+from tasks.mnist import TASK as MNIST
 
-DIGITS_PER_REQUEST = 10  # 10 digits are ~150 kB of JSON, far below Vertex's 1.5 MB request limit
+DIGITS_PER_REQUEST = 10  # 10 MNIST digits are ~150 kB of JSON, far below Vertex's 1.5 MB request limit
 ROW_SUM_TOLERANCE = 1e-3
-CLASSES = 10  # one probability per digit
+CLASSES = MNIST.num_classes  # the default task's: one probability per digit
 MISS_ODDS = 1e-8  # how unlikely it may be that a canary never answers a batch
 LATENCY_QUANTILE = 0.95
 
@@ -40,31 +42,35 @@ class SmokeResult:
     first_label: int | None = None
     first_predicted: int | None = None
     seconds: float = 0.0  # the whole smoke test, digits loaded and sent
+    classes: int = CLASSES  # probabilities per row: the task's class count
 
 
-def load_digits(dataset: str, seed: int, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """The first `count` digits of the test split the trainer evaluates on."""
-    _, (x_test, y_test) = load_dataset(dataset, seed)
+def load_digits(dataset: str, seed: int, count: int, task: Task = MNIST) -> tuple[np.ndarray, np.ndarray]:
+    """The first `count` examples of the test split the trainer evaluates on (dataset: pipeline.toml's value)."""
+    try:
+        _, (x_test, y_test) = task.load_data(task.resolve_dataset(dataset), seed, None)
+    except TaskError as exc:
+        raise StepError(str(exc)) from None
     return x_test[:count], y_test[:count]
 
 
-def check_rows(predictions: Any, expected_rows: int) -> tuple[list[int], list[str]]:
+def check_rows(predictions: Any, expected_rows: int, classes: int = CLASSES) -> tuple[list[int], list[str]]:
     """Predicted classes (-1 for a bad row) and the schema problems found in one answer."""
     if not isinstance(predictions, list | tuple) or len(predictions) != expected_rows:
         size = len(predictions) if isinstance(predictions, list | tuple) else type(predictions).__name__
         return [-1] * expected_rows, [f"expected {expected_rows} prediction rows, got {size}"]
-    classes, problems = [], []
+    predicted, problems = [], []
     for row in predictions:
         values = list(row) if isinstance(row, list | tuple) else []
-        if len(values) != CLASSES or not all(isinstance(v, int | float) and math.isfinite(v) for v in values):
-            classes.append(-1)
-            problems.append(f"a prediction row is not {CLASSES} finite numbers: {str(row)[:80]}")
+        if len(values) != classes or not all(isinstance(v, int | float) and math.isfinite(v) for v in values):
+            predicted.append(-1)
+            problems.append(f"a prediction row is not {classes} finite numbers: {str(row)[:80]}")
         elif abs(sum(values) - 1.0) > ROW_SUM_TOLERANCE or min(values) < 0:
-            classes.append(-1)
+            predicted.append(-1)
             problems.append(f"a probability row sums to {sum(values):.6f} with minimum {min(values):g}")
         else:
-            classes.append(int(np.argmax(values)))
-    return classes, problems
+            predicted.append(int(np.argmax(values)))
+    return predicted, problems
 
 
 def p95(values: Sequence[float]) -> float:
@@ -94,12 +100,13 @@ def attempts_per_batch(share_percent: int) -> int:
 
 
 def send_digits(
-    endpoint: aiplatform.Endpoint, x: np.ndarray, y: np.ndarray, target_id: str | None, attempts: int
-) -> SmokeResult:
-    """Predict every digit once by the target (any deployed model when target_id is None)."""
-    result = SmokeResult()
+    endpoint: aiplatform.Endpoint, x: np.ndarray, y: np.ndarray, target_id: str | None, attempts: int,
+    classes: int = CLASSES,
+) -> SmokeResult:  # fmt: skip
+    """Predict every example once by the target (any deployed model when target_id is None)."""
+    result = SmokeResult(classes=classes)
     for start in range(0, len(x), DIGITS_PER_REQUEST):
-        instances = x[start : start + DIGITS_PER_REQUEST].tolist()  # rows of 28 x 28 floats, as the walkthrough
+        instances = x[start : start + DIGITS_PER_REQUEST].tolist()  # MNIST: rows of 28 x 28 floats, as the walkthrough
         labels = y[start : start + DIGITS_PER_REQUEST]
         for _ in range(attempts):
             began = time.perf_counter()
@@ -116,7 +123,7 @@ def send_digits(
 
 def record(result: SmokeResult, predictions: Any, labels: np.ndarray) -> None:
     """Count one answered batch: its digits, the right answers and any schema problems."""
-    classes, problems = check_rows(predictions, len(labels))
+    classes, problems = check_rows(predictions, len(labels), result.classes)
     if result.first_label is None:
         result.first_label, result.first_predicted = int(labels[0]), classes[0]
     result.digits += len(labels)
@@ -125,15 +132,16 @@ def record(result: SmokeResult, predictions: Any, labels: np.ndarray) -> None:
 
 
 def smoke_test(
-    endpoint: aiplatform.Endpoint, target_id: str | None, smoke: Smoke, dataset: str, seed: int, count: int
-) -> tuple[SmokeResult, list[str]]:
+    endpoint: aiplatform.Endpoint, target_id: str | None, smoke: Smoke, dataset: str, seed: int, count: int,
+    task: Task = MNIST,
+) -> tuple[SmokeResult, list[str]]:  # fmt: skip
     """Smoke-test one deployed model (or the whole endpoint): the result and every problem found."""
     began = time.perf_counter()
-    x, y = load_digits(dataset, seed, count)
+    x, y = load_digits(dataset, seed, count, task)
     share = endpoint.traffic_split.get(target_id, 0) if target_id else 100
     if not share > 0:
         raise StepError(f"deployed model {target_id} gets no traffic on {endpoint.resource_name}")
-    result = send_digits(endpoint, x, y, target_id, attempts_per_batch(share))
+    result = send_digits(endpoint, x, y, target_id, attempts_per_batch(share), task.num_classes)
     result.seconds = time.perf_counter() - began
     return result, evaluate(result, smoke)
 

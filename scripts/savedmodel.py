@@ -1,7 +1,8 @@
 """Load a run's SavedModel (gs:// through scripts.cloud, or a local directory), predict, and measure its cost.
 
-The gate's view of a model is the artifact Vertex serves: `serving_default` taking float32 `image`
-[None, 28, 28] and returning `probabilities` [None, 10]. Cost: parameters (every variable in the SavedModel),
+The gate's view of a model is the artifact Vertex serves: `serving_default` taking the task's float32 input
+[None, *input_shape] and returning its output, one probability per class (tasks/: MNIST's `image` [None, 28, 28]
+-> `probabilities` [None, 10]). Cost: parameters (every variable in the SavedModel),
 bytes on disk (metrics.json aside), and the time of one `serving_default` call at batch 1 and at batch 64,
 the median of repeated calls after warm-up, with both models timed in alternating rounds so that they share
 whatever else the machine is doing.
@@ -20,9 +21,11 @@ from google.cloud import storage
 
 from scripts import cloud
 from scripts.contract import StepError
+from tasks import Task
+from tasks.mnist import TASK as MNIST
 
-SIGNATURE, INPUT, OUTPUT = "serving_default", "image", "probabilities"
-PREDICT_BATCH = 500  # digits per call while predicting the test split
+SIGNATURE = "serving_default"
+PREDICT_BATCH = 500  # examples per call while predicting the test split
 WARMUP_CALLS = 3  # the first calls trace and allocate; they are not timed
 TIMED_CALLS = {1: 40, 64: 15}  # batch size -> timed calls per model (about 0.3 s for the demo's CNN on 2 cores)
 NOT_MODEL_FILES = {"metrics.json"}
@@ -36,9 +39,10 @@ class LoadedModel:
     parameters: int
     size_bytes: int
     handle: Any  # the loaded SavedModel: keeps alive the variables `serve` reads
+    task: Task = MNIST  # the input and output names and shapes it is called with
 
 
-def load(name: str, uri: str, scratch: Path, client: storage.Client) -> LoadedModel:
+def load(name: str, uri: str, scratch: Path, client: storage.Client, task: Task = MNIST) -> LoadedModel:
     """The SavedModel at `uri` (copied from gs:// into `scratch` first); anything unloadable: StepError."""
     import tensorflow as tf  # deferred: importing TensorFlow takes seconds
 
@@ -54,7 +58,7 @@ def load(name: str, uri: str, scratch: Path, client: storage.Client) -> LoadedMo
         raise StepError(f"{name}'s SavedModel at {uri} cannot be loaded ({reason})") from None
     files = [path for path in local.rglob("*") if path.is_file() and path.name not in NOT_MODEL_FILES]
     parameters = sum(int(np.prod(variable.shape)) for variable in getattr(loaded, "variables", []))
-    return LoadedModel(name, uri, serve, parameters, sum(path.stat().st_size for path in files), loaded)
+    return LoadedModel(name, uri, serve, parameters, sum(path.stat().st_size for path in files), loaded, task)
 
 
 def first_line(exc: BaseException) -> str:
@@ -65,19 +69,23 @@ def first_line(exc: BaseException) -> str:
 def call(model: LoadedModel, images: np.ndarray) -> np.ndarray:
     import tensorflow as tf
 
+    task = model.task
     try:
-        return model.serve(**{INPUT: tf.constant(images)})[OUTPUT].numpy()
+        return model.serve(**{task.input_name: tf.constant(images)})[task.output_name].numpy()
     except (TypeError, KeyError, ValueError, tf.errors.OpError) as exc:
-        expected = f"{INPUT} [n, 28, 28] -> {OUTPUT}"
+        expected = f"{task.input_name} {task.shape_text()} -> {task.output_name}"
         raise StepError(f"{model.name}'s {SIGNATURE} does not take {expected}: {first_line(exc)}") from None
 
 
 def predict(model: LoadedModel, images: np.ndarray) -> np.ndarray:
-    """Probabilities for every digit; a wrong shape or a non-finite value: StepError."""
+    """Probabilities for every example; a wrong shape or a non-finite value: StepError."""
+    classes = model.task.num_classes
     rows = [call(model, images[start : start + PREDICT_BATCH]) for start in range(0, len(images), PREDICT_BATCH)]
-    probabilities = np.concatenate(rows) if rows else np.zeros((0, 10), np.float32)
-    if probabilities.shape != (len(images), 10) or not np.all(np.isfinite(probabilities)):
-        raise StepError(f"{model.name} returned {probabilities.shape} probabilities, not finite [{len(images)}, 10]")
+    probabilities = np.concatenate(rows) if rows else np.zeros((0, classes), np.float32)
+    if probabilities.shape != (len(images), classes) or not np.all(np.isfinite(probabilities)):
+        raise StepError(
+            f"{model.name} returned {probabilities.shape} probabilities, not finite [{len(images)}, {classes}]"
+        )
     return probabilities
 
 

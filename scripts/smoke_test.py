@@ -1,6 +1,7 @@
 """Send real test digits through the endpoint and check the answers: python -m scripts.smoke_test [--count N]
 
-The checks and the digits are scripts.probe's: one row of 10 probabilities per digit summing to 1, accuracy
+The checks and the examples are scripts.probe's: one row of probabilities per example (one per class of the
+task) summing to 1, accuracy
 >= [smoke] min_accuracy, p95 latency <= [smoke] p95_latency_ms. Ends like the walkthrough:
 `real : 7` / `predicted : 7` for test digit 0. With --deployed-model-id only that deployed model's
 answers count (deploy uses this on a canary holding a few percent of the traffic).
@@ -13,7 +14,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from pipeline_config import ConfigError
+from pipeline_config import ConfigError, load_task_of
 from scripts import cloud, probe, registry
 from scripts.contract import (
     Environ,
@@ -49,7 +50,9 @@ def run(args: argparse.Namespace, environ: Environ) -> StepResult:
     if endpoint is None:
         raise StepError(f"no endpoint named {cfg.vertex.endpoint_display_name!r}")
     t = cfg.training
-    result, problems = probe.smoke_test(endpoint, args.deployed_model_id, cfg.smoke, t.dataset, t.seed, count)
+    result, problems = probe.smoke_test(
+        endpoint, args.deployed_model_id, cfg.smoke, t.dataset, t.seed, count, load_task_of(cfg)
+    )
     report = {"endpoint": endpoint.resource_name, "deployed_model_id": args.deployed_model_id, **probe.summary(result)}
     report.update(passed=not problems, problems=problems)
     print(

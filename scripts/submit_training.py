@@ -10,15 +10,16 @@ import argparse
 import dataclasses
 import datetime
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from google.cloud import aiplatform
 
-from pipeline_config import Config, ConfigError, Training
+from pipeline_config import Config, ConfigError, Training, chosen_training_keys, load_task_of
 from scripts import cloud
 from scripts.contract import Environ, StepResult, add_common_flags, load_step_config, print_settings, run_main
 from scripts.git_labels import job_labels, resolve_git_sha, resolve_run_id, short_sha
+from tasks import TaskError
 
 STEP = "submit_training"
 ENTRYPOINT = ["python", "-m", "trainer.task"]  # explicit, so the job does not depend on the image's ENTRYPOINT
@@ -36,13 +37,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def trainer_args(cfg: Config, git_sha: str) -> list[str]:
-    """Every [training] value passed explicitly, so the job spec alone says how the model was trained.
+def training_values(cfg: Config, environ: Mapping[str, str]) -> dict[str, Any]:
+    """[training] resolved for the task: its dataset and model names, its model's own defaults where no
+    PIPELINE_TRAINING_* variable chose the value (as trainer.task resolves them)."""
+    task = load_task_of(cfg)
+    values = {field.name: getattr(cfg.training, field.name) for field in dataclasses.fields(Training)}
+    try:
+        values.update(dataset=task.resolve_dataset(values["dataset"]), model=task.resolve_model(values["model"]))
+    except TaskError as exc:
+        raise ConfigError(str(exc)) from None
+    return task.hyperparameters(values["model"], values, chosen_training_keys(environ))
+
+
+def trainer_args(cfg: Config, git_sha: str, environ: Mapping[str, str] | None = None) -> list[str]:
+    """The task and every [training] value (training_values) passed explicitly, so the job spec alone says how the
+    model was trained.
 
     One flag per field of Training (`batch_size` is --batch-size, as trainer.task spells it).
     """
-    values = {field.name: getattr(cfg.training, field.name) for field in dataclasses.fields(Training)}
-    return [f"--{name.replace('_', '-')}={value}" for name, value in {**values, "git_sha": git_sha}.items()]
+    flags = {"task": cfg.task.name, **training_values(cfg, environ or {}), "git_sha": git_sha}
+    return [f"--{name.replace('_', '-')}={value}" for name, value in flags.items()]
 
 
 def worker_pool_specs(cfg: Config, image_uri: str, args: list[str]) -> list[dict[str, Any]]:
@@ -95,12 +109,12 @@ def run(args: argparse.Namespace, environ: Environ) -> StepResult:
     now = datetime.datetime.now(datetime.UTC)
     base = base_output_dir(cfg.vertex.staging_bucket, git_sha, now)
     image_uri = f"{cfg.vertex.image_repository}:{args.image_tag or git_sha}"
-    print_settings(STEP, cfg, {"image": image_uri, **_training_summary(cfg)})
+    print_settings(STEP, cfg, {"image": image_uri, **_training_summary(cfg, environ)})
     cloud.connect(cfg, environ)
 
     job = aiplatform.CustomJob(
         display_name=f"train-{short_sha(git_sha)}-{now:%Y%m%d-%H%M%S}",
-        worker_pool_specs=worker_pool_specs(cfg, image_uri, trainer_args(cfg, git_sha)),
+        worker_pool_specs=worker_pool_specs(cfg, image_uri, trainer_args(cfg, git_sha, environ)),
         base_output_dir=base,
         labels=job_labels(git_sha, args.pr, resolve_run_id(args.run_id, environ)),
         staging_bucket=cfg.vertex.staging_bucket,
@@ -127,15 +141,15 @@ def run(args: argparse.Namespace, environ: Environ) -> StepResult:
     )
 
 
-def _training_summary(cfg: Config) -> dict[str, Any]:
-    t, v = cfg.training, cfg.vertex
+def _training_summary(cfg: Config, environ: Mapping[str, str]) -> dict[str, Any]:
+    t, v = training_values(cfg, environ), cfg.vertex
     return {
-        "dataset": t.dataset,
-        "model": t.model,
-        "epochs": t.epochs,
-        "batch_size": t.batch_size,
-        "learning_rate": t.learning_rate,
-        "seed": t.seed,
+        "dataset": t["dataset"],
+        "model": t["model"],
+        "epochs": t["epochs"],
+        "batch_size": t["batch_size"],
+        "learning_rate": t["learning_rate"],
+        "seed": t["seed"],
         "machine": v.training_machine_type,
         "replicas": v.training_replica_count,
         "accelerator": v.accelerator_type or "none",

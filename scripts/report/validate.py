@@ -8,8 +8,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from pathlib import Path
 from typing import Any
+
+from tasks import Task, TaskError, load_task
+from tasks.mnist import TASK as MNIST
 
 NUMBER = (int, float)
 METRIC_KEYS: dict[str, type | tuple[type, ...]] = {
@@ -56,6 +60,14 @@ def _require(data: dict[str, Any], key: str, kind: type | tuple[type, ...], sour
     return value
 
 
+def task_of(metrics: dict[str, Any], source: str) -> Task:
+    """The task a metrics.json was trained for (MNIST for runs from before tasks existed)."""
+    try:
+        return load_task(str(metrics.get("task", MNIST.name)))
+    except TaskError as exc:
+        raise ReportError(f"{source}: {exc}") from None
+
+
 def validate_metrics(data: Any, source: str) -> dict[str, Any]:
     """Check a metrics.json (schema_version 1) has every field the report prints."""
     if not isinstance(data, dict):
@@ -64,12 +76,13 @@ def validate_metrics(data: Any, source: str) -> dict[str, Any]:
         raise ReportError(f"{source}: schema_version = {data.get('schema_version')!r}, expected 1")
     for key, kind in METRIC_KEYS.items():
         _require(data, key, kind, source)
+    classes = task_of(data, source).num_classes
     per_class = data["per_class_accuracy"]
-    if len(per_class) != 10 or not all(isinstance(v, NUMBER) for v in per_class):
-        raise ReportError(f"{source}: per_class_accuracy must be 10 numbers")
+    if len(per_class) != classes or not all(isinstance(v, NUMBER) for v in per_class):
+        raise ReportError(f"{source}: per_class_accuracy must be {classes} numbers")
     matrix = data["confusion_matrix"]
-    if len(matrix) != 10 or not all(isinstance(row, list) and len(row) == 10 for row in matrix):
-        raise ReportError(f"{source}: confusion_matrix must be 10 rows of 10 counts")
+    if len(matrix) != classes or not all(isinstance(row, list) and len(row) == classes for row in matrix):
+        raise ReportError(f"{source}: confusion_matrix must be {classes} rows of {classes} counts")
     if not data["history"]:
         raise ReportError(f"{source}: history is empty")
     for epoch in data["history"]:
@@ -82,7 +95,7 @@ def validate_metrics(data: Any, source: str) -> dict[str, Any]:
     return data
 
 
-def validate_verdict(data: Any, source: str) -> dict[str, Any]:
+def validate_verdict(data: Any, source: str, classes: int = MNIST.num_classes) -> dict[str, Any]:
     """Check a gate.json has the verdict, its reason and the thresholds."""
     if not isinstance(data, dict):
         raise ReportError(f"{source}: expected a JSON object")
@@ -95,7 +108,7 @@ def validate_verdict(data: Any, source: str) -> dict[str, Any]:
         for key in ("accuracy", "loss"):
             _require(production, key, NUMBER, f"{source}: production")
     if data.get("comparison") is not None:
-        validate_comparison(data, source)
+        validate_comparison(data, source, classes)
     return data
 
 
@@ -124,14 +137,14 @@ CLASS_KEYS = {
 COST_KEYS = ("parameters", "saved_model_bytes", "ms_per_image_batch_1", "ms_per_image_batch_64")
 
 
-def validate_comparison(data: dict[str, Any], source: str) -> None:
+def validate_comparison(data: dict[str, Any], source: str, classes: int = MNIST.num_classes) -> None:
     """gate.json's champion/challenger blocks, when the gate compared two models on the same digits."""
     comparison = data["comparison"]
     if not isinstance(comparison, dict):
         raise ReportError(f"{source}: comparison = {comparison!r:.80}, expected an object")
     for key, kind in COMPARISON_KEYS.items():
         _require(comparison, key, kind, f"{source}: comparison")
-    if len(comparison["per_class"]) != 10:
+    if len(comparison["per_class"]) != classes:
         raise ReportError(f"{source}: comparison.per_class must have one row per class")
     for row in comparison["per_class"]:
         if not isinstance(row, dict):
@@ -154,19 +167,27 @@ def validate_comparison(data: dict[str, Any], source: str) -> None:
 
 
 def validate_regressions(data: Any, source: str) -> dict[str, Any]:
-    """gate_regressions.json: digits as 784 base64 bytes, each with its label and both models' answers."""
+    """gate_regressions.json: examples with their label and both models' answers; an image task's with its pixels
+    as base64 bytes of `shape` (MNIST's when absent)."""
     if not isinstance(data, dict) or not isinstance(data.get("digits"), list):
         raise ReportError(f"{source}: expected an object with a list of digits")
     _require(data, "total", int, source)
+    shape = data.get("shape", list(MNIST.input_shape))
+    if not isinstance(shape, list) or len(shape) != 2 or not all(type(side) is int and side > 0 for side in shape):
+        raise ReportError(f"{source}: shape = {shape!r:.80} is not [rows, columns]")
     for digit in data["digits"]:
         if not isinstance(digit, dict):
             raise ReportError(f"{source}: digits holds {digit!r:.80}, expected an object")
         for key in ("label", "production", "candidate"):
             _require(digit, key, int, f"{source}: digit")
+        if "pixels" not in digit and "shape" in data:
+            raise ReportError(f"{source}: a digit has no pixels")
+        if "pixels" not in digit:
+            continue
         try:
             size = len(base64.b64decode(_require(digit, "pixels", str, f"{source}: digit"), validate=True))
         except (binascii.Error, ValueError):
             size = -1
-        if size != 28 * 28:
-            raise ReportError(f"{source}: a digit's pixels are not 784 base64-encoded bytes")
+        if size != math.prod(shape):
+            raise ReportError(f"{source}: a digit's pixels are not {math.prod(shape)} base64-encoded bytes")
     return data

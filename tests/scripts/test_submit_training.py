@@ -65,7 +65,7 @@ def test_trainer_args_carry_every_training_value_and_the_sha() -> None:
     from trainer.task import build_parser  # the job's entrypoint; importing it loads TensorFlow
 
     cfg = load_config("local", {})
-    unusual = {"dataset": "fashion-mnist", "model": "baseline", "epochs": 7, "batch_size": 96}
+    unusual = {"dataset": "fashion-mnist", "model": "cnn", "epochs": 7, "batch_size": 96}
     unusual.update(learning_rate=0.0123, seed=1234)
     assert set(unusual) == {field.name for field in dataclasses.fields(Training)}, "a new field needs a value here"
     cfg = dataclasses.replace(cfg, training=Training(**unusual))
@@ -73,8 +73,31 @@ def test_trainer_args_carry_every_training_value_and_the_sha() -> None:
     parsed = build_parser().parse_args(args)
     for field in dataclasses.fields(Training):
         assert getattr(parsed, field.name) == getattr(cfg.training, field.name), field.name
-    assert parsed.git_sha == SHA_A
-    assert len(args) == len(dataclasses.fields(Training)) + 1  # one flag each, nothing else
+    assert parsed.git_sha == SHA_A and parsed.task == "mnist"
+    assert len(args) == len(dataclasses.fields(Training)) + 2  # one flag each, the task and the sha, nothing else
+
+
+def test_trainer_args_name_the_task_and_resolve_its_dataset_model_and_model_defaults() -> None:
+    from trainer.task import build_parser
+
+    cfg = load_config("local", {"PIPELINE_TASK_NAME": "wine"})  # dataset "sample", model "default"
+    parsed = build_parser().parse_args(submit_training.trainer_args(cfg, SHA_A))
+    assert (parsed.task, parsed.dataset, parsed.model) == ("wine", "wine", "mlp")
+    assert (parsed.epochs, parsed.batch_size, parsed.learning_rate) == (60, 16, 0.01)  # tasks/wine.py's mlp
+
+
+def test_a_pipeline_training_variable_wins_over_the_models_own_default() -> None:
+    from trainer.task import build_parser
+
+    environ = {"PIPELINE_TASK_NAME": "wine", "PIPELINE_TRAINING_EPOCHS": "5"}
+    parsed = build_parser().parse_args(submit_training.trainer_args(load_config("local", environ), SHA_A, environ))
+    assert (parsed.epochs, parsed.batch_size) == (5, 16)  # the variable's epochs, the model's batch size
+
+
+def test_a_dataset_the_task_lacks_stops_submit_training_with_the_tasks_datasets() -> None:
+    cfg = load_config("local", {"PIPELINE_TASK_NAME": "wine", "PIPELINE_TRAINING_DATASET": "mnist-sample"})
+    with pytest.raises(ConfigError, match=r"task 'wine' has no dataset 'mnist-sample' \(choose from wine\)"):
+        submit_training.trainer_args(cfg, SHA_A)
 
 
 def test_runs_are_kept_per_sha_and_utc_time() -> None:
@@ -92,10 +115,11 @@ def test_a_job_trains_the_model_into_base_output_dir_model(run_a: TrainedRun, tm
 
 @pytest.fixture(scope="module")
 def failed_job(pipeline_env: object, tmp_path_factory: pytest.TempPathFactory) -> tuple[StepRun, dict]:
-    """A job whose trainer exits at once (an unknown dataset), submitted with every label known."""
+    """A job whose trainer exits at once (0 epochs; an unknown dataset is now refused before submitting), submitted
+    with every label known."""
     out_dir = tmp_path_factory.mktemp("failed-job")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PIPELINE_TRAINING_DATASET", "no-such-dataset")
+        patch.setenv("PIPELINE_TRAINING_EPOCHS", "0")
         result = step(
             submit_training.main,
             *("--git-sha", SHA_A.upper(), "--pr", "12", "--run-id", "987", "--image-tag", "v1.2"),
@@ -111,7 +135,7 @@ def test_a_failed_job_exits_1_with_the_jobs_error_and_log_tail(failed_job: tuple
     line = result.stderr.strip()
     assert "\n" not in line
     assert line.startswith(f"submit_training: job {written['job']} ended JOB_STATE_FAILED: ")
-    assert "no-such-dataset" in line  # the trainer's own complaint, from the job's log tail
+    assert "epochs and batch size must be >= 1" in line  # the trainer's own complaint, from the job's log tail
 
 
 def test_the_job_carries_labels_the_entrypoint_and_the_image_tag(failed_job: tuple[StepRun, dict]) -> None:

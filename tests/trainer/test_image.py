@@ -77,7 +77,7 @@ def test_the_dockerfile_installs_the_trainers_requirements_and_runs_the_trainer_
 
 def test_the_image_holds_exactly_the_trainers_tracked_sources(spec, image_root) -> None:
     copied = build_tree(spec, REPO, image_root)
-    sources = ["trainer", "pipeline.toml", "pipeline_config.py", "native_logs.py"]
+    sources = ["trainer", "tasks", "pipeline.toml", "pipeline_config.py", "native_logs.py"]
     tracked = subprocess.run(["git", "ls-files", *sources], cwd=REPO, capture_output=True, text=True,
                              check=True).stdout.split()  # fmt: skip
     assert copied == {f"/app/{name}" for name in tracked}

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 from pathlib import Path
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
@@ -11,8 +14,11 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from tasks import TaskError, load_task
+from tasks.mnist import TASK as MNIST
 from vertex_local.errors import ApiError
 from vertex_local.serving.history import WINDOWS, MetricsHistory
+from vertex_local.serving.model_server import ModelServer
 from vertex_local.state import StateStore
 from vertex_local.vertex.fields import json_response
 from vertex_local.vertex.job_runner import output_env
@@ -29,6 +35,7 @@ SECURITY_HEADERS = {
 }
 # The document kinds vertex/model_registry.py, endpoint_service.py and job_service.py store.
 RESOURCE_KINDS = ("model", "endpoint", "customJob")
+TASK_SAMPLES = 10  # examples the test tab offers for a task it cannot draw: the first of each class, up to this
 
 
 class ConsoleFiles(StaticFiles):
@@ -41,9 +48,10 @@ class ConsoleFiles(StaticFiles):
 
 
 class ConsoleApi:
-    def __init__(self, store: StateStore, history: MetricsHistory) -> None:
+    def __init__(self, store: StateStore, history: MetricsHistory, server: ModelServer | None = None) -> None:
         self.store = store
         self.history = history
+        self.server = server
 
     async def redirect(self, request: Request) -> Response:
         return RedirectResponse("/console/")
@@ -65,6 +73,29 @@ class ConsoleApi:
         answer = await asyncio.to_thread(self.history.query, endpoint_id, window)
         return json_response(answer)
 
+    async def endpoint_task(self, request: Request) -> Response:
+        """The task of the model taking most of the endpoint's traffic (its metrics.json's `task`; MNIST for models
+        trained before tasks existed): its input, labels and a few test examples, for the test tab."""
+        endpoint_id = request.path_params["endpoint"]
+        doc = self.store.get("endpoint", endpoint_id)
+        split = (doc or {}).get("trafficSplit") or {}
+        if not split or self.server is None:
+            raise ApiError(404, f"endpoint {endpoint_id} serves no model")
+        deployed_id = max(split, key=lambda key: split[key])
+        model_dir = self.server.model_dir_of(deployed_id)
+        if model_dir is None:
+            raise ApiError(404, f"deployed model {deployed_id} is not loaded on this server")
+        name = task_name(model_dir / "metrics.json")
+        try:
+            task = load_task(name)
+        except TaskError as exc:
+            raise ApiError(404, f"deployed model {deployed_id}: {exc}") from None
+        # The drawing pad (digit.js) makes MNIST's images and the page has their sample file; others get a few test
+        # examples to send.
+        drawable = task.is_image and task.input_shape == MNIST.input_shape
+        samples = [] if drawable else await asyncio.to_thread(task_samples, name)
+        return json_response({**task.describe(), "deployedModelId": deployed_id, "samples": samples})
+
     async def job_environment(self, request: Request) -> Response:
         """The variables vertex-local set for a custom job's replicas (AIP_*, CLOUD_ML_JOB_ID), never the server's
         own environment: that may hold secrets."""
@@ -84,5 +115,26 @@ def console_routes(api: ConsoleApi) -> list[BaseRoute]:
         Mount("/console/static", ConsoleFiles(directory=STATIC), name="console-static"),
         Route("/console/api/locations", api.locations, methods=["GET"]),
         Route("/console/api/endpoints/{endpoint}/metrics", api.endpoint_metrics, methods=["GET"]),
+        Route("/console/api/endpoints/{endpoint}/task", api.endpoint_task, methods=["GET"]),
         Route(job + "/environment", api.job_environment, methods=["GET"]),
     ]
+
+
+def task_name(metrics_path: Path) -> str:
+    """The `task` a run's metrics.json records; MNIST's when it records none or cannot be read."""
+    try:
+        recorded = json.loads(metrics_path.read_text(encoding="utf-8")).get("task")
+    except (OSError, ValueError, AttributeError):
+        return MNIST.name
+    return recorded if isinstance(recorded, str) else MNIST.name
+
+
+@functools.cache
+def task_samples(name: str) -> list[dict[str, Any]]:
+    """The first test example of each class of the task's offline dataset (blocking: loads the data once)."""
+    task = load_task(name)
+    x, y = task.samples(len(task.labels) * 50)
+    firsts = [int(next(iter((y == label).nonzero()[0]), -1)) for label in range(task.num_classes)]
+    picked = [index for index in firsts if index >= 0][:TASK_SAMPLES]
+    return [{"label": int(y[i]), "labelName": task.labels[int(y[i])], "instance": task.instances(x[i : i + 1])[0]}
+            for i in picked]  # fmt: skip

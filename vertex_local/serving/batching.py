@@ -25,7 +25,7 @@ import numpy as np
 from pipeline_config import Serving
 from vertex_local.errors import ApiError
 
-RunModel = Callable[[np.ndarray], np.ndarray]  # blocking: images [n, 28, 28] -> probabilities [n, 10]
+RunModel = Callable[[np.ndarray], np.ndarray]  # blocking: instances [n, *input shape] -> probabilities [n, classes]
 
 
 @dataclasses.dataclass

@@ -1,4 +1,6 @@
-"""A predict body's `instances` as float32 [n, 28, 28]: simdjson for plain rows of numbers, orjson for the rest.
+"""A predict body's `instances` as float32 [n, *shape] for the deployed model's input: simdjson for plain rows
+of numbers, orjson for the rest. The shape and the input's name come from the model's own serving signature
+(model_server.InputSpec), as TF Serving reads them, so any task's model is served; MNIST's is the default.
 
 Most bodies are `{"instances": [<n images of 28 rows of 28 numbers>]}`. orjson builds a Python float per
 pixel and numpy walks them back into an array (on a 64-image body: 5-14 ms, most of a request's time);
@@ -10,6 +12,7 @@ message. tests/vertex_local/serving/test_instances.py checks both paths agree on
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -18,9 +21,8 @@ import simdjson
 
 from pipeline_config import Serving
 from vertex_local.errors import ApiError
-from vertex_local.serving.model_server import IMAGE_SHAPE, INPUT_NAME
+from vertex_local.serving.model_server import DEFAULT_INPUT, InputSpec
 
-ROWS, COLUMNS = IMAGE_SHAPE
 # numpy turns an all-integer list into int64 and that into float32 in one rounding; simdjson goes through a
 # double. The two agree while every integer is exact as a double.
 EXACT_INTEGERS = 2.0**53
@@ -35,20 +37,20 @@ class InstancesParser:
         self.limits = limits
         self._simdjson = simdjson.Parser()
 
-    def parse(self, body: bytes) -> np.ndarray:
-        """The body's images, float32 [n, 28, 28]; every bad input is an ApiError 400."""
+    def parse(self, body: bytes, spec: InputSpec = DEFAULT_INPUT) -> np.ndarray:
+        """The body's instances, float32 [n, *spec.shape]; every bad input is an ApiError 400."""
         limit = self.limits.max_body_bytes
         if len(body) > limit:
             raise ApiError(400, f"request body is {len(body)} bytes, more than the {limit} allowed")
-        images = self.plain_rows(body)
-        return images if images is not None else parse_with_orjson(body, self.limits)
+        images = self.plain_rows(body, spec)
+        return images if images is not None else parse_with_orjson(body, self.limits, spec)
 
-    def plain_rows(self, body: bytes) -> np.ndarray | None:
-        """The images of a body that is exactly {"instances": [<images of 28 x 28 numbers>]}; else None."""
+    def plain_rows(self, body: bytes, spec: InputSpec = DEFAULT_INPUT) -> np.ndarray | None:
+        """The instances of a body that is exactly {"instances": [<arrays of spec.shape numbers>]}; else None."""
         if not OPENS_AN_OBJECT.match(body):
             return None
         try:
-            values = self._numbers_of_plain_rows(body)
+            values = self._numbers_of_plain_rows(body, spec.shape)
         except (ValueError, TypeError, RuntimeError):  # not JSON to simdjson, or not numbers all the way down
             return None
         if values is None or not np.abs(values).max() < EXACT_INTEGERS:  # a NaN cannot come out of JSON
@@ -57,9 +59,9 @@ class InstancesParser:
             images = values.astype(np.float32)
         if not np.isfinite(images).all():
             return None  # past float32's range: the orjson path says so
-        return images.reshape(-1, *IMAGE_SHAPE)
+        return images.reshape(-1, *spec.shape)
 
-    def _numbers_of_plain_rows(self, body: bytes) -> np.ndarray | None:
+    def _numbers_of_plain_rows(self, body: bytes, shape: tuple[int, ...]) -> np.ndarray | None:
         """Every number of the body as float64, if its structure is the plain one. The document's proxies
         die with this frame: simdjson refuses a new parse while any of them is alive."""
         document = self._simdjson.parse(body)
@@ -69,20 +71,41 @@ class InstancesParser:
         if not isinstance(instances, simdjson.Array) or not 0 < len(instances) <= self.limits.max_instances:
             return None
         count = len(instances)
-        # The only string is the key, so every "[" opens an array: the list, its images and their rows, no more.
-        if body.count(b"[") != 1 + count * (1 + ROWS):
+        # The only string is the key, so every "[" opens an array: the list, its instances and their rows, no more.
+        if body.count(b"[") != 1 + count * arrays_per_instance(shape):
             return None
-        for image in instances:
-            if not isinstance(image, simdjson.Array) or len(image) != ROWS:
-                return None
-            for row in image:
-                if not isinstance(row, simdjson.Array) or len(row) != COLUMNS:
-                    return None
+        if not all(has_shape(instance, shape) for instance in instances):
+            return None
         values = np.frombuffer(instances.as_buffer(of_type="d"), np.float64)  # raises on a non-number
-        return values if values.size == count * ROWS * COLUMNS else None
+        return values if values.size == count * math.prod(shape) else None
 
 
-def parse_with_orjson(body: bytes, limits: Serving) -> np.ndarray:
+def arrays_per_instance(shape: tuple[int, ...]) -> int:
+    """How many JSON arrays one instance of `shape` opens: itself, its rows, their rows... ([28, 28]: 29)."""
+    return sum(math.prod(shape[:depth]) for depth in range(len(shape)))
+
+
+def has_shape(value: object, shape: tuple[int, ...]) -> bool:
+    """Whether a simdjson value is nested arrays of exactly `shape` (the numbers are checked by as_buffer)."""
+    if not isinstance(value, simdjson.Array) or len(value) != shape[0]:
+        return False
+    return len(shape) == 1 or all(has_shape(inner, shape[1:]) for inner in value)
+
+
+def instance_text(shape: tuple[int, ...]) -> str:
+    """An instance of `shape` in words, as the 400s say it: "28 rows of 28 numbers", "13 numbers"."""
+    if len(shape) == 1:
+        return f"{shape[0]} numbers"
+    if len(shape) == 2:
+        return f"{shape[0]} rows of {shape[1]} numbers"
+    return f"an array of shape {list(shape)}"
+
+
+def batch_text(shape: tuple[int, ...]) -> str:
+    return "[n, " + ", ".join(str(side) for side in shape) + "]"
+
+
+def parse_with_orjson(body: bytes, limits: Serving, spec: InputSpec = DEFAULT_INPUT) -> np.ndarray:
     """The reference path: orjson, then numpy over the nested lists, each mistake a readable 400."""
     try:
         payload = orjson.loads(body)  # refuses NaN and Infinity: they are not JSON
@@ -92,38 +115,40 @@ def parse_with_orjson(body: bytes, limits: Serving) -> np.ndarray:
         raise ApiError(400, 'request body must be a JSON object like {"instances": [...]}')
     instances = payload.get("instances")
     if not isinstance(instances, list) or not instances:
-        raise ApiError(400, "'instances' must be a non-empty list of 28x28 images")
+        raise ApiError(400, f"'instances' must be a non-empty list of {'x'.join(map(str, spec.shape))} instances")
     if len(instances) > limits.max_instances:
         raise ApiError(400, f"{len(instances)} instances in one request, more than the {limits.max_instances} allowed")
-    return images_array(unwrap_named_inputs(instances))
+    return images_array(unwrap_named_inputs(instances, spec), spec.shape)
 
 
-def unwrap_named_inputs(instances: list) -> list:
+def unwrap_named_inputs(instances: list, spec: InputSpec = DEFAULT_INPUT) -> list:
     """TF Serving's object form: each instance {"image": <28x28>} names the model's one input."""
     if not isinstance(instances[0], dict):
         return instances
     for index, instance in enumerate(instances):
-        if not isinstance(instance, dict) or set(instance) != {INPUT_NAME}:
+        if not isinstance(instance, dict) or set(instance) != {spec.name}:
             keys = sorted(instance) if isinstance(instance, dict) else type(instance).__name__
+            shown = "x".join(str(side) for side in spec.shape)
             raise ApiError(
-                400, f"instance {index} is {keys}: in the object form every instance is {{'image': <28x28>}}"
+                400, f"instance {index} is {keys}: in the object form every instance is {{{spec.name!r}: <{shown}>}}"
             )
-    return [instance[INPUT_NAME] for instance in instances]
+    return [instance[spec.name] for instance in instances]
 
 
-def images_array(instances: list) -> np.ndarray:
+def images_array(instances: list, shape: tuple[int, ...] = DEFAULT_INPUT.shape) -> np.ndarray:
+    each = instance_text(shape)
     try:
         raw = np.asarray(instances)  # one pass in C: no per-number Python work
     except (ValueError, TypeError, RecursionError):
-        raise ApiError(400, "instances are ragged or nested too deeply: each must be 28 rows of 28 numbers") from None
+        raise ApiError(400, f"instances are ragged or nested too deeply: each must be {each}") from None
     if raw.dtype.kind not in "iuf":
         raise ApiError(400, "instance values must all be numbers (found strings, booleans, nulls or ragged rows)")
-    if raw.ndim > 3:
-        raise ApiError(400, f"instances are nested {raw.ndim} levels deep: each must be 28 rows of 28 numbers")
-    if raw.shape[1:] != IMAGE_SHAPE:
+    if raw.ndim > 1 + len(shape):
+        raise ApiError(400, f"instances are nested {raw.ndim} levels deep: each must be {each}")
+    if raw.shape[1:] != shape:
         raise ApiError(
             400,
-            f"each instance must be 28 rows of 28 numbers (shape [n, 28, 28]), got shape {list(raw.shape)}",
+            f"each instance must be {each} (shape {batch_text(shape)}), got shape {list(raw.shape)}",
         )
     with np.errstate(over="ignore"):
         images = raw.astype(np.float32)

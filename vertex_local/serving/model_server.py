@@ -20,12 +20,24 @@ import numpy as np
 
 from native_logs import hidden_native_logs
 from pipeline_config import Serving
+from tasks.mnist import TASK as MNIST
 from vertex_local.errors import ApiError
 from vertex_local.serving.batching import Batcher, BatchStats
 
-INPUT_NAME = "image"  # the exported signature's input and output keys (trainer/export.py)
-OUTPUT_NAME = "probabilities"
-IMAGE_SHAPE = (28, 28)
+
+@dataclasses.dataclass(frozen=True)
+class InputSpec:
+    """A model's one input, as its serving_default signature declares it: key and shape of one instance."""
+
+    name: str
+    shape: tuple[int, ...]
+
+    def batch_text(self) -> str:
+        return "[None, " + ", ".join(str(side) for side in self.shape) + "]"
+
+
+# What a body is parsed as when no model says otherwise (the tests' bodies): the default task's input.
+DEFAULT_INPUT = InputSpec(MNIST.input_name, MNIST.input_shape)
 # TF threads per op: on the 2-core machines vertex-local runs on, splitting one op costs more than it wins
 # for small batches (one image: 0.44 ms with 1 thread, 0.92 ms with the default).
 TF_INTRA_OP_THREADS = 1
@@ -40,6 +52,8 @@ class LoadedModel:
     model_dir: Path
     saved_model: Any  # kept alive: the concrete function needs the variables it tracks
     function: Any
+    input: InputSpec = DEFAULT_INPUT
+    output_name: str = MNIST.output_name
 
 
 class ModelServer:
@@ -55,7 +69,7 @@ class ModelServer:
     def load(self, deployed_model_id: str, model_dir: Path) -> None:
         """Load and warm up a SavedModel; blocking (seconds), so call it off the event loop."""
         loaded = load_saved_model(Path(model_dir))
-        loaded.function(**{INPUT_NAME: np.zeros((1, *IMAGE_SHAPE), np.float32)})  # trace and allocate once
+        loaded.function(**{loaded.input.name: np.zeros((1, *loaded.input.shape), np.float32)})  # trace, allocate once
         self.unload(deployed_model_id)
         self._models[deployed_model_id] = loaded
         settle_heap()
@@ -75,6 +89,16 @@ class ModelServer:
     def is_loaded(self, deployed_model_id: str) -> bool:
         return deployed_model_id in self._models
 
+    def model_dir_of(self, deployed_model_id: str) -> Path | None:
+        loaded = self._models.get(deployed_model_id)
+        return loaded.model_dir if loaded is not None else None
+
+    def input_of(self, deployed_model_id: str) -> InputSpec:
+        """The loaded model's input, which a predict body is parsed against (the default when not loaded: the
+        predict then answers the model's own 404)."""
+        loaded = self._models.get(deployed_model_id)
+        return loaded.input if loaded is not None else DEFAULT_INPUT
+
     def batch_stats(self, deployed_model_id: str) -> BatchStats:
         """How many batches, requests and images the model has run since it was loaded."""
         batcher = self._batchers.get(deployed_model_id)
@@ -92,7 +116,7 @@ class ModelServer:
             self._executor = None
 
     async def predict(self, deployed_model_id: str, instances: np.ndarray) -> np.ndarray:
-        """Probabilities float32 [n, 10] for images float32 [n, 28, 28], batched with concurrent calls."""
+        """Probabilities float32 [n, classes] for instances float32 [n, *input shape], batched with concurrent calls."""
         batcher = self._batchers.get(deployed_model_id) or self._new_batcher(deployed_model_id)
         return await batcher.submit(instances)
 
@@ -102,7 +126,7 @@ class ModelServer:
             raise ApiError(404, f"deployed model {deployed_model_id} is not loaded on this server")
         if self._executor is None:
             raise ApiError(503, "the model server is not started")
-        run_model = functools.partial(call_model, loaded.function)
+        run_model = functools.partial(call_model, loaded.function, loaded.input.name, loaded.output_name)
         batcher = Batcher(deployed_model_id, run_model, self._executor, self.limits, PREDICT_THREADS)
         self._batchers[deployed_model_id] = batcher
         return batcher
@@ -119,9 +143,9 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-def call_model(function: Any, images: np.ndarray) -> np.ndarray:
+def call_model(function: Any, input_name: str, output_name: str, images: np.ndarray) -> np.ndarray:
     """One run of the concrete signature function; runs in a worker thread."""
-    return function(**{INPUT_NAME: images})[OUTPUT_NAME].numpy()
+    return function(**{input_name: images})[output_name].numpy()
 
 
 def limit_tf_threads(tf: Any) -> None:
@@ -133,7 +157,7 @@ def limit_tf_threads(tf: Any) -> None:
 
 
 def load_saved_model(model_dir: Path) -> LoadedModel:
-    """Load `serving_default` and check it is the contract's image -> probabilities signature."""
+    """Load `serving_default` and check it takes one float32 input [None, *shape] and returns one output."""
     if not (model_dir / "saved_model.pb").is_file():
         raise ValueError(f"{model_dir} holds no saved_model.pb: it is not a TensorFlow SavedModel directory")
     # The C++ lines TF's first import logs (`I0000 ... port.cc:153] oneDNN ...`) stay out of the server log.
@@ -149,13 +173,19 @@ def load_saved_model(model_dir: Path) -> LoadedModel:
     if function is None:
         raise ValueError(f"the SavedModel in {model_dir} has no serving_default signature")
     inputs = function.structured_input_signature[1]
-    spec = inputs.get(INPUT_NAME)
-    if spec is None or spec.dtype != tf.float32 or spec.shape.as_list() != [None, *IMAGE_SHAPE]:
+    dims = next(iter(inputs.values())).shape.as_list() if len(inputs) == 1 else []
+    if len(inputs) != 1 or next(iter(inputs.values())).dtype != tf.float32 or not valid_batch_shape(dims):
         raise ValueError(
             f"serving_default in {model_dir} takes {sorted(inputs)} ({list(inputs.values())}), "
-            f"not float32 {INPUT_NAME!r} of shape [None, 28, 28]"
+            f"not one float32 input of shape [None, <fixed sizes>] (such as {DEFAULT_INPUT.batch_text()})"
         )
-    if OUTPUT_NAME not in function.structured_outputs:
-        outputs = sorted(function.structured_outputs)
-        raise ValueError(f"serving_default in {model_dir} returns {outputs}, not {OUTPUT_NAME!r}")
-    return LoadedModel(model_dir, saved_model, function)
+    outputs = sorted(function.structured_outputs)
+    if len(outputs) != 1:
+        raise ValueError(f"serving_default in {model_dir} returns {outputs}, not one output")
+    spec = InputSpec(next(iter(inputs)), tuple(dims[1:]))
+    return LoadedModel(model_dir, saved_model, function, spec, outputs[0])
+
+
+def valid_batch_shape(dims: list) -> bool:
+    """[None, a, b, ...]: any batch size, then a fixed positive size per axis (at least one axis)."""
+    return len(dims) >= 2 and dims[0] is None and all(isinstance(side, int) and side > 0 for side in dims[1:])

@@ -48,7 +48,7 @@ class PredictApi:
         started = time.perf_counter()
         self.table.begin(deployed_id)
         try:  # a bad body counts as an error of the model it was routed to, as Vertex's error_count does
-            instances = self.parser.parse(body)
+            instances = self.parser.parse(body, self.server.input_of(deployed_id))
             self.table.check_available(deployed_id)
             predictions = await self.server.predict(deployed_id, instances)
         except Exception:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pytest
 import requests
 import tensorflow as tf
@@ -22,7 +23,8 @@ from pipeline_config import Serving, load_config
 from tests.conftest import VertexLocal
 from tests.vertex_local.serving.loop_thread import LoopThread
 from vertex_local.errors import ApiError
-from vertex_local.serving.model_server import ModelServer
+from vertex_local.serving.instances import InstancesParser
+from vertex_local.serving.model_server import InputSpec, ModelServer
 from vertex_local.serving.prometheus import ServingMetrics
 
 MODEL_ID = "dm-1"
@@ -186,16 +188,36 @@ def test_loading_a_damaged_saved_model_says_so(tmp_path: Path) -> None:
         ModelServer(limits()).load("x", tmp_path)
 
 
-def test_loading_a_model_with_another_signature_names_what_it_takes(tmp_path: Path) -> None:
-    class Flat(tf.Module):
-        @tf.function(input_signature=[tf.TensorSpec([None, 784], tf.float32, name="pixels")])
+def test_loading_a_model_with_an_unservable_signature_names_what_it_takes(tmp_path: Path) -> None:
+    class Ids(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 784], tf.int32, name="pixels")])
         def serve(self, pixels: tf.Tensor) -> dict:
-            return {"probabilities": pixels[:, :10]}
+            return {"probabilities": tf.cast(pixels[:, :10], tf.float32)}
+
+    module = Ids()
+    tf.saved_model.save(module, str(tmp_path), signatures={"serving_default": module.serve})
+    with pytest.raises(ValueError, match=r"takes \['pixels'\].*not one float32 input of shape \[None, <fixed sizes>\]"):
+        ModelServer(limits()).load("x", tmp_path)
+
+
+def test_a_model_of_another_input_shape_is_served_by_its_own_signature(tmp_path: Path) -> None:
+    class Flat(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 13], tf.float32, name="features")])
+        def serve(self, features: tf.Tensor) -> dict:
+            return {"probabilities": tf.nn.softmax(features[:, :3])}
 
     module = Flat()
     tf.saved_model.save(module, str(tmp_path), signatures={"serving_default": module.serve})
-    with pytest.raises(ValueError, match=r"takes \['pixels'\].*not float32 'image'"):
-        ModelServer(limits()).load("x", tmp_path)
+    server = ModelServer(limits())
+    server.load("flat", tmp_path)
+    assert server.input_of("flat") == InputSpec("features", (13,))
+    parser = InstancesParser(limits())
+    assert parser.parse(b'{"instances": [[' + b", ".join([b"1.5"] * 13) + b"]]}", server.input_of("flat")).shape == (
+        1,
+        13,
+    )
+    with pytest.raises(ApiError, match=r"each instance must be 13 numbers \(shape \[n, 13\]\), got shape \[1, 28\]"):
+        parser.parse(orjson.dumps({"instances": [[0.5] * 28]}), server.input_of("flat"))
 
 
 def test_metrics_count_requests_predictions_and_errors_per_model() -> None:

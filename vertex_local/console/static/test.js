@@ -1,4 +1,6 @@
 // Test your model: draw a digit or pick a test digit, send the walkthrough's request to :predict, read the answer.
+// The endpoint's task (/console/api/endpoints/{id}/task, from tasks/) says the input and the labels: an image
+// task gets the drawing pad, any other a list of its test examples to send.
 
 import { getJson, postJson, v1 } from "./api.js";
 import { drawingPad, preview, SIDE } from "./digit.js";
@@ -18,25 +20,29 @@ function decode(digit) {
   return Array.from(bytes, (b) => b / 255);
 }
 
-function probabilityBars(probabilities) {
+function probabilityBars(probabilities, labels) {
   const best = probabilities.indexOf(Math.max(...probabilities));
-  return h("ol", { class: "probabilities", start: 0, "aria-label": "Probability of each digit" },
+  return h("ol", { class: "probabilities", start: 0, "aria-label": "Probability of each class" },
     probabilities.map((p, digit) => {
       const bar = h("span", { class: "bar" });
       bar.style.width = `${Math.max(0, Math.min(1, p)) * 100}%`;
       return h("li", { class: digit === best ? "best" : "", "data-digit": digit, "data-probability": p },
-        h("span", { class: "digit" }, digit), h("span", { class: "track" }, bar), `${(p * 100).toFixed(1)} %`);
+        h("span", { class: "digit" }, labels[digit]), h("span", { class: "track" }, bar),
+        `${(p * 100).toFixed(1)} %`);
     }));
 }
 
-function showAnswer(result, answer) {
+function showAnswer(result, answer, task) {
+  const labels = task.output.labels;
   const probabilities = (answer.predictions || [])[0];
-  const valid = Array.isArray(probabilities) && probabilities.length === 10;
-  const predicted = valid ? probabilities.indexOf(Math.max(...probabilities)) : null;
+  const valid = Array.isArray(probabilities) && probabilities.length === labels.length;
+  const best = valid ? probabilities.indexOf(Math.max(...probabilities)) : null;
   result.replaceChildren(
-    h("p", { class: "predicted" }, "Predicted digit: ", h("output", { id: "predicted" }, predicted ?? "—"),
+    h("p", { class: "predicted" }, `Predicted ${task.item === "digit" ? "digit" : "class"}: `,
+      h("output", { id: "predicted" }, best === null ? "—" : labels[best]),
       ` (deployed model ${answer.deployedModelId}, version ${answer.modelVersionId})`),
-    valid ? probabilityBars(probabilities) : h("p", {}, "The answer has no 10 probabilities to draw."),
+    valid ? probabilityBars(probabilities, labels)
+      : h("p", {}, `The answer has no ${labels.length} probabilities to draw.`),
     h("h3", {}, "Response"), h("pre", { id: "response", tabindex: 0 }, JSON.stringify(answer, null, 2)));
 }
 
@@ -48,11 +54,41 @@ function endpointPicker(endpoints, chosen) {
   return { select, count: serving.length };
 }
 
+// The digits' labels, for an endpoint whose task cannot be read (a model from before tasks, not loaded yet).
+const DIGITS = { item: "digit", image: true, input: { shape: [SIDE, SIDE] },
+  output: { labels: Array.from({ length: 10 }, (_, i) => String(i)) } };
+
+async function taskOf(endpointId) {
+  try {
+    return await getJson(`/console/api/endpoints/${endpointId}/task`);
+  } catch {
+    return DIGITS;
+  }
+}
+
+// A task that is not an image: its test examples as buttons, each filling the request with that one instance.
+function examplesPanel(task, request, send) {
+  const shape = `[${task.input.shape.join(", ")}]`;
+  const samples = h("ul", { class: "samples", "aria-label": "Test examples" }, task.samples.map((sample) =>
+    h("li", {}, h("button", { type: "button", "aria-label": `Test example ${sample.labelName}`,
+      "data-label": sample.label, onclick: () => {
+        request.value = JSON.stringify({ instances: [sample.instance] });
+        send();
+      } }, sample.labelName))));
+  return [
+    h("p", {}, `Task ${task.name}: each instance is ${task.input.name} of shape ${shape}; the model answers one `
+      + `probability per class (${task.output.labels.join(", ")}). Pick one of its test examples, or edit the `
+      + "request below."),
+    samples,
+  ];
+}
+
 export async function testPage(ctx) {
   const { endpoints = [] } = await getJson(v1(ctx.location, "endpoints"));
   const picker = endpointPicker(endpoints, ctx.query.get("endpoint"));
   const heading = h("h1", {}, "Test your model");
   if (!picker.count) return [heading, h("p", {}, `No endpoint in ${ctx.location} serves a model yet.`)];
+  const task = await taskOf(picker.select.value);
   const request = h("textarea", { id: "request", rows: 12, spellcheck: "false" });
   const shown = h("div", { class: "sent" }, preview(null));
   const result = h("div", { class: "result", "aria-live": "polite" });
@@ -60,11 +96,20 @@ export async function testPage(ctx) {
     const path = v1(ctx.location, `endpoints/${picker.select.value}:predict`);
     result.replaceChildren(h("p", {}, "Predicting…"));
     try {
-      showAnswer(result, await postJson(path, request.value));
+      showAnswer(result, await postJson(path, request.value), task);
     } catch (error) {
       result.replaceChildren(errorBox(error));
     }
   };
+  const controls = [
+    h("label", { for: "request" }, "Request JSON (edit it and press Predict to send it as it is)"), request,
+    h("p", {}, h("button", { type: "button", id: "send", onclick: send }, "Predict")),
+    result,
+  ];
+  if (!(task.image && task.input.shape.every((side) => side === SIDE))) { // the pad draws MNIST's images only
+    return [heading, h("label", { class: "inline" }, "Endpoint ", picker.select),
+      ...examplesPanel(task, request, send), ...controls];
+  }
   const use = (image, label) => {
     if (!image) return;
     request.value = requestText(image);
@@ -88,8 +133,6 @@ export async function testPage(ctx) {
         h("p", {}, h("button", { type: "button", onclick: () => { pad.clear(); shown.replaceChildren(preview(null)); } },
           "Clear the pad"))),
       h("div", {}, h("p", {}, "Or pick a test digit (MNIST's held-out digits):"), samples, h("p", {}, "Sent:"), shown)),
-    h("label", { for: "request" }, "Request JSON (edit it and press Predict to send it as it is)"), request,
-    h("p", {}, h("button", { type: "button", id: "send", onclick: send }, "Predict")),
-    result,
+    ...controls,
   ];
 }
