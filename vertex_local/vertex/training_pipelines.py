@@ -32,6 +32,7 @@ from vertex_local.vertex import training_tasks
 from vertex_local.vertex.fields import display_name_field, json_response, labels_field, location_path, now
 from vertex_local.vertex.filters import compile_filter
 from vertex_local.vertex.job_service import JobService
+from vertex_local.vertex.model_registry import KIND as MODEL_KIND
 from vertex_local.vertex.model_registry import ModelRegistry
 from vertex_local.vertex.operations import DELETE, EMPTY, Operations, typed
 
@@ -94,6 +95,8 @@ class TrainingPipelineService:
         plan = training_tasks.model_plan(body, parent, job_spec)
         if plan and plan.parent_id:
             self.registry.model(parent, plan.parent_id)  # 404 now, not after the training
+        if plan and plan.model_id and self.store.get(MODEL_KIND, plan.model_id) is not None:
+            raise ApiError(409, f"model {parent}/models/{plan.model_id} already exists")  # as models:upload answers
         pipeline_id, stamp = self.store.next_id(), now()
         doc = {"id": pipeline_id, "parent": parent, "name": f"{parent}/trainingPipelines/{pipeline_id}",
                "displayName": display_name, "trainingTaskDefinition": definition, "trainingTaskInputs": job_spec,
