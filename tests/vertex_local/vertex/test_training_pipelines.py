@@ -13,7 +13,7 @@ from google.cloud.aiplatform import training_jobs
 from google.cloud.aiplatform.compat.types import job_state as gca_job_state
 from google.cloud.aiplatform.compat.types import pipeline_state as gca_pipeline_state
 
-from tests.conftest import JOB_POLL_S
+from tests.conftest import JOB_POLL_S, start_vertex_local
 from tests.vertex_local.vertex.test_job_packages import PREBUILT
 from tests.vertex_local.vertex.test_job_service import job_logs
 
@@ -260,3 +260,35 @@ def test_an_unknown_pipeline_is_not_found_by_name_and_none_are_listed_in_another
     assert answer.json()["error"]["message"] == f"trainingPipeline {vertex.parent}/trainingPipelines/424242 not found"
     elsewhere = f"{vertex.url}/v1/projects/{vertex.project}/locations/europe-west4/trainingPipelines"
     assert requests.get(elsewhere, timeout=10).json() == {"trainingPipelines": []}
+
+
+def test_a_restart_fails_the_pipeline_that_was_running_and_stops_its_job(tmp_path) -> None:
+    server = start_vertex_local(tmp_path / "state")
+    try:
+        command = ["python", "-c", "import time; print('training', flush=True); time.sleep(300)"]
+        sleeper = {**CONTAINER, "container_spec": {"image_uri": TRAINING_IMAGE, "command": command}}
+        body = {"displayName": "crash", "trainingTaskDefinition": CUSTOM_TASK,
+                "trainingTaskInputs": {**INPUTS, "worker_pool_specs": [sleeper]}}  # fmt: skip
+        created = requests.post(server.api("trainingPipelines"), json=body, timeout=30)
+        assert created.status_code == 200, created.text
+        pipeline_id = created.json()["name"].rsplit("/", 1)[1]
+
+        def job_id() -> str | None:
+            seen = requests.get(server.api(f"trainingPipelines/{pipeline_id}"), timeout=10).json()
+            name = seen.get("trainingTaskMetadata", {}).get("backingCustomJob")
+            return name.rsplit("/", 1)[1] if name else None
+
+        def training() -> bool:
+            found = job_id()
+            return bool(found) and "training" in requests.get(server.api(f"customJobs/{found}:logs"), timeout=10).text
+
+        wait_for(training, "started the job's process")
+        server.kill()
+        server.start()
+        pipeline = requests.get(server.api(f"trainingPipelines/{pipeline_id}"), timeout=10).json()
+        assert pipeline["state"] == "PIPELINE_STATE_FAILED" and pipeline["error"]["code"] == 10  # ABORTED
+        assert "endTime" in pipeline
+        job = requests.get(server.api(f"customJobs/{job_id()}"), timeout=10).json()
+        assert job["state"] == "JOB_STATE_FAILED" and "restarted while the job was running" in job["error"]["message"]
+    finally:
+        server.stop()
