@@ -45,6 +45,7 @@ from vertex_local.vertex.model_service import ModelService
 from vertex_local.vertex.operations import Operations
 from vertex_local.vertex.raw_predict import RawPredict
 from vertex_local.vertex.serving_copies import ServingCopies
+from vertex_local.vertex.training_pipelines import TrainingPipelineService
 
 LOG = logging.getLogger("vertex_local")
 P = "/v1/projects/{project}/locations/{location}"
@@ -75,6 +76,7 @@ class Services:
     objects: ObjectStore
     operations: Operations
     jobs: JobService
+    pipelines: TrainingPipelineService
     batch: BatchPredictionService
     models: ModelService
     endpoints: EndpointService
@@ -103,20 +105,14 @@ class Services:
         predict = PredictApi(table, server, metrics, config.limits)
         batch_settings = Settings(config.state_dir / "batch", config.workdir, config.job_env, config.storage_url,
                                   config.limits)  # fmt: skip
+        jobs = JobService(store, operations, objects, config.state_dir / "jobs", config.workdir, config.job_env,
+                          config.storage_url, config.limits)  # fmt: skip
         return cls(
             store=store,
             objects=objects,
             operations=operations,
-            jobs=JobService(
-                store,
-                operations,
-                objects,
-                config.state_dir / "jobs",
-                config.workdir,
-                config.job_env,
-                config.storage_url,
-                config.limits,
-            ),
+            jobs=jobs,
+            pipelines=TrainingPipelineService(store, operations, jobs, registry, objects, deployments.warm_up),
             batch=BatchPredictionService(store, operations, objects, registry, batch_settings),
             models=ModelService(
                 registry, operations, endpoints.deployments_of, deployments.deploying_of, deployments.warm_up
@@ -142,6 +138,7 @@ def vertex_routes(s: Services) -> list[BaseRoute]:
         Route(P + "/customJobs/{job}", jobs.get, methods=["GET"]),
         Route(P + "/customJobs/{job}", jobs.delete, methods=["DELETE"]),
         *batch_routes(s.batch),
+        *pipeline_routes(s.pipelines),
         Route(P + "/models:upload", models.upload, methods=["POST"]),
         Route(P + "/models", models.list, methods=["GET"]),
         Route(P + "/models/{model}:listVersions", models.list_versions, methods=["GET"]),
@@ -187,13 +184,23 @@ def batch_routes(batch: BatchPredictionService) -> list[BaseRoute]:
     ]
 
 
+def pipeline_routes(pipelines: TrainingPipelineService) -> list[BaseRoute]:
+    return [
+        Route(P + "/trainingPipelines", pipelines.create, methods=["POST"]),
+        Route(P + "/trainingPipelines", pipelines.list, methods=["GET"]),
+        Route(P + "/trainingPipelines/{pipeline}:cancel", pipelines.cancel, methods=["POST"]),
+        Route(P + "/trainingPipelines/{pipeline}", pipelines.get, methods=["GET"]),
+        Route(P + "/trainingPipelines/{pipeline}", pipelines.delete, methods=["DELETE"]),
+    ]
+
+
 def build_app(config: AppConfig) -> Starlette:
     services = Services.create(config)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         failed_jobs, ended_operations = services.jobs.recover(), services.operations.recover()
-        failed_jobs += services.batch.recover()
+        failed_jobs += services.batch.recover() + services.pipelines.recover()
         if failed_jobs or ended_operations:
             LOG.warning(
                 "restart: %d running job(s) marked FAILED, %d operation(s) ended",
@@ -209,6 +216,7 @@ def build_app(config: AppConfig) -> Starlette:
         LOG.info("vertex-local ready, state in %s", config.state_dir)
         yield
         await services.jobs.shutdown()
+        await services.pipelines.shutdown()
         await services.batch.shutdown()
         await services.history.close()
         await services.deployments.close()

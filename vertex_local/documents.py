@@ -107,3 +107,26 @@ class CustomJobDoc(TypedDict):
     startTime: NotRequired[str]
     endTime: NotRequired[str]
     error: NotRequired[dict[str, Any]]
+
+
+class TrainingPipelineDoc(TypedDict):
+    """A TrainingPipeline; `modelPlan` (training_tasks.ModelPlan: the checked upload) is ours, never rendered."""
+
+    id: str
+    parent: str
+    name: str
+    displayName: str
+    trainingTaskDefinition: str
+    trainingTaskInputs: dict[str, Any]  # the CustomJobSpec, keys in camelCase
+    labels: dict[str, str]
+    state: str  # PIPELINE_STATE_*
+    createTime: str
+    updateTime: str
+    trainingTaskMetadata: NotRequired[dict[str, Any]]  # {"backingCustomJob": name}, once the job exists
+    modelToUpload: NotRequired[dict[str, Any]]  # as given; with name and versionId once uploaded
+    modelId: NotRequired[str]
+    parentModel: NotRequired[str]
+    modelPlan: NotRequired[dict[str, Any]]
+    startTime: NotRequired[str]
+    endTime: NotRequired[str]
+    error: NotRequired[dict[str, Any]]

@@ -84,6 +84,15 @@ class JobService:
         job_spec = body.get("jobSpec")
         if not isinstance(job_spec, dict):
             raise ApiError(400, "customJob.jobSpec is required and must be an object")
+        return json_response(self.render(self.submit(parent, display_name, labels, job_spec)))
+
+    def check(self, job_spec: dict[str, Any]) -> None:
+        """ApiError(400) for a jobSpec that submit() would refuse; nothing is stored or started."""
+        job_runner.plan_job("0", job_spec, self.base_env, self.logs_dir / "0" / job_workspace.WORKSPACE)
+
+    def submit(self, parent: str, display_name: str, labels: dict[str, str], job_spec: dict[str, Any]) -> CustomJobDoc:
+        """Store a new job and start running it; ApiError(400) for a bad jobSpec (nothing stored then).
+        A TrainingPipeline's backing job starts here too (training_pipelines.py)."""
         job_id = self.store.next_id()
         plan = job_runner.plan_job(job_id, job_spec, self.base_env, self.logs_dir / job_id / job_workspace.WORKSPACE)
         stamp = now()
@@ -94,7 +103,14 @@ class JobService:
         self.tasks[job_id] = asyncio.create_task(self._run(job_id, plan))
         self.tasks[job_id].add_done_callback(lambda _: self.tasks.pop(job_id, None))
         LOG.info("customJob %s (%s): %d replica(s) %s", job_id, display_name, len(plan.replicas), plan.replicas[0].argv)
-        return json_response(self.render(doc))
+        return doc
+
+    async def wait(self, job_id: str) -> CustomJobDoc | None:
+        """The job once it has ended (None if it was deleted); waiting is cancellable, the job runs on."""
+        task = self.tasks.get(job_id)
+        if task is not None:
+            await asyncio.shield(task)
+        return self.store.get(KIND, job_id)
 
     async def _run(self, job_id: str, plan: job_runner.JobPlan) -> None:
         prepared = job_workspace.Prepared([], {})
@@ -191,11 +207,15 @@ class JobService:
         doc = self.doc(location_path(request), request.path_params["job"])
         if doc["state"] in DONE_STATES or doc["id"] not in self.tasks:
             raise ApiError(400, f"customJob {doc['name']} is {doc['state']}; nothing to cancel", "FAILED_PRECONDITION")
+        self.stop(doc)
+        return json_response({})
+
+    def stop(self, doc: CustomJobDoc) -> None:
+        """Start cancelling a running job: CANCELLING now, CANCELLED once its replicas have stopped."""
         self.stop_reasons[doc["id"]] = ("JOB_STATE_CANCELLED", rpc_status("CANCELLED", "CANCELED"))
         self._update(doc["id"], state="JOB_STATE_CANCELLING")
         for process in self.processes.get(doc["id"], {}).values():
             asyncio.create_task(job_runner.stop_replica(process))  # noqa: RUF006 - _run awaits the processes
-        return json_response({})
 
     async def delete(self, request: Request) -> Response:
         """Delete a job that has ended (and its logs); the operation carries DeleteOperationMetadata."""
