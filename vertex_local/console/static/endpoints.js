@@ -2,7 +2,7 @@
 
 import { getJson, v1 } from "./api.js";
 import { lineChart, seriesStyle, swatch } from "./charts.js";
-import { facts, h, idOf, time } from "./dom.js";
+import { facts, h, idOf, patch, time } from "./dom.js";
 
 const TRAFFIC_REFRESH_MS = 1000;
 const WINDOWS = [["5m", "Last 5 minutes"], ["1h", "Last hour"], ["6h", "Last 6 hours"], ["1d", "Last day"],
@@ -61,8 +61,8 @@ export async function endpointsPage(ctx) {
   const list = h("div", { class: "cards" });
   const draw = async () => {
     const { endpoints = [] } = await getJson(v1(ctx.location, "endpoints"));
-    list.replaceChildren(...(endpoints.length ? endpoints.map((endpoint) => h("article", { class: "card",
-      "data-endpoint": idOf(endpoint.name) },
+    patch(list, (endpoints.length ? endpoints.map((endpoint) => h("article", { class: "card",
+      "data-endpoint": idOf(endpoint.name), "data-key": idOf(endpoint.name) },
     h("h2", {}, h("a", { href: `#/endpoints/${idOf(endpoint.name)}` }, endpoint.displayName),
       " ", h("span", { class: "muted" }, `endpoint ${idOf(endpoint.name)}`)),
     trafficBar(endpoint), facts([["Created", time(endpoint.createTime)]]))) :
@@ -93,14 +93,14 @@ export async function endpointPage(ctx, endpointId) {
   const drawCharts = async () => {
     const answer = await getJson(`/console/api/endpoints/${endpointId}/metrics?window=${picker.value}`);
     step = answer.stepSeconds;
-    chartBox.replaceChildren(...charts(answer));
+    patch(chartBox, charts(answer));
   };
   picker.addEventListener("change", drawCharts);
   await drawCharts();
   ctx.every(TRAFFIC_REFRESH_MS, async () => {
     const fresh = await getJson(path);
-    split.replaceChildren(trafficBar(fresh));
-    table.replaceChildren(deployedTable(fresh));
+    patch(split, trafficBar(fresh));
+    patch(table, deployedTable(fresh));
   });
   ctx.every(5000, () => (step <= 60 ? drawCharts() : null)); // slots of an hour change too slowly to poll
   return [

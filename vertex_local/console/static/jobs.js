@@ -1,7 +1,7 @@
 // Custom jobs: their state and times; a job's command, args, environment and its log, tailed as it streams in.
 
 import { getJson, readTail, v1 } from "./api.js";
-import { duration, errorBox, facts, h, idOf, time } from "./dom.js";
+import { duration, errorBox, facts, h, idOf, patch, time } from "./dom.js";
 
 const REFRESH_MS = 2000;
 const LOG_LINES = 500; // asked of :logs per replica
@@ -17,7 +17,7 @@ export async function jobsPage(ctx) {
   const draw = async () => {
     const { customJobs = [] } = await getJson(v1(ctx.location, "customJobs"));
     customJobs.sort((a, b) => Number(idOf(b.name)) - Number(idOf(a.name)));
-    body.replaceChildren(...customJobs.map((job) => h("tr", { "data-job": idOf(job.name) },
+    patch(body, customJobs.map((job) => h("tr", { "data-job": idOf(job.name), "data-key": idOf(job.name) },
       h("td", {}, h("a", { href: `#/jobs/${idOf(job.name)}` }, job.displayName)), h("td", {}, idOf(job.name)),
       h("td", {}, state(job)), h("td", {}, time(job.createTime)), h("td", {}, duration(job.startTime, job.endTime)))));
   };
@@ -51,10 +51,10 @@ export async function jobPage(ctx, jobId) {
   const { environment } = await getJson(`/console/api/${ctx.location}/customJobs/${jobId}/environment`);
   let job = await getJson(path);
   let reading = null;
-  const drawSummary = () => summary.replaceChildren(facts([
+  const drawSummary = () => patch(summary, [facts([
     ["State", state(job)], ["Created", time(job.createTime)], ["Started", time(job.startTime)],
     ["Ended", time(job.endTime)], ["Ran for", duration(job.startTime, job.endTime)],
-  ]), job.error ? errorBox(new Error(job.error.message)) : "");
+  ]), job.error ? errorBox(new Error(job.error.message)) : ""]);
   const readLog = async () => {
     if (reading) return;
     reading = new AbortController();
