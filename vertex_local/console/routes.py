@@ -57,7 +57,7 @@ class ConsoleApi:
         return json_response({"locations": sorted(parents)})
 
     async def endpoint_metrics(self, request: Request) -> Response:
-        """?window=5m|1h|6h|1d|7d|30d: the endpoint's serving figures per deployed model, slot by slot."""
+        """?window=5m|1h|6h|12h|1d|7d|30d: the endpoint's serving figures per deployed model, slot by slot."""
         window = request.query_params.get("window", "1h")
         if window not in WINDOWS:
             raise ApiError(400, f"window must be one of {', '.join(WINDOWS)}, got {window!r}")
