@@ -110,3 +110,18 @@ export async function readTail(path, maxChars, signal) {
   if (dropped) kept = kept.slice(kept.indexOf("\n") + 1);
   return { text: kept, dropped };
 }
+
+// The bytes under gs://BUCKET/PREFIX/ (a model's artifact), through the JSON API's object listing.
+export async function gcsSize(uri) {
+  const match = /^gs:\/\/([^/]+)\/(.+?)\/*$/.exec(uri || "");
+  if (!match) return null;
+  let total = 0;
+  let token = "";
+  do {
+    const query = `prefix=${encodeURIComponent(`${match[2]}/`)}${token ? `&pageToken=${encodeURIComponent(token)}` : ""}`;
+    const page = await getJson(`/storage/v1/b/${match[1]}/o?${query}`);
+    (page.items || []).forEach((item) => { total += Number(item.size || 0); });
+    token = page.nextPageToken || "";
+  } while (token);
+  return total;
+}

@@ -81,9 +81,14 @@ export function patch(target, fresh) {
   while (target.childNodes.length > wanted.length) target.lastChild.remove();
 }
 
+// `style` goes through the CSSOM: the page's CSP refuses style attributes written as text.
 function patchAttributes(old, next) {
   for (const { name } of [...old.attributes]) if (!next.hasAttribute(name)) old.removeAttribute(name);
-  for (const { name, value } of [...next.attributes]) if (old.getAttribute(name) !== value) old.setAttribute(name, value);
+  for (const { name, value } of [...next.attributes]) {
+    if (name === "style") {
+      if (old.style.cssText !== next.style.cssText) old.style.cssText = next.style.cssText;
+    } else if (old.getAttribute(name) !== value) old.setAttribute(name, value);
+  }
 }
 
 export function announce(text) {

@@ -5,11 +5,13 @@ import { getJson } from "./api.js";
 import { endpointPage, endpointsPage } from "./endpoints.js";
 import { announce, errorBox, h, patch } from "./dom.js";
 import { jobPage, jobsPage } from "./jobs.js";
+import { comparePage } from "./compare.js";
 import { registryPage, versionPage } from "./models.js";
 import { testPage } from "./test.js";
 
 const ROUTES = [
   [/^\/models\/([^/]+)\/versions\/([^/]+)$/, versionPage],
+  [/^\/models\/([^/]+)\/compare$/, comparePage],
   [/^\/endpoints\/([^/]+)$/, endpointPage],
   [/^\/endpoints$/, endpointsPage],
   [/^\/test$/, testPage],
