@@ -100,3 +100,14 @@ def test_a_stopped_server_shows_a_banner_marks_the_charts_stale_and_navigation_g
     finally:
         if not stopped:
             server.stop()
+
+
+def test_each_page_change_sets_the_title_and_is_announced(
+    page: Any, console_server: VertexLocal, rollout: Release
+) -> None:
+    page.goto(console_url(console_server, "/models"))
+    expect(page).to_have_title("Model Registry · vertex-local console")
+    expect(page.locator("#announce")).to_have_attribute("aria-live", "polite")
+    page.get_by_role("link", name="Endpoints").click()
+    expect(page).to_have_title("Endpoints · vertex-local console")
+    expect(page.locator("#announce")).to_have_text("Endpoints page loaded")
