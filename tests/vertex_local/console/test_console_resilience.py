@@ -111,3 +111,14 @@ def test_each_page_change_sets_the_title_and_is_announced(
     page.get_by_role("link", name="Endpoints").click()
     expect(page).to_have_title("Endpoints · vertex-local console")
     expect(page.locator("#announce")).to_have_text("Endpoints page loaded")
+
+
+def test_the_test_tabs_endpoint_picker_gains_an_endpoint_that_starts_serving(
+    page: Any, console_server: VertexLocal, rollout: Release, staged_model: str
+) -> None:
+    page.goto(console_url(console_server, f"/test?endpoint={rollout.endpoint_id}"))
+    expect(page.locator("#endpoint")).to_have_value(rollout.endpoint_id)
+    release = new_release(console_server, "late-comer")
+    release.deploy(release.register(staged_model, "1a7ec0e10000"), 100)  # the page is not reloaded
+    expect(page.locator(f"#endpoint option[value='{release.endpoint_id}']")).to_have_count(1, timeout=UI_TIMEOUT_MS)
+    expect(page.locator("#endpoint")).to_have_value(rollout.endpoint_id)  # the choice is kept

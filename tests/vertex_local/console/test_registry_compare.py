@@ -73,6 +73,9 @@ def test_fifty_versions_are_one_compact_table_reading_ten_metrics_files_each_onc
     assert section.bounding_box()["height"] < 1200  # 50 cards were 7,900 px
     assert len([url for url in reads if "/scale/" in url]) == SHOWN
     shoot(page, "registry-50")
+    page.set_viewport_size({"width": 390, "height": 844})
+    shoot(page, "registry-50-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
     section.get_by_role("button", name=f"Show all {VERSIONS} versions").click()
     expect(section.locator("tbody tr")).to_have_count(VERSIONS)
     expect(section.locator("[data-version='1'] td").nth(1)).to_contain_text(" %")
@@ -125,6 +128,9 @@ def test_the_compare_page_sorts_the_versions_and_puts_two_side_by_side_with_the_
     expect(gate).to_contain_text("better than production")
     expect(gate).to_contain_text("mcnemar-exact, p = 0.0123")
     shoot(page, "compare")
+    page.set_viewport_size({"width": 390, "height": 844})
+    shoot(page, "compare-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.get_by_label("Version", exact=True).select_option("3")
     expect(sides.first).to_have_attribute("data-side", "3")
     expect(page.locator("#no-verdict")).to_have_count(0)  # version 50's verdict still applies

@@ -2,22 +2,29 @@
 // ?location=projects/P/locations/L picks where to look (the first one holding anything, by default).
 
 import { getJson } from "./api.js";
-import { endpointPage, endpointsPage } from "./endpoints.js";
 import { announce, errorBox, h, patch } from "./dom.js";
-import { jobPage, jobsPage } from "./jobs.js";
-import { comparePage } from "./compare.js";
-import { registryPage, versionPage } from "./models.js";
-import { testPage } from "./test.js";
 
+// Each page's module is fetched when it is first shown: a first load carries only the page it opens.
+// A module that cannot be fetched because the server is gone says so (getJson throws NotAnswering), not "Failed to fetch".
+const lazy = (file, name) => async (...args) => {
+  let module;
+  try {
+    module = await import(file);
+  } catch (error) {
+    await getJson("/healthz");
+    throw error;
+  }
+  return module[name](...args);
+};
 const ROUTES = [
-  [/^\/models\/([^/]+)\/versions\/([^/]+)$/, versionPage],
-  [/^\/models\/([^/]+)\/compare$/, comparePage],
-  [/^\/endpoints\/([^/]+)$/, endpointPage],
-  [/^\/endpoints$/, endpointsPage],
-  [/^\/test$/, testPage],
-  [/^\/jobs\/([^/]+)$/, jobPage],
-  [/^\/jobs$/, jobsPage],
-  [/^(?:\/models)?$/, registryPage],
+  [/^\/models\/([^/]+)\/versions\/([^/]+)$/, lazy("./models.js", "versionPage")],
+  [/^\/models\/([^/]+)\/compare$/, lazy("./compare.js", "comparePage")],
+  [/^\/endpoints\/([^/]+)$/, lazy("./endpoints.js", "endpointPage")],
+  [/^\/endpoints$/, lazy("./endpoints.js", "endpointsPage")],
+  [/^\/test$/, lazy("./test.js", "testPage")],
+  [/^\/jobs\/([^/]+)$/, lazy("./jobs.js", "jobPage")],
+  [/^\/jobs$/, lazy("./jobs.js", "jobsPage")],
+  [/^(?:\/models)?$/, lazy("./models.js", "registryPage")],
 ];
 
 const view = document.getElementById("view");
