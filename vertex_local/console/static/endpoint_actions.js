@@ -54,6 +54,9 @@ function splitEditor(ctx, current, redraw) {
 function deployForm(ctx, current, versions, redraw) {
   const choice = h("select", { id: "deploy-version" }, versions.map((v) => h("option", { value: `${v.name}@${v.versionId}` },
     `${v.displayName} version ${v.versionId}${(v.versionAliases || []).length ? ` (${v.versionAliases.join(", ")})` : ""}`)));
+  const serving = (current().deployedModels || [])[0]; // offer the newest version of the model served here first
+  const newest = serving && versions.find((v) => v.name === serving.model);
+  if (newest) choice.value = `${newest.name}@${newest.versionId}`;
   const share = h("input", { id: "deploy-share", type: "number", min: 0, max: 100, step: 1, value: 10 });
   const picked = () => versions.find((v) => `${v.name}@${v.versionId}` === choice.value);
   const resources = (endpoint) => (endpoint.deployedModels || [])[0]?.dedicatedResources || DEFAULT_MACHINE;

@@ -4,28 +4,29 @@
 import { getJson } from "./api.js";
 import { announce, errorBox, h, patch } from "./dom.js";
 
-// Each page's module is fetched when it is first shown: a first load carries only the page it opens.
-// A module that cannot be fetched because the server is gone says so (getJson throws NotAnswering), not "Failed to fetch".
-const lazy = (file, name) => async (...args) => {
-  let module;
+// Each page's module is fetched when it is first shown (a first load carries only the page it opens), in parallel
+// with the page's first request.
+const ROUTES = [
+  [/^\/models\/([^/]+)\/versions\/([^/]+)$/, "./models.js", "versionPage"],
+  [/^\/models\/([^/]+)\/compare$/, "./compare.js", "comparePage"],
+  [/^\/endpoints\/([^/]+)$/, "./endpoints.js", "endpointPage"],
+  [/^\/endpoints$/, "./endpoints.js", "endpointsPage"],
+  [/^\/test$/, "./test.js", "testPage"],
+  [/^\/jobs\/([^/]+)$/, "./jobs.js", "jobPage"],
+  [/^\/jobs$/, "./jobs.js", "jobsPage"],
+  [/^(?:\/models)?$/, "./models.js", "registryPage"],
+];
+
+// A module that cannot be fetched because the server is gone says so (getJson throws NotAnswering), not "Failed
+// to fetch".
+async function pageModule(file) {
   try {
-    module = await import(file);
+    return await import(file);
   } catch (error) {
     await getJson("/healthz");
     throw error;
   }
-  return module[name](...args);
-};
-const ROUTES = [
-  [/^\/models\/([^/]+)\/versions\/([^/]+)$/, lazy("./models.js", "versionPage")],
-  [/^\/models\/([^/]+)\/compare$/, lazy("./compare.js", "comparePage")],
-  [/^\/endpoints\/([^/]+)$/, lazy("./endpoints.js", "endpointPage")],
-  [/^\/endpoints$/, lazy("./endpoints.js", "endpointsPage")],
-  [/^\/test$/, lazy("./test.js", "testPage")],
-  [/^\/jobs\/([^/]+)$/, lazy("./jobs.js", "jobPage")],
-  [/^\/jobs$/, lazy("./jobs.js", "jobsPage")],
-  [/^(?:\/models)?$/, lazy("./models.js", "registryPage")],
-];
+}
 
 const view = document.getElementById("view");
 const picker = document.getElementById("location");
@@ -97,20 +98,23 @@ async function render() {
   const mine = ++shown;
   const stops = [];
   const [path, search = ""] = location.hash.replace(/^#/, "").split("?");
-  const [pattern, page] = ROUTES.find(([regex]) => regex.test(path)) || [/.*/, null];
+  const [pattern, file, name] = ROUTES.find(([regex]) => regex.test(path)) || [/.*/, null, null];
+  const loading = file ? pageModule(file) : null;
+  loading?.catch(() => null); // awaited below; a failure there is reported once
   document.querySelectorAll("nav a").forEach((link) => {
     const section = link.getAttribute("href").slice(1);
     link.toggleAttribute("aria-current", path.startsWith(section) || (!path && section === "/models"));
   });
   view.setAttribute("aria-busy", "true");
   try {
-    if (!page) throw new Error(`no such page: ${location.hash}`);
+    if (!loading) throw new Error(`no such page: ${location.hash}`);
     if (!picker.value) await readLocations();
     if (mine !== shown) return;
     if (!picker.value) {
       settle(nothingYet());
       return;
     }
+    const page = (await loading)[name];
     const built = await page(context(new URLSearchParams(search), stops), ...pattern.exec(path).slice(1));
     if (mine !== shown) return stops.forEach((stop) => stop());
     leaving = stops;

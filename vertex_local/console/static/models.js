@@ -2,8 +2,6 @@
 // rows shown, each metrics.json once); a version's own page with its evaluation, training curves, links and actions.
 
 import { getJson, readGcsJson, v1 } from "./api.js";
-import { confirmAction, moveAlias } from "./actions.js";
-import { trainingCurves } from "./curves.js";
 import { chips, errorBox, facts, h, idOf, patch, percent, time } from "./dom.js";
 
 const SHOWN = 10; // versions per model before "Show all": 50 versions stay one screen and ten metrics.json reads
@@ -126,7 +124,7 @@ export async function producers(ctx, artifactUri) {
   return jobs.filter((job) => same(job.modelDir, artifactUri));
 }
 
-function aliasAction(version, redraw) {
+function aliasAction({ confirmAction, moveAlias }, version, redraw) {
   const input = h("input", { id: "alias", value: "production", size: 16, pattern: "[a-z][a-zA-Z0-9-]{0,127}" });
   const move = () => {
     const alias = input.value.trim();
@@ -147,7 +145,9 @@ export async function versionPage(ctx, modelId, versionId) {
   } catch (error) {
     return missing(ctx, modelId, versionId, error);
   }
-  const [metrics, jobs] = await Promise.all([metricsOf(version), producers(ctx, version.artifactUri)]);
+  // What only this page needs is fetched with its data, so the registry's first load stays small.
+  const [metrics, jobs, actions, { trainingCurves }] = await Promise.all([metricsOf(version),
+    producers(ctx, version.artifactUri), import("./actions.js"), import("./curves.js")]);
   const summary = h("div");
   const drawSummary = (fresh) => patch(summary, facts([
     ["Aliases", chips(fresh.versionAliases || [], "alias")],
@@ -169,7 +169,7 @@ export async function versionPage(ctx, modelId, versionId) {
     h("h1", {}, `${version.displayName}, version ${version.versionId}`),
     summary,
     h("p", {}, h("a", { href: `#/models/${modelId}/compare?a=${versionId}` }, "Compare with another version")),
-    aliasAction(version, redraw),
+    aliasAction(actions, version, redraw),
   ];
   if (!metrics || metrics.unreadable) {
     parts.push(metrics ? errorBox(new Error(metrics.unreadable)) : h("p", {}, "This version has no metrics.json."));
