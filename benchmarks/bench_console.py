@@ -5,7 +5,8 @@ Starts a real vertex-local, trains and deploys a model as bench_serve does, then
 bytes transferred and the milliseconds until the page is usable (its `console-usable` mark), median and worst.
 Baseline: the same browser loading /healthz cold, the smallest page the server has. Then one client predicts
 for --seconds with no console open, and again with the endpoint's page open (refreshing every second and its
-charts every 5 s): p50 and p99 side by side.
+charts every 5 s): p50 and p99 side by side. Last, the Model Registry with one version and with 50, this tree's
+console beside the console before issue 23 (benchmarks/console_registry.py): ms to usable, bytes, requests.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from pathlib import Path
 
 import requests
 
+from benchmarks.console_registry import BEFORE, registry_figures
 from benchmarks.serve_deploy import deploy_model
-from benchmarks.serve_processes import ServerProcess, free_port, train_model, write_bodies
+from benchmarks.serve_processes import ServerProcess, free_port, test_digits, train_model, write_bodies
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -61,7 +63,7 @@ def percentile(values: list[float], q: float) -> float:
     return sorted(values)[min(len(values) - 1, int(q * len(values)))]
 
 
-def measure(url: str, predict_url: str, body: bytes, args: argparse.Namespace) -> None:
+def measure(url: str, predict_url: str, body: bytes, args: argparse.Namespace, scratch: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     endpoint_id = predict_url.rsplit("/", 1)[1].split(":")[0]
@@ -89,6 +91,9 @@ def measure(url: str, predict_url: str, body: bytes, args: argparse.Namespace) -
         page.goto(f"{console}/endpoints/{endpoint_id}")
         page.wait_for_function(mark, timeout=30_000)
         watched = predict_latencies(predict_url, body, args.seconds)
+        page.context.close()
+        metrics = (scratch / "model" / "metrics.json").read_bytes()
+        registry_figures(browser, scratch, metrics, args.loads, args.before)
         browser.close()
     print(f"\n{':predict, 1 client, sequential':42} {'p50 ms':>10} {'p99 ms':>9} {'requests':>9}")
     for title, latencies in (("no console open (baseline)", alone), ("the endpoint's console page open", watched)):
@@ -99,12 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loads", type=int, default=5, help="cold loads of each page (default 5)")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each predict run (default 10)")
+    parser.add_argument("--before", default=BEFORE, help=f"the commit whose console is the baseline (default {BEFORE})")
     args = parser.parse_args(argv)
     print(f"bench-console on {os.cpu_count()} cores, load average {[round(v, 2) for v in os.getloadavg()]}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-console-") as scratch_name:
         scratch = Path(scratch_name)
         train_model(scratch / "model")
-        write_bodies(scratch / "bodies.jsonl", 1)
+        write_bodies(scratch / "bodies.jsonl", test_digits(1), 1, 1)
         body = (scratch / "bodies.jsonl").read_bytes().strip()
         port = free_port()
         url = f"http://127.0.0.1:{port}"
@@ -121,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         server = ServerProcess("vertex-local", command, f"{url}/healthz", scratch / "vertex-local.log")
         server.start()
         try:
-            measure(url, deploy_model(url, scratch / "model"), body, args)
+            measure(url, deploy_model(url, scratch / "model"), body, args, scratch)
         finally:
             server.stop()
     print(f"load average after: {[round(v, 2) for v in os.getloadavg()]}")

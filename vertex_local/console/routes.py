@@ -65,7 +65,7 @@ class ConsoleApi:
         return json_response({"locations": sorted(parents)})
 
     async def endpoint_metrics(self, request: Request) -> Response:
-        """?window=5m|1h|6h|1d|7d|30d: the endpoint's serving figures per deployed model, slot by slot."""
+        """?window=5m|1h|6h|12h|1d|7d|30d: the endpoint's serving figures per deployed model, slot by slot."""
         window = request.query_params.get("window", "1h")
         if window not in WINDOWS:
             raise ApiError(400, f"window must be one of {', '.join(WINDOWS)}, got {window!r}")
@@ -96,6 +96,22 @@ class ConsoleApi:
         samples = [] if drawable else await asyncio.to_thread(task_samples, name)
         return json_response({**task.describe(), "deployedModelId": deployed_id, "samples": samples})
 
+    async def job_outputs(self, request: Request) -> Response:
+        """Each custom job's AIP_MODEL_DIR in a location: how the console links a job to the versions registered
+        from what it wrote (a version's artifactUri) and back."""
+        parent = f"projects/{request.path_params['project']}/locations/{request.path_params['location']}"
+        jobs = []
+        for doc in self.store.list("customJob"):
+            if doc["parent"] != parent:
+                continue
+            try:
+                model_dir = output_env(doc["jobSpec"]).get("AIP_MODEL_DIR")
+            except ApiError:  # a spec the service refused never ran; it has no output to link
+                model_dir = None
+            if model_dir:
+                jobs.append({"job": doc["id"], "displayName": doc.get("displayName", ""), "modelDir": model_dir})
+        return json_response({"jobs": jobs})
+
     async def job_environment(self, request: Request) -> Response:
         """The variables vertex-local set for a custom job's replicas (AIP_*, CLOUD_ML_JOB_ID), never the server's
         own environment: that may hold secrets."""
@@ -117,6 +133,7 @@ def console_routes(api: ConsoleApi) -> list[BaseRoute]:
         Route("/console/api/endpoints/{endpoint}/metrics", api.endpoint_metrics, methods=["GET"]),
         Route("/console/api/endpoints/{endpoint}/task", api.endpoint_task, methods=["GET"]),
         Route(job + "/environment", api.job_environment, methods=["GET"]),
+        Route("/console/api/projects/{project}/locations/{location}/jobOutputs", api.job_outputs, methods=["GET"]),
     ]
 
 

@@ -38,7 +38,7 @@ class Resolution:
 # 5 s slots for an hour, 1 min slots for a day, 1 h slots for 30 days (the Vertex console's longest window).
 RESOLUTIONS = (Resolution(5, 3600), Resolution(60, 86_400), Resolution(3600, 30 * 86_400))
 # The windows the console offers; each is drawn from the finest resolution that keeps it whole.
-WINDOWS = {"5m": 300, "1h": 3600, "6h": 6 * 3600, "1d": 86_400, "7d": 7 * 86_400, "30d": 30 * 86_400}
+WINDOWS = {"5m": 300, "1h": 3600, "6h": 6 * 3600, "12h": 12 * 3600, "1d": 86_400, "7d": 7 * 86_400, "30d": 30 * 86_400}
 SAMPLE_DELAY_S = 0.25  # sample just after a slot ends, so its counts land in that slot
 
 SCHEMA = """
@@ -51,18 +51,26 @@ CREATE TABLE IF NOT EXISTS slots (
     predictions INTEGER NOT NULL,
     errors INTEGER NOT NULL,
     buckets TEXT NOT NULL,
+    model_buckets TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (step_s, endpoint_id, t, deployed_model_id)
 );
 """
+
+
+def added(a: Sequence[int], b: Sequence[int], sign: int = 1) -> tuple[int, ...]:
+    """Two bucket lists added (or b taken from a); an empty one (no observation yet) counts as zeros."""
+    if not a or not b:
+        return tuple(a) if a else tuple(sign * v for v in b)
+    return tuple(x + sign * y for x, y in zip(a, b, strict=True))
 
 
 def growth(now: Totals, before: Totals | None) -> Totals:
     """How much one deployed model's counters grew between two samples."""
     if before is None:
         return now
-    buckets = tuple(a - b for a, b in zip(now.buckets, before.buckets, strict=True))
     return Totals(now.requests - before.requests, now.predictions - before.predictions,
-                  now.errors - before.errors, buckets)  # fmt: skip
+                  now.errors - before.errors, added(now.buckets, before.buckets, -1),
+                  added(now.model_buckets, before.model_buckets, -1))  # fmt: skip
 
 
 def quantile(q: float, bounds: Sequence[float], cumulative: Sequence[int]) -> float | None:
@@ -86,12 +94,20 @@ class MetricsHistory:
     def __init__(self, path: Path, bounds: Sequence[float], source: Callable[[], Mapping[Key, Totals]],
                  started: float | None = None) -> None:  # fmt: skip
         self._db = Database(path, SCHEMA)
+        self._add_model_latency_column()
         self._sampling = threading.RLock()  # one sample at a time: each reads and moves self._last
         self._bounds = tuple(bounds)  # latency bucket bounds in seconds, +Inf implied
         self._source = source
         self._last: dict[Key, Totals] = {}  # the counters at the last sample (all zero when the server started)
         self._last_at = time.time() if started is None else started
         self._task: asyncio.Task | None = None
+
+    def _add_model_latency_column(self) -> None:
+        """A history file written before model latency was recorded gains its column (empty in old rows)."""
+        with self._db.transaction() as db:
+            columns = {row[1] for row in db.execute("PRAGMA table_info(slots)")}
+            if "model_buckets" not in columns:
+                db.execute("ALTER TABLE slots ADD COLUMN model_buckets TEXT NOT NULL DEFAULT '[]'")
 
     def record(self, totals: Mapping[Key, Totals], now: float) -> None:
         """Add what the counters grew by since the last sample to the slots holding that interval's middle."""
@@ -111,16 +127,19 @@ class MetricsHistory:
     @staticmethod
     def _add(db: sqlite3.Connection, step_s: int, slot: int, endpoint_id: str, deployed_id: str, delta: Totals) -> None:
         key = (step_s, endpoint_id, slot, deployed_id)
-        row = db.execute("SELECT requests, predictions, errors, buckets FROM slots WHERE step_s = ? AND "
-                         "endpoint_id = ? AND t = ? AND deployed_model_id = ?", key).fetchone()  # fmt: skip
+        row = db.execute("SELECT requests, predictions, errors, buckets, model_buckets FROM slots WHERE step_s = ? "
+                         "AND endpoint_id = ? AND t = ? AND deployed_model_id = ?", key).fetchone()  # fmt: skip
         if row is not None:
-            buckets = tuple(a + b for a, b in zip(json.loads(row[3]), delta.buckets, strict=True))
-            delta = Totals(row[0] + delta.requests, row[1] + delta.predictions, row[2] + delta.errors, buckets)
-        db.execute("INSERT OR REPLACE INTO slots VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                   (*key, delta.requests, delta.predictions, delta.errors, json.dumps(delta.buckets)))  # fmt: skip
+            buckets, inside = added(json.loads(row[3]), delta.buckets), added(json.loads(row[4]), delta.model_buckets)
+            delta = Totals(row[0] + delta.requests, row[1] + delta.predictions, row[2] + delta.errors, buckets, inside)
+        db.execute("INSERT OR REPLACE INTO slots (step_s, endpoint_id, t, deployed_model_id, requests, predictions, "
+                   "errors, buckets, model_buckets) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   (*key, delta.requests, delta.predictions, delta.errors, json.dumps(delta.buckets),
+                    json.dumps(delta.model_buckets)))  # fmt: skip
 
     def query(self, endpoint_id: str, window: str) -> dict[str, Any]:
-        """Per deployed model: requests/s, predictions/s, error rate, p50 and p99 latency (ms) in each slot of the
+        """Per deployed model: requests/s, predictions/s, error rate, p50 and p99 latency (ms), total and inside the
+        model, in each slot of the
         window up to the last sample, oldest first; rates are 0 and the rest null in slots without requests."""
         seconds = WINDOWS[window]
         step = next(r.step_s for r in RESOLUTIONS if r.keep_s >= seconds)
@@ -132,12 +151,12 @@ class MetricsHistory:
             last = max(int((self._last_at - RESOLUTIONS[0].step_s / 2) // step) * step, newest or 0)
             times = list(range(last - seconds + step, last + step, step))
             rows = self._db.connection.execute(
-                "SELECT t, deployed_model_id, requests, predictions, errors, buckets FROM slots "
+                "SELECT t, deployed_model_id, requests, predictions, errors, buckets, model_buckets FROM slots "
                 "WHERE step_s = ? AND endpoint_id = ? AND t >= ? ORDER BY deployed_model_id, t",
                 (step, endpoint_id, times[0]),
             ).fetchall()
         series: dict[str, dict[str, list]] = {}
-        for t, deployed_id, requests, predictions, errors, buckets in rows:
+        for t, deployed_id, requests, predictions, errors, buckets, model_buckets in rows:
             columns = series.setdefault(deployed_id, empty_columns(len(times)))
             index, span = (t - times[0]) // step, self._covered(t, step)
             cumulative = json.loads(buckets)
@@ -146,6 +165,9 @@ class MetricsHistory:
             columns["errorRate"][index] = errors / requests
             columns["p50Ms"][index] = ms(quantile(0.5, self._bounds, cumulative))
             columns["p99Ms"][index] = ms(quantile(0.99, self._bounds, cumulative))
+            inside = json.loads(model_buckets)
+            columns["modelP50Ms"][index] = ms(quantile(0.5, self._bounds, inside))
+            columns["modelP99Ms"][index] = ms(quantile(0.99, self._bounds, inside))
         return {"window": window, "stepSeconds": step, "times": times,
                 "series": [{"deployedModelId": key, **columns} for key, columns in series.items()]}  # fmt: skip
 
@@ -183,7 +205,8 @@ class MetricsHistory:
 
 def empty_columns(length: int) -> dict[str, list]:
     return {"requestsPerSecond": [0.0] * length, "predictionsPerSecond": [0.0] * length,
-            "errorRate": [None] * length, "p50Ms": [None] * length, "p99Ms": [None] * length}  # fmt: skip
+            "errorRate": [None] * length, "p50Ms": [None] * length, "p99Ms": [None] * length,
+            "modelP50Ms": [None] * length, "modelP99Ms": [None] * length}  # fmt: skip
 
 
 def ms(seconds: float | None) -> float | None:

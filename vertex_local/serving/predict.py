@@ -46,17 +46,20 @@ class PredictApi:
         target = route.pick(self.table.rng)
         deployed_id = target.deployed_model_id
         started = time.perf_counter()
+        model_s = None
         self.table.begin(deployed_id)
         try:  # a bad body counts as an error of the model it was routed to, as Vertex's error_count does
             instances = self.parser.parse(body, self.server.input_of(deployed_id))
             self.table.check_available(deployed_id)
+            entered = time.perf_counter()
             predictions = await self.server.predict(deployed_id, instances)
+            model_s = time.perf_counter() - entered
         except Exception:
             self.metrics.observe(endpoint_id, deployed_id, 0, time.perf_counter() - started, True)
             raise
         finally:
             self.table.end(deployed_id)
-        self.metrics.observe(endpoint_id, deployed_id, len(predictions), time.perf_counter() - started, False)
+        self.metrics.observe(endpoint_id, deployed_id, len(predictions), time.perf_counter() - started, False, model_s)
         answer = {
             "predictions": predictions,
             "deployedModelId": deployed_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from typing import Any
 
@@ -31,8 +32,8 @@ def test_a_job_page_shows_its_state_command_environment_and_the_tail_of_a_long_l
     page.get_by_role("link", name="console-job").first.click()  # the list links to the job's page
     expect(page.locator("[data-state]").first).to_have_attribute("data-state", "JOB_STATE_SUCCEEDED", timeout=60_000)
     expect(page.locator("h1")).to_contain_text(f"job {job_id}")
-    expect(page.locator("code.argv").first).to_have_text(f"{sys.executable} -c")
-    expect(page.locator("code.argv").nth(1)).to_have_text(SCRIPT)
+    expect(page.locator("code.argv").first).to_have_text(shlex.join([sys.executable, "-c"]))
+    expect(page.locator("code.argv").nth(1)).to_have_text(shlex.quote(SCRIPT))  # as a shell would read it back
     expect(page.locator("code.argv").nth(2)).to_have_text("GREETING=hello")
     environment = page.locator("#aip-env").inner_text()
     assert f"CLOUD_ML_JOB_ID={job_id}" in environment

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from pathlib import Path
@@ -136,4 +137,34 @@ def test_the_history_survives_a_restart_and_a_graceful_stop_loses_nothing(tmp_pa
 def test_the_metrics_route_refuses_an_unknown_window_in_googles_shape(vertex_local) -> None:
     answer = HttpClient(vertex_local.url).request("GET", "/console/api/endpoints/1/metrics?window=2m")
     assert answer.status == 400 and google_error_problems(answer) == []
-    assert "5m, 1h, 6h, 1d, 7d, 30d" in answer.json()["error"]["message"]
+    assert "5m, 1h, 6h, 12h, 1d, 7d, 30d" in answer.json()["error"]["message"]
+
+
+def test_model_latency_is_kept_beside_the_total_and_only_for_requests_that_reached_the_model(tmp_path: Path) -> None:
+    metrics = ServingMetrics()
+    history = history_of(tmp_path, metrics)
+    for _ in range(10):
+        metrics.observe("e1", "d1", 1, 0.02, False, 0.002)  # 20 ms in all, 2 ms of it inside the model
+    metrics.observe("e1", "d1", 0, 0.5, True)  # a bad body: it never reached the model
+    history.record(metrics.totals(), T0 + 5)
+    history.record(metrics.totals(), T0 + 10)
+    (series,) = history.query("e1", "5m")["series"]
+    assert 10 < series["p50Ms"][-2] <= 25
+    assert 1 < series["modelP50Ms"][-2] <= 2.5 and series["modelP99Ms"][-2] <= 2.5
+    assert series["modelP50Ms"][-1] is None  # nothing came in the last slot
+    assert "12h" in history.query("e1", "12h")["window"]
+
+
+def test_a_history_file_from_before_model_latency_gains_its_column_and_keeps_its_rows(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "metrics.sqlite3") as db:
+        db.execute("CREATE TABLE slots (step_s INTEGER NOT NULL, endpoint_id TEXT NOT NULL, t INTEGER NOT NULL, "
+                   "deployed_model_id TEXT NOT NULL, requests INTEGER NOT NULL, predictions INTEGER NOT NULL, "
+                   "errors INTEGER NOT NULL, buckets TEXT NOT NULL, PRIMARY KEY (step_s, endpoint_id, t, "
+                   "deployed_model_id))")  # fmt: skip
+        buckets = json.dumps([0, 0, 3] + [3] * (len(LATENCY_BUCKETS) - 2))
+        db.execute("INSERT INTO slots VALUES (5, 'e1', ?, 'd1', 3, 3, 0, ?)", (T0, buckets))
+    db.close()
+    history = history_of(tmp_path, ServingMetrics())
+    (series,) = history.query("e1", "5m")["series"]
+    assert series["requestsPerSecond"][-1] > 0 and series["p50Ms"][-1] is not None
+    assert series["modelP50Ms"][-1] is None

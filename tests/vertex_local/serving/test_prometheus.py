@@ -25,13 +25,16 @@ BAD_BODIES = [b"{not json", b'{"instances": []}', b'{"instances": [[1, 2, 3]]}',
 
 
 def series(server: VertexLocal, endpoint_id: str) -> dict[tuple[str, str], float]:
-    """(sample name, deployed model id) -> value, plus ("le=<bound>", id) for the latency buckets."""
+    """(sample name, deployed model id) -> value, plus ("le=<bound>", id) for the total latency's buckets and
+    ("model le=<bound>", id) for the model latency's."""
     found: dict[tuple[str, str], float] = {}
     for family in text_string_to_metric_families(requests.get(f"{server.url}/metrics", timeout=10).text):
         for sample in family.samples:
             if sample.labels.get("endpoint_id") != endpoint_id:
                 continue
             name = f"le={sample.labels['le']}" if sample.name.endswith("_bucket") else sample.name
+            if sample.name == "vertex_local_prediction_model_latency_seconds_bucket":
+                name = f"model {name}"
             found[(name, sample.labels["deployed_model_id"])] = sample.value
     return found
 
@@ -102,4 +105,9 @@ def test_metrics_match_the_requests_predictions_errors_and_latencies_sent_to_eac
         for bound in LATENCY_BUCKETS:
             assert found[(f"le={bound}", deployed)] >= (client_seen <= bound).sum(), bound
         assert found[("le=+Inf", deployed)] == tally.requests[deployed]
+        # Time inside the model: only requests that reached it (not the bad bodies), and never more than the total.
+        good = tally.requests[deployed] - tally.errors[deployed]
+        assert found[("model le=+Inf", deployed)] == good
+        inside = found[("vertex_local_prediction_model_latency_seconds_sum", deployed)]
+        assert 0 < inside < found[("vertex_local_prediction_latency_seconds_sum", deployed)]
     assert (tally.errors[a], tally.errors[b]) == (13, 7)

@@ -26,6 +26,28 @@ export class ApiError extends Error {
   }
 }
 
+export class NotAnswering extends Error {
+  constructor() {
+    super("vertex-local is not answering: is it still running? Start it again (make up), then this page catches up.");
+    this.notAnswering = true;
+  }
+}
+
+// Every request goes through here: a fetch that fails outright (connection refused) means the server is gone, and
+// the page says so once (main.js listens) instead of each part failing on its own.
+async function call(path, options = {}) {
+  let response;
+  try {
+    response = await fetch(path, options);
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    window.dispatchEvent(new CustomEvent("vertex-local:down"));
+    throw new NotAnswering();
+  }
+  window.dispatchEvent(new CustomEvent("vertex-local:up"));
+  return response;
+}
+
 async function answer(response) {
   const text = await response.text();
   let body = null;
@@ -42,12 +64,17 @@ async function answer(response) {
 }
 
 export async function getJson(path) {
-  return answer(await fetch(path, { headers: withToken({ Accept: "application/json" }) }));
+  return answer(await call(path, { headers: withToken({ Accept: "application/json" }) }));
 }
 
 export async function postJson(path, bodyText) {
   const headers = withToken({ "Content-Type": "application/json", Accept: "application/json" });
-  return answer(await fetch(path, { method: "POST", headers, body: bodyText }));
+  return answer(await call(path, { method: "POST", headers, body: bodyText }));
+}
+
+export async function sendJson(method, path, body) {
+  const headers = withToken({ "Content-Type": "application/json", Accept: "application/json" });
+  return answer(await call(path, { method, headers, body: JSON.stringify(body) }));
 }
 
 export function v1(location, path) {
@@ -59,14 +86,14 @@ export async function readGcsJson(uri) {
   const match = /^gs:\/\/([^/]+)\/(.+)$/.exec(uri);
   if (!match) return null;
   const path = `/storage/v1/b/${match[1]}/o/${encodeURIComponent(match[2])}?alt=media`;
-  const response = await fetch(path, { headers: withToken() });
+  const response = await call(path, { headers: withToken() });
   if (response.status === 404) return null;
   return answer(response);
 }
 
 // A text body read as it streams in, keeping only its last `maxChars`: a long log never sits whole in memory.
 export async function readTail(path, maxChars, signal) {
-  const response = await fetch(path, { signal, headers: withToken() });
+  const response = await call(path, { signal, headers: withToken() });
   if (!response.ok) return answer(response);
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let kept = "";
@@ -82,4 +109,19 @@ export async function readTail(path, maxChars, signal) {
   }
   if (dropped) kept = kept.slice(kept.indexOf("\n") + 1);
   return { text: kept, dropped };
+}
+
+// The bytes under gs://BUCKET/PREFIX/ (a model's artifact), through the JSON API's object listing.
+export async function gcsSize(uri) {
+  const match = /^gs:\/\/([^/]+)\/(.+?)\/*$/.exec(uri || "");
+  if (!match) return null;
+  let total = 0;
+  let token = "";
+  do {
+    const query = `prefix=${encodeURIComponent(`${match[2]}/`)}${token ? `&pageToken=${encodeURIComponent(token)}` : ""}`;
+    const page = await getJson(`/storage/v1/b/${match[1]}/o?${query}`);
+    (page.items || []).forEach((item) => { total += Number(item.size || 0); });
+    token = page.nextPageToken || "";
+  } while (token);
+  return total;
 }

@@ -60,3 +60,38 @@ export function errorBox(error) {
 export function percent(value, digits = 1) {
   return value === null || value === undefined ? "—" : `${(value * 100).toFixed(digits)} %`;
 }
+
+// Refresh in place: make `target`'s children look like `fresh` while keeping every node that is still there (same
+// tag at the same place), so the element holding keyboard focus, a half-done click or a selection survives a refresh.
+export function patch(target, fresh) {
+  const wanted = [fresh].flat(Infinity).filter((child) => child !== null && child !== undefined && child !== false)
+    .map((child) => (child instanceof Node ? child : document.createTextNode(String(child))));
+  wanted.forEach((next, index) => {
+    const old = target.childNodes[index];
+    if (!old) target.append(next);
+    else if (old.nodeType !== next.nodeType || old.nodeName !== next.nodeName || old.dataset?.key !== next.dataset?.key) {
+      old.replaceWith(next);
+    } else if (old.nodeType === Node.TEXT_NODE) {
+      if (old.data !== next.data) old.data = next.data;
+    } else {
+      patchAttributes(old, next);
+      patch(old, [...next.childNodes]);
+    }
+  });
+  while (target.childNodes.length > wanted.length) target.lastChild.remove();
+}
+
+// `style` goes through the CSSOM: the page's CSP refuses style attributes written as text.
+function patchAttributes(old, next) {
+  for (const { name } of [...old.attributes]) if (!next.hasAttribute(name)) old.removeAttribute(name);
+  for (const { name, value } of [...next.attributes]) {
+    if (name === "style") {
+      if (old.style.cssText !== next.style.cssText) old.style.cssText = next.style.cssText;
+    } else if (old.getAttribute(name) !== value) old.setAttribute(name, value);
+  }
+}
+
+export function announce(text) {
+  const region = document.getElementById("announce");
+  if (region) region.textContent = text;
+}

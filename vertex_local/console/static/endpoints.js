@@ -1,22 +1,29 @@
 // Endpoints: their deployed models and traffic split (live), and an endpoint's serving charts over a window.
 
 import { getJson, v1 } from "./api.js";
-import { lineChart, seriesStyle, swatch } from "./charts.js";
-import { facts, h, idOf, time } from "./dom.js";
+import { lineChart, seriesStyle, swatch, units } from "./charts.js";
+import { facts, h, idOf, patch, time } from "./dom.js";
+import { endpointActions } from "./endpoint_actions.js";
 
 const TRAFFIC_REFRESH_MS = 1000;
-const WINDOWS = [["5m", "Last 5 minutes"], ["1h", "Last hour"], ["6h", "Last 6 hours"], ["1d", "Last day"],
-  ["7d", "Last 7 days"], ["30d", "Last 30 days"]];
+// The windows Google's console offers on an endpoint's page (its longest is 30 days), plus 5 minutes for a demo.
+const WINDOWS = [["5m", "Last 5 minutes"], ["1h", "Last hour"], ["6h", "Last 6 hours"], ["12h", "Last 12 hours"],
+  ["1d", "Last day"], ["7d", "Last 7 days"], ["30d", "Last 30 days"]];
 const CHARTS = [
-  ["predictionsPerSecond", "Predictions per second", (v) => `${v.toFixed(v < 10 ? 2 : 0)}/s`],
-  ["requestsPerSecond", "Requests per second", (v) => `${v.toFixed(v < 10 ? 2 : 0)}/s`],
-  ["errorRate", "Prediction error rate", (v) => `${(v * 100).toFixed(1)} %`],
-  ["p50Ms", "Latency p50 (request to answer)", (v) => `${v.toFixed(v < 10 ? 2 : 0)} ms`],
-  ["p99Ms", "Latency p99 (request to answer)", (v) => `${v.toFixed(v < 10 ? 2 : 0)} ms`],
+  ["predictionsPerSecond", "Predictions per second", units("/s")],
+  ["requestsPerSecond", "Requests per second", units("/s")],
+  ["errorRate", "Prediction error rate", units(" %", 100)],
+  ["p50Ms", "Total latency p50 (request to answer)", units(" ms")],
+  ["p99Ms", "Total latency p99 (request to answer)", units(" ms")],
+  ["modelP50Ms", "Model latency p50 (time inside the model)", units(" ms")],
+  ["modelP99Ms", "Model latency p99 (time inside the model)", units(" ms")],
 ];
 
-function versionOf(deployed) {
-  return `${deployed.displayName || idOf(deployed.model)} v${deployed.modelVersionId}`;
+// "mnist v2"; a display name that already ends in its version ("mnist-v2") is not given it twice.
+export function versionOf(deployed) {
+  const name = deployed.displayName || idOf(deployed.model);
+  const version = deployed.modelVersionId;
+  return new RegExp(`[-_ ]?v(ersion)?[-_ ]?${version}$`, "i").test(name) ? name : `${name} v${version}`;
 }
 
 // The split as a bar (one segment per deployed model with traffic) and as text.
@@ -47,7 +54,7 @@ function deployedTable(endpoint) {
     h("tbody", {}, (endpoint.deployedModels || []).map((d) => {
       const resources = d.dedicatedResources || {};
       const machine = (resources.machineSpec || {}).machineType || (d.automaticResources ? "automatic" : "—");
-      return h("tr", { "data-deployed-model-id": d.id },
+      return h("tr", { "data-deployed-model-id": d.id, "data-key": d.id },
         h("td", {}, d.id),
         h("td", {}, h("a", { href: `#/models/${idOf(d.model)}/versions/${d.modelVersionId}` }, versionOf(d))),
         h("td", {}, machine),
@@ -61,8 +68,8 @@ export async function endpointsPage(ctx) {
   const list = h("div", { class: "cards" });
   const draw = async () => {
     const { endpoints = [] } = await getJson(v1(ctx.location, "endpoints"));
-    list.replaceChildren(...(endpoints.length ? endpoints.map((endpoint) => h("article", { class: "card",
-      "data-endpoint": idOf(endpoint.name) },
+    patch(list, (endpoints.length ? endpoints.map((endpoint) => h("article", { class: "card",
+      "data-endpoint": idOf(endpoint.name), "data-key": idOf(endpoint.name) },
     h("h2", {}, h("a", { href: `#/endpoints/${idOf(endpoint.name)}` }, endpoint.displayName),
       " ", h("span", { class: "muted" }, `endpoint ${idOf(endpoint.name)}`)),
     trafficBar(endpoint), facts([["Created", time(endpoint.createTime)]]))) :
@@ -75,32 +82,35 @@ export async function endpointsPage(ctx) {
 
 function charts(answer) {
   const names = answer.series.map((s) => s.deployedModelId);
-  return CHARTS.map(([metric, title, format]) => lineChart({
-    title, metric, times: answer.times, format,
+  return CHARTS.map(([metric, title, unit]) => lineChart({
+    title, metric, times: answer.times, unit,
     series: answer.series.map((s, index) => ({ name: `deployed model ${names[index]}`, values: s[metric] })),
   }));
 }
 
 export async function endpointPage(ctx, endpointId) {
   const path = v1(ctx.location, `endpoints/${endpointId}`);
-  const endpoint = await getJson(path);
+  let endpoint = await getJson(path);
   const split = h("div", {}, trafficBar(endpoint));
   const table = h("div", {}, deployedTable(endpoint));
   const chartBox = h("div", { class: "charts", "aria-live": "off" });
   const picker = h("select", { id: "window" }, WINDOWS.map(([value, text]) => h("option", { value }, text)));
-  picker.value = ctx.query.get("window") || "5m";
+  picker.value = WINDOWS.some(([value]) => value === ctx.query.get("window")) ? ctx.query.get("window") : "5m";
   let step = 5;
   const drawCharts = async () => {
     const answer = await getJson(`/console/api/endpoints/${endpointId}/metrics?window=${picker.value}`);
     step = answer.stepSeconds;
-    chartBox.replaceChildren(...charts(answer));
+    chartBox.replaceChildren(...charts(answer)); // new listeners: the hover readout reads the new figures
   };
-  picker.addEventListener("change", drawCharts);
+  picker.addEventListener("change", () => {
+    ctx.setQuery({ window: picker.value }); // a link or a reload keeps the window
+    drawCharts();
+  });
   await drawCharts();
   ctx.every(TRAFFIC_REFRESH_MS, async () => {
-    const fresh = await getJson(path);
-    split.replaceChildren(trafficBar(fresh));
-    table.replaceChildren(deployedTable(fresh));
+    endpoint = await getJson(path);
+    patch(split, trafficBar(endpoint));
+    patch(table, deployedTable(endpoint));
   });
   ctx.every(5000, () => (step <= 60 ? drawCharts() : null)); // slots of an hour change too slowly to poll
   return [
@@ -108,6 +118,7 @@ export async function endpointPage(ctx, endpointId) {
     h("h1", {}, `${endpoint.displayName} `, h("span", { class: "muted" }, `endpoint ${endpointId}`)),
     h("p", {}, h("a", { href: `#/test?endpoint=${endpointId}` }, "Test a model on this endpoint")),
     h("h2", {}, "Traffic split"), split, table,
+    endpointActions(ctx, () => endpoint, async () => { endpoint = await getJson(path); }),
     h("h2", { id: "monitoring" }, "Monitoring"),
     h("label", { class: "inline" }, "Time window ", picker),
     chartBox,

@@ -1,18 +1,26 @@
-// The Model Registry: every model, its versions with aliases, labels and metrics.json; a version's own page.
+// The Model Registry: every model with its versions as one compact table (newest first, metrics read only for the
+// rows shown, each metrics.json once); a version's own page with its evaluation, training curves, links and actions.
 
 import { getJson, readGcsJson, v1 } from "./api.js";
-import { chips, errorBox, facts, h, idOf, percent, time } from "./dom.js";
+import { chips, errorBox, facts, h, idOf, patch, percent, time } from "./dom.js";
 
-async function metricsOf(version) {
-  if (!version.artifactUri) return null;
-  try {
-    return await readGcsJson(`${version.artifactUri.replace(/\/+$/, "")}/metrics.json`);
-  } catch (error) {
-    return { unreadable: error.message };
+const SHOWN = 10; // versions per model before "Show all": 50 versions stay one screen and ten metrics.json reads
+const REFRESH_MS = 5000;
+const metricsCache = new Map(); // artifactUri -> Promise of its metrics.json: read once per page load
+
+export function metricsOf(version) {
+  if (!version.artifactUri) return Promise.resolve(null);
+  const uri = `${version.artifactUri.replace(/\/+$/, "")}/metrics.json`;
+  if (!metricsCache.has(uri)) {
+    metricsCache.set(uri, readGcsJson(uri).catch((error) => {
+      metricsCache.delete(uri); // a server that was down is asked again next time
+      return { unreadable: error.message };
+    }));
   }
+  return metricsCache.get(uri);
 }
 
-function perClassBars(perClass) {
+export function perClassBars(perClass) {
   const label = perClass.map((value, digit) => `${digit}: ${percent(value)}`).join(", ");
   return h("ol", { class: "per-class", start: 0, "aria-label": `Per-class accuracy, ${label}` },
     perClass.map((value, digit) => {
@@ -22,49 +30,73 @@ function perClassBars(perClass) {
     }));
 }
 
-function labels(map) {
+export function labels(map) {
   const entries = Object.entries(map || {});
   return entries.length ? chips(entries.map(([key, value]) => `${key}=${value}`), "label") : "—";
 }
 
-function versionCard(location, model, version, metrics) {
+function accuracyText(metrics) {
+  if (!metrics) return "no metrics.json";
+  return metrics.unreadable ? metrics.unreadable : percent(metrics.accuracy, 2);
+}
+
+function deployedLinks(version) {
+  const links = (version.deployedModels || []).map((d) => h("a", { href: `#/endpoints/${idOf(d.endpoint)}` },
+    `endpoint ${idOf(d.endpoint)}`));
+  return links.length ? links.flatMap((link, i) => (i ? [", ", link] : [link])) : "no";
+}
+
+function versionRow(modelId, version, metrics) {
+  return h("tr", { "data-version": version.versionId, "data-key": version.versionId },
+    h("th", { scope: "row" }, h("a", { href: `#/models/${modelId}/versions/${version.versionId}` },
+      `Version ${version.versionId}`)),
+    h("td", {}, chips(version.versionAliases || [], "alias")),
+    h("td", { class: "number" }, accuracyText(metrics)),
+    h("td", {}, labels(version.labels)),
+    h("td", {}, time(version.versionCreateTime)),
+    h("td", {}, deployedLinks(version)));
+}
+
+async function modelSection(ctx, model, expanded, redraw) {
   const modelId = idOf(model.name);
-  const deployed = (version.deployedModels || []).map((d) => h("a", { href: `#/endpoints/${idOf(d.endpoint)}` },
-    `endpoint ${idOf(d.endpoint)} (deployed model ${d.deployedModelId})`));
-  return h("article", { class: "card", "data-version": version.versionId },
-    h("h3", {}, h("a", { href: `#/models/${modelId}/versions/${version.versionId}` }, `Version ${version.versionId}`)),
-    chips(version.versionAliases || [], "alias"),
-    facts([
-      ["Accuracy", metrics && !metrics.unreadable ? percent(metrics.accuracy, 2) : metrics ? metrics.unreadable : "no metrics.json"],
-      ["Per-class accuracy", metrics && metrics.per_class_accuracy ? perClassBars(metrics.per_class_accuracy) : "—"],
-      ["Created", time(version.versionCreateTime)],
-      ["Labels", labels(version.labels)],
-      ["Artifact", h("code", {}, version.artifactUri || "—")],
-      ["Serving image", h("code", {}, (version.containerSpec || {}).imageUri || "—")],
-      ["Deployed", deployed.length ? h("ul", { class: "plain" }, deployed.map((link) => h("li", {}, link))) : "no"],
-    ]));
+  const { models: versions = [] } = await getJson(v1(ctx.location, `models/${modelId}:listVersions`));
+  versions.sort((a, b) => Number(b.versionId) - Number(a.versionId));
+  const shown = expanded.has(modelId) ? versions : versions.slice(0, SHOWN);
+  const metrics = await Promise.all(shown.map(metricsOf));
+  const headingId = `model-${modelId}`;
+  const more = versions.length > shown.length ? h("button", { type: "button", "data-key": "more",
+    onclick: () => { expanded.add(modelId); redraw(); } }, `Show all ${versions.length} versions`) : null;
+  return h("section", { class: "model", "aria-labelledby": headingId, "data-model": modelId, "data-key": modelId },
+    h("h2", { id: headingId }, model.displayName, " ", h("span", { class: "muted" }, `model ${modelId}`)),
+    h("p", {}, h("a", { href: `#/models/${modelId}/compare` }, `Compare the versions of ${model.displayName}`)),
+    h("table", { class: "versions" },
+      h("caption", {}, `${versions.length} version${versions.length === 1 ? "" : "s"}, newest first`),
+      h("thead", {}, h("tr", {}, ["Version", "Aliases", "Accuracy", "Labels", "Created", "Deployed to"]
+        .map((title) => h("th", { scope: "col" }, title)))),
+      h("tbody", {}, shown.map((version, i) => versionRow(modelId, version, metrics[i])))),
+    more);
 }
 
 export async function registryPage(ctx) {
-  const { models = [] } = await getJson(v1(ctx.location, "models"));
-  const heading = h("h1", {}, "Model Registry");
-  if (!models.length) return [heading, h("p", {}, `No models in ${ctx.location} yet: \`make demo\` registers one.`)];
-  const sections = await Promise.all(models.map(async (model) => {
-    const { models: versions = [] } = await getJson(v1(ctx.location, `models/${idOf(model.name)}:listVersions`));
-    versions.sort((a, b) => Number(b.versionId) - Number(a.versionId));
-    const metrics = await Promise.all(versions.map(metricsOf));
-    const headingId = `model-${idOf(model.name)}`;
-    return h("section", { class: "model", "aria-labelledby": headingId, "data-model": idOf(model.name) },
-      h("h2", { id: headingId }, model.displayName, " ", h("span", { class: "muted" }, `model ${idOf(model.name)}`)),
-      h("div", { class: "cards" }, versions.map((version, i) => versionCard(ctx.location, model, version, metrics[i]))));
-  }));
-  return [heading, sections];
+  const body = h("div");
+  const expanded = new Set();
+  const draw = async () => {
+    const { models = [] } = await getJson(v1(ctx.location, "models"));
+    if (!models.length) {
+      patch(body, h("p", {}, `No models in ${ctx.location} yet: \`make demo\` registers one.`));
+      return;
+    }
+    patch(body, await Promise.all(models.map((model) => modelSection(ctx, model, expanded, () => draw()))));
+  };
+  await draw();
+  ctx.every(REFRESH_MS, draw);
+  return [h("h1", {}, "Model Registry"), body];
 }
 
-function confusionMatrix(matrix) {
+export function confusionMatrix(matrix, caption = "Confusion matrix: rows are the true digit, columns the predicted one") {
   const peak = Math.max(1, ...matrix.flat());
   return h("table", { class: "confusion" },
-    h("caption", {}, "Confusion matrix: rows are the true digit, columns the predicted one"),
+    h("caption", {}, caption),
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "true \\ predicted"),
       matrix.map((_, digit) => h("th", { scope: "col" }, digit)))),
     h("tbody", {}, matrix.map((row, truth) => h("tr", {}, h("th", { scope: "row" }, truth), row.map((count, predicted) => {
@@ -74,13 +106,70 @@ function confusionMatrix(matrix) {
     })))));
 }
 
+// The page for a model or version that is not there: deleted, or never made in this location.
+async function missing(ctx, modelId, versionId, error) {
+  if (error.httpStatus !== 404) throw error;
+  const model = await getJson(v1(ctx.location, `models/${modelId}`)).catch(() => null);
+  const what = model ? `Version ${versionId} of model ${model.displayName} (${modelId})` : `Model ${modelId}`;
+  return [h("p", { class: "crumbs" }, h("a", { href: "#/models" }, "Model Registry")),
+    h("h1", {}, model ? "Version not found" : "Model not found"),
+    h("p", { class: "error", role: "alert" }, `${what} was deleted or never existed in ${ctx.location}.`),
+    h("p", {}, h("a", { href: "#/models" }, "See the models there are"))];
+}
+
+// The jobs whose AIP_MODEL_DIR is this artifactUri: the runs that produced the version.
+export async function producers(ctx, artifactUri) {
+  const { jobs = [] } = await getJson(`/console/api/${ctx.location}/jobOutputs`);
+  const same = (a, b) => String(a || "").replace(/\/+$/, "") === String(b || "").replace(/\/+$/, "");
+  return jobs.filter((job) => same(job.modelDir, artifactUri));
+}
+
+function aliasAction({ confirmAction, moveAlias }, version, redraw) {
+  const input = h("input", { id: "alias", value: "production", size: 16, pattern: "[a-z][a-zA-Z0-9-]{0,127}" });
+  const move = () => {
+    const alias = input.value.trim();
+    confirmAction({ title: `Move the alias ${alias}`, onDone: redraw,
+      changes: [`Point ${version.displayName}@${alias} at version ${version.versionId}; whichever version holds `
+        + `${alias} now loses it.`, "Endpoints keep serving what is deployed on them: an alias is a name, not a deployment."],
+      run: async () => { await moveAlias(version.name, version.versionId, alias); return `${alias} is on version ${version.versionId}`; } });
+  };
+  return h("fieldset", {}, h("legend", {}, "Aliases"),
+    h("p", { class: "inline" }, h("label", { for: "alias" }, "Alias"), input,
+      h("button", { type: "button", onclick: move }, "Move it to this version…")));
+}
+
 export async function versionPage(ctx, modelId, versionId) {
-  const version = await getJson(v1(ctx.location, `models/${modelId}@${versionId}`));
-  const metrics = await metricsOf(version);
+  let version;
+  try {
+    version = await getJson(v1(ctx.location, `models/${modelId}@${versionId}`));
+  } catch (error) {
+    return missing(ctx, modelId, versionId, error);
+  }
+  // What only this page needs is fetched with its data, so the registry's first load stays small.
+  const [metrics, jobs, actions, { trainingCurves }] = await Promise.all([metricsOf(version),
+    producers(ctx, version.artifactUri), import("./actions.js"), import("./curves.js")]);
+  const summary = h("div");
+  const drawSummary = (fresh) => patch(summary, facts([
+    ["Aliases", chips(fresh.versionAliases || [], "alias")],
+    ["Accuracy", accuracyText(metrics)],
+    ["Per-class accuracy", metrics && metrics.per_class_accuracy ? perClassBars(metrics.per_class_accuracy) : "—"],
+    ["Created", time(fresh.versionCreateTime)],
+    ["Labels", labels(fresh.labels)],
+    ["Artifact", h("code", {}, fresh.artifactUri || "—")],
+    ["Serving image", h("code", {}, (fresh.containerSpec || {}).imageUri || "—")],
+    ["Trained by", jobs.length ? jobs.map((job) => h("a", { href: `#/jobs/${job.job}`, "data-key": job.job },
+      `${job.displayName} (job ${job.job})`)) : "no custom job here wrote this artifact"],
+    ["Deployed to", deployedLinks(fresh)],
+  ]));
+  drawSummary(version);
+  const redraw = async () => drawSummary(await getJson(v1(ctx.location, `models/${modelId}@${versionId}`)));
+  ctx.every(REFRESH_MS, redraw);
   const parts = [
     h("p", { class: "crumbs" }, h("a", { href: "#/models" }, "Model Registry"), " / ", version.displayName),
     h("h1", {}, `${version.displayName}, version ${version.versionId}`),
-    versionCard(ctx.location, version, version, metrics),
+    summary,
+    h("p", {}, h("a", { href: `#/models/${modelId}/compare?a=${versionId}` }, "Compare with another version")),
+    aliasAction(actions, version, redraw),
   ];
   if (!metrics || metrics.unreadable) {
     parts.push(metrics ? errorBox(new Error(metrics.unreadable)) : h("p", {}, "This version has no metrics.json."));
@@ -95,6 +184,7 @@ export async function versionPage(ctx, modelId, versionId) {
       ["Data", h("code", {}, metrics.data_fingerprint || "—")],
       ["Git SHA", h("code", {}, metrics.git_sha || "—")],
     ]),
-    metrics.confusion_matrix ? confusionMatrix(metrics.confusion_matrix) : h("p", {}, "No confusion matrix.")));
+    metrics.confusion_matrix ? confusionMatrix(metrics.confusion_matrix) : h("p", {}, "No confusion matrix.")),
+  h("section", { "aria-labelledby": "training" }, h("h2", { id: "training" }, "Training curves"), trainingCurves(metrics)));
   return parts;
 }

@@ -4,7 +4,9 @@
 
 import { getJson, postJson, v1 } from "./api.js";
 import { drawingPad, preview, SIDE } from "./digit.js";
-import { errorBox, h, idOf } from "./dom.js";
+import { errorBox, h, idOf, patch } from "./dom.js";
+
+const PICKER_REFRESH_MS = 5000;
 
 // {"instances": [<28 rows of 28 numbers>]}, one row per line; this text is exactly what is sent.
 export function requestText(image) {
@@ -87,6 +89,11 @@ export async function testPage(ctx) {
   const { endpoints = [] } = await getJson(v1(ctx.location, "endpoints"));
   const picker = endpointPicker(endpoints, ctx.query.get("endpoint"));
   const heading = h("h1", {}, "Test your model");
+  ctx.every(PICKER_REFRESH_MS, async () => { // endpoints that start or stop serving come and go in the picker
+    const fresh = endpointPicker((await getJson(v1(ctx.location, "endpoints"))).endpoints || [], picker.select.value);
+    if (!picker.count && fresh.count) window.dispatchEvent(new HashChangeEvent("hashchange")); // draw the tester
+    else patch(picker.select, [...fresh.select.childNodes]);
+  });
   if (!picker.count) return [heading, h("p", {}, `No endpoint in ${ctx.location} serves a model yet.`)];
   const task = await taskOf(picker.select.value);
   const request = h("textarea", { id: "request", rows: 12, spellcheck: "false" });
