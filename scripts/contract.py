@@ -1,19 +1,16 @@
-"""The step contract: shared flags, the checked config, exit codes, and the one call that writes a step's result.
+"""The step contract for the steps that use the cloud: shared flags, the checked config, and their known errors.
 
-Each step is `python -m scripts.<step>`. Its main() calls run_main(STEP, build_parser(), run, argv); its
-run(args, environ) RETURNS a StepResult, which run_main writes (out/<step>.json, $GITHUB_OUTPUT,
-$GITHUB_STEP_SUMMARY) and turns into the exit status: 0 success, 1 a known failure (one stderr line
-`<step>: <reason>`), 2 a usage or config error. The environment is read here and handed down.
+Each step is `python -m scripts.<step>`. Its main() calls run_main(STEP, build_parser(), run, argv): the one error
+path in scripts.step_runner (exit 0 success, 1 a known failure as one stderr line `<step>: <reason>`, 2 a usage or
+config error), with the errors of the SDKs and of the config added here. The environment is read there and handed
+down.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
-import os
-import sys
-from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,35 +18,27 @@ import requests
 from google.api_core import exceptions as google_exceptions
 
 from pipeline_config import Config, ConfigError, load_config, load_task_of
+from scripts import step_runner
+from scripts.step_runner import (
+    EXIT_USAGE,
+    Environ,
+    KnownError,
+    Outcome,
+    Run,
+    StepError,
+    StepResult,
+    UsageError,
+)
 
+__all__ = ["Environ", "Outcome", "Run", "StepError", "StepResult", "UsageError"]  # the core's, for the cloud steps
 CREDENTIAL_KINDS = ("default", "anonymous", "token")  # ADC (Workload Identity in CI); vertex-local: see cloud.py
-Environ = MutableMapping[str, str]
-
-
-class StepError(Exception):
-    """A known failure of a step: shown as one stderr line `<step>: <reason>`, exit status 1."""
-
-
-@dataclasses.dataclass(frozen=True)
-class StepResult:
-    """What a step hands on; run_main writes all of it, then fails the step when `failure` is set."""
-
-    record: dict[str, Any] | None = None  # out/<step>.json; None for steps that write none
-    outputs: dict[str, Any] = dataclasses.field(default_factory=dict)  # key=value lines for $GITHUB_OUTPUT
-    summary: str = ""  # Markdown for $GITHUB_STEP_SUMMARY
-    files: dict[str, Any] = dataclasses.field(default_factory=dict)  # other out/<name>.json for later steps
-    failure: str | None = None  # written first, then exit 1 with this reason (the gate's "no")
-
-
-@dataclasses.dataclass(frozen=True)
-class Outcome:
-    """A step run in-process: its exit status and its result (None when it stopped before having one)."""
-
-    status: int
-    result: StepResult | None
-
-
-Run = Callable[[argparse.Namespace, Environ], StepResult]
+CLOUD_ERRORS = (
+    # The service refused or failed a call (permissions, quota, a bad name, retries exhausted).
+    KnownError(google_exceptions.GoogleAPIError, template="Google API: {}"),
+    KnownError(requests.exceptions.ConnectionError,
+               template="cannot reach the service ({}); for vertex-local, is it running?"),
+    KnownError(ConfigError, EXIT_USAGE, "config: {}"),
+)  # fmt: skip
 
 
 def add_common_flags(parser: argparse.ArgumentParser, out_dir: bool = True) -> argparse.ArgumentParser:
@@ -61,74 +50,15 @@ def add_common_flags(parser: argparse.ArgumentParser, out_dir: bool = True) -> a
 
 
 def run_main(step: str, parser: argparse.ArgumentParser, run: Run, argv: Sequence[str] | None) -> int:
-    """A step's main(): run it against the process environment and return its exit status."""
-    return run_step(step, parser, run, argv, os.environ).status
+    """A step's main(): step_runner.run_main with the cloud's and the config's errors known."""
+    return step_runner.run_main(step, parser, run, argv, known=CLOUD_ERRORS)
 
 
 def run_step(
     step: str, parser: argparse.ArgumentParser, run: Run, argv: Sequence[str] | None, environ: Environ
 ) -> Outcome:
-    """Parse argv, run the step and write its result, turning known failures into one stderr line.
-
-    argparse's own exits (usage errors: 2, --help: 0) are returned, not raised, so that
-    `python -m scripts.demo` can run every step in-process.
-    """
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return Outcome(exc.code if isinstance(exc.code, int) else 2, None)
-    result = None
-    try:
-        result = run(args, environ)
-        write_result(step, getattr(args, "out_dir", None), result, environ)
-    except StepError as exc:
-        return Outcome(fail(step, str(exc), 1), result)
-    except google_exceptions.GoogleAPIError as exc:
-        # The service refused or failed a call (permissions, quota, a bad name, retries exhausted).
-        return Outcome(fail(step, f"Google API: {exc}", 1), result)
-    except requests.exceptions.ConnectionError as exc:
-        return Outcome(fail(step, f"cannot reach the service ({exc}); for vertex-local, is it running?", 1), result)
-    except ConfigError as exc:
-        return Outcome(fail(step, f"config: {exc}", 2), result)
-    return Outcome(fail(step, result.failure, 1) if result.failure else 0, result)
-
-
-def fail(step: str, reason: str, status: int) -> int:
-    """The one stderr line a failed step leaves."""
-    print(f"{step}: {' '.join(reason.split())}", file=sys.stderr, flush=True)
-    return status
-
-
-def write_result(step: str, out_dir: str | None, result: StepResult, environ: Mapping[str, str]) -> None:
-    """out/<step>.json and the step's other files, then GitHub's outputs and job summary when GitHub set them."""
-    if out_dir is not None:
-        for name, data in result.files.items():
-            write_out(out_dir, name, data)
-        if result.record is not None:
-            write_out(out_dir, step, result.record)
-    publish(environ.get("GITHUB_OUTPUT"), environ.get("GITHUB_STEP_SUMMARY"), result.outputs, result.summary)
-
-
-def write_out(out_dir: str, name: str, data: Any) -> Path:
-    """out/<name>.json: a step's machine-readable result (<step>.json) or a file it saves for later steps."""
-    path = Path(out_dir) / f"{name}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    return path
-
-
-def publish(github_output: str | None, step_summary: str | None, outputs: dict[str, Any], markdown: str) -> None:
-    """Append key=value lines to $GITHUB_OUTPUT and Markdown to $GITHUB_STEP_SUMMARY, when GitHub set them."""
-    if github_output and outputs:
-        with open(github_output, "a", encoding="utf-8") as handle:
-            for key, value in outputs.items():
-                text = str(value).lower() if isinstance(value, bool) else str(value)
-                if "\n" in text:
-                    raise StepError(f"output {key} holds a newline; $GITHUB_OUTPUT takes one line per key")
-                handle.write(f"{key}={text}\n")
-    if step_summary and markdown:
-        with open(step_summary, "a", encoding="utf-8") as handle:
-            handle.write(markdown.rstrip("\n") + "\n\n")
+    """One step in-process (the demo runs them so), with the cloud's and the config's errors known."""
+    return step_runner.run_step(step, parser, run, argv, environ, CLOUD_ERRORS)
 
 
 def load_step_config(profile: str | None, environ: Mapping[str, str]) -> Config:

@@ -41,6 +41,7 @@ from scripts.contract import (
     run_step,
 )
 from scripts.demo_timing import Phases, seconds_since_process_start
+from scripts.step_runner import EXIT_FAILED
 from vertex_local import daemon
 
 STEP = "demo"
@@ -132,23 +133,13 @@ def pipeline(args: argparse.Namespace, identity: str, environ: Environ, phases: 
             if module is gate:
                 quiet_tensorflow()
             outcome = run_step(module.STEP, module.build_parser(), module.run, common_argv + argv, environ)
-        if outcome.status != 0 or outcome.result is None:
-            print(
-                f"{STEP}: stopped: {module.STEP} failed (exit {outcome.status}); its reason is above", file=sys.stderr
-            )
-            raise StepFailed(outcome.status)
+        if outcome.status != 0 or outcome.result is None:  # the step has said why; the demo exits with its status
+            reason = f"stopped: {module.STEP} failed (exit {outcome.status}); its reason is above"
+            raise StepError(reason, outcome.status or EXIT_FAILED)
         results[module.STEP] = outcome.result
         summary = summarize(module.STEP, outcome.result.record or {})
         print(f"== {module.STEP}: {summary} [{phases.rows[phase][0]:.1f} s]", flush=True)
     return results
-
-
-class StepFailed(Exception):
-    """A step of the demo failed; it has printed its reason, the demo exits with its status."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
-        self.status = status
 
 
 def closing(cfg: Config, deployed: dict[str, Any], out_dir: str, server_stays: bool) -> None:
@@ -232,10 +223,7 @@ def describe_training(cfg: Config, phases: Phases, model_dir: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     # Run as a program (no argv), the process is the demo's own, so its age so far counts as a phase.
     started_s = seconds_since_process_start() if argv is None else None
-    try:
-        return run_main(STEP, build_parser(), functools.partial(run, started_s=started_s), argv)
-    except StepFailed as failed:  # the step has said why; the demo exits with its status
-        return failed.status
+    return run_main(STEP, build_parser(), functools.partial(run, started_s=started_s), argv)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from scripts.step_runner import EXIT_FAILED, KnownError
+
 REASON_CHARS = 300  # of gh's error, in one line: enough for "HTTP 502: Bad Gateway (https://api.github.com/...)"
 
 
@@ -20,6 +22,10 @@ class ReleaseError(RuntimeError):
 
 class ReleaseUnavailable(ReleaseError):
     """GitHub could not say what the latest Release holds (an outage, a 5xx, a timeout): not "there is none"."""
+
+
+# For step_runner.run_main: gh missing or GitHub refusing is a failure of the step, not a usage error.
+RELEASE_ERRORS = (KnownError(ReleaseError, EXIT_FAILED),)
 
 
 def run_gh(args: list[str], repo: str | None) -> subprocess.CompletedProcess[str]:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
+
+from scripts.step_runner import EXIT_FAILED, EXIT_USAGE, KnownError, StepError
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"  # https://docs.github.com/en/rest/about-the-rest-api/api-versions
@@ -36,23 +37,12 @@ class TooLarge(GitHubError):
     """A download over the caller's limit; nothing of it is kept."""
 
 
-class Refused(RuntimeError):
+class Refused(StepError):
     """A check the step exists to make did not pass: one stderr line and exit 1."""
 
 
-def exit_status(step: str, work: Callable[[], Iterable[str]]) -> int:
-    """Run a step's work, printing each line it yields as `<step>: <line>`; 2 for a missing token or repository,
-    1 for a refusal or a GitHub failure (one stderr line), 0 otherwise."""
-    try:
-        for line in work():
-            print(f"{step}: {line}", flush=True)
-    except GitHubSetupError as exc:
-        print(f"{step}: {exc}", file=sys.stderr)
-        return 2
-    except (Refused, GitHubError) as exc:
-        print(f"{step}: {exc}", file=sys.stderr)
-        return 1
-    return 0
+# For step_runner.run_main: no token or repository is a usage error, anything GitHub did a failure of the step.
+GITHUB_ERRORS = (KnownError(GitHubSetupError, EXIT_USAGE), KnownError(GitHubError, EXIT_FAILED))
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

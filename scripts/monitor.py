@@ -20,6 +20,9 @@ from collections.abc import Sequence
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from scripts.step_runner import Environ, StepError, StepResult, UsageError, run_main
+
+STEP = "monitor"
 PREFIX = "vertex_local_"
 COUNTERS = {"prediction_requests_total": "requests", "predictions_total": "predictions",
             "prediction_errors_total": "errors"}  # fmt: skip
@@ -166,18 +169,20 @@ def watch(args: argparse.Namespace, tables: int | None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    return run_main(STEP, build_parser(), run, argv)
+
+
+def run(args: argparse.Namespace, environ: Environ) -> StepResult:
+    """Print the tables until done or interrupted (Ctrl-C is a normal end); StepError when a scrape fails."""
     if args.interval <= 0 or (args.count is not None and args.count < 1):
-        print("monitor: --interval must be positive and --count at least 1", file=sys.stderr)
-        return 2
+        raise UsageError("--interval must be positive and --count at least 1")
     try:
         watch(args, 1 if args.once else args.count)
     except KeyboardInterrupt:
-        return 0
+        pass
     except requests.RequestException as exc:
-        print(f"monitor: cannot scrape {args.url}/metrics: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        raise StepError(f"cannot scrape {args.url}/metrics: {exc}") from None
+    return StepResult()
 
 
 if __name__ == "__main__":

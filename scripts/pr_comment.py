@@ -14,14 +14,14 @@ Exit status: 0 posted, updated or nothing to do; 1 refused or GitHub failed; 2 u
 from __future__ import annotations
 
 import argparse
-import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 
 from scripts import comment_text
 from scripts.comment_text import RunInfo
-from scripts.github_api import GitHub, Refused, TooLarge, exit_status
+from scripts.github_api import GITHUB_ERRORS, GitHub, Refused, TooLarge
 from scripts.report_artifact import ARTIFACT, MAX_ARTIFACT_BYTES, ArtifactError, Report, read_report
+from scripts.step_runner import Environ, StepResult, run_main, say
 
 STEP = "pr_comment"
 BOT = "github-actions[bot]"  # the author of comments made with a workflow's GITHUB_TOKEN
@@ -110,7 +110,14 @@ def mark_stale(gh: GitHub, prs: list[int], run: RunInfo, why: str) -> list[str]:
     return done or ["no earlier comment to mark stale"]
 
 
-def run(args: argparse.Namespace, environ: Mapping[str, str]) -> list[str]:
+def run(args: argparse.Namespace, environ: Environ) -> StepResult:
+    """Post (or mark stale), saying what was done a line each; Refused or GitHubError when nothing could be posted."""
+    for line in comment(args, environ):
+        say(STEP, line)
+    return StepResult()
+
+
+def comment(args: argparse.Namespace, environ: Mapping[str, str]) -> list[str]:
     """What was done, one line each; Refused or GitHubError when nothing could be posted."""
     gh = GitHub.from_env(environ, args.repo)
     info = RunInfo(args.run_id, args.run_url, args.conclusion, args.head_sha)
@@ -131,9 +138,8 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> list[str]:
     return [post(gh, report.pr_number, comment_text.body(report.markdown, info))]
 
 
-def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return exit_status(STEP, lambda: run(args, os.environ if environ is None else environ))
+def main(argv: Sequence[str] | None = None, environ: Environ | None = None) -> int:
+    return run_main(STEP, build_parser(), run, argv, environ, GITHUB_ERRORS)
 
 
 if __name__ == "__main__":

@@ -14,13 +14,15 @@ Standard library only: release.yml's write-token job runs it on the runner's own
 from __future__ import annotations
 
 import argparse
-import sys
+from collections.abc import Sequence
 from pathlib import Path
 
-from scripts.gh_release import ReleaseError, ReleaseUnavailable, download_latest_asset, run_gh
+from scripts.gh_release import RELEASE_ERRORS, ReleaseError, ReleaseUnavailable, download_latest_asset, run_gh
+from scripts.step_runner import Environ, StepResult, run_main, say
 
 CARD_ASSET = "metrics.json"
 MODEL_ASSET = "model.tar.gz"  # scripts.model_archive.ARCHIVE_NAME; this module stays free of it (stdlib, no venv)
+STEP = "release_card"
 __all__ = ["ReleaseError", "ReleaseUnavailable", "download_latest_metrics", "publish"]
 
 
@@ -73,19 +75,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        for flag, path, name in (("--metrics", args.metrics, CARD_ASSET), ("--model", args.model, MODEL_ASSET)):
-            if path.name != name:  # the names pull requests download by
-                raise ReleaseError(f"{flag} must be a file named {name}, got {path.name}")
-        assets = [args.metrics, args.model, args.report, *(plots_in(args.plots_dir) if args.plots_dir else [])]
-        done = publish(args.tag, assets, args.report, args.repo)
-        print(f"release_card: {done} Release {args.tag}: {', '.join(path.name for path in assets)}")
-    except ReleaseError as exc:
-        print(f"release_card: {exc}", file=sys.stderr)
-        return 1
-    return 0
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_main(STEP, build_parser(), run, argv, known=RELEASE_ERRORS)
+
+
+def run(args: argparse.Namespace, environ: Environ) -> StepResult:
+    """Publish the card; ReleaseError (exit 1) when an asset is misnamed or gh fails."""
+    for flag, path, name in (("--metrics", args.metrics, CARD_ASSET), ("--model", args.model, MODEL_ASSET)):
+        if path.name != name:  # the names pull requests download by
+            raise ReleaseError(f"{flag} must be a file named {name}, got {path.name}")
+    assets = [args.metrics, args.model, args.report, *(plots_in(args.plots_dir) if args.plots_dir else [])]
+    done = publish(args.tag, assets, args.report, args.repo)
+    say(STEP, f"{done} Release {args.tag}: {', '.join(path.name for path in assets)}")
+    return StepResult()
 
 
 if __name__ == "__main__":

@@ -11,11 +11,11 @@ Exit status: 0 releasable, 1 refused (one line saying why), 2 usage. Standard li
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 
-from scripts.github_api import GitHub, Refused, exit_status
+from scripts.github_api import GITHUB_ERRORS, GitHub, Refused
+from scripts.step_runner import Environ, StepResult, run_main, say
 
 STEP = "release_guard"
 TRAIN_WORKFLOW = "train.yml"  # the workflow that trains, gates and registers a merged commit's model
@@ -77,9 +77,15 @@ def check_registered(gh: GitHub, sha: str) -> int:
     return int(done[0]["id"])
 
 
-def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return exit_status(STEP, lambda: releasable(args, os.environ if environ is None else environ))
+def main(argv: Sequence[str] | None = None, environ: Environ | None = None) -> int:
+    return run_main(STEP, build_parser(), run, argv, environ, GITHUB_ERRORS)
+
+
+def run(args: argparse.Namespace, environ: Environ) -> StepResult:
+    """Each check's line as it passes; the first that fails ends the step (Refused, exit 1)."""
+    for line in releasable(args, environ):
+        say(STEP, line)
+    return StepResult()
 
 
 def releasable(args: argparse.Namespace, environ: Mapping[str, str]) -> Iterator[str]:

@@ -15,14 +15,13 @@ regressions.png in --plots-dir.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from scripts import release_card
+from scripts.gh_release import RELEASE_ERRORS
 from scripts.report.render import render_report, write_plots
 from scripts.report.validate import (
     ReportError,
@@ -32,6 +31,11 @@ from scripts.report.validate import (
     validate_regressions,
     validate_verdict,
 )
+from scripts.step_runner import EXIT_USAGE, Environ, KnownError, StepResult, run_main
+
+STEP = "report"
+# An input named on the command line that cannot be used is a usage error; gh missing or failing is the step's.
+REPORT_ERRORS = (KnownError(ReportError, EXIT_USAGE), *RELEASE_ERRORS)
 
 PR_NUMBER_FILE = "pr-number.txt"
 REGRESSIONS_FILE = "gate_regressions.json"  # the gate writes it beside gate.json when it compared two models
@@ -97,30 +101,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    """Exit 0 with the report written, 2 when an input cannot be used (one stderr line)."""
-    environ = os.environ if environ is None else environ
-    args = build_parser().parse_args(argv)
-    try:
-        candidate = validate_metrics(load_json(args.metrics), str(args.metrics))
-        classes = task_of(candidate, str(args.metrics)).num_classes
-        verdict = validate_verdict(load_json(args.verdict), str(args.verdict), classes) if args.verdict else None
-        production, unavailable = load_production(
-            args.production,
-            args.production_from_release,
-            environ.get("GITHUB_REPOSITORY"),
-            " ".join((args.baseline_unavailable or "").split()) or None,
-        )
-        regressions = load_regressions(args.verdict, verdict)
-    except (ReportError, release_card.ReleaseError) as exc:
-        print(f"report: {exc}", file=sys.stderr)
-        return 2
+def main(argv: Sequence[str] | None = None, environ: Environ | None = None) -> int:
+    return run_main(STEP, build_parser(), run, argv, environ, REPORT_ERRORS)
+
+
+def run(args: argparse.Namespace, environ: Environ) -> StepResult:
+    """Write the report (and its charts); ReportError (exit 2) when an input cannot be used."""
+    candidate = validate_metrics(load_json(args.metrics), str(args.metrics))
+    classes = task_of(candidate, str(args.metrics)).num_classes
+    verdict = validate_verdict(load_json(args.verdict), str(args.verdict), classes) if args.verdict else None
+    production, unavailable = load_production(
+        args.production,
+        args.production_from_release,
+        environ.get("GITHUB_REPOSITORY"),
+        " ".join((args.baseline_unavailable or "").split()) or None,
+    )
+    regressions = load_regressions(args.verdict, verdict)
     markdown = render_report(candidate, production, verdict, args.run_url, args.job, unavailable)
-    write_outputs(args, markdown, environ.get("GITHUB_STEP_SUMMARY"))
+    write_report(args, markdown)
     if args.plots_dir:
         for path in write_plots(candidate, production, args.plots_dir, regressions):
-            print(f"report: wrote {path}")
-    return 0
+            print(f"{STEP}: wrote {path}")
+    return StepResult(summary=markdown)  # the job summary, when GitHub set one
 
 
 def load_regressions(verdict_path: Path | None, verdict: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -134,13 +136,10 @@ def load_regressions(verdict_path: Path | None, verdict: dict[str, Any] | None) 
     return validate_regressions(load_json(path), str(path))
 
 
-def write_outputs(args: argparse.Namespace, markdown: str, step_summary: str | None) -> None:
-    """The Markdown, pr-number.txt beside it when asked, and the job summary when GitHub set one."""
+def write_report(args: argparse.Namespace, markdown: str) -> None:
+    """The Markdown, and pr-number.txt beside it when asked."""
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(markdown, encoding="utf-8")
-    print(f"report: wrote {args.output}")
+    print(f"{STEP}: wrote {args.output}")
     if args.pr_number is not None:
         (args.output.parent / PR_NUMBER_FILE).write_text(f"{args.pr_number}\n", encoding="utf-8")
-    if step_summary:
-        with open(step_summary, "a", encoding="utf-8") as handle:
-            handle.write(markdown)

@@ -3,7 +3,9 @@
 - a pipeline step imports no other step: what two steps share lives in a library module (contract, cloud,
   registry, rollout, probe, run_metrics, git_labels, gh_release, model_archive, verdict_store); only the demo,
   which orchestrates them, imports steps;
-- scripts/ takes nothing from the trainer but trainer.data (the smoke test sends the trainer's test digits).
+- scripts/ takes nothing from the trainer but trainer.data (the smoke test sends the trainer's test digits);
+- every runnable module's main() is `return run_main(...)`: the one error path, scripts.step_runner, either
+  directly or through scripts.contract's run_main, which hands it the cloud's errors.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ STEPS = {
 ORCHESTRATORS = {"demo"}
 TOOLS = {"report"}
 TRAINER_ALLOWED = {"trainer.data"}
+CORE = "scripts.step_runner"
+RUN_MAIN_FROM = {CORE, "scripts.contract"}  # contract.run_main is step_runner.run_main with CLOUD_ERRORS
+MAIN_OF = {"report": SCRIPTS / "report" / "cli.py"}  # a package's main(), which its __main__.py calls
 
 
 def modules() -> dict[str, Path]:
@@ -118,6 +123,77 @@ def test_a_step_imports_no_other_step(name: str) -> None:
 def test_scripts_take_nothing_from_the_trainer_but_its_data(name: str) -> None:
     outside = trainer_imports(imported(modules()[name], name))
     assert not outside, f"{name} imports {sorted(outside)}; scripts/ may use only {sorted(TRAINER_ALLOWED)}"
+
+
+def function(tree: ast.Module, name: str) -> ast.FunctionDef | None:
+    return next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name), None)
+
+
+def called_name(call: ast.expr) -> str | None:
+    """`run_main(...)` and `step_runner.run_main(...)` -> "run_main"; None for anything but a call."""
+    if not isinstance(call, ast.Call):
+        return None
+    return call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", None)
+
+
+def run_main_source(tree: ast.Module) -> str | None:
+    """The module a file takes the name run_main from (`from scripts.contract import run_main`), if any."""
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and any(alias.name == "run_main" for alias in node.names):
+            return node.module
+    return None
+
+
+def error_path_problems(source: str) -> list[str]:
+    """Why a runnable module's main() does not go through the core; empty when it does."""
+    tree = ast.parse(source)
+    main = function(tree, "main")
+    if main is None:
+        return ["no main()"]
+    last = main.body[-1]
+    if not (isinstance(last, ast.Return) and called_name(last.value) == "run_main"):
+        return ["main() does not end in `return run_main(...)`"]
+    problems = []
+    if run_main_source(tree) not in RUN_MAIN_FROM:
+        problems.append(f"run_main comes from {run_main_source(tree)}, not {sorted(RUN_MAIN_FROM)}")
+    for node in ast.walk(main):
+        if isinstance(node, ast.Try | ast.Raise) or (isinstance(node, ast.Return) and node is not last):
+            problems.append(f"main() has its own `{ast.unparse(node).splitlines()[0]}`: errors belong to {CORE}")
+    return problems
+
+
+@pytest.mark.parametrize("name", sorted(STEPS | ORCHESTRATORS | TOOLS))
+def test_every_runnable_module_runs_through_the_one_error_path(name: str) -> None:
+    path = MAIN_OF.get(name, SCRIPTS / f"{name}.py")
+    assert error_path_problems(path.read_text(encoding="utf-8")) == []
+
+
+def test_contracts_run_main_is_the_cores_with_the_cloud_errors() -> None:
+    tree = ast.parse((SCRIPTS / "contract.py").read_text(encoding="utf-8"))
+    for name in ("run_main", "run_step"):
+        last = ast.unparse(function(tree, name).body[-1])
+        assert last.startswith(f"return step_runner.{name}(") and "CLOUD_ERRORS" in last
+
+
+@pytest.mark.parametrize(
+    ("source", "problems"),
+    [
+        ("from scripts.contract import run_main\ndef main(argv=None):\n    return run_main(S, p(), run, argv)", []),
+        ("from scripts import step_runner\nfrom scripts.step_runner import run_main\n"
+         "def main(argv=None):\n    x = 1\n    return run_main(S, p(), run, argv)", []),
+        ("def main(argv=None):\n    args = p().parse_args(argv)\n    return exit_status(S, work)",
+         ["main() does not end in `return run_main(...)`"]),
+        ("from elsewhere import run_main\ndef main(argv=None):\n    return run_main(S, p(), run, argv)",
+         ["run_main comes from elsewhere, not ['scripts.contract', 'scripts.step_runner']"]),
+        ("from scripts.contract import run_main\ndef main(argv=None):\n    try:\n        pass\n"
+         "    except E:\n        return 2\n    return run_main(S, p(), run, argv)",
+         ["main() has its own `try:`: errors belong to scripts.step_runner",
+          "main() has its own `return 2`: errors belong to scripts.step_runner"]),
+        ("x = 1", ["no main()"]),
+    ],
+)  # fmt: skip
+def test_the_error_path_check_sees_a_main_of_its_own(source: str, problems: list[str]) -> None:
+    assert error_path_problems(source) == problems
 
 
 @pytest.mark.parametrize(

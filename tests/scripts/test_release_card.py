@@ -109,12 +109,12 @@ def test_no_release_yet_means_the_first_run(gh: GhStandIn, trained_model_dir: Pa
     assert "no GitHub Release with a metrics.json yet" in capsys.readouterr().out
 
 
-def test_without_gh_the_report_fails_with_one_clear_line(
+def test_without_gh_the_report_fails_with_one_clear_line_and_exit_1_as_release_card_does(
     trained_model_dir: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # nowhere to find gh
     args = ["--metrics", str(trained_model_dir / "metrics.json"), "--production-from-release"]
-    assert report.main([*args, "--output", str(tmp_path / "r.md")]) == 2
+    assert report.main([*args, "--output", str(tmp_path / "r.md")]) == 1  # GitHub's tool, not a usage error
     assert capsys.readouterr().err.startswith("report: the GitHub CLI `gh` is not installed")
 
 
