@@ -79,15 +79,15 @@ assertion.ref.startsWith('refs/tags/v') && \
 (assertion.job_workflow_ref.startsWith('$WORKFLOWS/release.yml@refs/tags/v') || \
 assertion.job_workflow_ref.startsWith('$WORKFLOWS/rollback.yml@refs/tags/v'))"
 # What train.yml's steps call as the training identity, and nothing else: submit_training (customJobs), the
-# gate (reads production's version), register (models.upload, then mergeVersionAliases to move `candidate`,
-# which needs models.update). No aiplatform.endpoints.* at all, so it cannot deploy, undeploy or change traffic.
-# Names from https://cloud.google.com/vertex-ai/docs/general/iam-permissions, where an operation a call returns
-# is read with that resource's .get permission (models.get for an upload's). models.update cannot be narrowed to one alias by IAM: see
-# docs/cloud-setup.md.
+# gate (reads production's version), register (models.upload, with `candidate` among the new version's aliases).
+# No aiplatform.endpoints.* at all, so it cannot deploy, undeploy or change traffic; no models.update, so it
+# cannot move an alias (`production`) on an existing version. Names from
+# https://cloud.google.com/vertex-ai/docs/general/iam-permissions, where an operation a call returns is read
+# with that resource's .get permission (models.get for an upload's). See docs/cloud-setup.md.
 TRAIN_ROLE=mnistTrainer
 TRAIN_PERMISSIONS=(
   aiplatform.customJobs.create aiplatform.customJobs.get aiplatform.customJobs.list aiplatform.customJobs.cancel
-  aiplatform.models.upload aiplatform.models.get aiplatform.models.list aiplatform.models.update
+  aiplatform.models.upload aiplatform.models.get aiplatform.models.list
 )
 MAPPING="google.subject=assertion.sub,attribute.repository=assertion.repository,attribute.ref=assertion.ref"
 

@@ -194,11 +194,11 @@ def test_the_conditions_name_the_workflows_that_use_each_account() -> None:
     assert users == {"train.yml", "release.yml", "rollback.yml"}
 
 
-# What train.yml's steps need as the training identity (submit_training, gate, register), and nothing more.
+# What train.yml's steps need as the training identity (submit_training, gate, register), and nothing more:
+# no models.update, which would let it move the `production` alias (register gives `candidate` at upload).
 TRAINING_PERMISSIONS = {
     "aiplatform.customJobs.create", "aiplatform.customJobs.get", "aiplatform.customJobs.list",
     "aiplatform.customJobs.cancel", "aiplatform.models.upload", "aiplatform.models.get", "aiplatform.models.list",
-    "aiplatform.models.update",
 }  # fmt: skip
 
 
