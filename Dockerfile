@@ -1,6 +1,10 @@
 # The trainer image that Vertex AI custom training runs: python -m trainer.task, writing to $AIP_MODEL_DIR.
 # Built and pushed by .github/workflows/train.yml, tagged with the git SHA.
-FROM tensorflow/tensorflow:2.21.0
+# The base by digest, so a re-pushed tag cannot change what Vertex AI runs: the linux/amd64 manifest of the
+# 2.21.0 tag (Vertex AI and GitHub's runners are amd64), as Docker Hub lists it
+# (hub.docker.com/layers/tensorflow/tensorflow/2.21.0/images/sha256-f325279f...). `make pin-base-images`
+# re-resolves the tag where Docker Hub is reachable; docs/cloud-setup.md says how this one was found.
+FROM tensorflow/tensorflow:2.21.0@sha256:f325279f01a3e742a1285d8d736b7e600f72ccf8b55cc19ee0a90b8cbfce4c7a
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -17,7 +17,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-cloud test-upstream-aiplatform lint lint-workflows format train up down trainer-image-check bench-train bench-serve monitor clean browser bench-console test-upstream-storage bench-gcs test-unit batch-predict teardown test-cloud-cheap
+.PHONY: help venv demo test test-cloud test-upstream-aiplatform lint lint-workflows format train up down trainer-image-check bench-train bench-serve monitor clean browser bench-console test-upstream-storage bench-gcs test-unit venv-locked lock pin-base-images batch-predict teardown test-cloud-cheap
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-25s %s\n", $$1, $$2}'
@@ -29,6 +29,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt trainer/requirements.t
 	@touch $@
 
 venv: $(VENV)/.installed ## create .venv and install the pinned requirements
+
+# The jobs that hold cloud credentials (id-token: write) install this way: every file checked against its sha256.
+venv-locked: ## create .venv from requirements.lock only, every file checked by hash, wheels only (CI's cloud jobs)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --require-hashes --only-binary :all: -r requirements.lock
+
+lock: venv ## regenerate requirements.lock (requirements.txt's pins, their dependencies, each file's sha256) from PyPI
+	$(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+		--no-emit-find-links --output-file requirements.lock requirements.txt
 
 demo: venv ## the whole pipeline against vertex-local: train, gate, register, deploy, smoke-test (KEEP=1 leaves the server up, TASK=wine picks a task)
 	$(if $(TASK),PIPELINE_TASK_NAME=$(TASK)) $(PY) -m scripts.demo $(if $(KEEP),--keep)
@@ -83,6 +92,14 @@ down: ## stop the background vertex-local; its state stays in STATE_DIR
 CHECK_IMAGE ?= mnist-trainer:check
 CHECK_MODEL_DIR := gs://local-bucket/image-check/$(shell date -u +%Y%m%dT%H%M%SZ)/model/
 CHECK_STORAGE := STORAGE_EMULATOR_HOST=http://127.0.0.1:$(PORT)
+
+# The Dockerfile's FROM tag, re-resolved to its linux/amd64 manifest digest (needs docker buildx and Docker Hub).
+BASE_TAG = $(shell sed -n 's/^FROM \([^@ ]*\).*/\1/p' Dockerfile)
+AMD64_DIGEST := {{range .Manifest.Manifests}}{{if eq .Platform.Architecture "amd64"}}{{.Digest}}{{end}}{{end}}
+
+pin-base-images: ## pin the Dockerfile's base image tag to its current linux/amd64 digest (docker buildx; network)
+	d=$$(docker buildx imagetools inspect $(BASE_TAG) --format '$(AMD64_DIGEST)') && [[ $$d == sha256:* ]] \
+		&& sed -i "s|^FROM $(BASE_TAG)[@a-z0-9:]*|FROM $(BASE_TAG)@$$d|" Dockerfile && grep '^FROM' Dockerfile
 
 trainer-image-check: up ## docker build the trainer image, train 1 epoch in it against vertex-local (make up), check the model landed
 	docker build -t $(CHECK_IMAGE) .

@@ -6,10 +6,12 @@
 #
 # Every flag can come from the environment instead: PROJECT, REGION, BUCKET, GITHUB_REPO, and the optional
 # AR_REPO (default mlops, as pipeline.toml's vertex.artifact_registry), RUNTIME_SA (a service account jobs
-# run as; none by default, so Vertex AI's own service agent runs them). --dry-run prints the plan and the
-# gcloud commands (on stderr) and changes nothing.
+# run as; none by default, so Vertex AI's own service agent runs them). GITHUB_REPO's numeric id and its
+# owner's are looked up with `gh api repos/OWNER/NAME`, or given as GITHUB_REPO_ID and GITHUB_OWNER_ID.
+# --dry-run prints the plan and the gcloud commands (on stderr) and changes nothing.
 #
-# Two identities, each behind its own Workload Identity pool whose one GitHub OIDC provider admits only:
+# Two identities, each behind its own Workload Identity pool whose one GitHub OIDC provider admits only
+# tokens of GITHUB_REPO's repository and owner ids (a name can be deleted and registered again):
 #   training   mnist-train@   pool github-train:  train.yml running on refs/heads/main of GITHUB_REPO.
 #              Custom role mnistTrainer (custom jobs, Model Registry reads and uploads; no endpoint
 #              permission), Artifact Registry writer (the repository), Storage object admin (the bucket);
@@ -22,7 +24,7 @@
 set -euo pipefail
 
 usage() {
-  sed -n '2,21s/^# \{0,1\}//p' "$0" >&2
+  sed -n '2,23s/^# \{0,1\}//p' "$0" >&2
   exit 2
 }
 
@@ -65,6 +67,18 @@ if [[ $DRY_RUN != 1 ]] && ! command -v gcloud >/dev/null; then
   fail "gcloud is not installed: https://cloud.google.com/sdk/docs/install"
 fi
 
+# The ids GitHub puts in every OIDC token (repository_id, repository_owner_id). Names can be re-registered by
+# someone else once deleted or renamed; ids cannot, so the conditions match ids, as google-github-actions/auth's
+# security considerations recommend (https://github.com/google-github-actions/auth#security-considerations).
+if [[ -z ${GITHUB_REPO_ID:-} || -z ${GITHUB_OWNER_ID:-} ]]; then
+  command -v gh >/dev/null || fail "looking up $GITHUB_REPO's ids needs gh (https://cli.github.com), \
+or set GITHUB_REPO_ID and GITHUB_OWNER_ID"
+  GITHUB_REPO_ID=$(gh api "repos/$GITHUB_REPO" --jq .id </dev/null) || fail "gh could not look up $GITHUB_REPO"
+  GITHUB_OWNER_ID=$(gh api "repos/$GITHUB_REPO" --jq .owner.id </dev/null) || fail "gh could not look up $GITHUB_REPO"
+fi
+[[ $GITHUB_REPO_ID =~ ^[0-9]+$ ]] || fail "GitHub's repository id for $GITHUB_REPO is '$GITHUB_REPO_ID', not digits"
+[[ $GITHUB_OWNER_ID =~ ^[0-9]+$ ]] || fail "GitHub's owner id for $GITHUB_REPO is '$GITHUB_OWNER_ID', not digits"
+
 TRAIN_SA="mnist-train@$PROJECT.iam.gserviceaccount.com"
 DEPLOY_SA="mnist-deploy@$PROJECT.iam.gserviceaccount.com"
 WORKFLOWS="$GITHUB_REPO/.github/workflows"
@@ -72,24 +86,27 @@ WORKFLOWS="$GITHUB_REPO/.github/workflows"
 # the run, `job_workflow_ref` the workflow file the job comes from and its ref, `environment` the job's
 # environment (absent without one, and then the comparison fails). Conditions are CEL, as
 # https://cloud.google.com/iam/docs/workload-identity-federation-with-deployment-pipelines sets them.
-TRAIN_CONDITION="assertion.repository == '$GITHUB_REPO' && assertion.ref == 'refs/heads/main' && \
+# The claims are strings, so the ids are compared as strings.
+IDS="assertion.repository_id == '$GITHUB_REPO_ID' && assertion.repository_owner_id == '$GITHUB_OWNER_ID'"
+TRAIN_CONDITION="$IDS && assertion.ref == 'refs/heads/main' && \
 assertion.job_workflow_ref == '$WORKFLOWS/train.yml@refs/heads/main'"
-DEPLOY_CONDITION="assertion.repository == '$GITHUB_REPO' && assertion.environment == 'production' && \
+DEPLOY_CONDITION="$IDS && assertion.environment == 'production' && \
 assertion.ref.startsWith('refs/tags/v') && \
 (assertion.job_workflow_ref.startsWith('$WORKFLOWS/release.yml@refs/tags/v') || \
 assertion.job_workflow_ref.startsWith('$WORKFLOWS/rollback.yml@refs/tags/v'))"
 # What train.yml's steps call as the training identity, and nothing else: submit_training (customJobs), the
-# gate (reads production's version), register (models.upload, then mergeVersionAliases to move `candidate`,
-# which needs models.update). No aiplatform.endpoints.* at all, so it cannot deploy, undeploy or change traffic.
-# Names from https://cloud.google.com/vertex-ai/docs/general/iam-permissions, where an operation a call returns
-# is read with that resource's .get permission (models.get for an upload's). models.update cannot be narrowed to one alias by IAM: see
-# docs/cloud-setup.md.
+# gate (reads production's version), register (models.upload, with `candidate` among the new version's aliases).
+# No aiplatform.endpoints.* at all, so it cannot deploy, undeploy or change traffic; no models.update, so it
+# cannot move an alias (`production`) on an existing version. Names from
+# https://cloud.google.com/vertex-ai/docs/general/iam-permissions, where an operation a call returns is read
+# with that resource's .get permission (models.get for an upload's). See docs/cloud-setup.md.
 TRAIN_ROLE=mnistTrainer
 TRAIN_PERMISSIONS=(
   aiplatform.customJobs.create aiplatform.customJobs.get aiplatform.customJobs.list aiplatform.customJobs.cancel
-  aiplatform.models.upload aiplatform.models.get aiplatform.models.list aiplatform.models.update
+  aiplatform.models.upload aiplatform.models.get aiplatform.models.list
 )
-MAPPING="google.subject=assertion.sub,attribute.repository=assertion.repository,attribute.ref=assertion.ref"
+MAPPING="google.subject=assertion.sub,attribute.repository=assertion.repository,attribute.ref=assertion.ref,\
+attribute.repository_id=assertion.repository_id,attribute.repository_owner_id=assertion.repository_owner_id"
 
 # gcloud, or in a dry run the command as it would run (on stderr, beside gcloud's own messages).
 g() {
@@ -141,6 +158,10 @@ identity() {
     --workload-identity-pool "$pool" --location global >/dev/null 2>&1; then
     g iam workload-identity-pools providers update-oidc "$PROVIDER" "${oidc[@]}" >/dev/null
     echo "updated: OIDC provider $pool/$PROVIDER"
+    # Earlier versions bound the pool's tokens by repository name; the id binding below replaces it.
+    g iam service-accounts remove-iam-policy-binding "$sa" --role roles/iam.workloadIdentityUser \
+      --member "principalSet://iam.googleapis.com/$POOL_ROOT/$pool/attribute.repository/$GITHUB_REPO" \
+      >/dev/null 2>&1 || true # absent already
   else
     g iam workload-identity-pools providers create-oidc "$PROVIDER" "${oidc[@]}" \
       --issuer-uri https://token.actions.githubusercontent.com >/dev/null
@@ -148,7 +169,7 @@ identity() {
   fi
   note "" "" "  $kind tokens accepted only when: $condition"
   g iam service-accounts add-iam-policy-binding "$sa" --role roles/iam.workloadIdentityUser \
-    --member "principalSet://iam.googleapis.com/$POOL_ROOT/$pool/attribute.repository/$GITHUB_REPO" >/dev/null
+    --member "principalSet://iam.googleapis.com/$POOL_ROOT/$pool/attribute.repository_id/$GITHUB_REPO_ID" >/dev/null
   note granted grant "pool $pool's tokens from $GITHUB_REPO the right to act as $sa"
 }
 

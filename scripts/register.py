@@ -1,7 +1,7 @@
 """Register a trained model as a new version of the pipeline's model: python -m scripts.register --git-sha SHA
 
-The version gets aliases sha-<short sha> and `candidate` (taken off the previous candidate), labels
-git_sha and run_id, and a description with its accuracy. Registering a SHA that already has a version
+The version is uploaded with aliases sha-<short sha> and `candidate` (Vertex takes it off the previous
+candidate), labels git_sha and run_id, and a description with its accuracy. Registering a SHA that already has a version
 returns that version and changes nothing.
 """
 
@@ -59,7 +59,7 @@ def existing_version(parent: aiplatform.Model | None, git_sha: str) -> aiplatfor
 def upload(
     cfg: Config, parent: aiplatform.Model | None, model_dir: str, git_sha: str, run_id: str | None
 ) -> aiplatform.Model:
-    """A new version (or the first), then the `candidate` alias moved onto it."""
+    """A new version (or the first) holding the `candidate` alias from the start."""
     metrics, checked = read_run_metrics(model_dir, cloud.storage_client(cfg))
     text = description(metrics, checked.accuracy, git_sha)
     version = aiplatform.Model.upload(
@@ -68,14 +68,16 @@ def upload(
         serving_container_image_uri=cfg.vertex.serving_image,
         parent_model=parent.resource_name if parent else None,
         is_default_version=True,
-        version_aliases=[registry.sha_alias(git_sha)],
+        # `candidate` is given here, not moved afterwards: "if you apply an existing alias that is being used by
+        # another model version, the alias is removed from that version"
+        # (https://cloud.google.com/vertex-ai/docs/model-registry/model-alias). Moving it later would need
+        # aiplatform.models.update, which would also let the training identity move `production`.
+        version_aliases=[registry.sha_alias(git_sha), registry.CANDIDATE],
         description=text,
         version_description=text,
         labels=job_labels(git_sha, None, run_id),
         sync=True,
     )
-    # Moved with mergeVersionAliases, whose documented behaviour takes the alias off its previous holder.
-    registry.move_alias(version, registry.CANDIDATE)
     return aiplatform.Model(version.versioned_resource_name)
 
 

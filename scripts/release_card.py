@@ -3,7 +3,9 @@
     python -m scripts.release_card publish --tag v0.1.0 --metrics out/card/metrics.json \
         --model out/card/model.tar.gz --report out/card/report.md --plots-dir out/card
 
-`publish` creates the Release for a tag, or updates its notes and assets (--clobber) when it already exists.
+`publish` creates the Release for a tag. A Release that already exists is never published over: when it holds
+exactly these assets (a re-run for the same tag) nothing changes; when it holds none (made by hand) it gets
+them; when its assets differ (a re-used or moved tag that redeployed another model) publish fails, exit 1.
 The assets: metrics.json, model.tar.gz (the deployed version's SavedModel and metrics.json, packed by
 `scripts.fetch_model --archive`), report.md and every PNG chart in --plots-dir. Pull requests read them back
 without cloud access: `scripts.seed_production` registers model.tar.gz on the runner's vertex-local as
@@ -14,6 +16,8 @@ Standard library only: release.yml's write-token job runs it on the runner's own
 from __future__ import annotations
 
 import argparse
+import hashlib
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -34,25 +38,57 @@ def download_latest_metrics(dest: Path, repo: str | None) -> Path | None:
     return download_latest_asset(CARD_ASSET, dest, repo)
 
 
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def published_assets(tag: str, repo: str | None) -> dict[str, str]:
+    """{name: sha256} of every asset the tag's Release holds now ({} for none); unreadable is a ReleaseError."""
+    with tempfile.TemporaryDirectory(prefix="release-card-") as folder:
+        result = run_gh(["release", "download", tag, "--dir", folder], repo)
+        if result.returncode != 0:
+            if "no assets" in (result.stderr + result.stdout).lower():  # gh's words for a Release without any
+                return {}
+            reason = " ".join((result.stderr or result.stdout).split())[:300]
+            raise ReleaseError(f"cannot read Release {tag}'s assets to compare them: {reason}")
+        return {path.name: sha256_of(path) for path in Path(folder).iterdir() if path.is_file()}
+
+
+def differing(published: dict[str, str], assets: list[Path]) -> list[str]:
+    """The asset names whose bytes differ, or that only one side has."""
+    new = {path.name: sha256_of(path) for path in assets}
+    return sorted(name for name in published.keys() | new.keys() if published.get(name) != new.get(name))
+
+
 def publish(tag: str, assets: list[Path], notes: Path, repo: str | None) -> str:
-    """Create the Release for `tag` with the card, or refresh an existing one's notes and assets."""
+    """Create the Release for `tag` with the card; an existing one only when it holds nothing or the same."""
     for path in [*assets, notes]:
         if not path.is_file():
             raise ReleaseError(f"{path}: no such file")
     exists = run_gh(["release", "view", tag, "--json", "tagName"], repo).returncode == 0
     files = [str(path) for path in assets]
     if exists:
-        steps = [
-            ["release", "upload", tag, *files, "--clobber"],
-            ["release", "edit", tag, "--notes-file", str(notes)],
-        ]
+        published = published_assets(tag, repo)
+        if published and (changed := differing(published, assets)):
+            raise ReleaseError(
+                f"Release {tag} already exists with other assets ({', '.join(changed)} differ): a re-used or moved "
+                "tag does not replace a published model; tag a new version, or delete that Release first"
+            )
+        if published:
+            return "unchanged"
+        # No --clobber: nothing is there to replace, and an asset uploaded meanwhile is not overwritten.
+        steps = [["release", "upload", tag, *files], ["release", "edit", tag, "--notes-file", str(notes)]]
     else:
         steps = [["release", "create", tag, *files, "--verify-tag", "--title", tag, "--notes-file", str(notes)]]
     for step in steps:
         result = run_gh(step, repo)
         if result.returncode != 0:
             raise ReleaseError(f"gh {' '.join(step[:2])} failed: {result.stderr.strip()}")
-    return "updated" if exists else "created"
+    return "completed" if exists else "created"
 
 
 def plots_in(folder: Path) -> list[Path]:
@@ -80,13 +116,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace, environ: Environ) -> StepResult:
-    """Publish the card; ReleaseError (exit 1) when an asset is misnamed or gh fails."""
+    """Publish the card; ReleaseError (exit 1) when an asset is misnamed, gh fails or the Release holds others."""
     for flag, path, name in (("--metrics", args.metrics, CARD_ASSET), ("--model", args.model, MODEL_ASSET)):
         if path.name != name:  # the names pull requests download by
             raise ReleaseError(f"{flag} must be a file named {name}, got {path.name}")
     assets = [args.metrics, args.model, args.report, *(plots_in(args.plots_dir) if args.plots_dir else [])]
     done = publish(args.tag, assets, args.report, args.repo)
-    say(STEP, f"{done} Release {args.tag}: {', '.join(path.name for path in assets)}")
+    if done == "unchanged":
+        say(STEP, f"Release {args.tag} already has these assets; nothing changed")
+    else:
+        say(STEP, f"{done} Release {args.tag}: {', '.join(path.name for path in assets)}")
     return StepResult()
 
 

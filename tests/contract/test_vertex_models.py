@@ -70,6 +70,13 @@ def test_adding_an_alias_moves_it_off_the_version_that_held_it(target, model_uri
     assert aiplatform.Model(first.resource_name).version_id == "2"
 
 
+def test_uploading_a_version_with_an_alias_another_version_holds_moves_it(target, model_uri) -> None:
+    """scripts.register gives `candidate` at upload, so the training identity needs no models.update."""
+    first = upload(target, model_uri, version_aliases=["candidate", "sha-1"])
+    upload(target, model_uri, parent_model=first.resource_name, version_aliases=["candidate", "sha-2"])
+    assert aliases_by_version(first) == {"1": ["sha-1"], "2": ["candidate", "default", "sha-2"]}
+
+
 @pytest.mark.parametrize("alias", ["1abc", "Prod", "has_underscore", "x"])
 def test_an_alias_not_starting_with_a_lowercase_letter_or_too_short_is_refused(target, model_uri, alias) -> None:
     model = upload(target, model_uri)

@@ -5,6 +5,8 @@ GitHub is out of reach here. The stand-in logs every call (one line of arguments
 - `release download --pattern NAME --dir D`: copies NAME from the latest Release's assets folder into D; with no
   Release, "release not found"; without that asset, gh's own "no assets match the file pattern"; or fails with
   the GitHub error set by fail() (a 502, say), as gh does when GitHub does;
+- `release download TAG --dir D`: every asset of TAG's Release (the one existing_tag() names, whose assets are
+  the same folder), or gh's "no assets to download" for a Release without any;
 - `release view TAG`: whether TAG has a Release; `release create|upload|edit`: accepted (logged).
 
     gh = GhStandIn.install(tmp_path, monkeypatch)
@@ -27,11 +29,22 @@ printf '%s\\n' "$*" >> "$GH_LOG"
 case "$1 $2" in
   "release download")
     if [[ -n "$RELEASE_FAILURE" ]]; then echo "$RELEASE_FAILURE" >&2; exit 1; fi
-    if [[ ! -d "$RELEASE_ASSETS" ]]; then echo "release not found" >&2; exit 1; fi
+    tag=""; [[ "$3" != --* ]] && tag=$3
+    if [[ -n "$tag" && "$tag" != "$EXISTING_TAG" ]]; then echo "release not found" >&2; exit 1; fi
     while [[ $# -gt 0 ]]; do
       case "$1" in --dir) dir=$2 ;; --pattern) pattern=$2 ;; esac
       shift
     done
+    if [[ -n "$tag" && -z "$pattern" ]]; then  # a tag and no pattern: every asset of that Release
+      mkdir -p "$dir"
+      if [[ -d "$RELEASE_ASSETS" ]] && compgen -G "$RELEASE_ASSETS/*" >/dev/null; then
+        cp "$RELEASE_ASSETS"/* "$dir/"
+      else
+        echo "no assets to download" >&2; exit 1
+      fi
+      exit 0
+    fi
+    if [[ ! -d "$RELEASE_ASSETS" ]]; then echo "release not found" >&2; exit 1; fi
     [[ -f "$RELEASE_ASSETS/$pattern" ]] || { echo "no assets match the file pattern" >&2; exit 1; }
     mkdir -p "$dir" && cp "$RELEASE_ASSETS/$pattern" "$dir/$pattern" ;;
   "release view") [[ "$3" == "$EXISTING_TAG" ]] || { echo "release not found" >&2; exit 1; } ;;

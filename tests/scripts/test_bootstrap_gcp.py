@@ -32,16 +32,27 @@ POOLS = "projects/123456789/locations/global/workloadIdentityPools"
 PROVIDER = "providers/github-actions"
 WORKFLOWS = ROOT / ".github" / "workflows"
 # Who may sign in as which account, as GitHub's OIDC token states it (job_workflow_ref: file@ref of the job).
+# The repository and its owner by id, not name (a deleted name can be registered again by someone else):
+# google-github-actions/auth's security considerations. The fake gh answers id 4242, owner id 99.
+REPO_ID, OWNER_ID = "4242", "99"
+IDS = f"assertion.repository_id == '{REPO_ID}' && assertion.repository_owner_id == '{OWNER_ID}'"
 TRAIN_CONDITION = (
-    "assertion.repository == 'me/repo' && assertion.ref == 'refs/heads/main' && "
+    f"{IDS} && assertion.ref == 'refs/heads/main' && "
     "assertion.job_workflow_ref == 'me/repo/.github/workflows/train.yml@refs/heads/main'"
 )
 DEPLOY_CONDITION = (
-    "assertion.repository == 'me/repo' && assertion.environment == 'production' && "
+    f"{IDS} && assertion.environment == 'production' && "
     "assertion.ref.startsWith('refs/tags/v') && "
     "(assertion.job_workflow_ref.startsWith('me/repo/.github/workflows/release.yml@refs/tags/v') || "
     "assertion.job_workflow_ref.startsWith('me/repo/.github/workflows/rollback.yml@refs/tags/v'))"
 )
+FAKE_GH = """#!/usr/bin/env bash
+case "$*" in
+  "api repos/me/repo --jq .id") echo "${FAKE_REPO_ID-4242}" ;;
+  "api repos/me/repo --jq .owner.id") echo 99 ;;
+  *) echo "gh: not found: $*" >&2; exit 1 ;;
+esac
+"""
 FAKE_GCLOUD = """#!/usr/bin/env bash
 printf '%s\\n' "$*" >> "$GCLOUD_LOG"
 case "$*" in
@@ -59,6 +70,8 @@ def run(tmp_path: Path, args: list[str], existing: str = "", **env: str) -> subp
     gcloud = bin_dir / "gcloud"
     gcloud.write_text(FAKE_GCLOUD)
     gcloud.chmod(0o755)
+    (bin_dir / "gh").write_text(FAKE_GH)
+    (bin_dir / "gh").chmod(0o755)
     environ = {
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "GCLOUD_LOG": str(tmp_path / "calls.log"),
@@ -133,7 +146,10 @@ def test_each_pool_may_act_only_as_its_own_account(tmp_path: Path) -> None:
     assert len(impersonation) == 2
     for sa, pool in ((TRAIN_SA, "github-train"), (DEPLOY_SA, "github-deploy")):
         (binding,) = [c for c in impersonation if f"add-iam-policy-binding {sa} " in c]
-        assert f"--member principalSet://iam.googleapis.com/{POOLS}/{pool}/attribute.repository/me/repo" in binding
+        assert (
+            f"--member principalSet://iam.googleapis.com/{POOLS}/{pool}/attribute.repository_id/{REPO_ID} "
+            in f"{binding} "
+        )
 
 
 def test_bootstrap_run_twice_creates_nothing_and_brings_both_conditions_up_to_date(tmp_path: Path) -> None:
@@ -145,6 +161,12 @@ def test_bootstrap_run_twice_creates_nothing_and_brings_both_conditions_up_to_da
     updates = [c for c in calls(tmp_path) if "providers update-oidc" in c]
     assert any(f"--attribute-condition {TRAIN_CONDITION} " in f"{c} " for c in updates)
     assert any(f"--attribute-condition {DEPLOY_CONDITION} " in f"{c} " for c in updates)
+    removed = [c for c in calls(tmp_path) if "remove-iam-policy-binding" in c]
+    for sa, pool in ((TRAIN_SA, "github-train"), (DEPLOY_SA, "github-deploy")):  # the name-based binding goes
+        (removal,) = [c for c in removed if f"remove-iam-policy-binding {sa} " in c]
+        assert removal.endswith(
+            f"--member principalSet://iam.googleapis.com/{POOLS}/{pool}/attribute.repository/me/repo"
+        )
 
 
 def test_bootstrap_prints_the_github_variables_to_set(tmp_path: Path) -> None:
@@ -198,11 +220,11 @@ def test_the_conditions_name_the_workflows_that_use_each_account() -> None:
     assert users == {"train.yml", "release.yml", "rollback.yml"}
 
 
-# What train.yml's steps need as the training identity (submit_training, gate, register), and nothing more.
+# What train.yml's steps need as the training identity (submit_training, gate, register), and nothing more:
+# no models.update, which would let it move the `production` alias (register gives `candidate` at upload).
 TRAINING_PERMISSIONS = {
     "aiplatform.customJobs.create", "aiplatform.customJobs.get", "aiplatform.customJobs.list",
     "aiplatform.customJobs.cancel", "aiplatform.models.upload", "aiplatform.models.get", "aiplatform.models.list",
-    "aiplatform.models.update",
 }  # fmt: skip
 
 
@@ -282,3 +304,29 @@ def test_the_real_run_sets_both_cleanup_rules(tmp_path: Path) -> None:
     log = calls(tmp_path)
     assert any("storage buckets update gs://my-bucket --lifecycle-file " in c for c in log)
     assert any("artifacts repositories set-cleanup-policies mlops --location us-central1 --policy " in c for c in log)
+
+
+def test_the_providers_map_the_repository_and_owner_ids(tmp_path: Path) -> None:
+    assert run(tmp_path, ARGS).returncode == 0
+    providers = [c for c in calls(tmp_path) if "create-oidc" in c]
+    assert len(providers) == 2
+    for provider in providers:
+        mapping = provider.split("--attribute-mapping ")[1].split()[0].split(",")
+        assert "attribute.repository_id=assertion.repository_id" in mapping
+        assert "attribute.repository_owner_id=assertion.repository_owner_id" in mapping
+        assert "assertion.repository ==" not in provider  # a name alone is not who the repository is
+
+
+@pytest.mark.parametrize("answer", ["", "not-a-number", "1' || true || '1"])
+def test_a_repository_id_github_does_not_answer_with_digits_stops_before_gcloud(tmp_path: Path, answer: str) -> None:
+    result = run(tmp_path, ARGS, FAKE_REPO_ID=answer)
+    assert result.returncode == 2 and "repository id" in result.stderr
+    assert calls(tmp_path) == []
+
+
+def test_the_ids_can_be_given_without_gh(tmp_path: Path) -> None:
+    (tmp_path / "bin").mkdir()
+    env = {"GITHUB_REPO_ID": "777", "GITHUB_OWNER_ID": "55"}
+    result = run(tmp_path, [*ARGS, "--dry-run"], FAKE_REPO_ID="0", **env)
+    assert result.returncode == 0, result.stderr
+    assert "assertion.repository_id == '777' && assertion.repository_owner_id == '55'" in result.stdout

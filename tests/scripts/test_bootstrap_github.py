@@ -13,9 +13,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "bootstrap_github.sh"
+PR_WORKFLOW = ROOT / ".github" / "workflows" / "pr.yml"
+GITHUB_ACTIONS_APP_ID = 15368  # the GitHub Actions app: only its check runs satisfy a required check
 FAKE_GH = """#!/usr/bin/env bash
 body=""; if [[ " $* " == *" --input - "* ]]; then body=$(tr -d "\\n"); fi
 printf '%s\\t%s\\n' "$*" "$body" >> "$GH_LOG"
@@ -23,7 +26,8 @@ case "$*" in
   "api user --jq .login") echo me ;;
   "api users/me --jq .id") echo 1001 ;;
   "api users/alice --jq .id") echo 1002 ;;
-  "api repos/me/repo/rulesets --jq "*) echo "$EXISTING_RULESET" ;;
+  "api repos/me/repo/rulesets --jq "*'"release tags"'*) echo "$EXISTING_RULESET" ;;
+  "api repos/me/repo/rulesets --jq "*'"main branch"'*) echo "$EXISTING_MAIN_RULESET" ;;
   "api repos/me/repo/environments/production/deployment-branch-policies --jq "*) echo "$EXISTING_POLICY" ;;
   "api --method "*) echo '{}' ;;
   *) echo "unexpected: $*" >&2; exit 3 ;;
@@ -37,7 +41,7 @@ def run(tmp_path: Path, args: list[str], **env: str) -> subprocess.CompletedProc
     (bin_dir / "gh").write_text(FAKE_GH)
     (bin_dir / "gh").chmod(0o755)
     environ = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "GH_LOG": str(tmp_path / "gh.log"),
-               "EXISTING_RULESET": "", "EXISTING_POLICY": "", **env}  # fmt: skip
+               "EXISTING_RULESET": "", "EXISTING_MAIN_RULESET": "", "EXISTING_POLICY": "", **env}  # fmt: skip
     return subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True, env=environ, timeout=60)
 
 
@@ -48,6 +52,10 @@ def calls(tmp_path: Path) -> list[tuple[str, dict | None]]:
     return [(args, json.loads(body) if body else None) for args, body in (line.split("\t", 1) for line in lines)]
 
 
+def writes_in_order(tmp_path: Path) -> list[tuple[str, dict]]:
+    return [(args, body) for args, body in calls(tmp_path) if args.startswith("api --method ")]
+
+
 def writes(tmp_path: Path) -> dict[str, dict]:
     return {args: body for args, body in calls(tmp_path) if args.startswith("api --method ")}
 
@@ -55,13 +63,13 @@ def writes(tmp_path: Path) -> dict[str, dict]:
 def test_a_fresh_repository_gets_the_ruleset_and_the_environment(tmp_path: Path) -> None:
     result = run(tmp_path, ["--github-repo", "me/repo"])
     assert result.returncode == 0, result.stderr
-    done = writes(tmp_path)
-    assert list(done) == [
+    assert [args for args, _ in writes_in_order(tmp_path)] == [
+        "api --method POST repos/me/repo/rulesets --input -",
         "api --method POST repos/me/repo/rulesets --input -",
         "api --method PUT repos/me/repo/environments/production --input -",
         "api --method POST repos/me/repo/environments/production/deployment-branch-policies --input -",
     ]
-    ruleset, environment, policy = done.values()
+    ruleset, _main, environment, policy = (body for _, body in writes_in_order(tmp_path))
     assert ruleset["target"] == "tag" and ruleset["enforcement"] == "active"
     assert ruleset["conditions"]["ref_name"]["include"] == ["refs/tags/v*"]
     assert {rule["type"] for rule in ruleset["rules"]} == {"creation", "update", "deletion", "non_fast_forward"}
@@ -70,6 +78,7 @@ def test_a_fresh_repository_gets_the_ruleset_and_the_environment(tmp_path: Path)
         ("RepositoryRole", 2),  # maintain
     }
     assert environment == {
+        "prevent_self_review": True,  # whoever pushed the tag cannot approve its deploy
         "reviewers": [{"type": "User", "id": 1001}],  # the logged-in user
         "deployment_branch_policy": {"protected_branches": False, "custom_branch_policies": True},
     }
@@ -84,10 +93,13 @@ def test_named_reviewers_are_required_instead_of_the_logged_in_user(tmp_path: Pa
 
 
 def test_run_again_it_updates_the_ruleset_and_adds_no_second_policy(tmp_path: Path) -> None:
-    result = run(tmp_path, ["--github-repo", "me/repo"], EXISTING_RULESET="77", EXISTING_POLICY="5")
+    result = run(
+        tmp_path, ["--github-repo", "me/repo"], EXISTING_RULESET="77", EXISTING_MAIN_RULESET="78", EXISTING_POLICY="5"
+    )
     assert result.returncode == 0, result.stderr
     assert list(writes(tmp_path)) == [
         "api --method PUT repos/me/repo/rulesets/77 --input -",
+        "api --method PUT repos/me/repo/rulesets/78 --input -",
         "api --method PUT repos/me/repo/environments/production --input -",
     ]
 
@@ -100,7 +112,10 @@ def test_the_dry_run_calls_no_gh_and_shows_what_it_would_send(tmp_path: Path) ->
         "plan:    tag ruleset 'release tags': only admins and maintainers create, move or delete v* tags"
         in result.stdout
     )
-    assert "plan:    environment production: waits for a review by alice" in result.stdout
+    assert (
+        "plan:    environment production: waits for a review by alice, never by whoever started the run"
+        in result.stdout
+    )
     assert "plan:    environment production: only v* tags may deploy" in result.stdout
     assert '"include": ["refs/tags/v*"]' in result.stderr and '{"name": "v*", "type": "tag"}' in result.stderr
 
@@ -124,3 +139,51 @@ def test_an_unknown_reviewer_stops_before_the_environment_is_changed(tmp_path: P
     result = run(tmp_path, ["--github-repo", "me/repo", "--reviewer", "nobody"])
     assert result.returncode == 2 and "could not look up the reviewers nobody" in result.stderr
     assert not any("environments/production --input" in args for args in writes(tmp_path))
+
+
+def pr_check_names() -> set[str]:
+    """The check runs pr.yml reports: one per job, named by the job's `name:`."""
+    jobs = yaml.safe_load(PR_WORKFLOW.read_text())["jobs"]
+    return {job.get("name", job_id) for job_id, job in jobs.items()}
+
+
+def main_ruleset(tmp_path: Path) -> dict:
+    (body,) = [body for args, body in writes_in_order(tmp_path) if "/rulesets" in args and body["target"] == "branch"]
+    return body
+
+
+def test_main_gets_a_ruleset_requiring_a_reviewed_pull_request_and_every_pr_check(tmp_path: Path) -> None:
+    """The release guard and the training identity trust refs/heads/main: nothing reaches it unreviewed."""
+    assert run(tmp_path, ["--github-repo", "me/repo"]).returncode == 0, (tmp_path / "gh.log").read_text()
+    ruleset = main_ruleset(tmp_path)
+    assert ruleset["name"] == "main branch" and ruleset["enforcement"] == "active"
+    assert ruleset["conditions"]["ref_name"] == {"include": ["refs/heads/main"], "exclude": []}
+    assert ruleset.get("bypass_actors", []) == []  # not even admins push to main without a review
+    rules = {rule["type"]: rule.get("parameters") for rule in ruleset["rules"]}
+    assert set(rules) == {"pull_request", "required_status_checks", "non_fast_forward", "deletion"}
+    review = rules["pull_request"]
+    assert review["required_approving_review_count"] >= 1
+    assert review["dismiss_stale_reviews_on_push"] is True and review["require_last_push_approval"] is True
+    checks = rules["required_status_checks"]["required_status_checks"]
+    assert {check["context"] for check in checks} == pr_check_names()
+    assert {check["integration_id"] for check in checks} == {GITHUB_ACTIONS_APP_ID}
+    assert rules["required_status_checks"]["strict_required_status_checks_policy"] is True
+
+
+def test_run_again_it_updates_the_main_ruleset_in_place(tmp_path: Path) -> None:
+    assert run(tmp_path, ["--github-repo", "me/repo"], EXISTING_MAIN_RULESET="78").returncode == 0
+    assert "api --method PUT repos/me/repo/rulesets/78 --input -" in writes(tmp_path)
+    posted = [
+        args for args, _ in writes_in_order(tmp_path) if args == "api --method POST repos/me/repo/rulesets --input -"
+    ]
+    assert len(posted) == 1  # the tag ruleset, which did not exist
+
+
+def test_the_dry_run_plan_shows_the_main_ruleset(tmp_path: Path) -> None:
+    result = run(tmp_path, ["--github-repo", "me/repo", "--dry-run"])
+    assert result.returncode == 0, result.stderr
+    assert (
+        "plan:    branch ruleset 'main branch': main changes only by a pull request with an approving review "
+        "and the checks Accuracy gate, Lint, Tests, Trainer image; no force-push, no deletion"
+    ) in result.stdout
+    assert '"include": ["refs/heads/main"]' in result.stderr

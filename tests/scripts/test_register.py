@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
+import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 from google.cloud import aiplatform
 
 from scripts import register, registry
 from scripts.run_metrics import fmt
+from tests.conftest import VertexLocal
 from tests.scripts.conftest import Names, TrainedRun, register_run, step
 
 
@@ -73,3 +79,43 @@ def test_a_local_model_dir_is_a_usage_error(names: Names, run_a: TrainedRun, tmp
     result = step(register.main, "--model-dir", str(tmp_path), "--git-sha", "c" * 40, "--out-dir", str(tmp_path))
     assert result.status == 2
     assert "must be a gs:// URI" in result.stderr
+
+
+# The Vertex AI permission each request needs, as the access log records the request (method, path ending):
+# https://cloud.google.com/vertex-ai/docs/general/iam-permissions. models.update (PATCH, :mergeVersionAliases)
+# is what could move `production`; the training role must not need it.
+PERMISSION_OF_REQUEST = (
+    (re.compile(r'"POST /v1/\S+/models:upload '), "aiplatform.models.upload"),
+    (re.compile(r'"GET /v1/\S+/models(/[^/ ]+)? '), "aiplatform.models.get/list"),
+    (re.compile(r'"GET /v1/\S+/models/[^/ ]+/operations/\S+ '), "aiplatform.models.get"),
+    (re.compile(r'"(PATCH /v1/\S+/models/\S+|POST /v1/\S+:mergeVersionAliases) '), "aiplatform.models.update"),
+)
+
+
+def requests_during(server: VertexLocal, action: Callable[[], object]) -> list[str]:
+    """The Vertex API request lines the server logged while `action` ran (a marker request closes the span)."""
+    start = server.log_path.stat().st_size
+    action()
+    marker = f"/v1/register-test-marker-{uuid.uuid4().hex}"
+    httpx.get(f"{server.url}{marker}")  # 404; its log line follows every earlier request's
+    deadline = time.monotonic() + 10
+    # The server writes a turn's lines once the turn ends, so its answer can come before its log line.
+    while marker not in (logged := server.log_path.read_text(errors="replace")[start:]):
+        assert time.monotonic() < deadline, f"the server never logged {marker}"
+        time.sleep(0.01)
+    return [line for line in logged.splitlines() if '"' in line and "/v1/projects/" in line]
+
+
+def test_registering_a_new_version_needs_no_permission_to_move_an_existing_alias(
+    names: Names, run_a: TrainedRun, run_b: TrainedRun, pipeline_env: VertexLocal, tmp_path: Path
+) -> None:
+    """`candidate` is given at upload (Vertex takes it off its holder), so training never calls models.update."""
+    register_run(run_a, str(tmp_path / "a"))
+    lines = requests_during(pipeline_env, lambda: register_run(run_b, str(tmp_path / "b")))
+    needed = {next((perm for pattern, perm in PERMISSION_OF_REQUEST if pattern.search(line)), line) for line in lines}
+    assert "aiplatform.models.upload" in needed
+    assert needed <= {"aiplatform.models.upload", "aiplatform.models.get/list", "aiplatform.models.get"}, needed
+    model = registry.find_model(names.model)
+    assert model is not None
+    assert registry.get_version(model.resource_name, registry.CANDIDATE).version_id == "2"
+    assert registry.CANDIDATE not in registry.get_version(model.resource_name, "1").version_aliases

@@ -56,15 +56,67 @@ def test_publish_creates_the_release_for_a_new_tag_with_the_card_the_model_and_e
     )
 
 
-def test_publish_updates_an_existing_release_replacing_its_assets(gh: GhStandIn, tmp_path: Path) -> None:
+def test_publish_completes_an_existing_release_without_assets_and_replaces_nothing(
+    gh: GhStandIn, tmp_path: Path
+) -> None:
+    """A Release made by hand (or cut short) gets the card's assets; nothing is uploaded with --clobber."""
     gh.existing_tag("v0.1.0")
     folder = card(tmp_path, "training_curve.png")
     assert release_card.main(publish_args(folder)) == 0
     calls = gh.calls()
     assets = " ".join(str(folder / n) for n in ("metrics.json", "model.tar.gz", "report.md", "training_curve.png"))
-    assert calls[1] == f"release upload v0.1.0 {assets} --clobber"
-    assert calls[2] == f"release edit v0.1.0 --notes-file {folder / 'report.md'}"
-    assert not any(call.startswith("release create") for call in calls)
+    assert f"release upload v0.1.0 {assets}" in calls
+    assert f"release edit v0.1.0 --notes-file {folder / 'report.md'}" in calls
+    assert not any(call.startswith("release create") or "--clobber" in call for call in calls)
+
+
+def published_card(gh: GhStandIn, folder: Path) -> None:
+    """The existing Release for v0.1.0 carries exactly this card folder's assets."""
+    gh.existing_tag("v0.1.0")
+    for name in ("metrics.json", "model.tar.gz", "report.md", "training_curve.png"):
+        gh.publish(name, folder / name)
+
+
+def test_publishing_the_same_card_again_for_a_tag_changes_nothing(gh: GhStandIn, tmp_path: Path, capsys) -> None:
+    """A re-run of release.yml for the same tag: the Release already holds these exact bytes."""
+    folder = card(tmp_path, "training_curve.png")
+    published_card(gh, folder)
+    assert release_card.main(publish_args(folder)) == 0
+    assert not [call for call in gh.calls() if call.split()[1] in ("upload", "edit", "create", "delete")]
+    assert "release_card: Release v0.1.0 already has these assets; nothing changed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("changed", ["model.tar.gz", "report.md", "extra.png", "training_curve.png-removed"])
+def test_publishing_a_different_card_over_an_existing_release_is_refused(
+    gh: GhStandIn, tmp_path: Path, capsys, changed: str
+) -> None:
+    """A re-used or moved tag that redeployed: the published model and card stay as they were."""
+    folder = card(tmp_path, "training_curve.png")
+    published_card(gh, folder)
+    if changed == "extra.png":
+        (folder / changed).write_bytes(b"\x89PNG another chart")
+    elif changed.endswith("-removed"):
+        (folder / changed.removesuffix("-removed")).unlink()
+    else:
+        (folder / changed).write_bytes(b"other bytes")
+    assert release_card.main(publish_args(folder)) == 1
+    err = capsys.readouterr().err
+    name = changed.removesuffix("-removed")
+    assert err.startswith("release_card: Release v0.1.0 already exists with other assets (") and name in err
+    assert len(err.splitlines()) == 1
+    assert not [call for call in gh.calls() if call.split()[1] in ("upload", "edit", "create", "delete")]
+
+
+def test_an_existing_release_whose_assets_cannot_be_read_is_not_published_over(
+    gh: GhStandIn, tmp_path: Path, capsys
+) -> None:
+    (tmp_path / "old").mkdir()
+    published_card(gh, card(tmp_path / "old", "training_curve.png"))
+    folder = card(tmp_path)
+    gh.fail("HTTP 502: Bad Gateway (https://api.github.com/repos/me/repo/releases)")
+    assert release_card.main(publish_args(folder)) == 1
+    assert "HTTP 502: Bad Gateway" in capsys.readouterr().err
+    assert not [call for call in gh.calls() if call.split()[1] in ("upload", "edit", "create", "delete")]
 
 
 @pytest.mark.parametrize(("flag", "name"), [("--metrics", "metrics.json"), ("--model", "model.tar.gz")])

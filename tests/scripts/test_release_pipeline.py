@@ -73,7 +73,13 @@ def released(
     assert metrics.status == 0, metrics.stderr
     card = run_step("release.yml", "deploy", "Model card", deploy_job, env)
     release_env = {"GH_TOKEN": "write", "GITHUB_REF_NAME": "v0.1.0", "CARD": str(deploy_job / "out" / "card")}
-    publish = run_step("release.yml", "release", "Create or update the Release", root, release_env)
+    publish = run_step(
+        "release.yml",
+        "release",
+        "Create the Release (an existing one only if it holds this same card)",
+        root,
+        release_env,
+    )
     source = Path(two_epoch_run.model_dir)
     yield Released(names, model_dir, source, train_job / "out", keep, fetch, card, publish, deploy_job, gh)
     patch.undo()

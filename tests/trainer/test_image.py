@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -51,7 +52,7 @@ def base_interpreter() -> str:
 
 def image_python(spec: ImageSpec) -> Path:
     """A virtualenv with only what the image has: TensorFlow at the base tag's version, then the RUN's pip install."""
-    image, _, tag = spec.base.partition(":")
+    image, _, tag = spec.base.partition("@")[0].partition(":")
     assert image == BASE_IMAGE and tag, f"the test models a {BASE_IMAGE}:<version> base, not {spec.base}"
     requirements = (REPO / "trainer/requirements.txt").read_bytes()
     built_from = f"{base_interpreter()} {tag}".encode() + requirements
@@ -66,6 +67,13 @@ def image_python(spec: ImageSpec) -> Path:
 
     installed_once(IMAGE_VENV, stamp, install)  # one worker installs, others wait for it
     return python
+
+
+def test_the_base_image_is_pinned_by_digest_beside_its_tag(spec) -> None:
+    """A re-pushed tag cannot change what Vertex AI runs; the tag stays for readers and `make pin-base-images`."""
+    reference, _, digest = spec.base.partition("@")
+    assert reference.startswith(f"{BASE_IMAGE}:") and reference.partition(":")[2]
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest), spec.base
 
 
 def test_the_dockerfile_installs_the_trainers_requirements_and_runs_the_trainer_as_a_numeric_user(spec) -> None:
