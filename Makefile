@@ -22,7 +22,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-25s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt trainer/requirements.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt trainer/requirements.txt vertex_local/serving/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
@@ -54,13 +54,13 @@ test-unit: venv ## the tests that need no vertex-local process, trained model or
 lint: venv ## ruff and hadolint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/hadolint Dockerfile
+	$(VENV)/bin/hadolint Dockerfile serving.Dockerfile
 
 lint-workflows: venv ## workflow schema, zizmor (offline), hadolint, shellcheck on the bootstrap scripts
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
 	$(VENV)/bin/zizmor --offline --persona=pedantic .github/workflows .github/dependabot.yml
-	$(VENV)/bin/hadolint Dockerfile
+	$(VENV)/bin/hadolint Dockerfile serving.Dockerfile
 	$(VENV)/bin/shellcheck --severity=style scripts/bootstrap_gcp.sh scripts/bootstrap_github.sh
 
 format: venv ## apply ruff's fixes and formatting
