@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         job_env=job_environment(dict(os.environ), policy.token.decode() if policy.token else None),
         storage_url=own_url(args.host, args.port),
         buckets=buckets,
+        own_serving_image=cfg.vertex.serving_image if cfg.vertex.serving_image_is_ours else "",
     )
     try:
         check_writable(config.state_dir)

@@ -56,6 +56,7 @@ class AppConfig:
     job_env: Mapping[str, str]  # the environment custom jobs start from
     storage_url: str  # this server's URL as jobs reach it: their STORAGE_EMULATOR_HOST
     buckets: tuple[BucketSpec, ...] = ()  # created at startup when missing (serve --staging-bucket)
+    own_serving_image: str = ""  # this repository's serving image, by name (runtimes.py): served in-process
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,7 +95,12 @@ class Services:
         endpoints = EndpointService(store, operations, table)
         registry = ModelRegistry(store)
         deployments = Deployments(
-            endpoints, registry, operations, server, ServingCopies(objects, config.state_dir / "serving")
+            endpoints,
+            registry,
+            operations,
+            server,
+            ServingCopies(objects, config.state_dir / "serving"),
+            config.own_serving_image,
         )
         metrics = ServingMetrics()
         predict = PredictApi(table, server, metrics, config.limits)
@@ -113,7 +119,12 @@ class Services:
                 config.limits,
             ),
             models=ModelService(
-                registry, operations, endpoints.deployments_of, deployments.deploying_of, deployments.warm_up
+                registry,
+                operations,
+                endpoints.deployments_of,
+                deployments.deploying_of,
+                deployments.warm_up,
+                config.own_serving_image,
             ),
             endpoints=endpoints,
             deployments=deployments,

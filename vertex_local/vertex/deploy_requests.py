@@ -10,6 +10,7 @@ split_without()   the split an undeploy leaves
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from collections.abc import Callable
 from typing import Any
 
@@ -28,7 +29,7 @@ class DeployPlan:
     entry: dict[str, Any]  # the DeployedModel, id filled in
     serving: dict[str, str]  # the endpoint's private serving entry (documents.ServingEntry)
     split: dict[str, int]  # as requested: "0" is the model being deployed; {} leaves the split alone
-    tf_version: str  # the TensorFlow of the version's serving image
+    tf_version: str | None  # the TensorFlow of the version's serving image (None: ours, served in-process)
     seen: frozenset[str]  # the deployed model ids on the endpoint when the request was checked
 
     @property
@@ -41,7 +42,7 @@ class DeployPlan:
 
 
 def plan_deploy(parent: str, doc: EndpointDoc, body: dict[str, Any], registry: ModelRegistry,
-                new_id: Callable[[Any], str]) -> DeployPlan:  # fmt: skip
+                new_id: Callable[[Any], str], own_image: str = "") -> DeployPlan:  # fmt: skip
     """A checked deployModel body; ApiError (400/404) for anything Vertex would refuse."""
     spec = object_field(body, "deployedModel")
     model_id, version_ref = split_name(resource_id(str(spec.get("model") or ""), "models", parent))
@@ -58,7 +59,7 @@ def plan_deploy(parent: str, doc: EndpointDoc, body: dict[str, Any], registry: M
     model_doc = registry.model(parent, model_id)
     version = registry.version(model_doc, version_ref)
     try:
-        tf_version = runtimes.serving_tf_version(version.get("containerSpec"))
+        tf_version = runtimes.serving_tf_version(version.get("containerSpec"), own_image, datetime.date.today())
     except ValueError as exc:
         raise ApiError(400, f"cannot deploy {parent}/models/{model_id}@{version['versionId']}: {exc}",
                        "FAILED_PRECONDITION") from None  # fmt: skip

@@ -45,12 +45,13 @@ def import_tensorflow() -> None:
 
 class Deployments:
     def __init__(self, endpoints: EndpointService, registry: ModelRegistry, operations: Operations,
-                 server: ModelServer, copies: ServingCopies) -> None:  # fmt: skip
+                 server: ModelServer, copies: ServingCopies, own_image: str = "") -> None:  # fmt: skip
         self.endpoints = endpoints
         self.registry = registry
         self.operations = operations
         self.server = server
         self.copies = copies
+        self.own_image = own_image  # this repository's serving image, by name (runtimes.py)
         self.tasks: set[asyncio.Task] = set()
         self.turns: collections.defaultdict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
         self.pending: dict[str, DeployPlan] = {}  # deployed model id -> a deploy not committed yet
@@ -73,7 +74,7 @@ class Deployments:
     async def deploy(self, request: Request) -> Response:
         body, parent = await read_json(request), location_path(request)
         doc = self.endpoints.doc(parent, request.path_params["endpoint"])
-        plan = plan_deploy(parent, doc, body, self.registry, self._new_deployed_id)
+        plan = plan_deploy(parent, doc, body, self.registry, self._new_deployed_id, self.own_image)
         operation = self.operations.start(parent, DEPLOY_MODEL)
         self.pending[plan.deployed_id] = plan  # no await since the checks: a model delete now sees it
         return await self._answer(operation, self._deploy(plan, operation))
@@ -116,7 +117,8 @@ class Deployments:
         model_dir = self.copies.make(plan.deployed_id, plan.serving["artifactUri"])
         if not (model_dir / "saved_model.pb").is_file():
             raise ValueError(f"{plan.serving['artifactUri']} holds no saved_model.pb: it is not a SavedModel")
-        runtimes.check_ops(model_dir, plan.tf_version)
+        if plan.tf_version is not runtimes.OWN_IMAGE:  # ours runs this very TensorFlow: loading it is the check
+            runtimes.check_ops(model_dir, plan.tf_version)
         self.server.load(plan.deployed_id, model_dir)
 
     def _forget(self, deployed_id: str) -> None:

@@ -7,8 +7,10 @@ TF 2.15, so its deploy to a tf2-cpu.2-15 model fails and the endpoint keeps its 
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -49,7 +51,7 @@ def webp_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_trained_model_passes_for_every_served_runtime_and_the_webp_model_does_not(
     trained_model_dir: Path, webp_model: Path
 ) -> None:
-    for tf_version in runtimes.SERVED_TF.values():
+    for tf_version in {dates.tf_version for dates in runtimes.PREBUILT_TF_DATES.values() if dates.tf_version >= "2.14"}:
         runtimes.check_ops(trained_model_dir, tf_version)
         with pytest.raises(ValueError, match=rf"\['DecodeWebP'\] that TensorFlow {tf_version}"):
             runtimes.check_ops(webp_model, tf_version)
@@ -103,7 +105,43 @@ def test_a_prebuilt_image_vertex_local_cannot_serve_registers_but_is_not_deploye
     ],
 )
 def test_each_served_image_is_checked_against_its_own_tensorflow(image: str, tf_version: str) -> None:
-    assert runtimes.serving_tf_version({"imageUri": image}) == tf_version
+    assert runtimes.serving_tf_version({"imageUri": image}, OWN, BEFORE_2027) == tf_version
+
+
+OWN = "mnist-serving"
+BEFORE_2027 = datetime.date(2026, 6, 1)
+OUR_IMAGE = "us-central1-docker.pkg.dev/my-project/mlops/mnist-serving:0123abc"
+
+
+def test_our_serving_image_is_served_in_process_with_no_op_list_to_check() -> None:
+    assert runtimes.serving_tf_version({"imageUri": OUR_IMAGE}, OWN, BEFORE_2027) is runtimes.OWN_IMAGE
+    assert runtimes.is_own_image(OUR_IMAGE.replace(":0123abc", "@sha256:" + "a" * 64), OWN)
+    assert not runtimes.is_own_image(OUR_IMAGE.replace("mnist-serving", "other-server"), OWN)
+    assert not runtimes.is_own_image(OUR_IMAGE, "")  # a config naming a prebuilt image has no image of its own
+
+
+@pytest.mark.parametrize(
+    ("image", "today", "message"),
+    [
+        ("us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest", datetime.date(2027, 1, 14),
+         "no longer available: Google retired it on 2027-01-14"),
+        ("us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-13:latest", BEFORE_2027, "retired it on 2025-11-28"),
+        ("us-central1-docker.pkg.dev/p/r/someone-elses:1", BEFORE_2027, "is a custom container, and this machine has"
+         " no Docker engine to run it: vertex-local serves this repository's image 'mnist-serving'"),
+    ],
+)  # fmt: skip
+def test_a_retired_prebuilt_image_or_an_unknown_custom_image_is_refused_in_one_line(image, today, message) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)) as refused:
+        runtimes.serving_tf_version({"imageUri": image}, OWN, today)
+    assert "\n" not in str(refused.value)
+
+
+def test_an_upload_past_the_end_of_support_warns_and_one_before_it_does_not(caplog) -> None:
+    image = {"imageUri": "us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest"}
+    runtimes.check_upload_image(image, OWN, datetime.date(2026, 1, 13))
+    assert not caplog.records
+    runtimes.check_upload_image(image, OWN, datetime.date(2026, 1, 14))
+    assert "stops offering it on 2027-01-14" in caplog.text
 
 
 @pytest.mark.slow
