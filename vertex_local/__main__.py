@@ -11,6 +11,7 @@ every request must then carry; pipeline.toml's credentials = "token" makes the S
 from __future__ import annotations
 
 import argparse
+import datetime
 import logging
 import os
 import sqlite3
@@ -50,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--staging-bucket", action="store_true", help=STAGING_BUCKET_HELP)
     serve.add_argument("--token", help=f"bearer token every request must carry (default: ${daemon.TOKEN_VARIABLE})")
     serve.add_argument("--allow-host", action="append", default=[], help="another name clients may reach it by")
+    serve.add_argument("--today", type=datetime.date.fromisoformat, default=None, metavar="YYYY-MM-DD",
+                       help="read Google's prebuilt-image dates as on this day (tests; default: today)")  # fmt: skip
     start = commands.add_parser("start", help="serve in the background; returns once /healthz answers")
     start.add_argument("--host", default="127.0.0.1")
     start.add_argument("--port", type=int, default=8080)
@@ -134,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         storage_url=own_url(args.host, args.port),
         buckets=buckets,
         own_serving_image=cfg.vertex.serving_image if cfg.vertex.serving_image_is_ours else "",
+        today=args.today,
     )
     try:
         check_writable(config.state_dir)

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -57,6 +58,13 @@ class AppConfig:
     storage_url: str  # this server's URL as jobs reach it: their STORAGE_EMULATOR_HOST
     buckets: tuple[BucketSpec, ...] = ()  # created at startup when missing (serve --staging-bucket)
     own_serving_image: str = ""  # this repository's serving image, by name (runtimes.py): served in-process
+    # The date the prebuilt-image table (runtimes.PREBUILT_TF_DATES) is read at: None is the wall clock's; tests
+    # fix it (serve --today) so that no test changes its answer on the day Google retires an image.
+    today: datetime.date | None = None
+
+    def clock(self) -> Callable[[], datetime.date]:
+        fixed = self.today
+        return datetime.date.today if fixed is None else lambda: fixed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,6 +109,7 @@ class Services:
             server,
             ServingCopies(objects, config.state_dir / "serving"),
             config.own_serving_image,
+            config.clock(),
         )
         metrics = ServingMetrics()
         predict = PredictApi(table, server, metrics, config.limits)
@@ -125,6 +134,7 @@ class Services:
                 deployments.deploying_of,
                 deployments.warm_up,
                 config.own_serving_image,
+                config.clock(),
             ),
             endpoints=endpoints,
             deployments=deployments,

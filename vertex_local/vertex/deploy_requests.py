@@ -42,7 +42,8 @@ class DeployPlan:
 
 
 def plan_deploy(parent: str, doc: EndpointDoc, body: dict[str, Any], registry: ModelRegistry,
-                new_id: Callable[[Any], str], own_image: str = "") -> DeployPlan:  # fmt: skip
+                new_id: Callable[[Any], str], own_image: str,
+                today: datetime.date) -> DeployPlan:  # fmt: skip
     """A checked deployModel body; ApiError (400/404) for anything Vertex would refuse."""
     spec = object_field(body, "deployedModel")
     model_id, version_ref = split_name(resource_id(str(spec.get("model") or ""), "models", parent))
@@ -59,7 +60,7 @@ def plan_deploy(parent: str, doc: EndpointDoc, body: dict[str, Any], registry: M
     model_doc = registry.model(parent, model_id)
     version = registry.version(model_doc, version_ref)
     try:
-        tf_version = runtimes.serving_tf_version(version.get("containerSpec"), own_image, datetime.date.today())
+        tf_version = runtimes.serving_tf_version(version.get("containerSpec"), own_image, today)
     except ValueError as exc:
         raise ApiError(400, f"cannot deploy {parent}/models/{model_id}@{version['versionId']}: {exc}",
                        "FAILED_PRECONDITION") from None  # fmt: skip

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import datetime
 import importlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -45,13 +47,15 @@ def import_tensorflow() -> None:
 
 class Deployments:
     def __init__(self, endpoints: EndpointService, registry: ModelRegistry, operations: Operations,
-                 server: ModelServer, copies: ServingCopies, own_image: str = "") -> None:  # fmt: skip
+                 server: ModelServer, copies: ServingCopies, own_image: str = "",
+                 today: Callable[[], datetime.date] = datetime.date.today) -> None:  # fmt: skip
         self.endpoints = endpoints
         self.registry = registry
         self.operations = operations
         self.server = server
         self.copies = copies
         self.own_image = own_image  # this repository's serving image, by name (runtimes.py)
+        self.today = today  # the date the prebuilt-image table is read at (AppConfig.today)
         self.tasks: set[asyncio.Task] = set()
         self.turns: collections.defaultdict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
         self.pending: dict[str, DeployPlan] = {}  # deployed model id -> a deploy not committed yet
@@ -74,7 +78,7 @@ class Deployments:
     async def deploy(self, request: Request) -> Response:
         body, parent = await read_json(request), location_path(request)
         doc = self.endpoints.doc(parent, request.path_params["endpoint"])
-        plan = plan_deploy(parent, doc, body, self.registry, self._new_deployed_id, self.own_image)
+        plan = plan_deploy(parent, doc, body, self.registry, self._new_deployed_id, self.own_image, self.today())
         operation = self.operations.start(parent, DEPLOY_MODEL)
         self.pending[plan.deployed_id] = plan  # no await since the checks: a model delete now sees it
         return await self._answer(operation, self._deploy(plan, operation))

@@ -22,7 +22,7 @@ def test_the_registry_lists_each_version_with_its_aliases_labels_and_accuracy_af
     accuracy = json.loads((trained_model_dir / "metrics.json").read_text())["accuracy"]
     expect(v2).to_contain_text(f"{accuracy * 100:.2f} %")
     expect(v2).to_contain_text(f"git_sha={SHA_V2}")
-    expect(v2).to_contain_text("tf2-cpu.2-15")
+    expect(v2).to_contain_text("mnist-serving:test")
     expect(v2).to_contain_text("gs://test-bucket/runs/console/model")
     expect(v2.locator(".per-class li")).to_have_count(10)
     expect(v2).to_contain_text(f"endpoint {rollout.endpoint_id}")
