@@ -36,6 +36,7 @@ from vertex_local.serving.predict import PredictApi, PredictRoute
 from vertex_local.serving.prometheus import LATENCY_BUCKETS, ServingMetrics
 from vertex_local.serving.traffic import TrafficTable
 from vertex_local.state import StateStore
+from vertex_local.vertex.containers import Containers
 from vertex_local.vertex.deployments import Deployments
 from vertex_local.vertex.endpoint_service import EndpointService
 from vertex_local.vertex.job_service import JobService
@@ -61,6 +62,8 @@ class AppConfig:
     # The date the prebuilt-image table (runtimes.PREBUILT_TF_DATES) is read at: None is the wall clock's; tests
     # fix it (serve --today) so that no test changes its answer on the day Google retires an image.
     today: datetime.date | None = None
+    own_image_mode: str = "in-process"  # or "subprocess": its container.py as a process, :predict forwarded to it
+    docker: bool = False  # a Docker engine answers here: other custom images run with `docker run`
 
     def clock(self) -> Callable[[], datetime.date]:
         fixed = self.today
@@ -102,6 +105,8 @@ class Services:
         server = ModelServer(config.limits)
         endpoints = EndpointService(store, operations, table)
         registry = ModelRegistry(store)
+        containers = Containers(config.state_dir / "containers", config.storage_url, config.workdir, config.job_env,
+                                config.own_serving_image, config.own_image_mode, config.docker)  # fmt: skip
         deployments = Deployments(
             endpoints,
             registry,
@@ -110,9 +115,10 @@ class Services:
             ServingCopies(objects, config.state_dir / "serving"),
             config.own_serving_image,
             config.clock(),
+            containers,
         )
         metrics = ServingMetrics()
-        predict = PredictApi(table, server, metrics, config.limits)
+        predict = PredictApi(table, server, metrics, config.limits, containers.forwarders)
         return cls(
             store=store,
             objects=objects,
