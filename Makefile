@@ -17,7 +17,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-cloud test-upstream-aiplatform lint lint-workflows format train up down trainer-image-check bench-train bench-serve monitor clean browser bench-console test-upstream-storage bench-gcs test-unit
+.PHONY: help venv demo test test-cloud test-upstream-aiplatform lint lint-workflows format train up down trainer-image-check serving-image-check bench-train bench-serve monitor clean browser bench-console test-upstream-storage bench-gcs test-unit
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-25s %s\n", $$1, $$2}'
@@ -87,6 +87,16 @@ trainer-image-check: up ## docker build the trainer image, train 1 epoch in it a
 	docker run --rm --network host -e AIP_MODEL_DIR=$(CHECK_MODEL_DIR) -e $(CHECK_STORAGE) $(CHECK_IMAGE) \
 		--dataset mnist-sample --model baseline --epochs 1
 	$(CHECK_STORAGE) $(PY) -m trainer.check_output verify $(CHECK_MODEL_DIR)
+
+# The serving image, run by vertex-local with `docker run` as Vertex runs a custom container (docs/serving.md).
+SERVING_CHECK_IMAGE ?= mnist-serving-check:pr
+SERVING_CHECK_MODEL := .serving-check/model
+
+serving-image-check: up ## docker build the serving image, deploy a model with it through vertex-local (make up), answers = in-process to 1e-6
+	docker build -f serving.Dockerfile -t $(SERVING_CHECK_IMAGE) .
+	$(PY) -m trainer.task --dataset mnist-sample --model baseline --epochs 1 --model-dir $(SERVING_CHECK_MODEL)
+	$(PY) -m vertex_local.vertex.serving_image_check --url http://127.0.0.1:$(PORT) --image $(SERVING_CHECK_IMAGE) \
+		--model-dir $(SERVING_CHECK_MODEL)
 
 bench-train: venv ## wall time and accuracy: baseline and cnn on mnist-sample, cnn on Fashion-MNIST
 	@test -d /usr/share/datasets/fashion-mnist || apt-get install -y -q dataset-fashion-mnist
