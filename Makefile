@@ -17,12 +17,12 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-cloud test-upstream-aiplatform lint lint-workflows format train up down trainer-image-check bench-train bench-serve monitor clean browser bench-console test-upstream-storage bench-gcs test-unit venv-locked lock pin-base-images batch-predict teardown test-cloud-cheap
+.PHONY: help venv demo test test-cloud test-upstream-aiplatform lint lint-workflows format train up down trainer-image-check serving-image-check bench-train bench-serve monitor clean browser bench-console test-upstream-storage bench-gcs test-unit venv-locked lock pin-base-images batch-predict teardown test-cloud-cheap
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-25s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt trainer/requirements.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt trainer/requirements.txt vertex_local/serving/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
@@ -66,13 +66,13 @@ test-unit: venv ## the tests that need no vertex-local process, trained model or
 lint: venv ## ruff and hadolint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/hadolint Dockerfile
+	$(VENV)/bin/hadolint Dockerfile serving.Dockerfile
 
 lint-workflows: venv ## workflow schema, zizmor (offline), hadolint, shellcheck on the bootstrap scripts
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
 	$(VENV)/bin/zizmor --offline --persona=pedantic .github/workflows .github/dependabot.yml
-	$(VENV)/bin/hadolint Dockerfile
+	$(VENV)/bin/hadolint Dockerfile serving.Dockerfile
 	$(VENV)/bin/shellcheck --severity=style scripts/bootstrap_gcp.sh scripts/bootstrap_github.sh
 
 format: venv ## apply ruff's fixes and formatting
@@ -107,6 +107,16 @@ trainer-image-check: up ## docker build the trainer image, train 1 epoch in it a
 	docker run --rm --network host -e AIP_MODEL_DIR=$(CHECK_MODEL_DIR) -e $(CHECK_STORAGE) $(CHECK_IMAGE) \
 		--dataset mnist-sample --model baseline --epochs 1
 	$(CHECK_STORAGE) $(PY) -m trainer.check_output verify $(CHECK_MODEL_DIR)
+
+# The serving image, run by vertex-local with `docker run` as Vertex runs a custom container (docs/serving.md).
+SERVING_CHECK_IMAGE ?= mnist-serving-check:pr
+SERVING_CHECK_MODEL := .serving-check/model
+
+serving-image-check: up ## docker build the serving image, deploy a model with it through vertex-local (make up), answers = in-process to 1e-6
+	docker build -f serving.Dockerfile -t $(SERVING_CHECK_IMAGE) .
+	$(PY) -m trainer.task --dataset mnist-sample --model baseline --epochs 1 --model-dir $(SERVING_CHECK_MODEL)
+	$(PY) -m vertex_local.vertex.serving_image_check --url http://127.0.0.1:$(PORT) --image $(SERVING_CHECK_IMAGE) \
+		--model-dir $(SERVING_CHECK_MODEL)
 
 bench-train: venv ## wall time and accuracy: baseline and cnn on mnist-sample, cnn on Fashion-MNIST
 	@test -d /usr/share/datasets/fashion-mnist || apt-get install -y -q dataset-fashion-mnist

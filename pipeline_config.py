@@ -119,6 +119,19 @@ class Vertex:
         host = f"{self.region}-docker.pkg.dev"
         return f"{host}/{self.project}/{self.artifact_registry}/{self.trainer_image}"
 
+    @property
+    def serving_image_is_ours(self) -> bool:
+        """serving_image names this repository's serving image (a name), not a full URI (Google's prebuilt)."""
+        return "/" not in self.serving_image
+
+    def serving_image_uri(self, tag: str) -> str:
+        """The image a Model version serves with: ours in Artifact Registry beside the trainer, tagged as it is
+        (the git SHA), or the full URI serving_image gives (a prebuilt image, used as it is)."""
+        if not self.serving_image_is_ours:
+            return self.serving_image
+        host = f"{self.region}-docker.pkg.dev"
+        return f"{host}/{self.project}/{self.artifact_registry}/{self.serving_image}:{tag}"
+
 
 @dataclasses.dataclass(frozen=True)
 class Gate:

@@ -4,7 +4,10 @@
 2. the naive baseline tutorials ship: Flask's dev server + model.predict (benchmarks/flask_baseline.py);
 3. vertex-local's :predict: a real `python -m vertex_local serve`, a model trained by the real trainer,
    uploaded and deployed through the real SDK;
-4. the peer: KServe's Python model server (benchmarks/kserve_server.py, from its own venv, --kserve-python).
+4. the peer: KServe's Python model server (benchmarks/kserve_server.py, from its own venv, --kserve-python);
+5. the serving image's server (python -m vertex_local.serving.container, as the image runs it, the model read from
+   vertex-local's storage), and vertex-local forwarding to it (serve --own-image subprocess): the forwarding hop's
+   cost is the difference between the two, printed on its own.
 Servers run as their own processes; wrk (one thread) is the load generator, with real test digits as
 bodies: one digit per body at 1 and 32 connections, 64 digits per body at 8 connections. vertex-local and
 KServe run side by side and take turns at each load, so the machine's other work weighs on both alike.
@@ -28,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import serve_report
-from benchmarks.serve_deploy import deploy_model
+from benchmarks.serve_deploy import deploy_model, stage_model
 from benchmarks.serve_processes import (
     REPO,
     ServerProcess,
@@ -166,6 +169,32 @@ def start_vertex_local(stack: contextlib.ExitStack, model_dir: Path, scratch: Pa
     return server, deploy_model(url, model_dir)
 
 
+def start_container(stack: contextlib.ExitStack, storage_url: str, model_dir: Path, scratch: Path) -> Target:
+    """The serving image's entrypoint under the custom-container contract, the model copied from vertex-local."""
+    port = free_port()
+    env = {"AIP_HTTP_PORT": str(port), "AIP_HEALTH_ROUTE": "/health", "AIP_PREDICT_ROUTE": "/predict",
+           "AIP_STORAGE_URI": stage_model(storage_url, model_dir, "bench-container"),
+           "STORAGE_EMULATOR_HOST": storage_url}  # fmt: skip
+    command = [sys.executable, "-m", "vertex_local.serving.container", "--host", "127.0.0.1"]
+    url = f"http://127.0.0.1:{port}"
+    server = ServerProcess("serving image", command, f"{url}/health", scratch / "container.log", env=env)
+    stack.callback(server.stop)
+    server.start()
+    return server, f"{url}/predict"
+
+
+def start_forwarding(stack: contextlib.ExitStack, model_dir: Path, scratch: Path) -> Target:
+    """vertex-local serving the model through the serving image's server as its own process (forwarded)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "vertex_local", "serve", "--port", str(port), "--state-dir", str(scratch / "fw")]
+    server = ServerProcess("vertex-local forwarding", [*command, "--own-image", "subprocess"], f"{url}/healthz",
+                           scratch / "forwarding.log")  # fmt: skip
+    stack.callback(server.stop)
+    server.start()
+    return server, deploy_model(url, model_dir)
+
+
 def kserve_version() -> str:
     """As pinned in benchmarks/requirements-kserve.txt, which make bench-serve installs."""
     pins = (REPO / "benchmarks" / "requirements-kserve.txt").read_text().splitlines()
@@ -194,7 +223,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each measured load (default 10)")
     parser.add_argument("--kserve-python", help="the interpreter of KServe's venv (make bench-serve installs it)")
     parser.add_argument("--skip-flask", action="store_true", help="leave the naive baseline out (quicker runs)")
+    parser.add_argument("--quick", action="store_true", help="5 s per load (wrk's 1 s turns), no Flask")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.seconds, args.skip_flask = float(SLICES), True
     load_before = os.getloadavg()
     flask = kserve = None
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as scratch_name:
@@ -210,11 +242,15 @@ def main(argv: list[str] | None = None) -> int:
                 flask = measure_servers(flask_only, bodies, args.seconds, ["one_client", "clients_32"])["flask"]
         with contextlib.ExitStack() as stack:
             targets = {"vertex_local": start_vertex_local(stack, model_dir, scratch)}
+            storage_url = targets["vertex_local"][1].split("/v1/", 1)[0]
+            targets["container"] = start_container(stack, storage_url, model_dir, scratch)
+            targets["forwarded"] = start_forwarding(stack, model_dir, scratch)
             if args.kserve_python:
                 targets["kserve"] = start_kserve(stack, args.kserve_python, model_dir, scratch)
             print(f"bench-serve: {' and '.join(targets)}, taking turns", flush=True)
             measured = measure_servers(targets, bodies, args.seconds, list(LOADS))
         vertex, kserve = measured["vertex_local"], measured.get("kserve")
+        container, forwarded = measured["container"], measured["forwarded"]
     run = {
         "created_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "git_sha": git_sha(),
@@ -228,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         "flask": flask,
         "vertex_local": vertex,
         "kserve": kserve,
+        "container": container,
+        "forwarded": forwarded,
         "kserve_server": f"KServe {kserve_version()} model server, {KSERVE_WORKERS} workers, TF threaded as ours",
     }
     previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else None

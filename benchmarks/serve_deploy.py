@@ -53,7 +53,7 @@ def deploy_model(url: str, model_dir: Path) -> str:
         credentials=AnonymousCredentials(),
     )
     artifact_uri = stage_model(url, model_dir, "bench-serve")
-    image = load_config(None).vertex.serving_image
+    image = load_config(None).vertex.serving_image_uri("bench")  # the project's serving image, served in-process
     model = aiplatform.Model.upload(
         display_name="bench-serve", artifact_uri=artifact_uri, serving_container_image_uri=image
     )

@@ -74,11 +74,12 @@ class ServerProcess:
     ready_line: str = ""  # a line each worker logs once it is ready (servers with several worker processes)
     ready_count: int = 0
     process: subprocess.Popen | None = None
+    env: dict[str, str] | None = None  # more environment (the serving image's AIP_* variables)
 
     def start(self) -> None:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                self.command, cwd=REPO, env=quiet_env(), stdout=log, stderr=subprocess.STDOUT
+                self.command, cwd=REPO, env={**quiet_env(), **(self.env or {})}, stdout=log, stderr=subprocess.STDOUT
             )
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -87,7 +88,7 @@ class ServerProcess:
             try:
                 if requests.get(self.health_url, timeout=1).ok and self.workers_ready():
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # the serving image listens while it loads
                 pass
             time.sleep(0.1)
         raise SystemExit(f"bench-serve: {self.name} did not answer {self.health_url}:\n{self.tail()}")

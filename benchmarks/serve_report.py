@@ -85,7 +85,25 @@ def rows() -> list[tuple[str, Getter, str, Callable | None]]:
         *load_rows("flask", "naive Flask"),
         *load_rows("vertex_local", "vertex-local"),
         *load_rows("kserve", "KServe"),
+        *load_rows("container", "serving image's server"),
+        *load_rows("forwarded", "vertex-local -> serving image"),
     ]
+
+
+def hop_lines(run: dict) -> list[str]:
+    """What the forwarding hop adds: vertex-local forwarding to the serving image's server, minus that server."""
+    if not run.get("forwarded") or not run.get("container"):
+        return []
+    lines = [f"{'forwarding hop (forwarded - serving image alone)':54} {'added':>12} {'ratio':>9}"]
+    for load, title in PEER_LOADS.items():
+        hop, alone = run["forwarded"][load], run["container"][load]
+        lines.append(f"{'hop, ' + title + ': p50':54} {number(hop['p50_ms'] - alone['p50_ms'], 'ms'):>12} "
+                     f"{'x' + format(hop['p50_ms'] / alone['p50_ms'], '.2f'):>9}")  # fmt: skip
+        lines.append(f"{'hop, ' + title + ': req/s':54} {number(hop['req_per_s'] - alone['req_per_s'], '/s'):>12} "
+                     f"{'x' + format(hop['req_per_s'] / alone['req_per_s'], '.2f'):>9}")  # fmt: skip
+        added_cpu = hop["server_cpu_us_per_request"] - alone["server_cpu_us_per_request"]
+        lines.append(f"{'hop, ' + title + ': CPU/request, both processes':54} {number(added_cpu, 'us'):>12}")
+    return lines
 
 
 def number(value: float | None, unit: str) -> str:
@@ -160,5 +178,7 @@ def render(run: dict, previous: dict | None) -> str:
         lines.append(f"(previous: {previous.get('created_at')}, git {previous.get('git_sha')}, "
                      f"load average {previous.get('load_average', {}).get('before')})")  # fmt: skip
     lines += ["", *peer_lines(run, previous)]
+    hop = hop_lines(run)
+    lines += ["", *hop] if hop else []
     lines += ["", "targets (vertex-local, 2 cores, load generator included):", *targets(run)]
     return "\n".join(lines)

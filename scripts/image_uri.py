@@ -1,8 +1,9 @@
-"""Print the trainer image's Artifact Registry URI: python -m scripts.image_uri --profile gcp --tag SHA
+"""Print the trainer and serving images' Artifact Registry URIs: python -m scripts.image_uri --profile gcp --tag SHA
 
-The name comes from pipeline.toml ([vertex] region, project, artifact_registry, trainer_image), the same
-place submit_training reads it, so the image the workflow pushes is the one the job runs.
-Appends image=<uri> and registry=<host> to $GITHUB_OUTPUT.
+The names come from pipeline.toml ([vertex] region, project, artifact_registry, trainer_image, serving_image), the
+same place submit_training and register read them, so the images the workflow pushes are the ones Vertex runs.
+Appends image=<uri>, serving_image=<uri> ("" when serving_image names a prebuilt image: nothing to build) and
+registry=<host> to $GITHUB_OUTPUT.
 """
 
 from __future__ import annotations
@@ -26,8 +27,11 @@ def run(args: argparse.Namespace, environ: Environ) -> StepResult:
     cfg = load_step_config(args.profile, environ)
     repository = cfg.vertex.image_repository
     image = f"{repository}:{args.tag}"
+    serving = cfg.vertex.serving_image_uri(args.tag) if cfg.vertex.serving_image_is_ours else ""
     print(image, flush=True)
-    return StepResult(outputs={"image": image, "registry": repository.split("/")[0]})
+    if serving:
+        print(serving, flush=True)
+    return StepResult(outputs={"image": image, "serving_image": serving, "registry": repository.split("/")[0]})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

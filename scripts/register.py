@@ -65,7 +65,7 @@ def upload(
     version = aiplatform.Model.upload(
         display_name=cfg.vertex.model_display_name,
         artifact_uri=model_dir,
-        serving_container_image_uri=cfg.vertex.serving_image,
+        **registry.serving_container(cfg.vertex, git_sha),
         parent_model=parent.resource_name if parent else None,
         is_default_version=True,
         # `candidate` is given here, not moved afterwards: "if you apply an existing alias that is being used by
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace, environ: Environ) -> StepResult:
     if not model_dir.startswith("gs://"):
         raise ConfigError(f"--model-dir must be a gs:// URI the service can read (got {model_dir!r})")
     settings = {"model": cfg.vertex.model_display_name, "model_dir": model_dir, "git_sha": git_sha}
-    print_settings(STEP, cfg, {**settings, "serving_image": cfg.vertex.serving_image})
+    print_settings(STEP, cfg, {**settings, "serving_image": cfg.vertex.serving_image_uri(git_sha)})
     cloud.connect(cfg, environ)
 
     parent = registry.find_model(cfg.vertex.model_display_name)

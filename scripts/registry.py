@@ -12,10 +12,16 @@ import re
 from google.api_core import exceptions as google_exceptions
 from google.cloud import aiplatform
 
+from pipeline_config import Vertex
 from scripts.contract import StepError
 from scripts.git_labels import short_sha
 
 PRODUCTION = "production"
+# Where our serving image listens (vertex_local/serving/container.py): Vertex sets AIP_HTTP_PORT, AIP_PREDICT_ROUTE
+# and AIP_HEALTH_ROUTE from these (https://cloud.google.com/vertex-ai/docs/predictions/use-custom-container).
+SERVING_PORT = 8080
+PREDICT_ROUTE = "/predict"
+HEALTH_ROUTE = "/health"
 CANDIDATE = "candidate"
 # Model.versionId is "an auto-incrementing decimal number in string representation"; versionAliases match
 # [a-z][a-zA-Z0-9-]{0,126}[a-z0-9] (https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.models).
@@ -24,6 +30,16 @@ ALIAS = re.compile(r"[a-z][a-zA-Z0-9-]{0,126}[a-z0-9]")
 ALIAS_RULE = (
     "a lowercase letter, then letters, digits or '-', ending in a lowercase letter or digit, at most 128 characters"
 )
+
+
+def serving_container(vertex: Vertex, tag: str) -> dict:
+    """Model.upload's serving_container_* arguments: our image (tagged `tag`) with its routes and port, or the
+    prebuilt image serving_image names, alone: Google's prebuilt images bring their own server and routes."""
+    image = {"serving_container_image_uri": vertex.serving_image_uri(tag)}
+    if not vertex.serving_image_is_ours:
+        return image
+    return {**image, "serving_container_predict_route": PREDICT_ROUTE,
+            "serving_container_health_route": HEALTH_ROUTE, "serving_container_ports": [SERVING_PORT]}  # fmt: skip
 
 
 def sha_alias(git_sha: str) -> str:

@@ -110,7 +110,7 @@ def register(cfg: Config, uri: str, metrics: dict[str, Any]) -> aiplatform.Model
     version = aiplatform.Model.upload(
         display_name=cfg.vertex.model_display_name,
         artifact_uri=uri,
-        serving_container_image_uri=cfg.vertex.serving_image,
+        **registry.serving_container(cfg.vertex, git_sha or registry.PRODUCTION),  # its image was pushed with it
         parent_model=parent.resource_name if parent else None,
         is_default_version=parent is None,
         version_aliases=[registry.PRODUCTION],

@@ -146,6 +146,7 @@ class VertexLocal:
     project: str = PROJECT
     location: str = LOCATION
     bucket: str = BUCKET
+    args: tuple[str, ...] = ()  # more `serve` flags, e.g. ("--today", "2026-06-01")
 
     @property
     def url(self) -> str:
@@ -161,7 +162,7 @@ class VertexLocal:
 
     def start(self) -> None:
         command = [sys.executable, "-m", "vertex_local", "serve", "--port", str(self.port)]
-        command += ["--state-dir", str(self.state_dir)]
+        command += ["--state-dir", str(self.state_dir), *self.args]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -225,10 +226,12 @@ class VertexLocal:
         return f"gs://{self.bucket}/{prefix}/model"
 
 
-def start_vertex_local(state_dir: Path, port: int | None = None) -> VertexLocal:
-    """Start a vertex-local server with its own state dir; the caller stops it. Live tests only (tiers)."""
+def start_vertex_local(state_dir: Path, port: int | None = None, args: tuple[str, ...] = ()) -> VertexLocal:
+    """Start a vertex-local server with its own state dir (and more `serve` flags); the caller stops it. Live
+    tests only (tiers)."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    server = VertexLocal(port=port or free_port(), state_dir=state_dir, log_path=state_dir.parent / "server.log")
+    server = VertexLocal(port=port or free_port(), state_dir=state_dir, log_path=state_dir.parent / "server.log",
+                         args=args)  # fmt: skip
     server.start()
     client = server.storage_client()
     if not client.bucket(server.bucket).exists():

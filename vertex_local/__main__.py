@@ -11,6 +11,7 @@ every request must then carry; pipeline.toml's credentials = "token" makes the S
 from __future__ import annotations
 
 import argparse
+import datetime
 import logging
 import os
 import sqlite3
@@ -28,6 +29,7 @@ from vertex_local.http.access_log import AccessLog
 from vertex_local.http.guard import GuardPolicy, RequestGuard, is_loopback
 from vertex_local.http.protocol import guarded_httptools
 from vertex_local.state import make_private
+from vertex_local.vertex import containers
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MIN_TOKEN_CHARS = 16  # a token guards a shell on this machine: `python -m secrets`-grade, not a password
@@ -51,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--staging-bucket", action="store_true", help=STAGING_BUCKET_HELP)
     serve.add_argument("--token", help=f"bearer token every request must carry (default: ${daemon.TOKEN_VARIABLE})")
     serve.add_argument("--allow-host", action="append", default=[], help="another name clients may reach it by")
+    serve.add_argument("--today", type=datetime.date.fromisoformat, default=None, metavar="YYYY-MM-DD",
+                       help="read Google's prebuilt-image dates as on this day (tests; default: today)")  # fmt: skip
+    serve.add_argument("--own-image", choices=containers.OWN_IMAGE_MODES, default="in-process",
+                       help="serve this repository's serving image in-process (default) or as its own process, "
+                       "health-checked and forwarded to, as Vertex runs it")  # fmt: skip
     start = commands.add_parser("start", help="serve in the background; returns once /healthz answers")
     start.add_argument("--host", default="127.0.0.1")
     start.add_argument("--port", type=int, default=8080)
@@ -138,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
         job_env=job_environment(dict(os.environ), policy.token.decode() if policy.token else None),
         storage_url=own_url(args.host, args.port),
         buckets=buckets,
+        own_serving_image=cfg.vertex.serving_image if cfg.vertex.serving_image_is_ours else "",
+        today=args.today,
+        own_image_mode=args.own_image,
+        docker=containers.docker_engine(),
     )
     try:
         check_writable(config.state_dir)

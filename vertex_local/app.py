@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -37,6 +38,7 @@ from vertex_local.serving.prometheus import LATENCY_BUCKETS, ServingMetrics
 from vertex_local.serving.traffic import TrafficTable
 from vertex_local.state import StateStore
 from vertex_local.vertex.batch_service import BatchPredictionService, Settings
+from vertex_local.vertex.containers import Containers
 from vertex_local.vertex.deployments import Deployments
 from vertex_local.vertex.endpoint_service import EndpointService
 from vertex_local.vertex.job_service import JobService
@@ -59,6 +61,16 @@ class AppConfig:
     job_env: Mapping[str, str]  # the environment custom jobs start from
     storage_url: str  # this server's URL as jobs reach it: their STORAGE_EMULATOR_HOST
     buckets: tuple[BucketSpec, ...] = ()  # created at startup when missing (serve --staging-bucket)
+    own_serving_image: str = ""  # this repository's serving image, by name (runtimes.py): served in-process
+    # The date the prebuilt-image table (runtimes.PREBUILT_TF_DATES) is read at: None is the wall clock's; tests
+    # fix it (serve --today) so that no test changes its answer on the day Google retires an image.
+    today: datetime.date | None = None
+    own_image_mode: str = "in-process"  # or "subprocess": its container.py as a process, :predict forwarded to it
+    docker: bool = False  # a Docker engine answers here: other custom images run with `docker run`
+
+    def clock(self) -> Callable[[], datetime.date]:
+        fixed = self.today
+        return datetime.date.today if fixed is None else lambda: fixed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,11 +110,20 @@ class Services:
         server = ModelServer(config.limits)
         endpoints = EndpointService(store, operations, table)
         registry = ModelRegistry(store)
+        containers = Containers(config.state_dir / "containers", config.storage_url, config.workdir, config.job_env,
+                                config.own_serving_image, config.own_image_mode, config.docker)  # fmt: skip
         deployments = Deployments(
-            endpoints, registry, operations, server, ServingCopies(objects, config.state_dir / "serving")
+            endpoints,
+            registry,
+            operations,
+            server,
+            ServingCopies(objects, config.state_dir / "serving"),
+            config.own_serving_image,
+            config.clock(),
+            containers,
         )
         metrics = ServingMetrics()
-        predict = PredictApi(table, server, metrics, config.limits)
+        predict = PredictApi(table, server, metrics, config.limits, containers.forwarders)
         batch_settings = Settings(config.state_dir / "batch", config.workdir, config.job_env, config.storage_url,
                                   config.limits)  # fmt: skip
         jobs = JobService(store, operations, objects, config.state_dir / "jobs", config.workdir, config.job_env,
@@ -115,7 +136,13 @@ class Services:
             pipelines=TrainingPipelineService(store, operations, jobs, registry, objects, deployments.warm_up),
             batch=BatchPredictionService(store, operations, objects, registry, batch_settings),
             models=ModelService(
-                registry, operations, endpoints.deployments_of, deployments.deploying_of, deployments.warm_up
+                registry,
+                operations,
+                endpoints.deployments_of,
+                deployments.deploying_of,
+                deployments.warm_up,
+                config.own_serving_image,
+                config.clock(),
             ),
             endpoints=endpoints,
             deployments=deployments,

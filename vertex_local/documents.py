@@ -68,6 +68,7 @@ class ServingEntry(TypedDict):
 
     artifactUri: str
     modelDisplayName: str
+    container: NotRequired[dict[str, Any]]  # how its serving container starts (vertex/containers.py), if it has one
 
 
 class EndpointDoc(TypedDict):

@@ -81,6 +81,19 @@ def test_the_peer_table_divides_vertex_locals_req_per_s_by_kserves() -> None:
     assert not any("KServe" in line for line in serve_report.targets(without_peer))
 
 
+def test_the_forwarding_hop_is_the_forwarded_figures_minus_the_serving_images_own() -> None:
+    alone = {"one_client": load(1.0, 3.0, 800.0), "clients_32": load(10.0, 20.0, 2000.0),
+             "batch64_8": load(60.0, 90.0, 120.0)}  # fmt: skip
+    forwarded = {"one_client": load(1.5, 4.0, 600.0), "clients_32": load(16.0, 30.0, 1600.0),
+                 "batch64_8": load(66.0, 99.0, 110.0)}  # fmt: skip
+    text = serve_report.render({**a_run(), "container": alone, "forwarded": forwarded}, None)
+    assert row(text, "hop, 1 connection: p50") == ["0.500", "ms", "x1.50"]
+    assert row(text, "hop, 32 connections: req/s") == ["-400/s", "x0.80"]
+    assert row(text, "hop, 32 connections: CPU/request, both processes") == ["250", "µs"]  # 1,250 - 1,000
+    assert row(text, "serving image's server, 1 client: p50")[0] == "1.000"
+    assert "forwarding hop" not in serve_report.render(a_run(), None)
+
+
 def test_each_target_is_met_or_missed_on_its_own_figure() -> None:
     assert all(line.strip().startswith("met") for line in serve_report.targets(a_run()))
     slow = a_run(one_p50=2.6, many=load(30.0, 51.0, 1999.0, errors=1), batch=load(60.0, 90.0, 109.0))

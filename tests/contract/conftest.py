@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from pipeline_config import load_config
 from tests.conftest import VertexLocal
 
 CONTRACT_DIR = Path(__file__).resolve().parent
@@ -33,7 +34,8 @@ CLOUD_VARIABLES = ("PIPELINE_VERTEX_PROJECT", "PIPELINE_VERTEX_REGION", "PIPELIN
 # What a cloud run may create, shown before it starts: the suite keeps to the cheapest resources.
 CLOUD_PLAN = """contract suite against Google Cloud project {project}, region {location}:
   creates  objects under gs://{bucket}/{prefix}/ (deleted at the end)
-  creates  models and endpoints named {prefix}-* in the Model Registry (deleted at the end)
+  creates  models and endpoints named {prefix}-* in the Model Registry (deleted at the end),
+           serving with {serving_image} (CONTRACT_SERVING_TAG: the commit train.yml pushed it for)
   cost     Cloud Storage operations and a few KB stored for minutes: well under $0.01;
            model registry entries and empty endpoints are free; tests that deploy or train say so by name
            (test_*deploy*, test_*job*) and cost minutes of an n1-standard-2 node (about $0.01-0.05 each)"""
@@ -49,6 +51,7 @@ class Target:
     bucket: str
     prefix: str  # unique per session: every name a test creates starts with it
     api_endpoint: str | None  # vertex-local's URL; None on Google Cloud
+    serving_image: str = ""  # the image models are uploaded with: this repository's serving image (docs/serving.md)
     cleanups: list[Callable[[], Any]] = dataclasses.field(default_factory=list)
     impersonate: str | None = None  # gcp: the service account every call runs as (None: the user's own ADC)
 
@@ -127,7 +130,24 @@ def cloud_target(environ: dict[str, str], prefix: str) -> Target:
         raise pytest.UsageError(f"make test-cloud needs {', '.join(missing)} set (see {SECTION})")
     bucket = environ["PIPELINE_VERTEX_STAGING_BUCKET"].removeprefix("gs://").strip("/")
     project, region = environ["PIPELINE_VERTEX_PROJECT"], environ["PIPELINE_VERTEX_REGION"]
-    return Target("gcp", project, region, bucket, prefix, None, impersonate=environ.get(IMPERSONATE_VARIABLE) or None)
+    # The serving image train.yml pushed, tagged with a commit's SHA; CONTRACT_SERVING_TAG picks the commit.
+    image = own_serving_image(project, region, environ.get("CONTRACT_SERVING_TAG") or "latest")
+    return Target(
+        "gcp",
+        project,
+        region,
+        bucket,
+        prefix,
+        None,
+        serving_image=image,
+        impersonate=environ.get(IMPERSONATE_VARIABLE) or None,
+    )
+
+
+def own_serving_image(project: str, region: str, tag: str) -> str:
+    """This repository's serving image in the project's Artifact Registry (pipeline.toml [vertex])."""
+    vertex = load_config("local").vertex
+    return dataclasses.replace(vertex, project=project, region=region).serving_image_uri(tag)
 
 
 @pytest.fixture(scope="session")
@@ -138,7 +158,8 @@ def contract_target(request: pytest.FixtureRequest) -> Iterator[Target]:
         target = cloud_target(environ, prefix)
     else:
         server: VertexLocal = request.getfixturevalue("vertex_local")
-        target = Target("local", server.project, server.location, server.bucket, prefix, server.url)
+        image = own_serving_image(server.project, server.location, "contract")
+        target = Target("local", server.project, server.location, server.bucket, prefix, server.url, image)
     yield target
     failures = target.close()
     assert not failures, f"contract cleanup failed: {failures}"

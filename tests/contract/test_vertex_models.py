@@ -153,7 +153,7 @@ def test_a_display_name_over_128_characters_is_refused(target, model_uri) -> Non
         model_client().upload_model(
             parent=f"projects/{target.project}/locations/{target.location}",
             model={"display_name": "m" * 129, "artifact_uri": model_uri,
-                   "container_spec": {"image_uri": "us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest"}},
+                   "container_spec": {"image_uri": target.serving_image}},
         )  # fmt: skip
 
 
@@ -163,5 +163,5 @@ def test_labels_outside_googles_label_format_are_refused(target, model_uri, labe
         model_client().upload_model(
             parent=f"projects/{target.project}/locations/{target.location}",
             model={"display_name": target.name("labels"), "artifact_uri": model_uri, "labels": labels,
-                   "container_spec": {"image_uri": "us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest"}},
+                   "container_spec": {"image_uri": target.serving_image}},
         )  # fmt: skip

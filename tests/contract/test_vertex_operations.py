@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from google.cloud.aiplatform_v1.types import endpoint_service, model_service, operation
 
-from tests.contract.vertex_calls import SERVING_IMAGE, endpoint_client, model_client, stage_model
+from tests.contract.vertex_calls import endpoint_client, model_client, stage_model
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def generic_times(metadata) -> tuple:
 
 def test_an_upload_answers_an_operation_with_upload_metadata_and_the_new_model(target, model_uri) -> None:
     model = {"display_name": target.name("op"), "artifact_uri": model_uri}
-    model["container_spec"] = {"image_uri": SERVING_IMAGE}
+    model["container_spec"] = {"image_uri": target.serving_image}
     uploading = model_client().upload_model(parent=parent(target), model=model)
     result = uploading.result(timeout=600)
     target.created(lambda: model_client().delete_model(name=result.model).result(timeout=600))

@@ -16,7 +16,6 @@ from google.api_core import exceptions
 from google.cloud import aiplatform
 from google.cloud.aiplatform import initializer
 
-SERVING_IMAGE = "us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest"
 MACHINE = "n1-standard-2"  # the cheapest machine a TF model deploys on
 
 
@@ -33,9 +32,10 @@ def stage_model(target: Any, model_dir: Path) -> str:
 
 
 def upload(target: Any, uri: str, name: str | None = None, **kwargs: Any) -> aiplatform.Model:
-    """Model.upload of a staged SavedModel with the TF 2.15 image; a new model is deleted at session end."""
+    """Model.upload of a staged SavedModel with this repository's serving image (the target's: date-proof, where
+    Google retires its prebuilt TF images on 2027-01-14); a new model is deleted at session end."""
     model = aiplatform.Model.upload(
-        display_name=name or target.name("model"), artifact_uri=uri, serving_container_image_uri=SERVING_IMAGE,
+        display_name=name or target.name("model"), artifact_uri=uri, serving_container_image_uri=target.serving_image,
         **kwargs,
     )  # fmt: skip
     if not kwargs.get("parent_model"):

@@ -52,8 +52,8 @@ def test_zizmor_finds_nothing_in_the_workflows() -> None:
     assert "No findings" in result.stdout
 
 
-def test_hadolint_finds_nothing_in_the_dockerfile() -> None:
-    result = run([tool("hadolint"), "Dockerfile"])
+def test_hadolint_finds_nothing_in_the_dockerfiles() -> None:
+    result = run([tool("hadolint"), "Dockerfile", "serving.Dockerfile"])
     assert result.returncode == 0, result.stdout + result.stderr
 
 

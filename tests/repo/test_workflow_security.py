@@ -202,3 +202,11 @@ def test_a_release_fetches_the_verdict_and_packs_the_model_before_it_deploys(wor
     assert found["Upload the model card"][1]["with"]["path"] == "out/card/"
     publish = jobs["release"]["steps"][-1]["run"]
     assert '--model "$CARD/model.tar.gz"' in publish and '--plots-dir "$CARD"' in publish
+
+
+def test_train_yml_pushes_the_serving_image_beside_the_trainer_image_with_the_same_tag(workflows: dict) -> None:
+    builds = [step for _, step in steps(workflows["train.yml"]) if step.get("uses", "").startswith("docker/build-push")]
+    trainer, serving = (step["with"] for step in builds)
+    assert trainer["tags"] == "${{ steps.image.outputs.image }}" and "file" not in trainer
+    assert serving["tags"] == "${{ steps.image.outputs.serving_image }}" and serving["file"] == "serving.Dockerfile"
+    assert serving["push"] is True and serving["context"] == "."

@@ -18,9 +18,19 @@ def test_image_uri_is_artifact_registry_in_the_configured_project_and_region(
     monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "output"))
     assert image_uri.main(["--profile", "gcp", "--tag", "abc123"]) == 0
     vertex = load_config("gcp").vertex  # the same file's names for the repository and the image
-    image = f"europe-west4-docker.pkg.dev/my-proj-1/{vertex.artifact_registry}/{vertex.trainer_image}:abc123"
-    assert capsys.readouterr().out == f"{image}\n"
-    assert (tmp_path / "output").read_text() == f"image={image}\nregistry=europe-west4-docker.pkg.dev\n"
+    repository = f"europe-west4-docker.pkg.dev/my-proj-1/{vertex.artifact_registry}"
+    image, serving = f"{repository}/{vertex.trainer_image}:abc123", f"{repository}/{vertex.serving_image}:abc123"
+    assert capsys.readouterr().out == f"{image}\n{serving}\n"
+    assert (tmp_path / "output").read_text() == (
+        f"image={image}\nserving_image={serving}\nregistry=europe-west4-docker.pkg.dev\n"
+    )
+
+
+def test_a_prebuilt_serving_image_is_not_ours_to_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIPELINE_VERTEX_SERVING_IMAGE", "us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "output"))
+    assert image_uri.main(["--profile", "gcp", "--tag", "abc123"]) == 0
+    assert "serving_image=\n" in (tmp_path / "output").read_text()
 
 
 def test_image_uri_with_an_unknown_profile_is_a_config_error(capsys) -> None:

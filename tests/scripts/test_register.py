@@ -30,7 +30,10 @@ def test_the_first_registration_creates_the_model_with_aliases_labels_and_accura
     assert version.labels["git_sha"] == run_a.git_sha
     assert version.uri == run_a.model_dir
     assert f"test accuracy {fmt(run_a.accuracy)}" in version.description
-    assert version.container_spec.image_uri.endswith("tf2-cpu.2-15:latest")
+    spec = version.container_spec  # our serving image, tagged with the commit, with its routes and port
+    assert spec.image_uri.endswith(f"/mlops/mnist-serving:{run_a.git_sha}"), spec.image_uri
+    assert (spec.predict_route, spec.health_route) == ("/predict", "/health")
+    assert [port.container_port for port in spec.ports] == [8080]
 
 
 def test_registering_the_same_sha_again_returns_that_version_and_changes_nothing(

@@ -29,6 +29,7 @@ class ImageSpec:
     runs: list[str] = dataclasses.field(default_factory=list)
     user: str = ""
     entrypoint: tuple[str, ...] = ()
+    exposed: list[str] = dataclasses.field(default_factory=list)
 
 
 def read_dockerfile(path: Path) -> ImageSpec:
@@ -53,21 +54,29 @@ def read_dockerfile(path: Path) -> ImageSpec:
             spec.user = command.value[0]
         elif command.cmd == "ENTRYPOINT" and command.json:
             spec.entrypoint = command.value
+        elif command.cmd == "EXPOSE":
+            spec.exposed.extend(command.value)
         else:
             raise NotImplementedError(f"{where}: not modelled by tests/trainer/image_tree.py")
     return spec
 
 
-def context_files(context: Path) -> set[str]:
-    """Files of the build context that .dockerignore lets through, relative, '/'-separated."""
-    ignore = context / ".dockerignore"
+def ignore_file(context: Path, dockerfile_name: str) -> Path:
+    """BuildKit's rule: <Dockerfile>.dockerignore beside the Dockerfile wins over the context's .dockerignore."""
+    own = context / f"{dockerfile_name}.dockerignore"
+    return own if own.is_file() else context / ".dockerignore"
+
+
+def context_files(context: Path, dockerfile_name: str = "Dockerfile") -> set[str]:
+    """Files of the build context that the Dockerfile's ignore file lets through, relative, '/'-separated."""
+    ignore = ignore_file(context, dockerfile_name)
     patterns = [line.strip() for line in ignore.read_text().splitlines() if line.strip() and line[0] != "#"]
     return {name for name in exclude_paths(str(context), patterns) if (context / name).is_file()}
 
 
-def build_tree(spec: ImageSpec, context: Path, root: Path) -> set[str]:
+def build_tree(spec: ImageSpec, context: Path, root: Path, dockerfile_name: str = "Dockerfile") -> set[str]:
     """Carry out the COPY lines into `root` (the image's /); returns the files copied, as image paths."""
-    sent = context_files(context)
+    sent = context_files(context, dockerfile_name)
     copied = set()
     for sources, dest in spec.copies:
         for source in sources:

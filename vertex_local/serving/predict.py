@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -20,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 from pipeline_config import Serving
 from vertex_local.errors import ApiError
 from vertex_local.http.bodies import ClientGone, read_body
+from vertex_local.serving.forward import Forwarder
 from vertex_local.serving.instances import InstancesParser
 from vertex_local.serving.model_server import ModelServer
 from vertex_local.serving.prometheus import ServingMetrics
@@ -32,8 +34,10 @@ PREDICT_PATH = re.compile(
 
 
 class PredictApi:
-    def __init__(self, table: TrafficTable, server: ModelServer, metrics: ServingMetrics, limits: Serving) -> None:
+    def __init__(self, table: TrafficTable, server: ModelServer, metrics: ServingMetrics, limits: Serving,
+                 forwarders: Mapping[str, Forwarder] | None = None) -> None:  # fmt: skip
         self.table = table
+        self.forwarders = forwarders if forwarders is not None else {}  # models served by their own container
         self.server = server
         self.metrics = metrics
         self.limits = limits
@@ -49,10 +53,16 @@ class PredictApi:
         model_s = None
         self.table.begin(deployed_id)
         try:  # a bad body counts as an error of the model it was routed to, as Vertex's error_count does
-            instances = self.parser.parse(body, self.server.input_of(deployed_id))
-            self.table.check_available(deployed_id)
-            entered = time.perf_counter()
-            predictions = await self.server.predict(deployed_id, instances)
+            forwarder = self.forwarders.get(deployed_id)
+            if forwarder is not None:  # its container parses the body and answers for itself (forward.py)
+                self.table.check_available(deployed_id)
+                entered = time.perf_counter()
+                predictions = await forwarder.predict(body)
+            else:
+                instances = self.parser.parse(body, self.server.input_of(deployed_id))
+                self.table.check_available(deployed_id)
+                entered = time.perf_counter()
+                predictions = await self.server.predict(deployed_id, instances)
             model_s = time.perf_counter() - entered
         except Exception:
             self.metrics.observe(endpoint_id, deployed_id, 0, time.perf_counter() - started, True)

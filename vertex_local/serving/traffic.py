@@ -93,6 +93,9 @@ class TrafficTable:
     def mark_unavailable(self, deployed_model_id: str, reason: str) -> None:
         self._unavailable[deployed_model_id] = reason
 
+    def mark_available(self, deployed_model_id: str) -> None:
+        self._unavailable.pop(deployed_model_id, None)
+
     def check_available(self, deployed_model_id: str) -> None:
         """503 for a deployed model that could not be loaded (its artifact is gone or broken)."""
         reason = self._unavailable.get(deployed_model_id)

@@ -10,12 +10,14 @@ split_without()   the split an undeploy leaves
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from collections.abc import Callable
 from typing import Any
 
 from vertex_local.documents import EndpointDoc
 from vertex_local.errors import ApiError
 from vertex_local.vertex import machines, runtimes
+from vertex_local.vertex.containers import Containers
 from vertex_local.vertex.endpoint_service import checked_split
 from vertex_local.vertex.fields import display_name_field, object_field, resource_id
 from vertex_local.vertex.model_registry import ModelRegistry, split_name
@@ -26,9 +28,9 @@ class DeployPlan:
     parent: str
     endpoint_id: str
     entry: dict[str, Any]  # the DeployedModel, id filled in
-    serving: dict[str, str]  # the endpoint's private serving entry (documents.ServingEntry)
+    serving: dict[str, Any]  # the endpoint's private serving entry (documents.ServingEntry)
     split: dict[str, int]  # as requested: "0" is the model being deployed; {} leaves the split alone
-    tf_version: str  # the TensorFlow of the version's serving image
+    tf_version: str | None  # the TensorFlow of the version's serving image (None: ours, served in-process)
     seen: frozenset[str]  # the deployed model ids on the endpoint when the request was checked
 
     @property
@@ -41,7 +43,8 @@ class DeployPlan:
 
 
 def plan_deploy(parent: str, doc: EndpointDoc, body: dict[str, Any], registry: ModelRegistry,
-                new_id: Callable[[Any], str]) -> DeployPlan:  # fmt: skip
+                new_id: Callable[[Any], str], own_image: str, today: datetime.date,
+                containers: Containers | None = None) -> DeployPlan:  # fmt: skip
     """A checked deployModel body; ApiError (400/404) for anything Vertex would refuse."""
     spec = object_field(body, "deployedModel")
     model_id, version_ref = split_name(resource_id(str(spec.get("model") or ""), "models", parent))
@@ -57,8 +60,9 @@ def plan_deploy(parent: str, doc: EndpointDoc, body: dict[str, Any], registry: M
     resources = machines.check_dedicated_resources(spec["dedicatedResources"], "deployedModel.dedicatedResources")
     model_doc = registry.model(parent, model_id)
     version = registry.version(model_doc, version_ref)
-    try:
-        tf_version = runtimes.serving_tf_version(version.get("containerSpec"))
+    runs = containers.runs(version.get("containerSpec")) if containers is not None else None
+    try:  # a container's image brings its own server: no TensorFlow op list to check it against
+        tf_version = None if runs else runtimes.serving_tf_version(version.get("containerSpec"), own_image, today)
     except ValueError as exc:
         raise ApiError(400, f"cannot deploy {parent}/models/{model_id}@{version['versionId']}: {exc}",
                        "FAILED_PRECONDITION") from None  # fmt: skip
@@ -74,6 +78,8 @@ def plan_deploy(parent: str, doc: EndpointDoc, body: dict[str, Any], registry: M
         "dedicatedResources": resources,
     }
     serving = {"artifactUri": version["artifactUri"], "modelDisplayName": model_doc.get("displayName", "")}
+    if runs and containers is not None:
+        serving["container"] = containers.launch_spec(runs, version["containerSpec"], doc["id"])
     return DeployPlan(parent, doc["id"], entry, serving, split, tf_version, seen)
 
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import datetime
 import importlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -25,6 +27,7 @@ from vertex_local.http.bodies import read_json
 from vertex_local.numbers import is_ascii_digits
 from vertex_local.serving.model_server import ModelServer
 from vertex_local.vertex import runtimes
+from vertex_local.vertex.containers import Containers
 from vertex_local.vertex.deploy_requests import DeployPlan, changed_since, plan_deploy, split_without
 from vertex_local.vertex.endpoint_service import KIND as ENDPOINT_KIND
 from vertex_local.vertex.endpoint_service import EndpointService, checked_split, endpoint_name
@@ -46,12 +49,17 @@ def import_tensorflow() -> None:
 
 class Deployments:
     def __init__(self, endpoints: EndpointService, registry: ModelRegistry, operations: Operations,
-                 server: ModelServer, copies: ServingCopies) -> None:  # fmt: skip
+                 server: ModelServer, copies: ServingCopies, own_image: str = "",
+                 today: Callable[[], datetime.date] = datetime.date.today,
+                 containers: Containers | None = None) -> None:  # fmt: skip
         self.endpoints = endpoints
         self.registry = registry
         self.operations = operations
         self.server = server
         self.copies = copies
+        self.own_image = own_image  # this repository's serving image, by name (runtimes.py)
+        self.today = today  # the date the prebuilt-image table is read at (AppConfig.today)
+        self.containers = containers  # serving containers (containers.py): None serves every model in-process
         self.tasks: set[asyncio.Task] = set()
         self.turns: collections.defaultdict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
         self.pending: dict[str, DeployPlan] = {}  # deployed model id -> a deploy not committed yet
@@ -74,7 +82,9 @@ class Deployments:
     async def deploy(self, request: Request) -> Response:
         body, parent = await read_json(request), location_path(request)
         doc = self.endpoints.doc(parent, request.path_params["endpoint"])
-        plan = plan_deploy(parent, doc, body, self.registry, self._new_deployed_id)
+        plan = plan_deploy(
+            parent, doc, body, self.registry, self._new_deployed_id, self.own_image, self.today(), self.containers
+        )
         operation = self.operations.start(f"{parent}/endpoints/{doc['id']}", DEPLOY_MODEL)
         self.pending[plan.deployed_id] = plan  # no await since the checks: a model delete now sees it
         return await self._answer(operation, self._deploy(plan, operation))
@@ -96,10 +106,13 @@ class Deployments:
 
     async def _load_and_commit(self, plan: DeployPlan, operation: OperationDoc) -> None:
         await self.warm_up()  # TF imported whole first: importing its parts from two threads at once breaks
+        if self.containers is not None:
+            self.containers.loop = asyncio.get_running_loop()  # forwarders' connections are closed on it
         try:
             await asyncio.to_thread(self._load, plan)
-        except (ValueError, OSError) as exc:  # no artifact, not a SavedModel, ops the runtime lacks, disk errors
-            await asyncio.to_thread(self.copies.remove, plan.deployed_id)
+        except (ValueError, OSError) as exc:  # no artifact, not a SavedModel, ops the runtime lacks, disk errors,
+            # a container that exited or never answered its health route: nothing of it keeps running
+            await asyncio.to_thread(self._forget, plan.deployed_id)
             self.operations.fail(operation, "FAILED_PRECONDITION", f"cannot deploy {plan.what}: {exc}")
             return
         try:
@@ -113,14 +126,20 @@ class Deployments:
         LOG.info("deployed %s as %s on endpoint %s", plan.what, plan.deployed_id, plan.endpoint_id)
 
     def _load(self, plan: DeployPlan) -> None:
-        """Copy, check and load the model (blocking: runs in a worker thread)."""
+        """Copy, check and load the model, or start its container (blocking: runs in a worker thread)."""
+        if "container" in plan.serving and self.containers is not None:
+            self.containers.start(plan.deployed_id, plan.serving["container"], plan.serving["artifactUri"])
+            return
         model_dir = self.copies.make(plan.deployed_id, plan.serving["artifactUri"])
         if not (model_dir / "saved_model.pb").is_file():
             raise ValueError(f"{plan.serving['artifactUri']} holds no saved_model.pb: it is not a SavedModel")
-        runtimes.check_ops(model_dir, plan.tf_version)
+        if plan.tf_version is not runtimes.OWN_IMAGE:  # ours runs this very TensorFlow: loading it is the check
+            runtimes.check_ops(model_dir, plan.tf_version)
         self.server.load(plan.deployed_id, model_dir)
 
     def _forget(self, deployed_id: str) -> None:
+        if self.containers is not None:
+            self.containers.stop(deployed_id)
         self.server.unload(deployed_id)
         self.copies.remove(deployed_id)
 
@@ -198,16 +217,29 @@ class Deployments:
         """Let deploys, undeploys and the TensorFlow import under way finish."""
         started = [self._warm_up] if self._warm_up else []
         await asyncio.gather(*self.tasks, *started, return_exceptions=True)
+        if self.containers is not None:
+            await asyncio.to_thread(self.containers.stop_all)
 
     async def restore(self) -> None:
         """After a start: load every deployed model again from its serving copy, publish every endpoint to
         predict, and delete the copies no endpoint uses (left by a crash mid-deploy or mid-undeploy)."""
         deployed: set[str] = set()
+        if self.containers is not None:
+            self.containers.loop = asyncio.get_running_loop()
+            stopped = await asyncio.to_thread(self.containers.sweep)
+            if stopped:
+                LOG.warning("restart: stopped %d process(es) of serving containers a crash left running", stopped)
         for doc in self.endpoints.store.list(ENDPOINT_KIND):
             for deployed_id, serving in doc["serving"].items():
                 deployed.add(deployed_id)
+                if "container" in serving and self.containers is not None:  # it reads storage: once we listen
+                    self.endpoints.table.mark_unavailable(deployed_id, "its serving container is starting")
+                    task = asyncio.create_task(self._restart_container(endpoint_name(doc), deployed_id, serving))
+                    self.tasks.add(task)
+                    task.add_done_callback(self.tasks.discard)
+                    continue
                 try:
-                    await asyncio.to_thread(self._reload, deployed_id, serving["artifactUri"])
+                    await asyncio.to_thread(self._reload, deployed_id, serving)
                 except Exception as exc:
                     LOG.error("deployed model %s on %s cannot be loaded: %s", deployed_id, endpoint_name(doc), exc)
                     self.endpoints.table.mark_unavailable(deployed_id, str(exc))
@@ -216,7 +248,19 @@ class Deployments:
         if removed:
             LOG.warning("restart: removed serving copies no endpoint uses: %s", removed)
 
-    def _reload(self, deployed_id: str, artifact_uri: str) -> None:
+    async def _restart_container(self, endpoint: str, deployed_id: str, serving: dict[str, Any]) -> None:
+        """Start a deployed model's container again, in the background: it copies the model from this server."""
+        assert self.containers is not None
+        try:
+            await asyncio.to_thread(self.containers.start, deployed_id, serving["container"], serving["artifactUri"])
+        except (ValueError, OSError) as exc:
+            LOG.error("deployed model %s on %s cannot be served: %s", deployed_id, endpoint, exc)
+            self.endpoints.table.mark_unavailable(deployed_id, str(exc))
+            return
+        self.endpoints.table.mark_available(deployed_id)
+
+    def _reload(self, deployed_id: str, serving: dict[str, Any]) -> None:
+        artifact_uri = serving["artifactUri"]
         model_dir = self.copies.path(deployed_id)
         if not model_dir.is_dir():  # deployed by a vertex-local that served from the bucket: copy it now
             model_dir = self.copies.make(deployed_id, artifact_uri)

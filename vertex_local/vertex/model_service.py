@@ -6,6 +6,7 @@ change in one transaction), so two requests never overwrite each other's changes
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from typing import Any
 
@@ -33,12 +34,15 @@ DeploymentsOf = Callable[[str], list[tuple[str, str, str]]]
 
 class ModelService:
     def __init__(self, registry: ModelRegistry, operations: Operations, deployments_of: DeploymentsOf,
-                 deploying_of: DeploymentsOf, on_upload: Callable) -> None:  # fmt: skip
+                 deploying_of: DeploymentsOf, on_upload: Callable, own_image: str = "",
+                 today: Callable[[], datetime.date] = datetime.date.today) -> None:  # fmt: skip
         self.registry = registry
         self.operations = operations
         self.deployments_of = deployments_of  # committed deployments (EndpointService)
         self.deploying_of = deploying_of  # deploy operations still running (Deployments)
         self.on_upload = on_upload  # a deploy usually follows an upload: get TensorFlow ready
+        self.own_image = own_image  # this repository's serving image, by name (runtimes.py)
+        self.today = today  # the date the prebuilt-image table is read at (AppConfig.today)
 
     def render(self, doc: ModelDoc, version: VersionDoc) -> dict[str, Any]:
         """One version as a v1 Model resource."""
@@ -65,7 +69,7 @@ class ModelService:
         model = body.get("model")
         if not isinstance(model, dict):
             raise ApiError(400, "model is required and must be an object")
-        runtimes.check_upload_image(model.get("containerSpec"))
+        runtimes.check_upload_image(model.get("containerSpec"), self.own_image, self.today())
         parent = location_path(request)
         parent_model = text_field(body, "parentModel", "request")
         parent_id = split_name(resource_id(parent_model, "models", parent))[0] if parent_model else None

@@ -20,6 +20,7 @@ from typing import Any
 PROC = Path("/proc")
 BOOT_ID = PROC / "sys/kernel/random/boot_id"
 START_TIME_FIELD = 22  # of /proc/PID/stat, counting from 1 (man 5 proc)
+JOB_VARIABLE = "CLOUD_ML_JOB_ID"  # in every replica's environment, as Vertex sets it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,30 +69,31 @@ def group_members(group: int) -> list[Running]:
     return found
 
 
-def carries_job_id(pid: int, job_id: str) -> bool:
+def carries_job_id(pid: int, job_id: str, variable: str = JOB_VARIABLE) -> bool:
     try:
         environ = (PROC / str(pid) / "environ").read_bytes().split(b"\0")
     except OSError:
         return False
-    return f"CLOUD_ML_JOB_ID={job_id}".encode() in environ
+    return f"{variable}={job_id}".encode() in environ
 
 
-def is_the_jobs(saved: dict[str, Any], job_id: str, members: list[Running]) -> bool:
+def is_the_jobs(saved: dict[str, Any], job_id: str, members: list[Running], variable: str = JOB_VARIABLE) -> bool:
     """Whether this live group is the one the record describes (see the module docstring)."""
     if saved.get("bootId") != boot_id():
         return False
     leader = next((member for member in members if member.pid == saved["pid"]), None)
     if leader is not None:
         return leader.start_ticks == saved["startTicks"]
-    return any(m.start_ticks >= saved["startTicks"] and carries_job_id(m.pid, job_id) for m in members)
+    return any(m.start_ticks >= saved["startTicks"] and carries_job_id(m.pid, job_id, variable) for m in members)
 
 
-def stop_leftovers(saved: list[dict[str, Any]], job_id: str) -> int:
-    """SIGKILL every recorded group that is still the job's; returns how many processes were in them."""
+def stop_leftovers(saved: list[dict[str, Any]], job_id: str, variable: str = JOB_VARIABLE) -> int:
+    """SIGKILL every recorded group that is still the job's (its members carry `variable`=job_id); returns how
+    many processes were in them. Serving containers (containers.py) are recognised the same way."""
     stopped = 0
     for entry in saved:
         members = group_members(entry["pid"])
-        if members and is_the_jobs(entry, job_id, members):
+        if members and is_the_jobs(entry, job_id, members, variable):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(entry["pid"], signal.SIGKILL)
                 stopped += len(members)

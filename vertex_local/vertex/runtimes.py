@@ -6,17 +6,23 @@ version, checked against tf_ops/tf-<version>.json (written by tf_ops/dump_ops.py
 wheel). Attributes a newer TF adds to an op are not checked: TF 2.14 loads our TF 2.21 export, which sets
 VarHandleOp.debug_name (new in 2.15), both with tf.saved_model.load and with the v1 session loader.
 
-Images: https://cloud.google.com/vertex-ai/docs/predictions/pre-built-containers lists the prebuilt prediction
-images, each as us-, europe- and asia-docker.pkg.dev/vertex-ai/prediction/<name>:latest ("Using image names
-without the latest tag isn't supported"). TensorFlow 2.14 and 2.15 (CPU and GPU) are the ones still available
-(end of availability Jan 14, 2027; 2.13 ended Nov 28, 2025): vertex-local deploys those. The other prebuilt
-prediction images are registered but cannot be deployed here; custom containers are refused at upload.
+Images. This repository's own serving image (serving.Dockerfile; pipeline.toml's [vertex] serving_image names it in
+Artifact Registry) runs vertex_local/serving/container.py, whose predict path is the very ModelServer, InstancesParser
+and ServingMetrics vertex-local serves with: vertex-local serves such a model in-process with the same TensorFlow
+(docs/serving.md says why, with the figures). Google's prebuilt prediction images
+(https://cloud.google.com/vertex-ai/docs/predictions/pre-built-containers: us-, europe- and asia-docker.pkg.dev/
+vertex-ai/prediction/<name>:latest, "Using image names without the latest tag isn't supported") are served until
+their end-of-availability date from PREBUILT_TF_DATES and refused after it; an upload past the end of support warns.
+Any other image is a custom container: registered, but refused at deploy, since vertex-local runs no Docker engine.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import functools
 import json
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -24,39 +30,83 @@ from typing import Any
 from vertex_local.errors import ApiError
 
 OPS_DIR = Path(__file__).resolve().parent / "tf_ops"
+LOG = logging.getLogger("vertex_local.runtimes")
 PREBUILT = re.compile(
     r"(?:us|europe|asia)-docker\.pkg\.dev/vertex-ai/prediction/"
     r"(?P<framework>tf2|sklearn|xgboost|pytorch)-(?P<accelerator>cpu|gpu)\.(?P<version>\d+-\d+):latest"
 )
-SERVED_TF = {"2-14": "2.14", "2-15": "2.15"}  # image version -> the TF op list it is checked against
+# An Artifact Registry Docker image: REGION-docker.pkg.dev/PROJECT/REPOSITORY/IMAGE:TAG (or @sha256:DIGEST).
+ARTIFACT_REGISTRY = re.compile(
+    r"[a-z0-9-]+-docker\.pkg\.dev/[a-z0-9:.-]+/[a-z0-9._-]+/(?P<image>[a-z0-9._/-]+)(?::[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})"
+)
 
 
-def served_images() -> list[str]:
-    """The image URIs vertex-local deploys (one region's spelling; europe- and asia- work the same)."""
+@dataclasses.dataclass(frozen=True)
+class PrebuiltTf:
+    tf_version: str  # the op list it is checked against (tf_ops/tf-<version>.json)
+    end_of_support: datetime.date
+    end_of_availability: datetime.date
+
+
+# From "Prebuilt containers for inference", TensorFlow table (CPU and GPU rows alike), read 2026:
+# https://cloud.google.com/vertex-ai/docs/predictions/pre-built-containers
+PREBUILT_TF_DATES = {
+    "2-15": PrebuiltTf("2.15", datetime.date(2026, 1, 14), datetime.date(2027, 1, 14)),
+    "2-14": PrebuiltTf("2.14", datetime.date(2026, 1, 14), datetime.date(2027, 1, 14)),
+    "2-13": PrebuiltTf("2.13", datetime.date(2024, 11, 28), datetime.date(2025, 11, 28)),
+}
+OWN_IMAGE = None  # serving_tf_version's answer for this repository's serving image: served in-process, no op check
+
+
+def served_images(today: datetime.date) -> list[str]:
+    """The prebuilt image URIs vertex-local deploys today (one region's spelling; europe- and asia- work the same)."""
     return [f"us-docker.pkg.dev/vertex-ai/prediction/tf2-{kind}.{version}:latest"
-            for version in SERVED_TF for kind in ("cpu", "gpu")]  # fmt: skip
+            for version, dates in PREBUILT_TF_DATES.items() if today < dates.end_of_availability
+            for kind in ("cpu", "gpu")]  # fmt: skip
 
 
-def check_upload_image(container_spec: Any) -> str:
-    """model.containerSpec.imageUri at upload: required, and one of Vertex's prebuilt prediction images."""
+def is_own_image(image: str, own_image: str) -> bool:
+    """Whether `image` is this repository's serving image (`own_image` is its name in Artifact Registry)."""
+    found = ARTIFACT_REGISTRY.fullmatch(image)
+    return bool(own_image) and found is not None and found["image"] == own_image
+
+
+def check_upload_image(container_spec: Any, own_image: str, today: datetime.date) -> str:
+    """model.containerSpec.imageUri at upload: required; a prebuilt image past its end of support is logged."""
     if not isinstance(container_spec, dict) or not container_spec.get("imageUri"):
-        raise ApiError(400, "model.containerSpec.imageUri is required: the serving image, one of "
-                       f"{', '.join(served_images())}")  # fmt: skip
+        raise ApiError(400, "model.containerSpec.imageUri is required: the serving image")
     image = container_spec["imageUri"]
-    if not isinstance(image, str) or not PREBUILT.fullmatch(image):
-        raise ApiError(400, f"model.containerSpec.imageUri {image!r} is not a Vertex prebuilt prediction image; "
-                       f"vertex-local cannot run custom containers. It serves {', '.join(served_images())} "
-                       "(us-, europe- or asia-docker.pkg.dev, tag :latest)")  # fmt: skip
+    if not isinstance(image, str):
+        raise ApiError(400, "model.containerSpec.imageUri must be a string")
+    found = PREBUILT.fullmatch(image)
+    dates = PREBUILT_TF_DATES.get(found["version"]) if found and found["framework"] == "tf2" else None
+    if dates is not None and today >= dates.end_of_support:
+        LOG.warning("model uploaded with %s: Google ended its support on %s and stops offering it on %s; "
+                    "serve with this repository's serving image instead (docs/serving.md)", image,
+                    dates.end_of_support, dates.end_of_availability)  # fmt: skip
     return image
 
 
-def serving_tf_version(container_spec: Any) -> str:
-    """The TF version a model's image serves with; ValueError when vertex-local cannot serve that image."""
+def serving_tf_version(container_spec: Any, own_image: str, today: datetime.date) -> str | None:
+    """The TF version whose op list a model's image is checked against (OWN_IMAGE: ours, served in-process);
+    ValueError, one line, when vertex-local cannot serve that image."""
     image = container_spec.get("imageUri", "") if isinstance(container_spec, dict) else ""
+    if is_own_image(image, own_image):
+        return OWN_IMAGE
     found = PREBUILT.fullmatch(image)
-    if found is None or found["framework"] != "tf2" or found["version"] not in SERVED_TF:
-        raise ValueError(f"its serving image {image!r} is not one vertex-local can serve: {', '.join(served_images())}")
-    return SERVED_TF[found["version"]]
+    if found is None:
+        raise ValueError(f"its serving image {image!r} is a custom container, and this machine has no Docker engine "
+                         f"to run it: vertex-local serves this repository's image {own_image!r} and Google's "
+                         f"prebuilt {', '.join(served_images(today))}")  # fmt: skip
+    dates = PREBUILT_TF_DATES.get(found["version"]) if found["framework"] == "tf2" else None
+    if dates is None:
+        raise ValueError(f"its serving image {image!r} is not one vertex-local can serve: "
+                         f"{', '.join(served_images(today))}")  # fmt: skip
+    if today >= dates.end_of_availability:
+        raise ValueError(f"its serving image {image!r} is no longer available: Google retired it on "
+                         f"{dates.end_of_availability} (pre-built-containers page); use this repository's serving "
+                         "image (pipeline.toml [vertex] serving_image)")  # fmt: skip
+    return dates.tf_version
 
 
 @functools.cache

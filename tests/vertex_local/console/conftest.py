@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO_ROOT, VertexLocal, start_vertex_local
-from tests.vertex_local.live import HttpClient, create_endpoint, deploy, wait_for_operation
+from tests.vertex_local.live import SERVING_IMAGE, HttpClient, create_endpoint, deploy, wait_for_operation
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")  # Debian's, as `make browser` installs it
 # Flags that work in this sandbox; Playwright adds --headless and a fresh temporary --user-data-dir itself.
@@ -43,8 +43,7 @@ class Release:
     def register(self, artifact_uri: str, sha: str) -> str:
         """A new version with labels and a sha- alias; `candidate` moves onto it. Returns its version id."""
         body: dict[str, Any] = {"model": {"displayName": self.name, "artifactUri": artifact_uri,
-                                          "containerSpec": {"imageUri": "us-docker.pkg.dev/vertex-ai/prediction/"
-                                                                        "tf2-cpu.2-15:latest"},
+                                          "containerSpec": {"imageUri": SERVING_IMAGE},
                                           "labels": {"git_sha": sha, "dataset": "mnist-sample"},
                                           "versionAliases": [f"sha-{sha}"]}}  # fmt: skip
         if self.model:

@@ -57,12 +57,16 @@ def test_upload_needs_a_serving_image_a_gs_artifact_uri_and_a_display_name(verte
         "us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:2024",
     ],
 )
-def test_upload_refuses_images_it_cannot_run_and_names_the_ones_it_serves(vertex_local, image: str) -> None:
+def test_an_image_it_cannot_run_registers_but_its_deploy_names_the_image_it_serves(vertex_local, image: str) -> None:
     model = {"displayName": "m", "artifactUri": "gs://test-bucket/m/model", "containerSpec": {"imageUri": image}}
     answer = requests.post(vertex_local.api("models:upload"), json={"model": model}, timeout=10)
-    assert answer.status_code == 400, answer.text
-    assert "tf2-cpu.2-15:latest" in answer.json()["error"]["message"]
-    assert "tf2-gpu.2-14:latest" in answer.json()["error"]["message"]
+    assert answer.status_code == 200, answer.text  # Vertex takes any image URI at upload; deploy pulls it
+    model_name = answer.json()["response"]["model"]
+    endpoint = requests.post(vertex_local.api("endpoints"), json={"displayName": "m"}, timeout=10).json()
+    body = {"deployedModel": {"model": model_name, "dedicatedResources": {"machineSpec": {}, "minReplicaCount": 1}}}
+    deployed = requests.post(f"{vertex_local.url}/v1/{endpoint['response']['name']}:deployModel", json=body, timeout=10)
+    assert deployed.status_code == 400 and deployed.json()["error"]["status"] == "FAILED_PRECONDITION"
+    assert image in deployed.json()["error"]["message"] and "'mnist-serving'" in deployed.json()["error"]["message"]
 
 
 def test_the_sdks_update_version_sends_the_model_name_so_it_is_a_failed_precondition(vertex, unique_name) -> None:

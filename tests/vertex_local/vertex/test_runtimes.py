@@ -7,19 +7,27 @@ TF 2.15, so its deploy to a tf2-cpu.2-15 model fails and the endpoint keeps its 
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
+import re
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import VertexLocal, start_vertex_local
 from tests.trainer.test_tf215_compat import REPO, tf215_python
-from tests.vertex_local.live import HttpClient, create_endpoint, deploy, predict_body, upload_model
+from tests.vertex_local.live import HttpClient, create_endpoint, deploy, predict_body, wait_for_operation
 from tests.vertex_local.vertex.concurrency import endpoint_doc, operation_of
 from vertex_local.vertex import runtimes
 
 FAILED_PRECONDITION = 9
+PREBUILT_TF215 = "us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest"
+OWN = "mnist-serving"
+BEFORE_2027 = datetime.date(2026, 6, 1)
+OUR_IMAGE = "us-central1-docker.pkg.dev/my-project/mlops/mnist-serving:0123abc"
 
 
 def export_model_with_an_op_tf215_lacks(path: Path) -> Path:
@@ -46,23 +54,41 @@ def webp_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return export_model_with_an_op_tf215_lacks(tmp_path_factory.mktemp("webp") / "model")
 
 
+@pytest.fixture(scope="module")
+def dated_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
+    """A vertex-local reading Google's prebuilt-image dates as on BEFORE_2027, whatever today is."""
+    server = start_vertex_local(tmp_path_factory.mktemp("dated") / "state", args=("--today", BEFORE_2027.isoformat()))
+    yield server
+    server.stop()
+
+
+def upload_with(client: HttpClient, server: VertexLocal, image: str, uri: str, parent: str = "") -> str:
+    body = {"model": {"displayName": "runtimes", "artifactUri": uri, "containerSpec": {"imageUri": image}}}
+    answer = client.json(
+        "POST", f"/v1/{server.parent}/models:upload", {**body, **({"parentModel": parent} if parent else {})}
+    )
+    assert answer.status == 200, answer.body
+    return wait_for_operation(client, answer.json())["model"]
+
+
 def test_the_trained_model_passes_for_every_served_runtime_and_the_webp_model_does_not(
     trained_model_dir: Path, webp_model: Path
 ) -> None:
-    for tf_version in runtimes.SERVED_TF.values():
+    for tf_version in {dates.tf_version for dates in runtimes.PREBUILT_TF_DATES.values() if dates.tf_version >= "2.14"}:
         runtimes.check_ops(trained_model_dir, tf_version)
         with pytest.raises(ValueError, match=rf"\['DecodeWebP'\] that TensorFlow {tf_version}"):
             runtimes.check_ops(webp_model, tf_version)
 
 
 def test_a_deploy_of_a_model_its_runtime_cannot_load_fails_and_the_old_split_keeps_serving(
-    vertex_local, trained_model_dir: Path, webp_model: Path, mnist_test_digits
+    dated_server: VertexLocal, trained_model_dir: Path, webp_model: Path, mnist_test_digits
 ) -> None:
-    client = HttpClient(vertex_local.url)
-    good = upload_model(client, vertex_local, "runtimes", vertex_local.stage_model(trained_model_dir, "runtimes-ok"))
+    vertex_local, client = dated_server, HttpClient(dated_server.url)
+    good_uri = vertex_local.stage_model(trained_model_dir, "runtimes-ok")
+    good = upload_with(client, vertex_local, PREBUILT_TF215, good_uri)
     endpoint_id = create_endpoint(client, vertex_local, "runtimes")
     live = deploy(client, vertex_local, endpoint_id, good, {"0": 100})
-    upload_model(client, vertex_local, "runtimes", vertex_local.stage_model(webp_model, "runtimes-webp"), parent=good)
+    upload_with(client, vertex_local, PREBUILT_TF215, vertex_local.stage_model(webp_model, "runtimes-webp"), good)
     body = {"deployedModel": {"model": f"{good}@2", "dedicatedResources": {"machineSpec": {}, "minReplicaCount": 1}},
             "trafficSplit": {"0": 10, live: 90}}  # fmt: skip
     answer = client.json("POST", f"/v1/{vertex_local.parent}/endpoints/{endpoint_id}:deployModel", body)
@@ -77,8 +103,8 @@ def test_a_deploy_of_a_model_its_runtime_cannot_load_fails_and_the_old_split_kee
     client.close()
 
 
-def test_a_prebuilt_image_vertex_local_cannot_serve_registers_but_is_not_deployed(vertex_local) -> None:
-    client = HttpClient(vertex_local.url)
+def test_a_prebuilt_image_vertex_local_cannot_serve_registers_but_is_not_deployed(dated_server: VertexLocal) -> None:
+    vertex_local, client = dated_server, HttpClient(dated_server.url)
     image = "us-docker.pkg.dev/vertex-ai/prediction/xgboost-cpu.1-7:latest"
     model = {"displayName": "xgb", "artifactUri": "gs://test-bucket/xgb", "containerSpec": {"imageUri": image}}
     body = {"model": model}
@@ -94,6 +120,21 @@ def test_a_prebuilt_image_vertex_local_cannot_serve_registers_but_is_not_deploye
     client.close()
 
 
+def test_on_its_end_of_availability_a_server_refuses_to_deploy_the_tf_2_15_image(tmp_path: Path) -> None:
+    server = start_vertex_local(tmp_path / "state", args=("--today", "2027-01-14"))
+    client = HttpClient(server.url)
+    try:
+        model = upload_with(client, server, PREBUILT_TF215, "gs://test-bucket/retired/model")
+        endpoint_id = create_endpoint(client, server, "retired")
+        body = {"deployedModel": {"model": model, "dedicatedResources": {"machineSpec": {}, "minReplicaCount": 1}}}
+        answer = client.json("POST", f"/v1/{server.parent}/endpoints/{endpoint_id}:deployModel", body)
+        assert answer.status == 400 and answer.json()["error"]["status"] == "FAILED_PRECONDITION", answer.body
+        assert "no longer available: Google retired it on 2027-01-14" in answer.json()["error"]["message"]
+    finally:
+        client.close()
+        server.stop()
+
+
 @pytest.mark.parametrize(
     ("image", "tf_version"),
     [
@@ -103,7 +144,38 @@ def test_a_prebuilt_image_vertex_local_cannot_serve_registers_but_is_not_deploye
     ],
 )
 def test_each_served_image_is_checked_against_its_own_tensorflow(image: str, tf_version: str) -> None:
-    assert runtimes.serving_tf_version({"imageUri": image}) == tf_version
+    assert runtimes.serving_tf_version({"imageUri": image}, OWN, BEFORE_2027) == tf_version
+
+
+def test_our_serving_image_is_served_in_process_with_no_op_list_to_check() -> None:
+    assert runtimes.serving_tf_version({"imageUri": OUR_IMAGE}, OWN, BEFORE_2027) is runtimes.OWN_IMAGE
+    assert runtimes.is_own_image(OUR_IMAGE.replace(":0123abc", "@sha256:" + "a" * 64), OWN)
+    assert not runtimes.is_own_image(OUR_IMAGE.replace("mnist-serving", "other-server"), OWN)
+    assert not runtimes.is_own_image(OUR_IMAGE, "")  # a config naming a prebuilt image has no image of its own
+
+
+@pytest.mark.parametrize(
+    ("image", "today", "message"),
+    [
+        ("us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest", datetime.date(2027, 1, 14),
+         "no longer available: Google retired it on 2027-01-14"),
+        ("us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-13:latest", BEFORE_2027, "retired it on 2025-11-28"),
+        ("us-central1-docker.pkg.dev/p/r/someone-elses:1", BEFORE_2027, "is a custom container, and this machine has"
+         " no Docker engine to run it: vertex-local serves this repository's image 'mnist-serving'"),
+    ],
+)  # fmt: skip
+def test_a_retired_prebuilt_image_or_an_unknown_custom_image_is_refused_in_one_line(image, today, message) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)) as refused:
+        runtimes.serving_tf_version({"imageUri": image}, OWN, today)
+    assert "\n" not in str(refused.value)
+
+
+def test_an_upload_past_the_end_of_support_warns_and_one_before_it_does_not(caplog) -> None:
+    image = {"imageUri": "us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest"}
+    runtimes.check_upload_image(image, OWN, datetime.date(2026, 1, 13))
+    assert not caplog.records
+    runtimes.check_upload_image(image, OWN, datetime.date(2026, 1, 14))
+    assert "stops offering it on 2027-01-14" in caplog.text
 
 
 @pytest.mark.slow
