@@ -123,7 +123,7 @@ def requirement_files(path: Path) -> set[str]:
     found = {path.relative_to(ROOT).as_posix()}
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.startswith("-r "):
-            found |= requirement_files((path.parent / line[3:].strip()).resolve())
+            found |= requirement_files((path.parent / line[3:].split("#")[0].strip()).resolve())
     return found
 
 

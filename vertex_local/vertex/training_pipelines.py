@@ -24,8 +24,7 @@ from starlette.responses import Response
 
 from vertex_local.documents import TrainingPipelineDoc
 from vertex_local.errors import ApiError, rpc_status
-from vertex_local.gcs import ObjectStore
-from vertex_local.gcs.names import split_uri
+from vertex_local.gcs import ObjectStore, split_uri
 from vertex_local.http.bodies import read_json
 from vertex_local.state import StateStore
 from vertex_local.vertex import training_tasks
