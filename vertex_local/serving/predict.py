@@ -49,6 +49,7 @@ class PredictApi:
         self.table.begin(deployed_id)
         try:  # a bad body counts as an error of the model it was routed to, as Vertex's error_count does
             instances = self.parser.parse(body)
+            await self.table.loaded(deployed_id)  # restored after a restart: wait for it, as a deploy would have
             self.table.check_available(deployed_id)
             predictions = await self.server.predict(deployed_id, instances)
         except Exception:

@@ -174,6 +174,7 @@ class Deployments:
             except ApiError as exc:  # an operation before it on the endpoint changed what is deployed
                 self.operations.fail(operation, exc.status, exc.message)
                 return
+            await self.endpoints.table.loaded(deployed_id)  # a restore under way: unload after it, not before
             await self.endpoints.table.drained(deployed_id)
             await asyncio.to_thread(self._forget, deployed_id)
         self.operations.finish(operation, response)
@@ -200,21 +201,41 @@ class Deployments:
         await asyncio.gather(*self.tasks, *started, return_exceptions=True)
 
     async def restore(self) -> None:
-        """After a start: load every deployed model again from its serving copy, publish every endpoint to
-        predict, and delete the copies no endpoint uses (left by a crash mid-deploy or mid-undeploy)."""
-        deployed: set[str] = set()
+        """After a start: publish every endpoint to predict at once, delete the serving copies no endpoint uses
+        (left by a crash mid-deploy or mid-undeploy), and load the deployed models again in the background, so
+        the server answers (health, the API) without waiting for TensorFlow; a predict routed to a model still
+        loading waits for it (TrafficTable.loaded), one that cannot be loaded answers 503."""
+        restoring: list[tuple[str, str, str]] = []  # (deployed model id, artifact URI, endpoint name)
         for doc in self.endpoints.store.list(ENDPOINT_KIND):
             for deployed_id, serving in doc["serving"].items():
-                deployed.add(deployed_id)
-                try:
-                    await asyncio.to_thread(self._reload, deployed_id, serving["artifactUri"])
-                except Exception as exc:
-                    LOG.error("deployed model %s on %s cannot be loaded: %s", deployed_id, endpoint_name(doc), exc)
-                    self.endpoints.table.mark_unavailable(deployed_id, str(exc))
+                self.endpoints.table.mark_loading(deployed_id)
+                restoring.append((deployed_id, serving["artifactUri"], endpoint_name(doc)))
             self.endpoints.table.publish(doc)
-        removed = await asyncio.to_thread(self.copies.keep_only, deployed)
+        removed = await asyncio.to_thread(self.copies.keep_only, {deployed_id for deployed_id, _, _ in restoring})
         if removed:
             LOG.warning("restart: removed serving copies no endpoint uses: %s", removed)
+        if restoring:
+            task = asyncio.create_task(self._reload_all(restoring))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def _reload_all(self, restoring: list[tuple[str, str, str]]) -> None:
+        table, done = self.endpoints.table, 0
+        try:
+            await self.warm_up()  # TF imported whole first: a deploy may load beside these
+            for deployed_id, artifact_uri, endpoint in restoring:
+                try:
+                    await asyncio.to_thread(self._reload, deployed_id, artifact_uri)
+                except Exception as exc:
+                    LOG.error("deployed model %s on %s cannot be loaded: %s", deployed_id, endpoint, exc)
+                    table.mark_unavailable(deployed_id, str(exc))
+                table.mark_loaded(deployed_id)
+                done += 1
+            LOG.info("restart: %d deployed model(s) restored", done)
+        finally:  # cancelled at shutdown: nothing may wait for a load that will not come
+            for deployed_id, _, _ in restoring[done:]:
+                table.mark_unavailable(deployed_id, "vertex-local stopped before it was loaded")
+                table.mark_loaded(deployed_id)
 
     def _reload(self, deployed_id: str, artifact_uri: str) -> None:
         model_dir = self.copies.path(deployed_id)
