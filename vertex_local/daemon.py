@@ -18,7 +18,7 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-START_TIMEOUT_S = 60.0  # a start loads every deployed model before it answers /healthz
+START_TIMEOUT_S = 60.0  # a start on a busy machine (deployed models load after /healthz answers)
 STOP_TIMEOUT_S = 30.0
 HEALTH_MAX_BYTES = 64 * 1024  # /healthz's answer is a few dozen bytes; whatever else answers is read no further
 TOKEN_VARIABLE = "VERTEX_LOCAL_TOKEN"  # how `serve` gets its bearer token without showing it in `ps`

@@ -73,6 +73,15 @@ def test_a_ranged_download_returns_the_slice(target) -> None:
     assert blob.download_as_bytes(start=4, end=9) == b"456789"
 
 
+def test_a_ranged_download_of_a_large_object_returns_the_slice_across_read_pieces(target) -> None:
+    media = os.urandom(9 << 20)  # past vertex-local's whole-read size (256 KiB) and its 4 MiB read pieces
+    blob = fresh_blob(target, "large.bin")
+    blob.upload_from_string(media)
+    start, end = (4 << 20) - 5, (8 << 20) + 5  # inclusive, as the SDK takes them
+    assert blob.download_as_bytes(start=start, end=end) == media[start : end + 1]
+    assert blob.download_as_bytes() == media
+
+
 def test_content_type_custom_metadata_and_cache_control_round_trip(target) -> None:
     blob = fresh_blob(target, "metrics.json")
     blob.metadata = {"git_sha": "3f2a"}

@@ -96,10 +96,13 @@ def test_after_a_restart_every_deployed_model_is_served_again(
     digits = [image.tolist() for image in mnist_test_digits[0][:5]]
     before = endpoint.predict(digits)
     assert own_server.stop() == 0
-    own_server.start()
-    after = aiplatform.Endpoint(endpoint.resource_name).predict(digits)
+    own_server.start()  # returns once /healthz answers
+    after = aiplatform.Endpoint(endpoint.resource_name).predict(digits)  # waits for the model, if still loading
     np.testing.assert_allclose(after.predictions, before.predictions, atol=1e-6)
     assert after.deployed_model_id == before.deployed_model_id
+    log = own_server.log_path.read_text()
+    # Loaded in the background: the server said it was ready (and answered) first, then restored the model.
+    assert "restart: 1 deployed model(s) restored" in log[log.rindex("vertex-local ready") :]
     assert aiplatform.Model(f"{model.resource_name}@default").version_id == "1"
 
 

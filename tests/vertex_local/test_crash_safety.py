@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 import requests
 
-from tests.conftest import VertexLocal, start_vertex_local
+from tests.conftest import START_TIMEOUT_S, VertexLocal, start_vertex_local
 from tests.vertex_local.live import HttpClient, deploy_over_rest, predict_body, upload_model
 from vertex_local.vertex.operations import TYPE_PREFIX
 
@@ -88,7 +88,7 @@ def test_a_kill_mid_deploy_leaves_the_last_committed_split_serving(
     production = deploy_over_rest(server, uri, "crash-deploy")
     endpoint_url = server.api(f"endpoints/{production.endpoint_id}")
     before = requests.get(endpoint_url, timeout=10).json()
-    client = HttpClient(server.url)
+    client = HttpClient(server.url, timeout=START_TIMEOUT_S)  # its predicts after the restart wait for the reload
     version_2 = upload_model(client, server, "crash-deploy", uri, parent=production.model)
     known = {operation["name"] for operation in documents(server, "operation")}
     resources = {"machineSpec": {"machineType": "n1-standard-2"}, "minReplicaCount": 1}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote_to_bytes
 
+import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -90,7 +91,7 @@ class ObjectApi:
             return await download(self.store, request, bucket, name)
         query = request.query_params
         generation, checks = parse_int(query, "generation"), Preconditions.from_query(query)
-        record = await run_in_threadpool(self.store.describe, bucket, name, generation, checks)
+        record = await self.store.read(self.store.describe, bucket, name, generation, checks)
         check_etag(request.headers, object_etag(record))
         return JSONResponse(render(record, request))
 
@@ -124,12 +125,12 @@ class ObjectApi:
         return Response(status_code=204)
 
     async def list(self, request: Request) -> Response:
-        page = await run_in_threadpool(list_objects, self.store, request.path_params["bucket"], request.query_params)
+        page = await self.store.read(list_objects, self.store, request.path_params["bucket"], request.query_params)
         body = {"kind": "storage#objects", "items": [render(r, request) for r in page["items"]]}
         body["prefixes"] = page["prefixes"]
         if "nextPageToken" in page:
             body["nextPageToken"] = page["nextPageToken"]
-        return JSONResponse(body)
+        return Response(orjson.dumps(body), media_type="application/json")  # a page is mostly JSON to write
 
     async def copy(self, request: Request, source: Target, dest: Target, rewrite: bool) -> Response:
         body = await read_json(request)

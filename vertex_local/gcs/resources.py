@@ -7,7 +7,7 @@ the download's ETag header carries), times in RFC 3339 with milliseconds, mediaL
 from __future__ import annotations
 
 import base64
-import datetime
+import functools
 import time
 from typing import Any
 from urllib.parse import quote
@@ -15,9 +15,10 @@ from urllib.parse import quote
 from vertex_local.gcs.catalog import ObjectRecord
 
 
+@functools.lru_cache(maxsize=4096)  # a listing renders each object's times (creation three times) once per page
 def rfc3339(us: int) -> str:
-    moment = datetime.datetime.fromtimestamp(us / 1_000_000, tz=datetime.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    seconds, micros = divmod(us, 1_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{micros // 1000:03d}Z"
 
 
 def now_rfc3339() -> str:

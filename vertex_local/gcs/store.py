@@ -12,9 +12,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from starlette.concurrency import run_in_threadpool
 
 from vertex_local.errors import ApiError
 from vertex_local.gcs import buckets
@@ -23,6 +25,8 @@ from vertex_local.gcs.content import ContentFiles, disk_errors
 from vertex_local.gcs.names import check_bucket_name, check_object_name, split_uri
 from vertex_local.gcs.preconditions import Preconditions
 from vertex_local.gcs.resources import rfc3339
+
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +50,18 @@ class ObjectStore:
 
     def close(self) -> None:
         self.catalog.close()
+
+    async def read(self, function: Callable[..., T], *args: Any) -> T:
+        """Run a read of the catalog (point lookups, a page of a listing, a small file) on the event loop when no
+        writer holds the catalog: it takes less than the hop to a worker thread, and on a busy machine each hop
+        waits for a core. When a writer holds it (a commit may be in fsync), in a worker thread, which waits."""
+        lock = self.catalog.locked()
+        if not lock.acquire(blocking=False):
+            return await run_in_threadpool(function, *args)
+        try:
+            return function(*args)
+        finally:
+            lock.release()
 
     def recover(self, sessions: set[str]) -> list[str]:
         """At startup: remove what a crash left between writing bytes and committing them."""

@@ -59,6 +59,7 @@ class PredictApi:
                 entered = time.perf_counter()
                 predictions = await forwarder.predict(body)
             else:
+                await self.table.loaded(deployed_id)  # restored after a restart: wait for it, as a deploy would have
                 instances = self.parser.parse(body, self.server.input_of(deployed_id))
                 self.table.check_available(deployed_id)
                 entered = time.perf_counter()

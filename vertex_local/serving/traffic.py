@@ -2,7 +2,8 @@
 
 Endpoint writes publish a fresh, immutable EndpointRoute; predict never touches SQLite or disk. Predict
 marks each request's start and end here, so an undeploy can wait until no request still uses a model
-before unloading it; a model that could not be loaded after a restart is marked unavailable here.
+before unloading it. After a restart, models load in the background: a request for one still loading waits here
+for it (never a wrong answer; health answers at once), and one that could not be loaded is marked unavailable.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class TrafficTable:
         self._in_flight: collections.Counter[str] = collections.Counter()
         self._idle: dict[str, asyncio.Event] = {}  # set when a draining model's last request ends
         self._unavailable: dict[str, str] = {}  # deployed model id -> why it could not be loaded
+        self._loading: dict[str, asyncio.Event] = {}  # deployed model id -> set once its restore has ended
 
     def publish(self, doc: EndpointDoc) -> None:
         self._routes[doc["id"]] = route_from_endpoint(doc)
@@ -95,6 +97,21 @@ class TrafficTable:
 
     def mark_available(self, deployed_model_id: str) -> None:
         self._unavailable.pop(deployed_model_id, None)
+
+    def mark_loading(self, deployed_model_id: str) -> None:
+        self._loading[deployed_model_id] = asyncio.Event()
+
+    def mark_loaded(self, deployed_model_id: str) -> None:
+        """Its restore has ended, loaded or marked unavailable: requests waiting for it go on."""
+        event = self._loading.pop(deployed_model_id, None)
+        if event is not None:
+            event.set()
+
+    async def loaded(self, deployed_model_id: str) -> None:
+        """Return once the deployed model is not being restored any more (at once for every other)."""
+        event = self._loading.get(deployed_model_id)
+        if event is not None:
+            await event.wait()
 
     def check_available(self, deployed_model_id: str) -> None:
         """503 for a deployed model that could not be loaded (its artifact is gone or broken)."""

@@ -193,6 +193,7 @@ class Deployments:
             except ApiError as exc:  # an operation before it on the endpoint changed what is deployed
                 self.operations.fail(operation, exc.status, exc.message)
                 return
+            await self.endpoints.table.loaded(deployed_id)  # a restore under way: unload after it, not before
             await self.endpoints.table.drained(deployed_id)
             await asyncio.to_thread(self._forget, deployed_id)
         self.operations.finish(operation, response)
@@ -221,9 +222,13 @@ class Deployments:
             await asyncio.to_thread(self.containers.stop_all)
 
     async def restore(self) -> None:
-        """After a start: load every deployed model again from its serving copy, publish every endpoint to
-        predict, and delete the copies no endpoint uses (left by a crash mid-deploy or mid-undeploy)."""
+        """After a start: publish every endpoint to predict at once, delete the serving copies no endpoint uses
+        (left by a crash mid-deploy or mid-undeploy), and load the deployed models again in the background, so
+        the server answers (health, the API) without waiting for TensorFlow; a predict routed to a model still
+        loading waits for it (TrafficTable.loaded), one that cannot be loaded answers 503. Serving containers
+        start again in the background too (they read the model from this server once it listens)."""
         deployed: set[str] = set()
+        restoring: list[tuple[str, dict[str, Any], str]] = []  # (deployed model id, its serving, endpoint name)
         if self.containers is not None:
             self.containers.loop = asyncio.get_running_loop()
             stopped = await asyncio.to_thread(self.containers.sweep)
@@ -232,21 +237,40 @@ class Deployments:
         for doc in self.endpoints.store.list(ENDPOINT_KIND):
             for deployed_id, serving in doc["serving"].items():
                 deployed.add(deployed_id)
-                if "container" in serving and self.containers is not None:  # it reads storage: once we listen
+                if "container" in serving and self.containers is not None:
                     self.endpoints.table.mark_unavailable(deployed_id, "its serving container is starting")
                     task = asyncio.create_task(self._restart_container(endpoint_name(doc), deployed_id, serving))
                     self.tasks.add(task)
                     task.add_done_callback(self.tasks.discard)
                     continue
-                try:
-                    await asyncio.to_thread(self._reload, deployed_id, serving)
-                except Exception as exc:
-                    LOG.error("deployed model %s on %s cannot be loaded: %s", deployed_id, endpoint_name(doc), exc)
-                    self.endpoints.table.mark_unavailable(deployed_id, str(exc))
+                self.endpoints.table.mark_loading(deployed_id)
+                restoring.append((deployed_id, serving, endpoint_name(doc)))
             self.endpoints.table.publish(doc)
         removed = await asyncio.to_thread(self.copies.keep_only, deployed)
         if removed:
             LOG.warning("restart: removed serving copies no endpoint uses: %s", removed)
+        if restoring:
+            task = asyncio.create_task(self._reload_all(restoring))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def _reload_all(self, restoring: list[tuple[str, dict[str, Any], str]]) -> None:
+        table, done = self.endpoints.table, 0
+        try:
+            await self.warm_up()  # TF imported whole first: a deploy may load beside these
+            for deployed_id, serving, endpoint in restoring:
+                try:
+                    await asyncio.to_thread(self._reload, deployed_id, serving)
+                except Exception as exc:
+                    LOG.error("deployed model %s on %s cannot be loaded: %s", deployed_id, endpoint, exc)
+                    table.mark_unavailable(deployed_id, str(exc))
+                table.mark_loaded(deployed_id)
+                done += 1
+            LOG.info("restart: %d deployed model(s) restored", done)
+        finally:  # cancelled at shutdown: nothing may wait for a load that will not come
+            for deployed_id, _, _ in restoring[done:]:
+                table.mark_unavailable(deployed_id, "vertex-local stopped before it was loaded")
+                table.mark_loaded(deployed_id)
 
     async def _restart_container(self, endpoint: str, deployed_id: str, serving: dict[str, Any]) -> None:
         """Start a deployed model's container again, in the background: it copies the model from this server."""

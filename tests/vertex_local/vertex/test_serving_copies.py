@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import VertexLocal, start_vertex_local
+from tests.conftest import START_TIMEOUT_S, VertexLocal, start_vertex_local
 from tests.vertex_local.live import HttpClient, deploy_over_rest, predict_body, wait_for_operation
 
 
@@ -47,7 +47,7 @@ def test_a_deployed_model_serves_on_after_its_artifact_is_deleted_and_the_server
     (server.state_dir / "serving" / "424242").mkdir()  # as a crash mid-undeploy leaves it
     (server.state_dir / "serving" / ".incoming-434343").mkdir()  # as a crash mid-copy leaves it
     server.start()
-    client = HttpClient(server.url)
+    client = HttpClient(server.url, timeout=START_TIMEOUT_S)  # the model loads after /healthz: the predict waits
     assert predicted_digits(client, deployment.predict_path(server), images) == before
     assert sorted(path.name for path in (server.state_dir / "serving").iterdir()) == [deployment.deployed_model_id]
     undeploy = {"deployedModelId": deployment.deployed_model_id}
