@@ -97,9 +97,10 @@ CHECK_STORAGE := STORAGE_EMULATOR_HOST=http://127.0.0.1:$(PORT)
 BASE_TAG = $(shell sed -n 's/^FROM \([^@ ]*\).*/\1/p' Dockerfile)
 AMD64_DIGEST := {{range .Manifest.Manifests}}{{if eq .Platform.Architecture "amd64"}}{{.Digest}}{{end}}{{end}}
 
-pin-base-images: ## pin the Dockerfile's base image tag to its current linux/amd64 digest (docker buildx; network)
+pin-base-images: ## pin both Dockerfiles' base image tag to its current linux/amd64 digest (docker buildx; network)
 	d=$$(docker buildx imagetools inspect $(BASE_TAG) --format '$(AMD64_DIGEST)') && [[ $$d == sha256:* ]] \
-		&& sed -i "s|^FROM $(BASE_TAG)[@a-z0-9:]*|FROM $(BASE_TAG)@$$d|" Dockerfile && grep '^FROM' Dockerfile
+		&& sed -i "s|^FROM $(BASE_TAG)[@a-z0-9:]*|FROM $(BASE_TAG)@$$d|" Dockerfile serving.Dockerfile \
+		&& grep '^FROM' Dockerfile serving.Dockerfile
 
 trainer-image-check: up ## docker build the trainer image, train 1 epoch in it against vertex-local (make up), check the model landed
 	docker build -t $(CHECK_IMAGE) .

@@ -4,7 +4,7 @@
 # Jan 14, 2027 (https://cloud.google.com/vertex-ai/docs/predictions/pre-built-containers). Built and pushed by
 # .github/workflows/train.yml beside the trainer image, tagged with the git SHA. docs/serving.md says more.
 # The same TensorFlow as the trainer (Dockerfile): the model is served by the version that exported it.
-FROM tensorflow/tensorflow:2.21.0
+FROM tensorflow/tensorflow:2.21.0@sha256:f325279f01a3e742a1285d8d736b7e600f72ccf8b55cc19ee0a90b8cbfce4c7a
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
