@@ -17,10 +17,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from scripts.gh_release import ReleaseError, ReleaseUnavailable, download_latest_asset, run_gh
+from scripts.github.releases import ReleaseError, ReleaseUnavailable, download_latest_asset, run_gh
 
 CARD_ASSET = "metrics.json"
-MODEL_ASSET = "model.tar.gz"  # scripts.model_archive.ARCHIVE_NAME; this module stays free of it (stdlib, no venv)
+# scripts.github.model_archive.ARCHIVE_NAME; this module stays free of it (stdlib, no venv)
+MODEL_ASSET = "model.tar.gz"
 __all__ = ["ReleaseError", "ReleaseUnavailable", "download_latest_metrics", "publish"]
 
 

@@ -15,7 +15,7 @@ import os
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 
-from scripts.github_api import GitHub, Refused, exit_status
+from scripts.github.rest import GitHub, Refused, exit_status
 
 STEP = "release_guard"
 TRAIN_WORKFLOW = "train.yml"  # the workflow that trains, gates and registers a merged commit's model

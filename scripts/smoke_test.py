@@ -1,6 +1,6 @@
 """Send real test digits through the endpoint and check the answers: python -m scripts.smoke_test [--count N]
 
-The checks and the digits are scripts.probe's: one row of 10 probabilities per digit summing to 1, accuracy
+The checks and the digits are scripts.core.probe's: one row of 10 probabilities per digit summing to 1, accuracy
 >= [smoke] min_accuracy, p95 latency <= [smoke] p95_latency_ms. Ends like the walkthrough:
 `real : 7` / `predicted : 7` for test digit 0. With --deployed-model-id only that deployed model's
 answers count (deploy uses this on a canary holding a few percent of the traffic).
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from pipeline_config import ConfigError
-from scripts import cloud, probe, registry
-from scripts.contract import (
+from scripts.core import cloud, probe, registry
+from scripts.core.step import (
     Environ,
     StepError,
     StepResult,

@@ -1,7 +1,8 @@
 """How scripts/ is layered, read from the source with `ast` (nothing is imported):
 
-- a pipeline step imports no other step: what two steps share lives in a library module (contract, cloud,
-  registry, rollout, probe, run_metrics, git_labels, gh_release, model_archive, verdict_store); only the demo,
+- scripts/ holds the steps at its top level and the libraries in packages named for what they hold: comparison
+  (the gate's parts), github (the GitHub clients), core (the step contract and the cloud layer);
+- a pipeline step imports no other step: what two steps share lives in a library package; only the demo,
   which orchestrates them, imports steps;
 - scripts/ takes nothing from the trainer but trainer.data (the smoke test sends the trainer's test digits).
 """
@@ -36,6 +37,8 @@ STEPS = {
 # Runnable, but not steps: the demo runs the steps in order; the report renders what they wrote.
 ORCHESTRATORS = {"demo"}
 TOOLS = {"report"}
+# Libraries, by what they hold: the gate's parts, the GitHub clients, the step contract and the cloud layer.
+LIBRARIES = {"comparison", "github", "core"}
 TRAINER_ALLOWED = {"trainer.data"}
 
 
@@ -100,10 +103,19 @@ def is_runnable(path: Path) -> bool:
     )
 
 
-def test_every_runnable_module_is_a_step_or_named_as_something_else() -> None:
-    candidates = [p for p in SCRIPTS.iterdir() if (p.suffix == ".py" and p.name != "__init__.py") or p.is_dir()]
-    runnable = {path.stem for path in candidates if is_runnable(path)}
-    assert runnable == STEPS | ORCHESTRATORS | TOOLS, "classify the new module in this test"
+def test_the_top_level_of_scripts_holds_only_steps_and_packages_only_libraries() -> None:
+    files = {p.stem for p in SCRIPTS.glob("*.py") if p.name != "__init__.py"}
+    packages = {p.name for p in SCRIPTS.iterdir() if (p / "__init__.py").is_file()}
+    assert files == STEPS | ORCHESTRATORS, "a top-level module in scripts/ is a step: put libraries in a package"
+    assert {name for name in files if is_runnable(SCRIPTS / f"{name}.py")} == files, "every step runs with -m"
+    assert packages == LIBRARIES | TOOLS, "classify the new package in this test"
+    runnable_libraries = sorted(
+        str(path.relative_to(ROOT))
+        for name in LIBRARIES
+        for path in (SCRIPTS / name).rglob("*.py")
+        if is_runnable(path)
+    )
+    assert not runnable_libraries, f"library modules are not run by themselves: {runnable_libraries}"
 
 
 @pytest.mark.parametrize("name", sorted(modules()))

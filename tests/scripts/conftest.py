@@ -26,8 +26,9 @@ import numpy as np
 import pytest
 
 from pipeline_config import load_config
-from scripts import gate, register, registry, submit_training
-from scripts.cloud import read_json, storage_client
+from scripts import gate, register, submit_training
+from scripts.core import registry
+from scripts.core.cloud import read_json, storage_client
 from tests.conftest import VertexLocal, free_port, train_in_subprocess
 from tests.once import built_once
 from trainer.data import load_mnist_sample

@@ -1,4 +1,4 @@
-"""scripts/cloud.py: JSON from local paths and from gs:// on the session's vertex-local, gs:// URIs."""
+"""scripts/core/cloud.py: JSON from local paths and from gs:// on the session's vertex-local, gs:// URIs."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from pipeline_config import load_config
-from scripts import cloud
-from scripts.contract import StepError
+from scripts.core import cloud
+from scripts.core.step import StepError
 from tests.conftest import VertexLocal
 
 

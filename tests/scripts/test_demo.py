@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 import requests
 
-from scripts import demo, registry
-from scripts.contract import StepError
+from scripts import demo
+from scripts.core import registry
+from scripts.core.step import StepError
 from tests.conftest import VertexLocal, free_port
 from tests.scripts.conftest import EndpointState, Names, StepRun, endpoint_state, set_names, step
 from vertex_local import daemon

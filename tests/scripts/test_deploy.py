@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from google.cloud import aiplatform
 
-from scripts import deploy, gate, register, registry
+from scripts import deploy, gate, register
+from scripts.core import registry
 from tests.conftest import VertexLocal, free_port
 from tests.scripts.conftest import (
     EndpointState,

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from pipeline_config import Gate, load_config
-from scripts import cloud, gate, registry
-from scripts.run_metrics import fmt
+from scripts import gate
+from scripts.core import cloud, registry
+from scripts.core.run_metrics import fmt
 from tests.conftest import VertexLocal
 from tests.scripts.conftest import Names, StepRun, TrainedRun, gate_run, offline, promote, register_run, step
 

@@ -1,4 +1,4 @@
-"""scripts/paired.py's p-values against references computed here, independently of scipy: McNemar's exact test
+"""scripts/mcnemar.py's p-values against references computed here, independently of scipy: McNemar's exact test
 from the binomial distribution by hand (math.comb, exact fractions), Benjamini-Hochberg by its textbook formula,
 and a few published figures."""
 
@@ -10,7 +10,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from scripts import paired
+from scripts.comparison import mcnemar
 
 
 def exact_mcnemar(b: int, c: int) -> float:
@@ -37,7 +37,7 @@ def textbook_bh(p_values: list[float]) -> list[float]:
     [(0, 0), (0, 1), (0, 5), (5, 0), (1, 9), (9, 1), (3, 3), (7, 8), (2, 12), (12, 30), (40, 25), (0, 60), (150, 170)],
 )
 def test_mcnemar_p_is_the_exact_two_sided_binomial_test(production_only: int, candidate_only: int):
-    assert paired.mcnemar_p(production_only, candidate_only) == pytest.approx(
+    assert mcnemar.mcnemar_p(production_only, candidate_only) == pytest.approx(
         exact_mcnemar(production_only, candidate_only), rel=1e-9, abs=1e-300
     )
 
@@ -52,7 +52,7 @@ def test_mcnemar_p_is_the_exact_two_sided_binomial_test(production_only: int, ca
     ],
 )
 def test_mcnemar_p_matches_published_sign_test_values(production_only: int, candidate_only: int, published: float):
-    assert round(paired.mcnemar_p(production_only, candidate_only), 4) == published
+    assert round(mcnemar.mcnemar_p(production_only, candidate_only), 4) == published
 
 
 def test_benjamini_hochbergs_published_example():
@@ -73,7 +73,7 @@ def digits_with(table: list[tuple[int, int, int]]) -> tuple[np.ndarray, np.ndarr
     """Labels and two prediction vectors whose per-class discordant counts are `table` (wrong answers: digit + 1)."""
     labels, production, candidate = [], [], []
     for digit, (production_only, candidate_only, both) in enumerate(table):
-        wrong = (digit + 1) % paired.CLASSES
+        wrong = (digit + 1) % mcnemar.CLASSES
         rows = [(digit, wrong)] * production_only + [(wrong, digit)] * candidate_only + [(digit, digit)] * both
         rows += [(wrong, wrong)] * 3  # both wrong: no part of the test
         labels += [digit] * len(rows)
@@ -83,7 +83,7 @@ def digits_with(table: list[tuple[int, int, int]]) -> tuple[np.ndarray, np.ndarr
 
 
 def test_per_class_p_values_are_exact_mcnemar_adjusted_by_textbook_benjamini_hochberg():
-    rows = paired.per_class(*digits_with(TABLE), ALPHA)
+    rows = mcnemar.per_class(*digits_with(TABLE), ALPHA)
     raw = [exact_mcnemar(b, c) for b, c, _ in TABLE]
     assert [row["p_value"] for row in rows] == pytest.approx(raw, rel=1e-9)
     assert [row["p_adjusted"] for row in rows] == pytest.approx(textbook_bh(raw), rel=1e-9)
@@ -95,7 +95,7 @@ def test_per_class_p_values_are_exact_mcnemar_adjusted_by_textbook_benjamini_hoc
 
 
 def test_compare_tests_the_whole_table_with_the_exact_p_value():
-    out = paired.compare(*digits_with(TABLE), ALPHA)
+    out = mcnemar.compare(*digits_with(TABLE), ALPHA)
     b, c = sum(row[0] for row in TABLE), sum(row[1] for row in TABLE)
     assert (out["production_only_right"], out["candidate_only_right"]) == (b, c)
     assert out["p_value"] == pytest.approx(exact_mcnemar(b, c), rel=1e-9)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from pipeline_config import load_config
-from scripts.model_archive import Limits, pack
+from scripts.github.model_archive import Limits, pack
 from tests.conftest import VertexLocal
 from tests.scripts.conftest import Names
 from tests.scripts.gh_stand_in import GhStandIn

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from google.cloud import aiplatform
 
-from scripts import register, registry
-from scripts.run_metrics import fmt
+from scripts import register
+from scripts.core import registry
+from scripts.core.run_metrics import fmt
 from tests.scripts.conftest import Names, TrainedRun, register_run, step
 
 

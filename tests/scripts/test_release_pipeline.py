@@ -21,8 +21,8 @@ import pytest
 
 from pipeline_config import load_config
 from scripts import keep_verdict, register
-from scripts.model_archive import Limits, unpack
-from scripts.verdict_store import EVIDENCE, VERDICT
+from scripts.comparison.verdict_store import EVIDENCE, VERDICT
+from scripts.github.model_archive import Limits, unpack
 from tests.conftest import VertexLocal
 from tests.scripts.conftest import Names, TrainedRun, gate_run, set_names, step
 from tests.scripts.gh_stand_in import GhStandIn

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts import registry, rollback
+from scripts import rollback
+from scripts.core import registry
 from tests.conftest import VertexLocal, free_port
 from tests.scripts.conftest import (
     EndpointState,

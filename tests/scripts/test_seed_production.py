@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 
 from pipeline_config import load_config
-from scripts import registry, seed_production
-from scripts.cloud import download_dir, storage_client
-from scripts.model_archive import Limits, pack
+from scripts import seed_production
+from scripts.core import registry
+from scripts.core.cloud import download_dir, storage_client
+from scripts.github.model_archive import Limits, pack
 from tests.conftest import VertexLocal
 from tests.scripts.conftest import Names, StepRun, gate_run, step
 from tests.scripts.gh_stand_in import GhStandIn

@@ -11,7 +11,8 @@ import pytest
 from google.cloud import aiplatform
 
 from pipeline_config import ConfigError, Training, load_config
-from scripts import cloud, submit_training
+from scripts import submit_training
+from scripts.core import cloud
 from tests.scripts.conftest import SHA_A, Names, StepRun, TrainedRun, step
 
 IMAGE = "us-central1-docker.pkg.dev/p/mlops/mnist-trainer:abc"

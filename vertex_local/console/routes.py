@@ -15,7 +15,7 @@ from vertex_local.errors import ApiError
 from vertex_local.serving.history import WINDOWS, MetricsHistory
 from vertex_local.state import StateStore
 from vertex_local.vertex.fields import json_response
-from vertex_local.vertex.job_runner import output_env
+from vertex_local.vertex.jobs.runner import output_env
 
 STATIC = Path(__file__).parent / "static"
 # Any site the user visits can point a browser at this server: the console runs only its own files (no inline

@@ -1,7 +1,7 @@
 """Beyond loopback, only requests with vertex-local's bearer token are served, and the real SDKs send it.
 
 The server listens on 0.0.0.0 with $VERTEX_LOCAL_TOKEN set; the pipeline's own client layer
-(scripts/cloud.py with [vertex] credentials = "token") gives google-cloud-aiplatform and google-cloud-storage
+(scripts/core/cloud.py with [vertex] credentials = "token") gives google-cloud-aiplatform and google-cloud-storage
 the token, and the same calls without it are refused.
 
 Run: .venv/bin/pytest tests/vertex_local/http/test_token.py
@@ -21,7 +21,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import aiplatform, storage
 
 from pipeline_config import ConfigError, load_config
-from scripts import cloud
+from scripts.core import cloud
 from tests.conftest import VertexLocal
 from tests.vertex_local.http.servers import serve_own
 from tests.vertex_local.live import HttpClient, google_error_problems

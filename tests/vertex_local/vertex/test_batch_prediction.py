@@ -16,8 +16,8 @@ from google.cloud import aiplatform
 from google.cloud.aiplatform.compat.types import job_state as gca_job_state
 
 from tests.vertex_local.live import SERVING_IMAGE
-from vertex_local.vertex.batch_service import folder_name
-from vertex_local.vertex.batch_worker import bounded_lines
+from vertex_local.vertex.batch.service import folder_name
+from vertex_local.vertex.batch.worker import bounded_lines
 
 JobState = gca_job_state.JobState
 DONE = {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED"}

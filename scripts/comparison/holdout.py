@@ -1,7 +1,7 @@
 """The candidate's test split, rebuilt from its metrics.json and checked against the fingerprint it records.
 
 The gate evaluates production and the candidate on exactly these digits: trainer.data with the candidate's
-dataset and seed (an .npz on gs:// is fetched through scripts.cloud, as every other object), and the sha256 of
+dataset and seed (an .npz on gs:// is fetched through scripts.core.cloud, as every other object), and the sha256 of
 the preprocessed arrays must equal metrics.json's test_fingerprint, else the gate fails closed.
 """
 
@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 from google.cloud import storage
 
-from scripts import cloud
-from scripts.contract import StepError
-from scripts.run_metrics import SplitSpec
+from scripts.core import cloud
+from scripts.core.run_metrics import SplitSpec
+from scripts.core.step import StepError
 from trainer.data import DATASETS, DataError, fingerprint, load_dataset
 
 

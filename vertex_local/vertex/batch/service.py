@@ -34,10 +34,10 @@ from vertex_local.errors import ApiError, rpc_status
 from vertex_local.gcs import ObjectStore
 from vertex_local.http.bodies import read_json
 from vertex_local.state import StateStore
-from vertex_local.vertex import job_gcs, job_logs, job_runner, process_groups
-from vertex_local.vertex.batch_requests import BatchRequest, check_request, split_gcs
+from vertex_local.vertex.batch.requests import BatchRequest, check_request, split_gcs
 from vertex_local.vertex.fields import json_response, labels_field, location_path, now, text_field
 from vertex_local.vertex.filters import compile_filter
+from vertex_local.vertex.jobs import gcs_io, logs, process_groups, runner
 from vertex_local.vertex.model_registry import ModelRegistry, split_name
 from vertex_local.vertex.operations import DELETE, EMPTY, Operations, typed
 
@@ -71,7 +71,7 @@ class BatchPredictionService:
                  settings: Settings) -> None:  # fmt: skip
         self.store, self.operations, self.objects, self.registry = store, operations, objects, registry
         self.settings = settings
-        self.storage = job_gcs.StorageApi(settings.storage_url, settings.base_env.get(TOKEN_VARIABLE))
+        self.storage = gcs_io.StorageApi(settings.storage_url, settings.base_env.get(TOKEN_VARIABLE))
         self.processes: dict[str, asyncio.subprocess.Process] = {}
         self.stop_reasons: dict[str, tuple[str, dict[str, Any]]] = {}
         self.tasks: dict[str, asyncio.Task] = {}
@@ -154,13 +154,13 @@ class BatchPredictionService:
         if job_id in self.stop_reasons:
             return {"state": "JOB_STATE_CANCELLED"}
         if code != 0:
-            tail = job_logs.tail_text(workspace / "worker.log", ERROR_TAIL_LINES)
-            return failed(rpc_status("INTERNAL", f"{job_runner.describe_exit('batch-0', code)} Log:\n{tail}"), -1)
+            tail = logs.tail_text(workspace / "worker.log", ERROR_TAIL_LINES)
+            return failed(rpc_status("INTERNAL", f"{runner.describe_exit('batch-0', code)} Log:\n{tail}"), -1)
         stats = json.loads((workspace / "stats.json").read_text())
         own_folder = folder_name(doc["modelDisplayName"], doc["createTime"])
         folder = f"{output_path.rstrip('/')}/{own_folder}" if output_path.strip("/") else own_folder
         for name in (RESULTS, ERRORS):
-            await asyncio.to_thread(job_gcs.upload, self.storage, workspace / name, output_bucket, f"{folder}/{name}",
+            await asyncio.to_thread(gcs_io.upload, self.storage, workspace / name, output_bucket, f"{folder}/{name}",
                                     True)  # fmt: skip
         return self._ended(stats, missing, f"gs://{output_bucket}/{folder}")
 
@@ -197,8 +197,8 @@ class BatchPredictionService:
         if job_id in self.stop_reasons:
             return 0
         python = sys.executable
-        launcher = (python, "-I", job_runner.JOB_EXEC, str(os.getpid()), "[]", python, python, "-m",
-                    "vertex_local.vertex.batch_worker", json.dumps(spec))  # fmt: skip
+        launcher = (python, "-I", runner.JOB_EXEC, str(os.getpid()), "[]", python, python, "-m",
+                    "vertex_local.vertex.batch.worker", json.dumps(spec))  # fmt: skip
         env = {**self.settings.base_env, "CLOUD_ML_JOB_ID": job_id, "PYTHONUNBUFFERED": "1",
                "PYTHONPATH": str(self.settings.workdir)}  # fmt: skip
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -215,7 +215,7 @@ class BatchPredictionService:
     async def _stop(self, job_id: str) -> None:
         process = self.processes.pop(job_id, None)
         if process is not None:
-            await job_runner.stop_replica(process)
+            await runner.stop_replica(process)
         self.store.delete(PROCESSES_KIND, job_id)
 
     async def get(self, request: Request) -> Response:
@@ -237,7 +237,7 @@ class BatchPredictionService:
         self.stop_reasons[doc["id"]] = ("JOB_STATE_CANCELLED", rpc_status("CANCELLED", "CANCELED"))
         self._update(doc["id"], state="JOB_STATE_CANCELLING")
         if (process := self.processes.get(doc["id"])) is not None:
-            asyncio.create_task(job_runner.stop_replica(process))  # noqa: RUF006 - _run awaits the process
+            asyncio.create_task(runner.stop_replica(process))  # noqa: RUF006 - _run awaits the process
         return json_response({})
 
     async def delete(self, request: Request) -> Response:

@@ -18,7 +18,7 @@ from google.cloud import storage
 from google.oauth2.credentials import Credentials as BearerCredentials
 
 from pipeline_config import Config, ConfigError
-from scripts.contract import StepError
+from scripts.core.step import StepError
 
 ANONYMOUS = "anonymous"  # one of contract.CREDENTIAL_KINDS: what vertex-local takes on loopback
 TOKEN = "token"  # one of contract.CREDENTIAL_KINDS: vertex-local started with a bearer token

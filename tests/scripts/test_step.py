@@ -1,4 +1,4 @@
-"""scripts/contract.py: exit codes, the one write of a step's result, GitHub outputs, the step config."""
+"""scripts/step_core.py: exit codes, the one write of a step's result, GitHub outputs, the step config."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from pipeline_config import ConfigError, load_config
-from scripts import contract, deploy
-from scripts.contract import StepResult
+from scripts import deploy
+from scripts.core import step as step_core
+from scripts.core.step import StepResult
 from tests.conftest import free_port
 from tests.scripts.conftest import step
 
@@ -24,15 +25,15 @@ REQUIRED_ARGS = {  # what each step needs besides its config to get as far as re
 }
 
 
-def run_body(body, argv: list[str], environ: dict[str, str] | None = None) -> contract.Outcome:
-    parser = contract.add_common_flags(argparse.ArgumentParser(prog="python -m scripts.example"))
+def run_body(body, argv: list[str], environ: dict[str, str] | None = None) -> step_core.Outcome:
+    parser = step_core.add_common_flags(argparse.ArgumentParser(prog="python -m scripts.example"))
     parser.add_argument("--count", type=int)
-    return contract.run_step("example", parser, body, argv, {} if environ is None else environ)
+    return step_core.run_step("example", parser, body, argv, {} if environ is None else environ)
 
 
 def test_a_step_error_becomes_one_stderr_line_and_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
     def body(args: argparse.Namespace, environ: dict) -> StepResult:
-        raise contract.StepError("accuracy 0.962 < minimum 0.970")
+        raise step_core.StepError("accuracy 0.962 < minimum 0.970")
 
     assert run_body(body, []).status == 1
     assert capsys.readouterr().err == "example: accuracy 0.962 < minimum 0.970\n"
@@ -64,7 +65,7 @@ def test_a_result_is_written_to_out_github_output_and_the_summary_in_one_go(tmp_
     environ = {"GITHUB_OUTPUT": str(tmp_path / "output"), "GITHUB_STEP_SUMMARY": str(tmp_path / "summary")}
     result = StepResult({"passed": True}, {"passed": True}, "### Example\n", {"extra": [1, 2]})
     outcome = run_body(lambda args, env: result, ["--out-dir", str(tmp_path / "out")], environ)
-    assert outcome == contract.Outcome(0, result)
+    assert outcome == step_core.Outcome(0, result)
     assert json.loads((tmp_path / "out" / "example.json").read_text()) == {"passed": True}
     assert json.loads((tmp_path / "out" / "extra.json").read_text()) == [1, 2]
     assert (tmp_path / "output").read_text() == "passed=true\n"
@@ -93,22 +94,22 @@ def test_every_step_has_build_parser_with_profile_and_out_dir_and_a_main(name: s
 def test_publish_appends_outputs_and_markdown(tmp_path: Path) -> None:
     output, summary = tmp_path / "output", tmp_path / "summary"
     output.write_text("earlier=1\n")
-    contract.publish(str(output), str(summary), {"passed": False, "accuracy": 0.97}, "### Gate\n")
+    step_core.publish(str(output), str(summary), {"passed": False, "accuracy": 0.97}, "### Gate\n")
     assert output.read_text() == "earlier=1\npassed=false\naccuracy=0.97\n"
     assert summary.read_text() == "### Gate\n\n"
 
 
 def test_publish_refuses_a_multi_line_output_value(tmp_path: Path) -> None:
-    with pytest.raises(contract.StepError, match="newline"):
-        contract.publish(str(tmp_path / "output"), None, {"reason": "a\nb"}, "")
+    with pytest.raises(step_core.StepError, match="newline"):
+        step_core.publish(str(tmp_path / "output"), None, {"reason": "a\nb"}, "")
 
 
 def test_the_model_dir_comes_from_the_flag_else_from_submit_training_json(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="--model-dir"):
-        contract.trained_model_dir(None, str(tmp_path))
+        step_core.trained_model_dir(None, str(tmp_path))
     (tmp_path / "submit_training.json").write_text(json.dumps({"model_dir": "gs://b/runs/x/model"}))
-    assert contract.trained_model_dir(None, str(tmp_path)) == "gs://b/runs/x/model"
-    assert contract.trained_model_dir("gs://b/other/model/", str(tmp_path)) == "gs://b/other/model"
+    assert step_core.trained_model_dir(None, str(tmp_path)) == "gs://b/runs/x/model"
+    assert step_core.trained_model_dir("gs://b/other/model/", str(tmp_path)) == "gs://b/other/model"
 
 
 @pytest.mark.parametrize(
@@ -120,7 +121,7 @@ def test_the_model_dir_comes_from_the_flag_else_from_submit_training_json(tmp_pa
 )
 def test_step_config_rejects_values_the_steps_cannot_use(variable: str, value: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        contract.load_step_config("local", {variable: value})
+        step_core.load_step_config("local", {variable: value})
 
 
 def test_an_unreachable_service_is_one_line_and_exit_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scripts.run_metrics import fmt
+from scripts.core.run_metrics import fmt
 
 
 def fmt_p(p: float) -> str:

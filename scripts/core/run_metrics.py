@@ -14,8 +14,8 @@ from typing import Any
 
 from google.cloud import storage
 
-from scripts.cloud import read_json
-from scripts.contract import StepError
+from scripts.core.cloud import read_json
+from scripts.core.step import StepError
 
 SCHEMA_VERSION = 1
 METRICS_FILE = "metrics.json"

@@ -6,7 +6,7 @@ then it runs the SETUP commands (a JSON list of argv lists: a prebuilt image's `
 and becomes EXECUTABLE with ARGV. Doing this here rather than in a preexec_fn keeps Python code out of the
 forked child of a threaded server. A server that died before the request was made is caught by comparing the
 parent with SERVER_PID. Children the job starts itself (setup commands included) are not covered by the signal;
-the server's restart stops the job's whole process group (vertex_local/vertex/process_groups.py).
+the server's restart stops the job's whole process group (vertex_local/vertex/jobs/process_groups.py).
 """
 
 from __future__ import annotations

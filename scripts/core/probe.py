@@ -20,7 +20,7 @@ import numpy as np
 from google.cloud import aiplatform
 
 from pipeline_config import Smoke
-from scripts.contract import StepError
+from scripts.core.step import StepError
 from trainer.data import load_dataset
 
 DIGITS_PER_REQUEST = 10  # 10 digits are ~150 kB of JSON, far below Vertex's 1.5 MB request limit

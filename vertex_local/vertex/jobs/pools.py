@@ -11,16 +11,17 @@ import dataclasses
 from typing import Any
 
 from vertex_local.errors import ApiError
-from vertex_local.vertex import job_envs, machines
+from vertex_local.vertex import machines
 from vertex_local.vertex.fields import json_type
-from vertex_local.vertex.job_packages import MAX_ENV, PackageSpec, check_package_spec, env_list, string_list
+from vertex_local.vertex.jobs import envs
+from vertex_local.vertex.jobs.packages import MAX_ENV, PackageSpec, check_package_spec, env_list, string_list
 
 
 @dataclasses.dataclass(frozen=True)
 class Pool:
     index: int
     count: int
-    kind: str  # job_envs.CONTAINER or job_envs.PREBUILT
+    kind: str  # envs.CONTAINER or envs.PREBUILT
     argv: tuple[str, ...]  # CONTAINER: command + args; PREBUILT: the args after `python -m module`
     env: dict[str, str]
     package: PackageSpec | None = None
@@ -43,7 +44,7 @@ def check_pool(index: int, pool: Any) -> Pool:
                        f"{' and '.join(tasks) or 'neither'}")  # fmt: skip
     if tasks == ["pythonPackageSpec"]:
         package = check_package_spec(pool["pythonPackageSpec"], f"{where}.pythonPackageSpec")
-        return Pool(index, count, job_envs.PREBUILT, package.args, package.env, package)
+        return Pool(index, count, envs.PREBUILT, package.args, package.env, package)
     return container_pool(index, count, pool["containerSpec"], f"{where}.containerSpec")
 
 
@@ -62,4 +63,4 @@ def container_pool(index: int, count: int, container: Any, where: str) -> Pool:
         raise ApiError(400, f"{where}.command is required: vertex-local runs it as a local process and cannot "
                        "read a container image's ENTRYPOINT")  # fmt: skip
     argv = (*string_list(container, "command", where), *string_list(container, "args", where))
-    return Pool(index, count, job_envs.CONTAINER, argv, env_list(container, where, MAX_ENV))
+    return Pool(index, count, envs.CONTAINER, argv, env_list(container, where, MAX_ENV))

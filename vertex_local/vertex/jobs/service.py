@@ -1,7 +1,7 @@
 """Vertex AI JobService routes for custom jobs: create (and run), get, list, cancel, delete, logs.
 
 States go PENDING -> RUNNING -> SUCCEEDED / FAILED / CANCELLED. RUNNING starts with the job's workspace (venvs,
-packages, /gcs/ copies: job_workspace.py); when the replicas end, what they wrote under /gcs/ is uploaded and the
+packages, /gcs/ copies: workspace.py); when the replicas end, what they wrote under /gcs/ is uploaded and the
 workspace removed. A failed job's error.message carries the replica's exit status and the tail of its log;
 GET customJobs/{id}:logs streams the logs (vertex-local's own route: on Vertex they are in Cloud Logging). A restart
 after a crash stops whatever a job left running (process_groups.py) and removes the workspaces left behind.
@@ -28,9 +28,9 @@ from vertex_local.http.bodies import read_json
 from vertex_local.http.inert import INERT_HEADERS
 from vertex_local.numbers import is_ascii_digits
 from vertex_local.state import StateStore
-from vertex_local.vertex import job_gcs, job_logs, job_runner, job_workspace, process_groups
 from vertex_local.vertex.fields import json_response, labels_field, location_path, now, text_field
 from vertex_local.vertex.filters import compile_filter
+from vertex_local.vertex.jobs import gcs_io, logs, process_groups, runner, workspace
 from vertex_local.vertex.operations import DELETE, EMPTY, Operations, typed
 
 LOG = logging.getLogger("vertex_local.jobs")
@@ -49,7 +49,7 @@ class JobService:
         self.objects = objects
         self.logs_dir = logs_dir
         self.workdir = workdir
-        self.storage = job_gcs.StorageApi(storage_url, base_env.get(TOKEN_VARIABLE))  # /gcs/ write-back's uploads
+        self.storage = gcs_io.StorageApi(storage_url, base_env.get(TOKEN_VARIABLE))  # /gcs/ write-back's uploads
         self.base_env = {**base_env, "STORAGE_EMULATOR_HOST": storage_url}  # how a job's storage client finds us
         self.log_read_limit = limits.max_log_read_bytes
         self.object_read_limit = limits.max_job_read_bytes
@@ -85,7 +85,7 @@ class JobService:
         if not isinstance(job_spec, dict):
             raise ApiError(400, "customJob.jobSpec is required and must be an object")
         job_id = self.store.next_id()
-        plan = job_runner.plan_job(job_id, job_spec, self.base_env, self.logs_dir / job_id / job_workspace.WORKSPACE)
+        plan = runner.plan_job(job_id, job_spec, self.base_env, self.logs_dir / job_id / workspace.WORKSPACE)
         stamp = now()
         doc = {"id": job_id, "parent": parent, "name": f"{parent}/customJobs/{job_id}",
                "displayName": display_name, "jobSpec": job_spec, "labels": labels,
@@ -96,8 +96,8 @@ class JobService:
         LOG.info("customJob %s (%s): %d replica(s) %s", job_id, display_name, len(plan.replicas), plan.replicas[0].argv)
         return json_response(self.render(doc))
 
-    async def _run(self, job_id: str, plan: job_runner.JobPlan) -> None:
-        prepared = job_workspace.Prepared([], {})
+    async def _run(self, job_id: str, plan: runner.JobPlan) -> None:
+        prepared = workspace.Prepared([], {})
         try:
             prepared, failure = await self._prepare(job_id, plan)
             failure = failure or await self._run_replicas(job_id, plan.replicas)
@@ -110,7 +110,7 @@ class JobService:
         except Exception as exc:
             failure = internal_error(job_id, exc)
         finally:
-            await asyncio.to_thread(job_workspace.remove, self.logs_dir / job_id)
+            await asyncio.to_thread(workspace.remove, self.logs_dir / job_id)
         if job_id in self.stop_reasons:
             state, error = self.stop_reasons.pop(job_id)
             self._update(job_id, state=state, error=error, endTime=now())
@@ -120,19 +120,19 @@ class JobService:
             self._update(job_id, state="JOB_STATE_SUCCEEDED", endTime=now())
         LOG.info("customJob %s: %s", job_id, self.store.get(KIND, job_id)["state"])
 
-    async def _prepare(self, job_id: str, plan: job_runner.JobPlan) -> tuple[job_workspace.Prepared, dict | None]:
+    async def _prepare(self, job_id: str, plan: runner.JobPlan) -> tuple[workspace.Prepared, dict | None]:
         """RUNNING, then the workspace; (what it holds, the error that fails the job before any replica starts)."""
         if job_id in self.stop_reasons:
-            return job_workspace.Prepared([], {}), None
+            return workspace.Prepared([], {}), None
         self._update(job_id, state="JOB_STATE_RUNNING", startTime=now())
         try:
-            prepared = await asyncio.to_thread(job_workspace.prepare, plan, self.objects, self.object_read_limit)
+            prepared = await asyncio.to_thread(workspace.prepare, plan, self.objects, self.object_read_limit)
         except ValueError as exc:
-            return job_workspace.Prepared([], {}), rpc_status("INVALID_ARGUMENT", str(exc))
-        job_workspace.note(prepared.notes, [self._log(job_id, replica.name) for replica in plan.replicas])
+            return workspace.Prepared([], {}), rpc_status("INVALID_ARGUMENT", str(exc))
+        workspace.note(prepared.notes, [self._log(job_id, replica.name) for replica in plan.replicas])
         return prepared, None
 
-    async def _write_back(self, job_id: str, plan: job_runner.JobPlan, prepared: job_workspace.Prepared) -> dict | None:
+    async def _write_back(self, job_id: str, plan: runner.JobPlan, prepared: workspace.Prepared) -> dict | None:
         """Upload what the job wrote under /gcs/, as the mount would have; the error that fails the job, if any."""
         if not plan.mounts:
             return None
@@ -142,28 +142,28 @@ class JobService:
             self.stop_reasons[job_id] = (state, {**error, "message": note})
             return None
         log = self._log(job_id, plan.replicas[0].name)
-        failed = await asyncio.to_thread(job_workspace.write_back, plan, prepared, self.storage, log)
+        failed = await asyncio.to_thread(workspace.write_back, plan, prepared, self.storage, log)
         return rpc_status("INVALID_ARGUMENT", f"files under /gcs/ were not all uploaded: {failed}") if failed else None
 
-    async def _run_replicas(self, job_id: str, replicas: list[job_runner.Replica]) -> dict[str, Any] | None:
+    async def _run_replicas(self, job_id: str, replicas: list[runner.Replica]) -> dict[str, Any] | None:
         """Start every replica, wait for all; the first one to fail stops the rest. Returns the error."""
         if job_id in self.stop_reasons:
             return None
         running = self.processes.setdefault(job_id, {})
         for replica in replicas:
             try:
-                running[replica.name] = await job_runner.start_replica(
+                running[replica.name] = await runner.start_replica(
                     replica, self.workdir, self._log(job_id, replica.name)
                 )
             except OSError as exc:  # the command does not exist or cannot be executed
                 message = f"{replica.name}: cannot start the job's command {replica.argv[0]!r}: {exc.strerror or exc}"
                 return rpc_status("INVALID_ARGUMENT", message)
             self._record_processes(job_id, running)
-        failed = await job_runner.first_failure(running)
+        failed = await runner.first_failure(running)
         if failed is None:
             return None
-        tail = job_logs.tail_text(self._log(job_id, failed[0]), ERROR_TAIL_LINES)
-        return rpc_status("INVALID_ARGUMENT", f"{job_runner.describe_exit(*failed)} Last log lines:\n{tail}")
+        tail = logs.tail_text(self._log(job_id, failed[0]), ERROR_TAIL_LINES)
+        return rpc_status("INVALID_ARGUMENT", f"{runner.describe_exit(*failed)} Last log lines:\n{tail}")
 
     def _record_processes(self, job_id: str, running: dict[str, asyncio.subprocess.Process]) -> None:
         """Store what identifies each replica's process group, for the restart after a crash."""
@@ -172,7 +172,7 @@ class JobService:
 
     async def _stop_all(self, job_id: str) -> None:
         processes = self.processes.pop(job_id, {})
-        await asyncio.gather(*(job_runner.stop_replica(process) for process in processes.values()))
+        await asyncio.gather(*(runner.stop_replica(process) for process in processes.values()))
         self.store.delete(PROCESSES_KIND, job_id)
 
     def _log(self, job_id: str, replica: str) -> Path:
@@ -194,7 +194,7 @@ class JobService:
         self.stop_reasons[doc["id"]] = ("JOB_STATE_CANCELLED", rpc_status("CANCELLED", "CANCELED"))
         self._update(doc["id"], state="JOB_STATE_CANCELLING")
         for process in self.processes.get(doc["id"], {}).values():
-            asyncio.create_task(job_runner.stop_replica(process))  # noqa: RUF006 - _run awaits the processes
+            asyncio.create_task(runner.stop_replica(process))  # noqa: RUF006 - _run awaits the processes
         return json_response({})
 
     async def delete(self, request: Request) -> Response:
@@ -211,17 +211,17 @@ class JobService:
 
     async def logs(self, request: Request) -> Response:
         """Every replica's log in turn; ?tail=N keeps the last N lines of each. At most [serving]
-        max_log_read_bytes in all, split between the replicas, counted back from each end (job_logs.py)."""
+        max_log_read_bytes in all, split between the replicas, counted back from each end (logs.py)."""
         doc = self.doc(location_path(request), request.path_params["job"])
         wanted = request.query_params.get("tail", "")
         if wanted and not is_ascii_digits(wanted):
             raise ApiError(400, f"tail must be a number of lines, got {wanted!r}")
         files = sorted((self.logs_dir / doc["id"]).glob("*.log"))
         budget = self.log_read_limit // max(1, len(files))
-        parts = await asyncio.to_thread(lambda: [job_logs.plan(path, int(wanted) if wanted else None, budget)
+        parts = await asyncio.to_thread(lambda: [logs.plan(path, int(wanted) if wanted else None, budget)
                                                  for path in files])  # fmt: skip
-        logs = job_logs.stream(files, parts)  # what the job printed: stored bytes, inert like objects
-        return StreamingResponse(logs, media_type="text/plain; charset=utf-8", headers=INERT_HEADERS)
+        printed = logs.stream(files, parts)  # what the job printed: stored bytes, inert like objects
+        return StreamingResponse(printed, media_type="text/plain; charset=utf-8", headers=INERT_HEADERS)
 
     def recover(self) -> int:
         """After a restart: stop the processes jobs left behind; jobs that were running can no longer finish."""
@@ -229,7 +229,7 @@ class JobService:
         for saved in self.store.list(PROCESSES_KIND):
             stopped += process_groups.stop_leftovers(saved["processes"], saved["job"])
             self.store.delete(PROCESSES_KIND, saved["job"])
-        if (removed := job_workspace.remove_all(self.logs_dir)) or stopped:
+        if (removed := workspace.remove_all(self.logs_dir)) or stopped:
             LOG.warning("restart: stopped %d process(es) that custom jobs left running; removed %d custom job "
                         "workspace(s)", stopped, removed)  # fmt: skip
         stale = [doc for doc in self.store.list(KIND) if doc["state"] not in DONE_STATES]

@@ -1,4 +1,4 @@
-"""Load a run's SavedModel (gs:// through scripts.cloud, or a local directory), predict, and measure its cost.
+"""Load a run's SavedModel (gs:// through scripts.core.cloud, or a local directory), predict, and measure its cost.
 
 The gate's view of a model is the artifact Vertex serves: `serving_default` taking float32 `image`
 [None, 28, 28] and returning `probabilities` [None, 10]. Cost: parameters (every variable in the SavedModel),
@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 from google.cloud import storage
 
-from scripts import cloud
-from scripts.contract import StepError
+from scripts.core import cloud
+from scripts.core.step import StepError
 
 SIGNATURE, INPUT, OUTPUT = "serving_default", "image", "probabilities"
 PREDICT_BATCH = 500  # digits per call while predicting the test split

@@ -1,4 +1,4 @@
-"""One batch prediction job's process: python -m vertex_local.vertex.batch_worker SPEC_JSON (vertex-local starts it).
+"""One batch prediction job's process: python -m vertex_local.vertex.batch.worker SPEC_JSON (vertex-local starts it).
 
 It streams each input object from the server's Cloud Storage JSON API one line at a time (a line is at most
 max_line_bytes; a batch of batch_size images is the most it holds), predicts with the SavedModel's

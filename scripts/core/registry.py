@@ -12,8 +12,8 @@ import re
 from google.api_core import exceptions as google_exceptions
 from google.cloud import aiplatform
 
-from scripts.contract import StepError
-from scripts.git_labels import short_sha
+from scripts.core.git_labels import short_sha
+from scripts.core.step import StepError
 
 PRODUCTION = "production"
 CANDIDATE = "candidate"

@@ -1,7 +1,7 @@
 """A custom job's workspace: what its replicas need before they start, and what is left to do when they end.
 
-<state>/jobs/<id>/workspace/ holds each replica's venv (job_envs.py), the packages of a pythonPackageSpec copied
-out of Cloud Storage, and gcs/, the job's stand-in for /gcs/ (job_gcs.py). Packages and /gcs/ reads go through
+<state>/jobs/<id>/workspace/ holds each replica's venv (envs.py), the packages of a pythonPackageSpec copied
+out of Cloud Storage, and gcs/, the job's stand-in for /gcs/ (gcs_io.py). Packages and /gcs/ reads go through
 the object store's public API (read_object, copy_prefix). The workspace is removed when the job ends, and any
 left by a crash when the server starts again; only the logs stay.
 """
@@ -13,8 +13,8 @@ import shutil
 from pathlib import Path
 
 from vertex_local.gcs import ObjectStore
-from vertex_local.vertex import job_envs, job_gcs
-from vertex_local.vertex.job_runner import JobPlan
+from vertex_local.vertex.jobs import envs, gcs_io
+from vertex_local.vertex.jobs.runner import JobPlan
 
 WORKSPACE = "workspace"
 
@@ -22,13 +22,13 @@ WORKSPACE = "workspace"
 @dataclasses.dataclass(frozen=True)
 class Prepared:
     notes: list[str]  # one line each, written at the top of every replica's log
-    before: dict[str, tuple[int, int]]  # the /gcs/ stand-in's files as copied in (job_gcs.snapshot)
+    before: dict[str, tuple[int, int]]  # the /gcs/ stand-in's files as copied in (gcs_io.snapshot)
 
 
 def prepare(plan: JobPlan, objects: ObjectStore, read_limit: int) -> Prepared:
     """Venvs, packages and /gcs/ copies (blocking); ValueError saying what could not be read."""
     for replica in plan.replicas:
-        job_envs.create(replica.python)
+        envs.create(replica.python)
     for file, uri in plan.packages.items():
         try:
             data = objects.read_object(uri, read_limit)
@@ -39,15 +39,15 @@ def prepare(plan: JobPlan, objects: ObjectStore, read_limit: int) -> Prepared:
     if not plan.mounts:
         return Prepared([], {})
     plan.gcs_root.mkdir(parents=True, exist_ok=True)
-    notes = job_gcs.copy_in(objects, plan.gcs_root, plan.mounts, read_limit)
-    return Prepared(notes, job_gcs.snapshot(plan.gcs_root))
+    notes = gcs_io.copy_in(objects, plan.gcs_root, plan.mounts, read_limit)
+    return Prepared(notes, gcs_io.snapshot(plan.gcs_root))
 
 
-def write_back(plan: JobPlan, prepared: Prepared, storage: job_gcs.StorageApi, log: Path) -> str:
+def write_back(plan: JobPlan, prepared: Prepared, storage: gcs_io.StorageApi, log: Path) -> str:
     """Upload what the job wrote under its /gcs/ stand-in (blocking), each upload noted in the log; what failed."""
     if not plan.mounts or not plan.gcs_root.is_dir():
         return ""
-    written, failures = job_gcs.write_back(plan.gcs_root, prepared.before, storage)
+    written, failures = gcs_io.write_back(plan.gcs_root, prepared.before, storage)
     note([f"wrote {uri} from /gcs/" for uri in written] + [f"not written: {failure}" for failure in failures], [log])
     return "; ".join(failures)
 

@@ -1,9 +1,9 @@
 """What the gate decides on: the candidate and production (the champion) run now, on the candidate's test split.
 
 Reads the candidate's metrics.json, finds the version holding the `production` alias, rebuilds the test split
-(scripts.holdout), loads both SavedModels (scripts.savedmodel), predicts every digit with both, compares the two
-prediction vectors digit by digit (scripts.paired) and measures both models' cost in the same run. Anything it
-cannot read or load raises StepError, which the gate turns into a closed gate.
+(comparison.holdout), loads both SavedModels (comparison.savedmodel), predicts every digit with both, compares the
+two prediction vectors digit by digit (comparison.mcnemar) and measures both models' cost in the same run. Anything
+it cannot read or load raises StepError, which the gate turns into a closed gate.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 from google.cloud import storage
 
-from scripts import paired, registry, savedmodel
-from scripts.holdout import TestSplit, load_split
-from scripts.run_metrics import parse_split, read_run_metrics
+from scripts.comparison import mcnemar, savedmodel
+from scripts.comparison.holdout import TestSplit, load_split
+from scripts.core import registry
+from scripts.core.run_metrics import parse_split, read_run_metrics
 
 REGRESSIONS_FILE = "gate_regressions"  # out/gate_regressions.json: the digits the report pictures
 MAX_PICTURED = 32  # digits in the picture of regressions
@@ -92,14 +93,14 @@ def measure(
     champion_classes = evaluate(evidence.production, champion, split)
     evidence.production["cost"] = savedmodel.cost(champion, latency[champion.name])
     evidence.cost_ratio = savedmodel.ratios(block["cost"], evidence.production["cost"])
-    evidence.comparison = paired.compare(split.labels, champion_classes, candidate_classes, alpha)
+    evidence.comparison = mcnemar.compare(split.labels, champion_classes, candidate_classes, alpha)
     evidence.comparison["regressions_file"] = f"{REGRESSIONS_FILE}.json"
     evidence.files[REGRESSIONS_FILE] = regressions(split, champion_classes, candidate_classes)
 
 
 def regressions(split: TestSplit, production: np.ndarray, candidate: np.ndarray) -> dict[str, Any]:
     """The first digits production got right and the candidate gets wrong, as 28x28 bytes, for the report's picture."""
-    picked = paired.regressed_indices(split.labels, production, candidate, MAX_PICTURED)
+    picked = mcnemar.regressed_indices(split.labels, production, candidate, MAX_PICTURED)
     pixels = np.clip(np.rint(split.images[picked] * 255), 0, 255).astype(np.uint8)
     return {
         "total": int(np.sum((production == split.labels) & (candidate != split.labels))),

@@ -14,8 +14,8 @@ from google.api_core import exceptions as google_exceptions
 from google.cloud import aiplatform
 
 from pipeline_config import Config
-from scripts import registry
-from scripts.contract import StepError
+from scripts.core import registry
+from scripts.core.step import StepError
 
 NEW = "0"  # the key a traffic split uses for the model being deployed by the same request
 

@@ -4,8 +4,8 @@ Each replica runs with the env Vertex gives a container: the spec's env, AIP_MOD
 AIP_TENSORBOARD_LOG_DIR under baseOutputDirectory (gs:// URIs, as on Vertex: a job reaches the bucket only through
 the storage API), and TF_CONFIG / CLUSTER_SPEC when a job has more than one replica. A containerSpec runs its
 command + args in the server's working directory; a pythonPackageSpec installs its packages into a fresh venv,
-then runs `python -m module args` in the replica's own folder (job_envs.py). /gcs/ paths in either point into the
-job's workspace (job_gcs.py).
+then runs `python -m module args` in the replica's own folder (envs.py). /gcs/ paths in either point into the
+job's workspace (gcs_io.py).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from vertex_local.errors import ApiError
-from vertex_local.vertex import job_envs, job_gcs
-from vertex_local.vertex.job_pools import Pool, check_pool
+from vertex_local.vertex.jobs import envs, gcs_io
+from vertex_local.vertex.jobs.pools import Pool, check_pool
 
 GCS_SCHEME = "gs://"
 BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]")  # Cloud Storage's rule for bucket names
@@ -43,7 +43,7 @@ class Replica:
     name: str  # workerpool0-0
     argv: tuple[str, ...]
     env: dict[str, str]
-    python: job_envs.JobPython
+    python: envs.JobPython
     setup: tuple[tuple[str, ...], ...] = ()  # commands run before argv (a prebuilt image's pip install)
     cwd: Path | None = None  # None: the server's working directory
 
@@ -53,7 +53,7 @@ class JobPlan:
     workspace: Path  # the job's own folder: replicas' venvs, copied packages, the /gcs stand-in
     replicas: list[Replica]
     packages: dict[str, str]  # local file -> the gs:// package it is copied from
-    mounts: set[job_gcs.Reference]
+    mounts: set[gcs_io.Reference]
 
     @property
     def gcs_root(self) -> Path:
@@ -100,8 +100,8 @@ def plan_job(job_id: str, job_spec: dict[str, Any], base_env: Mapping[str, str],
         raise ApiError(400, f"the job asks for {total} replicas; vertex-local runs at most {MAX_REPLICAS} processes")
     if not total:
         raise ApiError(400, "jobSpec.workerPoolSpecs has no replicas to run")
-    plan = JobPlan(workspace, [], {}, job_gcs.references(text for pool in planned for text in pool.texts()))
-    if plan.mounts and not job_gcs.root_is_safe(plan.gcs_root):
+    plan = JobPlan(workspace, [], {}, gcs_io.references(text for pool in planned for text in pool.texts()))
+    if plan.mounts and not gcs_io.root_is_safe(plan.gcs_root):
         raise ApiError(400, f"the job names /gcs/ paths, and vertex-local's state folder {plan.gcs_root} cannot stand "
                        "in for /gcs in a command line (it holds spaces or shell characters)")  # fmt: skip
     shared = {**base_env, **output_env(job_spec), "CLOUD_ML_JOB_ID": job_id, "PYTHONUNBUFFERED": "1"}
@@ -110,7 +110,7 @@ def plan_job(job_id: str, job_spec: dict[str, Any], base_env: Mapping[str, str],
         files = pool.package.package_files(str(workspace / "packages" / str(pool.index))) if pool.package else []
         plan.packages.update(zip(files, pool.package.package_uris if pool.package else (), strict=True))
         for replica in range(pool.count):
-            env = {**shared, **{key: job_gcs.rewrite(value, plan.gcs_root) for key, value in pool.env.items()}}
+            env = {**shared, **{key: gcs_io.rewrite(value, plan.gcs_root) for key, value in pool.env.items()}}
             if cluster:
                 env |= _cluster_env(cluster, pool.index, replica, job_id)
             plan.replicas.append(_replica(pool, f"workerpool{pool.index}-{replica}", env, plan.gcs_root, files))
@@ -118,9 +118,9 @@ def plan_job(job_id: str, job_spec: dict[str, Any], base_env: Mapping[str, str],
 
 
 def _replica(pool: Pool, name: str, env: dict[str, str], gcs_root: Path, packages: list[str]) -> Replica:
-    python = job_envs.JobPython(gcs_root.parent / name, pool.kind)
+    python = envs.JobPython(gcs_root.parent / name, pool.kind)
     env |= python.env(env.get("PATH", os.defpath))  # its venv first, whatever PATH the spec set
-    argv = tuple(job_gcs.rewrite(part, gcs_root) for part in pool.argv)
+    argv = tuple(gcs_io.rewrite(part, gcs_root) for part in pool.argv)
     if pool.package is None:
         return Replica(name, argv, env, python)
     command = (str(python.python), "-m", pool.package.module, *argv)

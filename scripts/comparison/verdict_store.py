@@ -17,8 +17,8 @@ from typing import Any
 from google.api_core import exceptions as google_exceptions
 from google.cloud import storage
 
-from scripts import cloud
-from scripts.contract import StepError
+from scripts.core import cloud
+from scripts.core.step import StepError
 
 FOLDER = "gate"
 VERDICT = "gate.json"
