@@ -1,4 +1,4 @@
-"""scripts/mcnemar.py's p-values against references computed here, independently of scipy: McNemar's exact test
+"""scripts/comparison/mcnemar.py's p-values against references computed here, independently of scipy: McNemar's exact test
 from the binomial distribution by hand (math.comb, exact fractions), Benjamini-Hochberg by its textbook formula,
 and a few published figures."""
 

@@ -1,4 +1,4 @@
-"""scripts/step_core.py: exit codes, the one write of a step's result, GitHub outputs, the step config."""
+"""scripts/core/step.py: exit codes, the one write of a step's result, GitHub outputs, the step config."""
 
 from __future__ import annotations
 
