@@ -9,9 +9,10 @@
 Helpers: start_vertex_local(state_dir) starts another server (restart tests); VertexLocal.stage_model()
 uploads a model directory through the storage API and returns its gs:// URI.
 
-Tiers (tests/tiers.py): every test that uses a vertex-local process or a trained model is marked `live`,
-every test that trains `slow`, here at collection; `make test-unit` runs the rest. The guards below fail a
-test that starts such a process, or has the session server train, without the marker for it.
+Tiers (tests/support/tiers.py): a test whose fixtures start a vertex-local process or hand over a trained model
+(declared @tiers.live / @tiers.slow beside them) is marked `live`, one whose fixtures train `slow`, here at
+collection; a test that does so itself carries @pytest.mark.live / slow; `make test-unit` runs the rest. The
+guards below fail a test that starts such a process, or has the session server train, without the marker for it.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ import numpy as np
 import pytest
 import requests
 
-from tests import not_run, tiers
+from tests import not_run
 from tests.once import built_once
+from tests.support import tiers
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "test-project"
@@ -72,7 +74,7 @@ def refuse_untiered_processes(event: str, args: tuple[Any, ...]) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if isinstance(item, pytest.Function):
-            for tier in sorted(tiers.mark(item)):
+            for tier in sorted(tiers.mark(item.path, item.fixturenames)):
                 if item.get_closest_marker(tier) is None:
                     item.add_marker(tier)
 
@@ -237,6 +239,7 @@ def start_vertex_local(state_dir: Path, port: int | None = None) -> VertexLocal:
 
 
 @pytest.fixture(scope="session")
+@tiers.live
 def vertex_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
     server = start_vertex_local(tmp_path_factory.mktemp("vertex-local") / "state")
     RUNNING.session_url = server.url
@@ -263,6 +266,7 @@ def unique_name(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
+@tiers.slow
 def trained_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SavedModel + metrics.json from the real trainer: baseline, 3 epochs on mnist-sample (seconds)."""
     return baseline_once(tmp_path_factory, "trained", "--epochs", "3")

@@ -31,6 +31,7 @@ from scripts.core import registry
 from scripts.core.cloud import read_json, storage_client
 from tests.conftest import VertexLocal, free_port, train_in_subprocess
 from tests.once import built_once
+from tests.support import tiers
 from trainer.data import load_mnist_sample
 
 SHA_A = "a" * 40
@@ -142,11 +143,13 @@ def train(out_dir: str, git_sha: str) -> TrainedRun:
 
 
 @pytest.fixture(scope="session")
+@tiers.slow
 def run_a(pipeline_env: VertexLocal, tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
     return train(str(tmp_path_factory.mktemp("run-a")), SHA_A)
 
 
 @pytest.fixture(scope="session")
+@tiers.slow
 def run_b(pipeline_env: VertexLocal, tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PIPELINE_TRAINING_EPOCHS", "4")  # a challenger: one epoch more, same data and seed
@@ -154,6 +157,7 @@ def run_b(pipeline_env: VertexLocal, tmp_path_factory: pytest.TempPathFactory) -
 
 
 @pytest.fixture(scope="session")
+@tiers.slow
 def bad_run(pipeline_env: VertexLocal, tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PIPELINE_TRAINING_EPOCHS", "1")
@@ -223,16 +227,19 @@ def trained_once(
 
 
 @pytest.fixture(scope="session")
+@tiers.slow
 def one_epoch_run(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
     return trained_once(tmp_path_factory, "one-epoch", "1" * 40, "--dataset", "mnist-sample", "--epochs", "1")
 
 
 @pytest.fixture(scope="session")
+@tiers.slow
 def two_epoch_run(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
     return trained_once(tmp_path_factory, "two-epochs", "2" * 40, "--dataset", "mnist-sample", "--epochs", "2")
 
 
 @pytest.fixture(scope="session")
+@tiers.slow
 def no_three_run(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
     """Trained on the sample's training split without any 3; tested on the sample's whole test split."""
     return trained_once(tmp_path_factory, "no-three", "3" * 40, "--epochs", "3", data=without_threes)

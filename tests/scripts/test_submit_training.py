@@ -14,6 +14,7 @@ from pipeline_config import ConfigError, Training, load_config
 from scripts import submit_training
 from scripts.core import cloud
 from tests.scripts.conftest import SHA_A, Names, StepRun, TrainedRun, step
+from tests.support import tiers
 
 IMAGE = "us-central1-docker.pkg.dev/p/mlops/mnist-trainer:abc"
 
@@ -92,6 +93,7 @@ def test_a_job_trains_the_model_into_base_output_dir_model(run_a: TrainedRun, tm
 
 
 @pytest.fixture(scope="module")
+@tiers.slow
 def failed_job(pipeline_env: object, tmp_path_factory: pytest.TempPathFactory) -> tuple[StepRun, dict]:
     """A job whose trainer exits at once (an unknown dataset), submitted with every label known."""
     out_dir = tmp_path_factory.mktemp("failed-job")

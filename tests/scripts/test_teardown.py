@@ -13,12 +13,14 @@ from google.cloud import aiplatform
 from scripts import teardown
 from tests.conftest import VertexLocal, start_vertex_local
 from tests.scripts.conftest import step
+from tests.support import tiers
 from tests.vertex_local.live import SERVING_IMAGE
 
 MODEL, ENDPOINT = "teardown-model", "teardown-endpoint"
 
 
 @pytest.fixture(scope="module")
+@tiers.live
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
     started = start_vertex_local(tmp_path_factory.mktemp("teardown") / "state")
     yield started

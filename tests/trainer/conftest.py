@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.once import built_once
+from tests.support import tiers
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -28,6 +29,7 @@ def run_trainer(*args: str, env: dict[str, str] | None = None) -> subprocess.Com
 
 
 @pytest.fixture(scope="session")
+@tiers.slow
 def baseline_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The walkthrough's dense model, 8 epochs on mnist-sample, exported to AIP_MODEL_DIR."""
     return built_once(tmp_path_factory, "trainer-baseline", train_baseline_run) / "model"
@@ -57,6 +59,7 @@ def baseline_metrics(baseline_run: Path) -> dict:
 
 
 @pytest.fixture(scope="session")
+@tiers.slow
 def cnn_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default convnet, one epoch: what production serves, with batch norm and dropout in the graph.
     What it printed is kept beside the model, in output.txt (stdout, then stderr)."""

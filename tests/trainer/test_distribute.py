@@ -72,6 +72,7 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
+@pytest.mark.slow
 def test_two_workers_train_together_and_only_the_chief_writes(tmp_path):
     """Two real trainer processes under MultiWorkerMirroredStrategy, as Vertex runs a 2-replica worker pool."""
     workers = [f"127.0.0.1:{port}" for port in free_ports(2)]

@@ -10,6 +10,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 from tests.trainer.conftest import REPO, run_trainer
 from trainer.data import load_dataset
@@ -112,6 +113,7 @@ def test_verbose_shows_tensorflows_own_lines_and_keras_progress(tmp_path):
     assert "trainer: epoch " not in result.stdout
 
 
+@pytest.mark.slow
 def test_invalid_hyperparameters_are_refused(tmp_path):
     result = run_trainer("--dataset", "mnist-sample", "--epochs", "0", "--model-dir", str(tmp_path / "m"))
     assert result.returncode == 1 and "epochs and batch size must be >= 1" in result.stderr

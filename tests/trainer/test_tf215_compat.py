@@ -16,7 +16,8 @@ REPO = Path(__file__).resolve().parents[2]
 TF215_VENV = REPO / ".venv-tf215"  # ignored by git; built once, reused by later runs
 TF215_REQUIREMENT = "tensorflow-cpu==2.15.1"
 
-pytestmark = pytest.mark.tf215  # live and slow come from the fixtures it asks for (tests/tiers.py)
+# live and slow: it trains through the fixture it asks for by name (getfixturevalue), which no closure shows
+pytestmark = [pytest.mark.tf215, pytest.mark.live, pytest.mark.slow]
 
 
 def tf215_python() -> Path:

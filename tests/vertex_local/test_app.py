@@ -17,12 +17,14 @@ from google.cloud import aiplatform
 from google.cloud.aiplatform.compat.types import job_state as gca_job_state
 
 from tests.conftest import VertexLocal, start_vertex_local
+from tests.support import tiers
 from tests.vertex_local.live import SERVING_IMAGE
 
 JobState = gca_job_state.JobState
 
 
 @pytest.fixture
+@tiers.live
 def own_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[VertexLocal]:
     """A server of this test's own, so it can be stopped, crashed and restarted."""
     server = start_vertex_local(tmp_path / "state")

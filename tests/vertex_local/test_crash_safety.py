@@ -24,6 +24,7 @@ import pytest
 import requests
 
 from tests.conftest import VertexLocal, start_vertex_local
+from tests.support import tiers
 from tests.vertex_local.live import HttpClient, deploy_over_rest, predict_body, upload_model
 from vertex_local.vertex.operations import TYPE_PREFIX
 
@@ -32,6 +33,7 @@ ABORTED = 10  # google.rpc.Code
 
 
 @pytest.fixture
+@tiers.live
 def server(tmp_path: Path) -> Iterator[VertexLocal]:
     running = start_vertex_local(tmp_path / "state")
     yield running

@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import VertexLocal, start_vertex_local
+from tests.support import tiers
 from tests.vertex_local import fuzz_strategies as fs
 from tests.vertex_local.fuzz_requests import (
     METADATA_VALUES,
@@ -83,6 +84,7 @@ def fuzz_settings(examples: int) -> settings:
 
 
 @pytest.fixture(scope="module")
+@tiers.live
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
     running = start_vertex_local(tmp_path_factory.mktemp("fuzz") / "state")
     yield running

@@ -19,6 +19,9 @@ from tests.vertex_local.http.servers import mount_namespace
 NO_TOKEN = {key: value for key, value in os.environ.items() if key != "VERTEX_LOCAL_TOKEN"}
 
 
+pytestmark = pytest.mark.live  # every test here runs `python -m vertex_local`
+
+
 def vertex_local(*args: str, timeout: float = 90, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "vertex_local", *args]
     return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout, env=env)

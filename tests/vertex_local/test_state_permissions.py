@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import VertexLocal, start_vertex_local
+from tests.support import tiers
 from tests.vertex_local.live import HttpClient
 
 JOB_TIMEOUT_S = 120
@@ -32,6 +33,7 @@ sys.exit(1 if shared else 0)
 
 
 @pytest.fixture(scope="module")
+@tiers.live
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
     running = start_vertex_local(tmp_path_factory.mktemp("permissions") / "state")
     yield running

@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 
 from tests.conftest import baseline_once
+from tests.support import tiers
 
 
 @pytest.fixture(scope="session")
+@tiers.slow
 def production_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A second real training run, different enough from the candidate to show deltas."""
     return baseline_once(tmp_path_factory, "report-production", "--epochs", "1", "--learning-rate", "0.01")

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO_ROOT, VertexLocal, start_vertex_local
+from tests.support import tiers
 from tests.vertex_local.live import HttpClient, create_endpoint, deploy, wait_for_operation
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")  # Debian's, as `make browser` installs it
@@ -88,6 +89,7 @@ class Release:
 
 
 @pytest.fixture(scope="session")
+@tiers.live
 def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
     server = start_vertex_local(tmp_path_factory.mktemp("console") / "state")
     yield server

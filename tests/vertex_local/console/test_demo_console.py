@@ -33,6 +33,8 @@ def demo_settings(monkeypatch: pytest.MonkeyPatch) -> str:
     return url
 
 
+@pytest.mark.live
+@pytest.mark.slow
 def test_make_demo_keep_ends_with_the_console_url_and_leaves_the_console_up(
     page: Any, demo_settings: str, tmp_path: Path
 ) -> None:

@@ -12,6 +12,7 @@ import requests
 from playwright.sync_api import expect
 
 from tests.conftest import VertexLocal
+from tests.support import tiers
 from tests.vertex_local.console.conftest import console_url
 from tests.vertex_local.http.servers import serve_own
 
@@ -19,6 +20,7 @@ TOKEN = secrets.token_urlsafe()
 
 
 @pytest.fixture(scope="module")
+@tiers.live
 def token_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
     running = serve_own(tmp_path_factory.mktemp("token-console"), ["--token", TOKEN], token=TOKEN)
     bearer = {"authorization": f"Bearer {TOKEN}"}

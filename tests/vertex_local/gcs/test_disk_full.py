@@ -24,6 +24,7 @@ import requests
 
 from benchmarks.gcs_uploads import multipart_body
 from tests.conftest import REPO_ROOT, START_TIMEOUT_S, VertexLocal, free_port
+from tests.support import tiers
 from tests.vertex_local.http.servers import NO_MOUNT_NAMESPACE
 from tests.vertex_local.live import Answer, HttpClient, google_error_problems
 
@@ -45,6 +46,7 @@ def namespace_prefix() -> list[str] | None:
 
 
 @pytest.fixture
+@tiers.live
 def server(tmp_path: Path) -> Iterator[VertexLocal]:
     prefix = namespace_prefix()
     if prefix is None:

@@ -22,6 +22,7 @@ import google_crc32c
 import pytest
 
 from tests.conftest import VertexLocal, start_vertex_local
+from tests.support import tiers
 from tests.vertex_local.live import Answer, HttpClient, google_error_problems
 
 CREATE_ONLY_ROUNDS, CREATE_ONLY_WRITERS = 150, 12
@@ -30,6 +31,7 @@ DELETE_ROUNDS, DELETE_UPLOADERS = 150, 6
 
 
 @pytest.fixture(scope="module")
+@tiers.live
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
     running = start_vertex_local(tmp_path_factory.mktemp("races") / "state")
     yield running

@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from tests.conftest import VertexLocal, start_vertex_local
+from tests.support import tiers
 from tests.vertex_local.live import HttpClient
 
 CRASHES = 3
@@ -30,6 +31,7 @@ DEADLINE_S = 60.0
 
 
 @pytest.fixture
+@tiers.live
 def server(tmp_path: Path) -> Iterator[VertexLocal]:
     running = start_vertex_local(tmp_path / "state")
     yield running

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import VertexLocal
+from tests.support import tiers
 from tests.vertex_local.http.servers import Trickler, serve_own
 
 BODY_S = 2.0  # body_timeout_s of this module's server
@@ -26,6 +27,7 @@ BUCKET = "deadlines"
 
 
 @pytest.fixture(scope="module")
+@tiers.live
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
     env = {"PIPELINE_SERVING_BODY_TIMEOUT_S": str(BODY_S), "PIPELINE_SERVING_UPLOAD_BODY_TIMEOUT_S": str(UPLOAD_S)}
     running = serve_own(tmp_path_factory.mktemp("deadlines"), env=env)

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import VertexLocal
+from tests.support import tiers
 from tests.vertex_local.http.servers import read_all, serve_own
 from tests.vertex_local.http.test_early_answers import send_everything_first
 from tests.vertex_local.live import Answer, HttpClient, google_error_problems
@@ -31,6 +32,7 @@ WAIT_S = 60.0
 
 
 @pytest.fixture(scope="module")
+@tiers.live
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
     env = {"PIPELINE_SERVING_MAX_CONNECTIONS": str(CAP), "PIPELINE_SERVING_HEAD_TIMEOUT_S": str(HEAD_S)}
     running = serve_own(tmp_path_factory.mktemp("connections"), env=env)

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import VertexLocal
+from tests.support import tiers
 from tests.vertex_local.http.servers import serve_own
 from tests.vertex_local.live import Answer, google_error_problems
 
@@ -26,6 +27,7 @@ MiB = 1 << 20
 
 
 @pytest.fixture(scope="module")
+@tiers.live
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
     running = serve_own(tmp_path_factory.mktemp("early"))
     yield running

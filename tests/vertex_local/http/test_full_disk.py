@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import VertexLocal
+from tests.support import tiers
 from tests.vertex_local.http.servers import NO_MOUNT_NAMESPACE, inside, mount_namespace, serve_own
 from tests.vertex_local.live import (
     SERVING_IMAGE,
@@ -36,6 +37,7 @@ PREDICTIONS = 50
 
 
 @pytest.fixture(scope="module")
+@tiers.live
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
     namespace = mount_namespace()
     if namespace is None:

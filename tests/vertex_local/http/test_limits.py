@@ -23,6 +23,7 @@ import pytest
 
 from pipeline_config import Serving, load_config
 from tests.conftest import VertexLocal, start_vertex_local
+from tests.support import tiers
 from tests.vertex_local.http.servers import Trickler, read_all
 from tests.vertex_local.live import Deployment, HttpClient, deploy_over_rest, google_error_problems
 from vertex_local.http.bodies import MAX_JSON_BODY_BYTES, MAX_MULTIPART_BODY_BYTES
@@ -52,6 +53,7 @@ def limits() -> Serving:
 
 
 @pytest.fixture(scope="module")
+@tiers.live
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
     with pytest.MonkeyPatch.context() as patch:
         for key in ("HEAD_TIMEOUT_S", "BODY_TIMEOUT_S", "KEEP_ALIVE_TIMEOUT_S"):

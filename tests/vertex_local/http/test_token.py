@@ -23,6 +23,7 @@ from google.cloud import aiplatform, storage
 from pipeline_config import ConfigError, load_config
 from scripts.core import cloud
 from tests.conftest import VertexLocal
+from tests.support import tiers
 from tests.vertex_local.http.servers import serve_own
 from tests.vertex_local.live import HttpClient, google_error_problems
 
@@ -34,6 +35,7 @@ OTHER_NAME = "vertex-local.internal"  # how containers on a shared network might
 
 
 @pytest.fixture(scope="module")
+@tiers.live
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
     args = ["--host", "0.0.0.0", "--allow-host", OTHER_NAME]
     running = serve_own(tmp_path_factory.mktemp("token"), args, {"VERTEX_LOCAL_TOKEN": TOKEN}, token=TOKEN)

@@ -131,6 +131,7 @@ def test_a_file_written_into_a_bucket_that_does_not_exist_fails_the_job_naming_i
     assert f"bucket {missing} not found" in job_logs(vertex, job)  # noted before the job ran
 
 
+@pytest.mark.live
 def test_a_job_running_when_the_server_stops_fails_saying_its_gcs_files_were_not_uploaded(tmp_path) -> None:
     server = start_vertex_local(tmp_path / "state")
     try:

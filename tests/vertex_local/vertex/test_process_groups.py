@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import VertexLocal, start_vertex_local
+from tests.support import tiers
 from tests.vertex_local.live import HttpClient
 from vertex_local.vertex.jobs import process_groups
 
@@ -62,6 +63,7 @@ def heartbeats(server: VertexLocal) -> list[dict]:
 
 
 @pytest.fixture
+@tiers.live
 def servers(tmp_path: Path) -> Iterator[list[VertexLocal]]:
     started: list[VertexLocal] = []
     yield started

@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 
 from tests.conftest import VertexLocal, start_vertex_local
+from tests.support import tiers
 from tests.vertex_local.live import HttpClient, deploy_over_rest, predict_body, wait_for_operation
 
 
 @pytest.fixture
+@tiers.live
 def server(tmp_path: Path) -> Iterator[VertexLocal]:
     running = start_vertex_local(tmp_path / "state")
     yield running
