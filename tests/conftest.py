@@ -33,9 +33,8 @@ import numpy as np
 import pytest
 import requests
 
-from tests import not_run
-from tests.once import built_once
-from tests.support import tiers
+from tests.support import not_run, tiers
+from tests.support.once import built_once
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "test-project"
@@ -63,7 +62,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # An audit hook sees every subprocess this process starts, whoever starts it (our helpers, the demo's
     # daemon.start, a test's own subprocess.run), so no path around the tier guard is left.
     sys.addaudithook(refuse_untiered_processes)
-    config.pluginmanager.register(not_run, "tests.not_run")  # the summary's list of tests this machine did not run
+    # The summary's list of tests this machine did not run.
+    config.pluginmanager.register(not_run, "tests.support.not_run")
 
 
 def refuse_untiered_processes(event: str, args: tuple[Any, ...]) -> None:
@@ -273,7 +273,7 @@ def trained_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def baseline_once(tmp_path_factory: pytest.TempPathFactory, name: str, *flags: str) -> Path:
-    """`train_baseline` with these flags once per test run (tests/once.py); its model dir."""
+    """`train_baseline` with these flags once per test run (tests/support/once.py); its model dir."""
     return built_once(tmp_path_factory, name, lambda folder: train_baseline(folder / "model", *flags)) / "model"
 
 

@@ -30,8 +30,8 @@ from scripts import gate, register, submit_training
 from scripts.core import registry
 from scripts.core.cloud import read_json, storage_client
 from tests.conftest import VertexLocal, free_port, train_in_subprocess
-from tests.once import built_once
 from tests.support import tiers
+from tests.support.once import built_once
 from trainer.data import load_mnist_sample
 
 SHA_A = "a" * 40
@@ -77,7 +77,7 @@ def set_names(patch: pytest.MonkeyPatch, prefix: str) -> Names:
     return names
 
 
-# Trained by CustomJobs on a worker's own session server, so not shareable between workers (tests/once.py): the
+# Trained by CustomJobs on a worker's own session server, so not shareable between workers (tests/support/once.py): the
 # tests that use them run on one worker (`make test` runs pytest-xdist with --dist loadgroup).
 SERVER_RUNS = frozenset({"run_a", "run_b", "bad_run"})
 
@@ -212,7 +212,7 @@ def trained_once(
     *flags: str,
     data: Callable[[Path], None] | None = None,
 ) -> TrainedRun:
-    """`train_locally` once per test run, whichever worker asks first (tests/once.py); `data` writes the .npz
+    """`train_locally` once per test run, whichever worker asks first (tests/support/once.py); `data` writes the .npz
     it trains on (--data-path) first."""
 
     def build(folder: Path) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from scripts.github.rest import PAGE_SIZE, GitHub, GitHubError, GitHubSetupError, TooLarge
-from tests.scripts.github_stand_in import TOKEN, GitHubStandIn
+from tests.support.github_rest import TOKEN, GitHubStandIn
 
 
 @pytest.fixture

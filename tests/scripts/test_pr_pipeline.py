@@ -19,8 +19,8 @@ from pipeline_config import load_config
 from scripts.github.model_archive import Limits, pack
 from tests.conftest import VertexLocal
 from tests.scripts.conftest import Names
-from tests.scripts.gh_stand_in import GhStandIn
-from tests.scripts.workflow_steps import StepRan, job_folder, run_step
+from tests.support.gh_cli import GhStandIn
+from tests.support.workflow_steps import StepRan, job_folder, run_step
 
 BAD_GATEWAY = "HTTP 502: Bad Gateway (https://api.github.com/repos/me/repo/releases/latest)"
 # What the job's env: gives its steps on the runner (GH_TOKEN: github.token, read-only).

@@ -25,8 +25,8 @@ from scripts.comparison.verdict_store import EVIDENCE, VERDICT
 from scripts.github.model_archive import Limits, unpack
 from tests.conftest import VertexLocal
 from tests.scripts.conftest import Names, TrainedRun, gate_run, set_names, step
-from tests.scripts.gh_stand_in import GhStandIn
-from tests.scripts.workflow_steps import StepRan, job_folder, run_step
+from tests.support.gh_cli import GhStandIn
+from tests.support.workflow_steps import StepRan, job_folder, run_step
 
 TAGGED = "7a6" * 13 + "d"  # the tagged commit (GITHUB_SHA on a tag push)
 RUN_URL = "https://github.com/me/repo/actions/runs/77"

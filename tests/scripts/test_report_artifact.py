@@ -16,7 +16,7 @@ import pytest
 
 from scripts import report
 from scripts.github.report_artifact import PR_NUMBER_FILE, REPORT_FILE, SIZE_CAPS, ArtifactError, read_report
-from tests.scripts.corrupt_zips import CORRUPTIONS
+from tests.support.corrupt_zips import CORRUPTIONS
 
 REPORT = f"{report.MARKER}\n## MNIST accuracy report\n"
 REGULAR = stat.S_IFREG | 0o644

@@ -18,7 +18,7 @@ from pathlib import Path
 from scripts import deploy, rollback
 from tests.conftest import VertexLocal
 from tests.scripts.conftest import Names, TrainedRun, endpoint_state, register_run, step
-from tests.vertex_local.live import HttpClient, predict_body
+from tests.support.rest_client import HttpClient, predict_body
 
 CLIENTS = 4
 SHA_C = "c" * 40  # a third version: run A's model registered again for another commit

@@ -14,7 +14,7 @@ from scripts import teardown
 from tests.conftest import VertexLocal, start_vertex_local
 from tests.scripts.conftest import step
 from tests.support import tiers
-from tests.vertex_local.live import SERVING_IMAGE
+from tests.support.rest_client import SERVING_IMAGE
 
 MODEL, ENDPOINT = "teardown-model", "teardown-endpoint"
 

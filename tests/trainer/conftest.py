@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.once import built_once
 from tests.support import tiers
+from tests.support.once import built_once
 
 REPO = Path(__file__).resolve().parents[2]
 

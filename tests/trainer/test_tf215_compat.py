@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.once import installed_once
+from tests.support.once import installed_once
 from trainer.data import load_dataset
 
 REPO = Path(__file__).resolve().parents[2]

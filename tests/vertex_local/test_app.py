@@ -18,7 +18,7 @@ from google.cloud.aiplatform.compat.types import job_state as gca_job_state
 
 from tests.conftest import VertexLocal, start_vertex_local
 from tests.support import tiers
-from tests.vertex_local.live import SERVING_IMAGE
+from tests.support.rest_client import SERVING_IMAGE
 
 JobState = gca_job_state.JobState
 

@@ -25,7 +25,7 @@ import requests
 
 from tests.conftest import VertexLocal, start_vertex_local
 from tests.support import tiers
-from tests.vertex_local.live import HttpClient, deploy_over_rest, predict_body, upload_model
+from tests.support.rest_client import HttpClient, deploy_over_rest, predict_body, upload_model
 from vertex_local.vertex.operations import TYPE_PREFIX
 
 POLL_S = 0.002

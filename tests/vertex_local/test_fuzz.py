@@ -25,9 +25,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import VertexLocal, start_vertex_local
+from tests.support import fuzz_strategies as fs
 from tests.support import tiers
-from tests.vertex_local import fuzz_strategies as fs
-from tests.vertex_local.fuzz_requests import (
+from tests.support.fuzz_requests import (
     METADATA_VALUES,
     SANDBOX,
     STORAGE_PARAMS,
@@ -40,7 +40,7 @@ from tests.vertex_local.fuzz_requests import (
     vertex_requests,
     with_hostile_extras,
 )
-from tests.vertex_local.live import (
+from tests.support.rest_client import (
     Answer,
     Deployment,
     HttpClient,

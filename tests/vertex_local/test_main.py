@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from tests.conftest import REPO_ROOT, free_port
-from tests.not_run import NOT_RUN_HERE
-from tests.vertex_local.http.servers import mount_namespace
+from tests.support.not_run import NOT_RUN_HERE
+from tests.support.own_servers import mount_namespace
 
 NO_TOKEN = {key: value for key, value in os.environ.items() if key != "VERTEX_LOCAL_TOKEN"}
 

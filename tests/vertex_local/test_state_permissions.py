@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import VertexLocal, start_vertex_local
 from tests.support import tiers
-from tests.vertex_local.live import HttpClient
+from tests.support.rest_client import HttpClient
 
 JOB_TIMEOUT_S = 120
 # Run by the job: every path in its workspace (venv, packages) that a group or other user could reach.

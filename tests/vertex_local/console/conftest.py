@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT, VertexLocal, start_vertex_local
 from tests.support import tiers
-from tests.vertex_local.live import HttpClient, create_endpoint, deploy, wait_for_operation
+from tests.support.rest_client import HttpClient, create_endpoint, deploy, wait_for_operation
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")  # Debian's, as `make browser` installs it
 # Flags that work in this sandbox; Playwright adds --headless and a fresh temporary --user-data-dir itself.

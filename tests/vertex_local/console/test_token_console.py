@@ -13,8 +13,8 @@ from playwright.sync_api import expect
 
 from tests.conftest import VertexLocal
 from tests.support import tiers
+from tests.support.own_servers import serve_own
 from tests.vertex_local.console.conftest import console_url
-from tests.vertex_local.http.servers import serve_own
 
 TOKEN = secrets.token_urlsafe()
 

@@ -25,7 +25,7 @@ import pandas
 import pytest
 
 from tests.conftest import VertexLocal
-from tests.vertex_local.live import HttpClient
+from tests.support.rest_client import HttpClient
 
 CHUNK = 256 * 1024  # the smallest resumable chunk Cloud Storage takes, so a few hundred KiB is multi-chunk
 

@@ -23,7 +23,7 @@ import pytest
 
 from tests.conftest import VertexLocal, start_vertex_local
 from tests.support import tiers
-from tests.vertex_local.live import Answer, HttpClient, google_error_problems
+from tests.support.rest_client import Answer, HttpClient, google_error_problems
 
 CREATE_ONLY_ROUNDS, CREATE_ONLY_WRITERS = 150, 12
 OVERWRITE_ROUNDS, OVERWRITERS, OVERWRITE_BYTES = 60, 8, 256 * 1024

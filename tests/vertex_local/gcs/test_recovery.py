@@ -21,7 +21,7 @@ import requests
 
 from tests.conftest import VertexLocal, start_vertex_local
 from tests.support import tiers
-from tests.vertex_local.live import HttpClient
+from tests.support.rest_client import HttpClient
 
 CRASHES = 3
 WRITERS = 6

@@ -14,7 +14,7 @@ from google.api_core import exceptions
 from google.cloud import storage
 
 from tests.conftest import VertexLocal
-from tests.vertex_local.live import HttpClient, google_error_problems
+from tests.support.rest_client import HttpClient, google_error_problems
 
 
 @pytest.fixture(scope="module")

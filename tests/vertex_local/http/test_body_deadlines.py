@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import VertexLocal
 from tests.support import tiers
-from tests.vertex_local.http.servers import Trickler, serve_own
+from tests.support.own_servers import Trickler, serve_own
 
 BODY_S = 2.0  # body_timeout_s of this module's server
 UPLOAD_S = 5.0  # upload_body_timeout_s

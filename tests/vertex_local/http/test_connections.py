@@ -19,9 +19,9 @@ import pytest
 
 from tests.conftest import VertexLocal
 from tests.support import tiers
-from tests.vertex_local.http.servers import read_all, serve_own
+from tests.support.own_servers import read_all, serve_own
+from tests.support.rest_client import Answer, HttpClient, google_error_problems
 from tests.vertex_local.http.test_early_answers import send_everything_first
-from tests.vertex_local.live import Answer, HttpClient, google_error_problems
 
 CAP = 20  # max_connections of this module's server
 HEAD_S = 4.0  # its head_timeout_s: how long a stalled client holds its connection

@@ -19,8 +19,8 @@ import pytest
 
 from tests.conftest import VertexLocal
 from tests.support import tiers
-from tests.vertex_local.http.servers import serve_own
-from tests.vertex_local.live import Answer, google_error_problems
+from tests.support.own_servers import serve_own
+from tests.support.rest_client import Answer, google_error_problems
 
 ROUNDS = 12  # each of these failed about one time in two before the gentle close
 MiB = 1 << 20

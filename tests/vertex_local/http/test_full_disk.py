@@ -4,7 +4,7 @@ once there is room. No answer names a server path.
 The server runs in a mount namespace of its own with its state dir on a small tmpfs (`unshare --mount` as root,
 `unshare --user --map-root-user --mount` otherwise), so the test fills a real filesystem that no other process
 sees; it reaches that filesystem through /proc/PID/root. Where the machine allows neither kind of namespace,
-the test is skipped, and the run's summary lists it among the tests that did not run (tests/not_run.py).
+the test is skipped, and the run's summary lists it among the tests that did not run (tests/support/not_run.py).
 
 Run: .venv/bin/pytest tests/vertex_local/http/test_full_disk.py -s
 """
@@ -19,8 +19,8 @@ import pytest
 
 from tests.conftest import VertexLocal
 from tests.support import tiers
-from tests.vertex_local.http.servers import NO_MOUNT_NAMESPACE, inside, mount_namespace, serve_own
-from tests.vertex_local.live import (
+from tests.support.own_servers import NO_MOUNT_NAMESPACE, inside, mount_namespace, serve_own
+from tests.support.rest_client import (
     SERVING_IMAGE,
     Answer,
     Deployment,

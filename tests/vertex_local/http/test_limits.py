@@ -24,8 +24,8 @@ import pytest
 from pipeline_config import Serving, load_config
 from tests.conftest import VertexLocal, start_vertex_local
 from tests.support import tiers
-from tests.vertex_local.http.servers import Trickler, read_all
-from tests.vertex_local.live import Deployment, HttpClient, deploy_over_rest, google_error_problems
+from tests.support.own_servers import Trickler, read_all
+from tests.support.rest_client import Deployment, HttpClient, deploy_over_rest, google_error_problems
 from vertex_local.http.bodies import MAX_JSON_BODY_BYTES, MAX_MULTIPART_BODY_BYTES
 
 TIMEOUT_S = 2.0  # head, body and keep-alive timeouts of this module's server

@@ -24,8 +24,8 @@ from pipeline_config import ConfigError, load_config
 from scripts.core import cloud
 from tests.conftest import VertexLocal
 from tests.support import tiers
-from tests.vertex_local.http.servers import serve_own
-from tests.vertex_local.live import HttpClient, google_error_problems
+from tests.support.own_servers import serve_own
+from tests.support.rest_client import HttpClient, google_error_problems
 
 TOKEN = secrets.token_urlsafe()
 TOKEN_VARIABLE = "MNIST_VERTEX_LOCAL_TOKEN"  # [vertex] token_env may name any variable

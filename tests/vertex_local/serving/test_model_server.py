@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from pipeline_config import Serving, load_config
 from tests.conftest import VertexLocal
-from tests.vertex_local.serving.loop_thread import LoopThread
+from tests.support.loop_thread import LoopThread
 from vertex_local.errors import ApiError
 from vertex_local.serving.model_server import ModelServer
 from vertex_local.serving.prometheus import ServingMetrics

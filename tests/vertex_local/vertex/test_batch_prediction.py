@@ -15,7 +15,7 @@ import requests
 from google.cloud import aiplatform
 from google.cloud.aiplatform.compat.types import job_state as gca_job_state
 
-from tests.vertex_local.live import SERVING_IMAGE
+from tests.support.rest_client import SERVING_IMAGE
 from vertex_local.vertex.batch.service import folder_name
 from vertex_local.vertex.batch.worker import bounded_lines
 

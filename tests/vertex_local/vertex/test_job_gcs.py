@@ -12,10 +12,10 @@ import pytest
 from google.cloud.aiplatform.compat.types import job_state as gca_job_state
 
 from tests.conftest import start_vertex_local
-from tests.vertex_local.live import HttpClient
+from tests.support.rest_client import HttpClient
+from tests.support.wheels import wheel
 from tests.vertex_local.vertex.test_job_packages import installed_in_server
 from tests.vertex_local.vertex.test_job_service import custom_job, job_logs, pool, wait_for_state
-from tests.vertex_local.vertex.wheels import wheel
 from vertex_local.vertex.jobs import gcs_io
 
 JobState = gca_job_state.JobState

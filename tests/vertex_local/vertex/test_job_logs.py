@@ -17,7 +17,7 @@ import requests
 
 from pipeline_config import load_config
 from tests.conftest import VertexLocal, start_vertex_local
-from tests.vertex_local.live import HttpClient, deploy_over_rest, predict_body
+from tests.support.rest_client import HttpClient, deploy_over_rest, predict_body
 from vertex_local.vertex.jobs import logs
 
 BIG_LOG_MIB = 256

@@ -12,8 +12,8 @@ import requests
 from google.cloud import aiplatform
 from google.cloud.aiplatform.compat.types import job_state as gca_job_state
 
+from tests.support.wheels import wheel
 from tests.vertex_local.vertex.test_job_service import job_logs
-from tests.vertex_local.vertex.wheels import wheel
 
 JobState = gca_job_state.JobState
 PREBUILT = "us-docker.pkg.dev/vertex-ai/training/sklearn-cpu.1-0:latest"  # the SDK's own system test uses it

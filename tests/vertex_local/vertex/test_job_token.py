@@ -15,9 +15,9 @@ import requests
 
 from tests.conftest import VertexLocal
 from tests.support import tiers
-from tests.vertex_local.http.servers import serve_own
+from tests.support.own_servers import serve_own
+from tests.support.wheels import wheel
 from tests.vertex_local.vertex.test_job_packages import PREBUILT
-from tests.vertex_local.vertex.wheels import wheel
 
 TOKEN = secrets.token_urlsafe()
 BUCKET = "token-job-bucket"

@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import VertexLocal, start_vertex_local
 from tests.support import tiers
-from tests.vertex_local.live import HttpClient
+from tests.support.rest_client import HttpClient
 from vertex_local.vertex.jobs import process_groups
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process groups are read from /proc")

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.concurrency import endpoint_doc, operation_of
+from tests.support.rest_client import HttpClient, create_endpoint, deploy, predict_body, upload_model
 from tests.trainer.test_tf215_compat import REPO, tf215_python
-from tests.vertex_local.live import HttpClient, create_endpoint, deploy, predict_body, upload_model
-from tests.vertex_local.vertex.concurrency import endpoint_doc, operation_of
 from vertex_local.vertex import runtimes
 
 FAILED_PRECONDITION = 9

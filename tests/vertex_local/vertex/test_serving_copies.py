@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import VertexLocal, start_vertex_local
 from tests.support import tiers
-from tests.vertex_local.live import HttpClient, deploy_over_rest, predict_body, wait_for_operation
+from tests.support.rest_client import HttpClient, deploy_over_rest, predict_body, wait_for_operation
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ import socket
 from typing import Any
 
 from tests.conftest import VertexLocal
-from tests.vertex_local import live
-from tests.vertex_local.live import HttpClient
+from tests.support import rest_client
+from tests.support.rest_client import HttpClient
 
 OPERATION_TIMEOUT_S = 90.0
 
@@ -44,7 +44,7 @@ class HalfSent:
 
 def operation_of(client: HttpClient, operation: dict[str, Any]) -> dict[str, Any]:
     """An operation polled until it is done; the race tests allow their busier operations longer."""
-    return live.operation_of(client, operation, OPERATION_TIMEOUT_S)
+    return rest_client.operation_of(client, operation, OPERATION_TIMEOUT_S)
 
 
 def version_ids(client: HttpClient, server: VertexLocal, model: str) -> list[str]:

@@ -25,7 +25,7 @@ from pathlib import Path
 import requests
 
 from tests.conftest import REPO_ROOT, START_TIMEOUT_S, VertexLocal, free_port
-from tests.not_run import NOT_RUN_HERE
+from tests.support.not_run import NOT_RUN_HERE
 
 POLL_S = 0.05  # between health checks while the server starts (polling with a deadline)
 NO_MOUNT_NAMESPACE = (

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 from hypothesis import strategies as st
 
-from tests.vertex_local import fuzz_strategies as fs
+from tests.support import fuzz_strategies as fs
 
 SANDBOX = "projects/fuzz/locations/us-central1"  # the management fuzzing's project: the predict target is elsewhere
 # A JSON body's type: mostly what the SDKs send, so that fuzzing reaches past the 415 other types get.

@@ -54,7 +54,7 @@ def read_dockerfile(path: Path) -> ImageSpec:
         elif command.cmd == "ENTRYPOINT" and command.json:
             spec.entrypoint = command.value
         else:
-            raise NotImplementedError(f"{where}: not modelled by tests/trainer/image_tree.py")
+            raise NotImplementedError(f"{where}: not modelled by tests/support/image_tree.py")
     return spec
 
 
