@@ -10,7 +10,7 @@ import pytest
 from pipeline_config import load_config
 from scripts.core import cloud
 from scripts.core.step import StepError
-from tests.conftest import VertexLocal
+from tests.support.vertex_local_server import VertexLocal
 
 
 def test_read_json_names_a_missing_or_corrupt_local_file(tmp_path: Path) -> None:

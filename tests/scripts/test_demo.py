@@ -16,9 +16,9 @@ import requests
 from scripts import demo
 from scripts.core import registry
 from scripts.core.step import StepError
-from tests.conftest import VertexLocal, free_port
-from tests.scripts.conftest import EndpointState, Names, StepRun, endpoint_state, set_names, step
 from tests.support import tiers
+from tests.support.pipeline_steps import EndpointState, Names, StepRun, endpoint_state, set_names, step
+from tests.support.vertex_local_server import VertexLocal, free_port
 from vertex_local import daemon
 
 ALIAS = re.compile(r"[a-z][a-zA-Z0-9-]{0,126}[a-z0-9]")  # Vertex's rule for version aliases

@@ -10,7 +10,7 @@ from google.cloud import aiplatform
 from scripts import register
 from scripts.core import registry
 from scripts.core.run_metrics import fmt
-from tests.scripts.conftest import Names, TrainedRun, register_run, step
+from tests.support.pipeline_steps import Names, TrainedRun, register_run, step
 
 
 def test_the_first_registration_creates_the_model_with_aliases_labels_and_accuracy(

@@ -10,8 +10,7 @@ import pytest
 
 from scripts import rollback
 from scripts.core import registry
-from tests.conftest import VertexLocal, free_port
-from tests.scripts.conftest import (
+from tests.support.pipeline_steps import (
     EndpointState,
     Names,
     StepRun,
@@ -21,6 +20,7 @@ from tests.scripts.conftest import (
     set_names,
     step,
 )
+from tests.support.vertex_local_server import VertexLocal, free_port
 
 
 def roll_back(version: str, out_dir: Path) -> tuple[StepRun, dict | None]:

@@ -23,9 +23,9 @@ from scripts import seed_production
 from scripts.core import registry
 from scripts.core.cloud import download_dir, storage_client
 from scripts.github.model_archive import Limits, pack
-from tests.conftest import VertexLocal
-from tests.scripts.conftest import Names, StepRun, gate_run, step
 from tests.support.gh_cli import GhStandIn
+from tests.support.pipeline_steps import Names, StepRun, gate_run, step
+from tests.support.vertex_local_server import VertexLocal
 
 BAD_GATEWAY = "HTTP 502: Bad Gateway (https://api.github.com/repos/me/repo/releases/latest)"
 

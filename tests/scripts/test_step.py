@@ -13,8 +13,8 @@ from pipeline_config import ConfigError, load_config
 from scripts import deploy
 from scripts.core import step as step_core
 from scripts.core.step import StepResult
-from tests.conftest import free_port
-from tests.scripts.conftest import step
+from tests.support.pipeline_steps import step
+from tests.support.vertex_local_server import free_port
 
 STEPS = ("submit_training", "gate", "register", "deploy", "rollback", "smoke_test", "demo")
 REQUIRED_ARGS = {  # what each step needs besides its config to get as far as reading it

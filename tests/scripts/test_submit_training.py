@@ -13,8 +13,8 @@ from google.cloud import aiplatform
 from pipeline_config import ConfigError, Training, load_config
 from scripts import submit_training
 from scripts.core import cloud
-from tests.scripts.conftest import SHA_A, Names, StepRun, TrainedRun, step
 from tests.support import tiers
+from tests.support.pipeline_steps import SHA_A, Names, StepRun, TrainedRun, step
 
 IMAGE = "us-central1-docker.pkg.dev/p/mlops/mnist-trainer:abc"
 

@@ -11,10 +11,10 @@ import pytest
 from google.cloud import aiplatform
 
 from scripts import teardown
-from tests.conftest import VertexLocal, start_vertex_local
-from tests.scripts.conftest import step
 from tests.support import tiers
+from tests.support.pipeline_steps import step
 from tests.support.rest_client import SERVING_IMAGE
+from tests.support.vertex_local_server import VertexLocal, start_vertex_local
 
 MODEL, ENDPOINT = "teardown-model", "teardown-endpoint"
 

@@ -12,9 +12,9 @@ import json
 import socket
 from typing import Any
 
-from tests.conftest import VertexLocal
 from tests.support import rest_client
 from tests.support.rest_client import HttpClient
+from tests.support.vertex_local_server import VertexLocal
 
 OPERATION_TIMEOUT_S = 90.0
 

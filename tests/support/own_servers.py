@@ -19,13 +19,16 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import requests
 
-from tests.conftest import REPO_ROOT, START_TIMEOUT_S, VertexLocal, free_port
 from tests.support.not_run import NOT_RUN_HERE
+from tests.support.rest_client import Answer
+from tests.support.vertex_local_server import REPO_ROOT, START_TIMEOUT_S, VertexLocal, free_port
 
 POLL_S = 0.05  # between health checks while the server starts (polling with a deadline)
 NO_MOUNT_NAMESPACE = (
@@ -130,3 +133,13 @@ class Trickler(threading.Thread):
             self.sock.settimeout(30)
             self.answer = read_all(self.sock)
             self.closed = time.monotonic()
+
+
+def send_everything_first(url: str, body: bytes, content_type: str) -> Answer:
+    """A POST through urllib: the whole body goes out, then the answer is read."""
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return Answer(answer.status, dict(answer.headers), answer.read())
+    except urllib.error.HTTPError as error:
+        return Answer(error.code, dict(error.headers), error.read())

@@ -16,7 +16,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.conftest import VertexLocal
+from tests.support.vertex_local_server import VertexLocal
 from vertex_local.errors import STATUS_NAMES
 
 SERVING_IMAGE = "us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest"

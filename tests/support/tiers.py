@@ -25,6 +25,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import requests
+
+from tests.support.vertex_local_server import LOCATION, PROJECT
 
 LIVE, SLOW = "live", "slow"
 MODULE_TIERS = {"vertex_local": LIVE, "trainer.task": SLOW}  # what `python -m <module>` needs
@@ -122,3 +125,33 @@ def training_jobs(jobs: list[dict[str, Any]]) -> int:
         for job in jobs
         for pool in job.get("jobSpec", {}).get("workerPoolSpecs", [])
     )
+
+
+@dataclasses.dataclass
+class Running:
+    """What the guards need to know about the test being run."""
+
+    item: pytest.Item | None = None
+    session_url: str | None = None  # the session's vertex-local, once a test has started it
+    training_jobs: int = 0  # trainer jobs on it before the current test
+
+
+RUNNING = Running()
+
+
+def refuse_untiered_processes(event: str, args: tuple[Any, ...]) -> None:
+    if event == "subprocess.Popen":
+        refuse_process(RUNNING.item, args[1])
+
+
+def watches_jobs(item: pytest.Item) -> bool:
+    """Tests on the session's server that may not train: the ones whose jobs are counted."""
+    return "vertex_local" in getattr(item, "fixturenames", ()) and item.get_closest_marker(SLOW) is None
+
+
+def count_training_jobs() -> int:
+    if RUNNING.session_url is None:
+        return 0
+    answer = requests.get(f"{RUNNING.session_url}/v1/projects/{PROJECT}/locations/{LOCATION}/customJobs", timeout=10)
+    answer.raise_for_status()
+    return training_jobs(answer.json().get("customJobs", []))

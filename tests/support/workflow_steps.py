@@ -17,8 +17,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import REPO_ROOT
-from tests.repo.conftest import WORKFLOWS, load_workflow
+from tests.support.vertex_local_server import REPO_ROOT
+from tests.support.workflow_commands import WORKFLOWS, load_workflow
 
 STEP_TIMEOUT_S = 600  # a gate loads TensorFlow and two models; a busy 2-core machine needs the room
 

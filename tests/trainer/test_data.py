@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.trainer.conftest import run_trainer
+from tests.support.training import run_trainer
 from trainer.data import DataError, load_dataset, load_idx_dir, read_idx, stratified_split
 
 

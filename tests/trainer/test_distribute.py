@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.trainer.conftest import REPO
+from tests.support.vertex_local_server import REPO_ROOT
 from trainer.distribute import cluster_from_tf_config, is_chief, make_strategy, strategy_kind
 
 
@@ -92,7 +92,7 @@ def test_two_workers_train_together_and_only_the_chief_writes(tmp_path):
                 "--model-dir",
                 str(model_dir),
             ],
-            cwd=REPO,
+            cwd=REPO_ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

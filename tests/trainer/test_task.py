@@ -12,7 +12,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from tests.trainer.conftest import REPO, run_trainer
+from tests.support.training import run_trainer
+from tests.support.vertex_local_server import REPO_ROOT
 from trainer.data import load_dataset
 
 
@@ -104,7 +105,7 @@ def test_verbose_shows_tensorflows_own_lines_and_keras_progress(tmp_path):
         import tensorflow as tf
         tf.raw_ops.PrintV2(input="provoked by the test", output_stream="log(info)")
         sys.exit(status)
-    """)], cwd=REPO, capture_output=True, text=True, timeout=300)  # fmt: skip
+    """)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert re.search(r"^I\d{4} .* logging_ops\.cc:\d+\] provoked by the test$", result.stderr, re.MULTILINE), (
         result.stderr[-2000:]

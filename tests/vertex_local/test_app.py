@@ -16,9 +16,9 @@ import requests
 from google.cloud import aiplatform
 from google.cloud.aiplatform.compat.types import job_state as gca_job_state
 
-from tests.conftest import VertexLocal, start_vertex_local
 from tests.support import tiers
 from tests.support.rest_client import SERVING_IMAGE
+from tests.support.vertex_local_server import VertexLocal, start_vertex_local
 
 JobState = gca_job_state.JobState
 

@@ -23,9 +23,9 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 import requests
 
-from tests.conftest import VertexLocal, start_vertex_local
 from tests.support import tiers
 from tests.support.rest_client import HttpClient, deploy_over_rest, predict_body, upload_model
+from tests.support.vertex_local_server import VertexLocal, start_vertex_local
 from vertex_local.vertex.operations import TYPE_PREFIX
 
 POLL_S = 0.002

@@ -24,7 +24,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import VertexLocal, start_vertex_local
 from tests.support import fuzz_strategies as fs
 from tests.support import tiers
 from tests.support.fuzz_requests import (
@@ -51,6 +50,7 @@ from tests.support.rest_client import (
     predict_body,
     upload_model,
 )
+from tests.support.vertex_local_server import VertexLocal, start_vertex_local
 
 PREDICT_REQUESTS = 1000
 VERTEX_REQUESTS = 900

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import REPO_ROOT, free_port
 from tests.support.not_run import NOT_RUN_HERE
 from tests.support.own_servers import mount_namespace
+from tests.support.vertex_local_server import REPO_ROOT, free_port
 
 NO_TOKEN = {key: value for key, value in os.environ.items() if key != "VERTEX_LOCAL_TOKEN"}
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import free_port
+from tests.support.vertex_local_server import free_port
 from vertex_local import daemon
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import VertexLocal, start_vertex_local
 from tests.support import tiers
 from tests.support.rest_client import HttpClient
+from tests.support.vertex_local_server import VertexLocal, start_vertex_local
 
 JOB_TIMEOUT_S = 120
 # Run by the job: every path in its workspace (venv, packages) that a group or other user could reach.

@@ -11,10 +11,10 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.conftest import VertexLocal
 from tests.support import tiers
+from tests.support.console import console_url
 from tests.support.own_servers import serve_own
-from tests.vertex_local.console.conftest import console_url
+from tests.support.vertex_local_server import VertexLocal
 
 TOKEN = secrets.token_urlsafe()
 

@@ -24,10 +24,10 @@ import pytest
 import requests
 
 from benchmarks.gcs_uploads import multipart_body
-from tests.conftest import REPO_ROOT, START_TIMEOUT_S, VertexLocal, free_port
 from tests.support import tiers
 from tests.support.own_servers import NO_MOUNT_NAMESPACE
 from tests.support.rest_client import Answer, HttpClient, google_error_problems
+from tests.support.vertex_local_server import REPO_ROOT, START_TIMEOUT_S, VertexLocal, free_port
 
 TMPFS_SIZE = "8m"
 OBJECT_BYTES = 1 << 20

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.gcs_uploads import MIB, multipart_body, peak_growth_mib, status_kib
-from tests.conftest import VertexLocal, start_vertex_local
 from tests.support import tiers
+from tests.support.vertex_local_server import VertexLocal, start_vertex_local
 from vertex_local.http.bodies import MAX_MULTIPART_BODY_BYTES
 
 UPLOADS = 16

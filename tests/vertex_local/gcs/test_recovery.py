@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import VertexLocal, start_vertex_local
 from tests.support import tiers
 from tests.support.rest_client import HttpClient
+from tests.support.vertex_local_server import VertexLocal, start_vertex_local
 
 CRASHES = 3
 WRITERS = 6

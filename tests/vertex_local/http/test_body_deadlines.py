@@ -13,9 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import VertexLocal
 from tests.support import tiers
 from tests.support.own_servers import Trickler, serve_own
+from tests.support.vertex_local_server import VertexLocal
 
 BODY_S = 2.0  # body_timeout_s of this module's server
 UPLOAD_S = 5.0  # upload_body_timeout_s

@@ -17,11 +17,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import VertexLocal
 from tests.support import tiers
-from tests.support.own_servers import read_all, serve_own
+from tests.support.own_servers import read_all, send_everything_first, serve_own
 from tests.support.rest_client import Answer, HttpClient, google_error_problems
-from tests.vertex_local.http.test_early_answers import send_everything_first
+from tests.support.vertex_local_server import VertexLocal
 
 CAP = 20  # max_connections of this module's server
 HEAD_S = 4.0  # its head_timeout_s: how long a stalled client holds its connection

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import VertexLocal
 from tests.support import tiers
 from tests.support.own_servers import NO_MOUNT_NAMESPACE, inside, mount_namespace, serve_own
 from tests.support.rest_client import (
@@ -29,6 +28,7 @@ from tests.support.rest_client import (
     google_error_problems,
     predict_body,
 )
+from tests.support.vertex_local_server import VertexLocal
 from vertex_local.errors import FULL_DISK_MESSAGE
 
 TMPFS_SIZE = "48m"  # the model and SQLite fit, with room to spare until the test fills it

@@ -22,10 +22,10 @@ import numpy as np
 import pytest
 
 from pipeline_config import Serving, load_config
-from tests.conftest import VertexLocal, start_vertex_local
 from tests.support import tiers
 from tests.support.own_servers import Trickler, read_all
 from tests.support.rest_client import Deployment, HttpClient, deploy_over_rest, google_error_problems
+from tests.support.vertex_local_server import VertexLocal, start_vertex_local
 from vertex_local.http.bodies import MAX_JSON_BODY_BYTES, MAX_MULTIPART_BODY_BYTES
 
 TIMEOUT_S = 2.0  # head, body and keep-alive timeouts of this module's server

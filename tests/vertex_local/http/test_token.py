@@ -22,10 +22,10 @@ from google.cloud import aiplatform, storage
 
 from pipeline_config import ConfigError, load_config
 from scripts.core import cloud
-from tests.conftest import VertexLocal
 from tests.support import tiers
 from tests.support.own_servers import serve_own
 from tests.support.rest_client import HttpClient, google_error_problems
+from tests.support.vertex_local_server import VertexLocal
 
 TOKEN = secrets.token_urlsafe()
 TOKEN_VARIABLE = "MNIST_VERTEX_LOCAL_TOKEN"  # [vertex] token_env may name any variable

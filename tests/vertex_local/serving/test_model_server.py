@@ -19,8 +19,8 @@ import requests
 import tensorflow as tf
 
 from pipeline_config import Serving, load_config
-from tests.conftest import VertexLocal
 from tests.support.loop_thread import LoopThread
+from tests.support.vertex_local_server import VertexLocal
 from vertex_local.errors import ApiError
 from vertex_local.serving.model_server import ModelServer
 from vertex_local.serving.prometheus import ServingMetrics

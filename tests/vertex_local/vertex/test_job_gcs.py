@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 from google.cloud.aiplatform.compat.types import job_state as gca_job_state
 
-from tests.conftest import start_vertex_local
+from tests.support.custom_jobs import custom_job, installed_in_server, job_logs, pool, wait_for_state
 from tests.support.rest_client import HttpClient
+from tests.support.vertex_local_server import start_vertex_local
 from tests.support.wheels import wheel
-from tests.vertex_local.vertex.test_job_packages import installed_in_server
-from tests.vertex_local.vertex.test_job_service import custom_job, job_logs, pool, wait_for_state
 from vertex_local.vertex.jobs import gcs_io
 
 JobState = gca_job_state.JobState

@@ -16,8 +16,8 @@ import pytest
 import requests
 
 from pipeline_config import load_config
-from tests.conftest import VertexLocal, start_vertex_local
 from tests.support.rest_client import HttpClient, deploy_over_rest, predict_body
+from tests.support.vertex_local_server import VertexLocal, start_vertex_local
 from vertex_local.vertex.jobs import logs
 
 BIG_LOG_MIB = 256

@@ -13,11 +13,11 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from tests.conftest import VertexLocal
 from tests.support import tiers
+from tests.support.custom_jobs import PREBUILT
 from tests.support.own_servers import serve_own
+from tests.support.vertex_local_server import VertexLocal
 from tests.support.wheels import wheel
-from tests.vertex_local.vertex.test_job_packages import PREBUILT
 
 TOKEN = secrets.token_urlsafe()
 BUCKET = "token-job-bucket"

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import VertexLocal, start_vertex_local
 from tests.support import tiers
 from tests.support.rest_client import HttpClient, deploy_over_rest, predict_body, wait_for_operation
+from tests.support.vertex_local_server import VertexLocal, start_vertex_local
 
 
 @pytest.fixture
