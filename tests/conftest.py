@@ -29,11 +29,7 @@ import pytest
 from tests.support import not_run, tiers
 from tests.support.tiers import RUNNING, count_training_jobs, refuse_untiered_processes, watches_jobs
 from tests.support.training import baseline_once
-from tests.support.vertex_local_server import (
-    JOB_POLL_S,
-    VertexLocal,
-    start_vertex_local,
-)
+from tests.support.vertex_local_server import JOB_POLL_S, VertexLocal, start_vertex_local
 
 
 def pytest_configure(config: pytest.Config) -> None:

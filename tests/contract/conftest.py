@@ -22,12 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.contract_target import (
-    CLOUD_PLAN,
-    Target,
-    cloud_target,
-    target_kind,
-)
+from tests.support.contract_target import CLOUD_PLAN, Target, cloud_target, target_kind
 from tests.support.vertex_local_server import VertexLocal
 
 CONTRACT_DIR = Path(__file__).resolve().parent
