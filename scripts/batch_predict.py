@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from pipeline_config import Config, ConfigError
-from scripts import cloud, probe, registry
-from scripts.contract import (
+from scripts.core import cloud, probe, registry
+from scripts.core.step import (
     Environ,
     StepError,
     StepResult,

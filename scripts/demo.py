@@ -29,8 +29,10 @@ import numpy as np
 
 from native_logs import import_tensorflow
 from pipeline_config import Config, ConfigError, load_task_of
-from scripts import cloud, deploy, gate, probe, register, submit_training
-from scripts.contract import (
+from scripts import deploy, gate, register, submit_training
+from scripts.core import cloud, probe
+from scripts.core.demo_timing import Phases, seconds_since_process_start
+from scripts.core.step import (
     Environ,
     StepError,
     StepResult,
@@ -40,8 +42,7 @@ from scripts.contract import (
     run_main,
     run_step,
 )
-from scripts.demo_timing import Phases, seconds_since_process_start
-from scripts.step_runner import EXIT_FAILED
+from scripts.core.step_runner import EXIT_FAILED
 from vertex_local import daemon
 
 STEP = "demo"

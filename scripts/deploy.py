@@ -17,8 +17,8 @@ from google.api_core import exceptions as google_exceptions
 from google.cloud import aiplatform
 
 from pipeline_config import Config, ConfigError, load_task_of
-from scripts import cloud, probe, registry, rollout
-from scripts.contract import (
+from scripts.core import cloud, probe, registry, rollout
+from scripts.core.step import (
     Environ,
     StepError,
     StepResult,

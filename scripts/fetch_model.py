@@ -9,7 +9,7 @@ Workflows use it so the report reads metrics.json, and the PR's artifacts hold t
 where vertex-local or Cloud Storage keeps them. --version (an id or alias) and --git-sha read the registered
 version's artifact URI. For the Release, --verdict-dest also copies the gate's verdict kept beside the model
 (scripts.keep_verdict; none kept is an error) and --archive packs the model into model.tar.gz within the
-[release] limits (scripts.model_archive), the asset pull requests seed their production from.
+[release] limits (scripts.github.model_archive), the asset pull requests seed their production from.
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pipeline_config import ConfigError
-from scripts import cloud, model_archive, registry, verdict_store
-from scripts.contract import Environ, StepError, StepResult, add_common_flags, load_step_config, run_main
+from scripts.comparison import verdict_store
+from scripts.core import cloud, registry
+from scripts.core.step import Environ, StepError, StepResult, add_common_flags, load_step_config, run_main
+from scripts.github import model_archive
 
 STEP = "fetch_model"
 METRICS = "metrics.json"

@@ -19,8 +19,12 @@ import requests
 from google.api_core.exceptions import GoogleAPIError
 
 from pipeline_config import Config, ConfigError, Gate, load_task_of, range_problem
-from scripts import champion, cloud
-from scripts.contract import (
+from scripts.comparison import head_to_head
+from scripts.comparison.savedmodel import first_line
+from scripts.comparison.verdict_lines import fmt_p, lines, summary
+from scripts.core import cloud
+from scripts.core.run_metrics import fmt
+from scripts.core.step import (
     Environ,
     StepError,
     StepResult,
@@ -30,9 +34,6 @@ from scripts.contract import (
     run_main,
     trained_model_dir,
 )
-from scripts.gate_lines import fmt_p, lines, summary
-from scripts.run_metrics import fmt
-from scripts.savedmodel import first_line
 
 STEP = "gate"
 TOLERANCE = 1e-9  # 0.978 - 0.005 is 0.9730000000000001 in floats; 0.973 must still pass
@@ -130,7 +131,7 @@ def thresholds(cfg: Config, args: argparse.Namespace) -> Gate:
     return gate
 
 
-def verdict_json(verdict: Verdict, gate: Gate, evidence: champion.Evidence) -> dict[str, Any]:
+def verdict_json(verdict: Verdict, gate: Gate, evidence: head_to_head.Evidence) -> dict[str, Any]:
     return {
         "passed": verdict.passed,
         "reason": verdict.reason,
@@ -144,14 +145,14 @@ def verdict_json(verdict: Verdict, gate: Gate, evidence: champion.Evidence) -> d
     }
 
 
-def judge(evidence: champion.Evidence, gate: Gate) -> Verdict:
+def judge(evidence: head_to_head.Evidence, gate: Gate) -> Verdict:
     """decide() on what was measured."""
     comparison, production = evidence.comparison, evidence.production
     if evidence.candidate is None:  # gather() fills it first; without it there is nothing to pass
         return Verdict(False, "fails closed: the candidate was not measured", "fails_closed", gate.min_accuracy)
     against = None
     if comparison is not None and production is not None:
-        ratio = champion.latency_ratio(evidence.cost_ratio)
+        ratio = head_to_head.latency_ratio(evidence.cost_ratio)
         against = Champion(production["accuracy"], comparison["p_value"], comparison["digits"], ratio)
     return decide(evidence.candidate["accuracy"], against, gate)
 
@@ -163,10 +164,10 @@ def run(args: argparse.Namespace, environ: Environ) -> StepResult:
     settings = {"model_dir": model_dir, **dataclasses.asdict(gate), "model": cfg.vertex.model_display_name}
     print_settings(STEP, cfg, settings)
     cloud.connect(cfg, environ)
-    evidence = champion.Evidence()
+    evidence = head_to_head.Evidence()
     try:
         client, task = cloud.storage_client(cfg), load_task_of(cfg)
-        champion.gather(evidence, model_dir, cfg.vertex.model_display_name, gate.alpha, client, task)
+        head_to_head.gather(evidence, model_dir, cfg.vertex.model_display_name, gate.alpha, client, task)
     except (StepError, GoogleAPIError, requests.exceptions.ConnectionError) as exc:
         # Whatever stopped the comparison (a bad file, the registry refusing, no service), the gate says no
         # and gate.json says why.

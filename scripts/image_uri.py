@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from scripts.contract import Environ, StepResult, add_common_flags, load_step_config, run_main
+from scripts.core.step import Environ, StepResult, add_common_flags, load_step_config, run_main
 
 STEP = "image_uri"
 

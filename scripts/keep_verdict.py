@@ -1,7 +1,7 @@
 """Keep the gate's verdict with the model it judged: python -m scripts.keep_verdict --model-dir gs://.../model
 
 Uploads out/gate.json, with the gate_regressions.json and production_metrics.json the gate wrote beside it,
-to the run's `gate/` folder beside its model dir (scripts.verdict_store). train.yml runs it between the gate
+to the run's `gate/` folder beside its model dir (scripts.comparison.verdict_store). train.yml runs it between the gate
 and the registration, so the Release's model card can later show what the gate compared and decided. A
 gate.json that judged another model dir is refused.
 """
@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pipeline_config import ConfigError
-from scripts import cloud, verdict_store
-from scripts.contract import (
+from scripts.comparison import verdict_store
+from scripts.core import cloud
+from scripts.core.step import (
     Environ,
     StepResult,
     add_common_flags,

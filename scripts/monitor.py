@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from scripts.step_runner import Environ, StepError, StepResult, UsageError, run_main
+from scripts.core.step_runner import Environ, StepError, StepResult, UsageError, run_main
 
 STEP = "monitor"
 PREFIX = "vertex_local_"

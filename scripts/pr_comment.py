@@ -5,7 +5,7 @@
 
 report-comment.yml runs it from the default branch with a token that may write PR comments, after pr.yml ran
 the PR's (possibly a fork's) code. Everything from that run is data: the PR is the open one whose head is
-the run's commit (looked up, never taken from the artifact), the artifact is read by scripts.report_artifact,
+the run's commit (looked up, never taken from the artifact), the artifact is read by scripts.github.report_artifact,
 the comment starts with a line written here from the run's conclusion and link, and @mentions in the
 report are neutralised. A run without a report (or with a refused one) marks the earlier comment stale.
 Exit status: 0 posted, updated or nothing to do; 1 refused or GitHub failed; 2 usage. Standard library only.
@@ -17,11 +17,11 @@ import argparse
 import re
 from collections.abc import Callable, Mapping, Sequence
 
-from scripts import comment_text
-from scripts.comment_text import RunInfo
-from scripts.github_api import GITHUB_ERRORS, GitHub, Refused, TooLarge
-from scripts.report_artifact import ARTIFACT, MAX_ARTIFACT_BYTES, ArtifactError, Report, read_report
-from scripts.step_runner import Environ, StepResult, run_main, say
+from scripts.core.step_runner import Environ, StepResult, run_main, say
+from scripts.github import comment_text
+from scripts.github.comment_text import RunInfo
+from scripts.github.report_artifact import ARTIFACT, MAX_ARTIFACT_BYTES, ArtifactError, Report, read_report
+from scripts.github.rest import GITHUB_ERRORS, GitHub, Refused, TooLarge
 
 STEP = "pr_comment"
 BOT = "github-actions[bot]"  # the author of comments made with a workflow's GITHUB_TOKEN

@@ -14,8 +14,10 @@ from typing import Any
 from google.cloud import aiplatform
 
 from pipeline_config import Config, ConfigError
-from scripts import cloud, registry
-from scripts.contract import (
+from scripts.core import cloud, registry
+from scripts.core.git_labels import job_labels, label_value, resolve_git_sha, resolve_run_id
+from scripts.core.run_metrics import fmt, read_run_metrics
+from scripts.core.step import (
     Environ,
     StepError,
     StepResult,
@@ -25,8 +27,6 @@ from scripts.contract import (
     run_main,
     trained_model_dir,
 )
-from scripts.git_labels import job_labels, label_value, resolve_git_sha, resolve_run_id
-from scripts.run_metrics import fmt, read_run_metrics
 
 STEP = "register"
 

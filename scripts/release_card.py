@@ -21,11 +21,12 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from scripts.gh_release import RELEASE_ERRORS, ReleaseError, ReleaseUnavailable, download_latest_asset, run_gh
-from scripts.step_runner import Environ, StepResult, run_main, say
+from scripts.core.step_runner import Environ, StepResult, run_main, say
+from scripts.github.releases import RELEASE_ERRORS, ReleaseError, ReleaseUnavailable, download_latest_asset, run_gh
 
 CARD_ASSET = "metrics.json"
-MODEL_ASSET = "model.tar.gz"  # scripts.model_archive.ARCHIVE_NAME; this module stays free of it (stdlib, no venv)
+# github.model_archive.ARCHIVE_NAME; this module stays free of it (stdlib, no venv)
+MODEL_ASSET = "model.tar.gz"
 STEP = "release_card"
 __all__ = ["ReleaseError", "ReleaseUnavailable", "download_latest_metrics", "publish"]
 

@@ -14,8 +14,8 @@ import argparse
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 
-from scripts.github_api import GITHUB_ERRORS, GitHub, Refused
-from scripts.step_runner import Environ, StepResult, run_main, say
+from scripts.core.step_runner import Environ, StepResult, run_main, say
+from scripts.github.rest import GITHUB_ERRORS, GitHub, Refused
 
 STEP = "release_guard"
 TRAIN_WORKFLOW = "train.yml"  # the workflow that trains, gates and registers a merged commit's model

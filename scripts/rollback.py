@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from google.cloud import aiplatform
 
-from scripts import cloud, registry, rollout
-from scripts.contract import Environ, StepResult, add_common_flags, load_step_config, print_settings, run_main
+from scripts.core import cloud, registry, rollout
+from scripts.core.step import Environ, StepResult, add_common_flags, load_step_config, print_settings, run_main
 
 STEP = "rollback"
 FULL_TRAFFIC = 100  # percent: a rollback skips the canary

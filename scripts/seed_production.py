@@ -3,7 +3,7 @@
 pr.yml starts vertex-local on the runner with nothing in it, so the gate would find no production to compare
 with. This step downloads the latest Release's model.tar.gz (release.yml packs the deployed version's SavedModel
 and metrics.json into it) with `gh release download`, unpacks it within the [release] limits, refusing links,
-names that climb out and oversize members (scripts.model_archive), uploads it to the staging bucket and registers
+names that climb out and oversize members (scripts.github.model_archive), uploads it to the staging bucket and registers
 it as the `production` version of [vertex] model_display_name: the gate then pairs the candidate with the model
 that really serves. Needs a read-only GH_TOKEN and no cloud access. What happened goes to out/seed_production.json
 and $GITHUB_OUTPUT (`seeded`, `version_id`, `unavailable`):
@@ -28,8 +28,10 @@ from typing import Any
 from google.cloud import aiplatform, storage
 
 from pipeline_config import Config, ConfigError
-from scripts import cloud, gh_release, model_archive, registry
-from scripts.contract import (
+from scripts.core import cloud, registry
+from scripts.core.git_labels import job_labels, short_sha
+from scripts.core.run_metrics import METRICS_FILE, fmt, parse_metrics
+from scripts.core.step import (
     Environ,
     StepError,
     StepResult,
@@ -38,8 +40,7 @@ from scripts.contract import (
     print_settings,
     run_main,
 )
-from scripts.git_labels import job_labels, short_sha
-from scripts.run_metrics import METRICS_FILE, fmt, parse_metrics
+from scripts.github import model_archive, releases
 
 STEP = "seed_production"
 SAVED_MODEL = "saved_model.pb"
@@ -70,7 +71,7 @@ def outcome(record: dict[str, Any], line: str) -> StepResult:
 
 
 def unavailable(reason: str) -> StepResult:
-    reason = " ".join(reason.split())[: gh_release.REASON_CHARS]  # one line: it travels as a GitHub output
+    reason = " ".join(reason.split())[: releases.REASON_CHARS]  # one line: it travels as a GitHub output
     return outcome({"seeded": False, "unavailable": reason}, f"baseline unavailable ({reason}); nothing seeded")
 
 
@@ -135,10 +136,10 @@ def run(args: argparse.Namespace, environ: Environ) -> StepResult:
         return outcome(record, f"{registry.describe(existing)} already holds production; nothing seeded")
     with tempfile.TemporaryDirectory(prefix="seed-production-") as scratch:
         try:
-            archive = gh_release.download_latest_asset(model_archive.ARCHIVE_NAME, Path(scratch) / "download", repo)
-        except gh_release.ReleaseUnavailable as exc:
+            archive = releases.download_latest_asset(model_archive.ARCHIVE_NAME, Path(scratch) / "download", repo)
+        except releases.ReleaseUnavailable as exc:
             return unavailable(str(exc))
-        except gh_release.ReleaseError as exc:
+        except releases.ReleaseError as exc:
             raise StepError(str(exc)) from None
         if archive is None:
             line = f"no GitHub Release with a {model_archive.ARCHIVE_NAME} yet: no production to compare with"

@@ -1,6 +1,6 @@
 """Send real test digits through the endpoint and check the answers: python -m scripts.smoke_test [--count N]
 
-The checks and the examples are scripts.probe's: one row of probabilities per example (one per class of the
+The checks and the examples are scripts.core.probe's: one row of probabilities per example (one per class of the
 task) summing to 1, accuracy
 >= [smoke] min_accuracy, p95 latency <= [smoke] p95_latency_ms. Ends like the walkthrough:
 `real : 7` / `predicted : 7` for test digit 0. With --deployed-model-id only that deployed model's
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from pipeline_config import ConfigError, load_task_of
-from scripts import cloud, probe, registry
-from scripts.contract import (
+from scripts.core import cloud, probe, registry
+from scripts.core.step import (
     Environ,
     StepError,
     StepResult,

@@ -16,9 +16,9 @@ from typing import Any
 from google.cloud import aiplatform
 
 from pipeline_config import Config, ConfigError, Training, chosen_training_keys, load_task_of
-from scripts import cloud
-from scripts.contract import Environ, StepResult, add_common_flags, load_step_config, print_settings, run_main
-from scripts.git_labels import job_labels, resolve_git_sha, resolve_run_id, short_sha
+from scripts.core import cloud
+from scripts.core.git_labels import job_labels, resolve_git_sha, resolve_run_id, short_sha
+from scripts.core.step import Environ, StepResult, add_common_flags, load_step_config, print_settings, run_main
 from tasks import TaskError
 
 STEP = "submit_training"

@@ -15,8 +15,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from scripts import cloud, registry
-from scripts.contract import (
+from scripts.core import cloud, registry
+from scripts.core.step import (
     Environ,
     StepError,
     StepResult,

@@ -17,7 +17,8 @@ import numpy as np
 
 # name -> module defining TASK. A new task is one line here and its module.
 REGISTRY = {"mnist": "tasks.mnist", "wine": "tasks.wine"}
-METRICS = ("accuracy",)  # what the gate knows how to compare (scripts/gate_lines.py, scripts/paired.py)
+# What the gate knows how to compare (scripts/comparison/verdict_lines.py, scripts/comparison/mcnemar.py).
+METRICS = ("accuracy",)
 FULL, SAMPLE = "full", "sample"  # dataset keywords pipeline.toml may use instead of a task's own names
 DEFAULT_MODEL = "default"  # the model keyword: the task's first model
 

@@ -83,7 +83,7 @@ def test_the_cheap_subset_leaves_out_every_test_that_deploys_or_runs_a_job() -> 
 def test_cleanup_deletes_only_what_carries_the_suites_prefix(vertex, trained_model_dir: Path) -> None:
     from google.cloud import aiplatform
 
-    from tests.vertex_local.live import SERVING_IMAGE
+    from tests.support.rest_client import SERVING_IMAGE
 
     prefix = f"cleanup{uuid.uuid4().hex[:6]}-"
     uri = vertex.stage_model(trained_model_dir, f"{prefix}run")

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from tests.conftest import free_port
+from tests.support.vertex_local_server import free_port
 
 
 def test_the_port_is_held_against_a_plain_bind():

@@ -1,4 +1,4 @@
-"""tests/not_run.py: a test this machine cannot run is named in the run's summary, and on GitHub as a warning."""
+"""tests/support/not_run.py: a test this machine cannot run is named in the run's summary, and as a GitHub warning."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.not_run import NOT_RUN_HERE, SECTION
+from tests.support.not_run import NOT_RUN_HERE, SECTION
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -33,7 +33,7 @@ def run_pytest(tmp_path: Path, workers: str, github: bool) -> str:
     )
     env = {key: value for key, value in os.environ.items() if key != "GITHUB_ACTIONS"}
     env |= {"GITHUB_ACTIONS": "true"} if github else {}
-    command = [sys.executable, "-m", "pytest", "-p", "tests.not_run", "-p", "no:cacheprovider", "-n", workers]
+    command = [sys.executable, "-m", "pytest", "-p", "tests.support.not_run", "-p", "no:cacheprovider", "-n", workers]
     command += ["--rootdir", str(tmp_path), "-c", os.devnull, str(tmp_path)]
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -56,7 +56,7 @@ def test_on_github_actions_it_is_also_a_warning_annotation(tmp_path: Path):
 
 def test_a_run_without_such_a_test_has_no_section(tmp_path: Path):
     (tmp_path / "test_some.py").write_text("def test_runs():\n    pass\n")
-    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "tests.not_run", "-p", "no:cacheprovider",
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "tests.support.not_run", "-p", "no:cacheprovider",
                            "--rootdir", str(tmp_path), "-c", os.devnull, str(tmp_path)],
                           cwd=REPO, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0 and SECTION not in done.stdout

@@ -1,4 +1,4 @@
-"""tests/once.py: a folder kept between runs is installed by one worker at a time, and once."""
+"""tests/support/once.py: a folder kept between runs is installed by one worker at a time, and once."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.once import installed_once, lock_path
+from tests.support.once import installed_once, lock_path
 
 
 def held_by_another(lock: Path) -> bool:

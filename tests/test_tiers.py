@@ -1,7 +1,6 @@
-"""tests/tiers.py: what makes a test live or slow, and the guards that fail a test its markers do not cover.
+"""tests/support/tiers.py: the tiers a test's fixtures give it, and the guards that fail a test its markers miss.
 
-The example functions are never called (they would start servers and train); reached() only reads them.
-The tests look them up in EXAMPLES by name, so that the tests themselves do not reach them.
+The example fixtures below are declared, never requested: a test here asks for none of them, so none of them runs.
 """
 
 from __future__ import annotations
@@ -12,84 +11,58 @@ from pathlib import Path
 
 import pytest
 
-from scripts import demo
-from tests import tiers
-from tests.conftest import start_vertex_local
+from tests.support import tiers
 
 LIVE, SLOW = {tiers.LIVE}, {tiers.SLOW}
+HERE = Path(__file__).resolve()
 
 
-def starts_a_server(tmp_path: Path) -> object:
-    return start_vertex_local(tmp_path)
+@pytest.fixture
+@tiers.live
+def example_server() -> None:
+    raise AssertionError("declared for the tests below, never requested")
 
 
-def calls_a_helper_that_starts_a_server(tmp_path: Path) -> object:
-    return [starts_a_server(tmp_path)]
-
-
-def runs_the_trainer() -> object:
-    return subprocess.run([sys.executable, "-m", "trainer.task", "--epochs", "1"], check=False)
-
-
-def spells_out_a_server() -> object:
-    return subprocess.Popen([sys.executable, "-m", "vertex_local", "serve"])
-
-
-def starts_the_demos_server(url: str, state_dir: Path) -> object:
-    return demo.start_server(url, state_dir)
-
-
-def runs_the_demo() -> int:
-    return demo.main([])
-
-
-def only_reads_the_demo() -> object:
-    return lambda: demo.demo_identity(None, None)  # type: ignore[arg-type]
-
-
-def trains_in_a_lambda() -> object:
-    return lambda: [sys.executable, "-m", "trainer.task"]
-
-
-def runs_something_else() -> object:
-    return subprocess.run([sys.executable, "-m", "scripts.gate", "--help"], check=False)
-
-
-class Helper:
-    """A test helper class: its methods count too."""
-
-    def start(self, tmp_path: Path) -> object:
-        return start_vertex_local(tmp_path)
-
-
-def uses_a_helper_class(tmp_path: Path) -> object:
-    return Helper().start(tmp_path)
-
-
-EXAMPLES = {function.__name__: function for function in [
-    starts_a_server, calls_a_helper_that_starts_a_server, runs_the_trainer, spells_out_a_server,
-    starts_the_demos_server, runs_the_demo, only_reads_the_demo, trains_in_a_lambda, runs_something_else,
-    uses_a_helper_class,
-]}  # fmt: skip
+@pytest.fixture
+@tiers.slow
+def example_trained_model() -> None:
+    raise AssertionError("declared for the tests below, never requested")
 
 
 @pytest.mark.parametrize(
-    ("example", "expected"),
+    ("fixturenames", "expected"),
     [
-        ("starts_a_server", LIVE),
-        ("calls_a_helper_that_starts_a_server", LIVE),
-        ("runs_the_trainer", SLOW),
-        ("spells_out_a_server", LIVE),
-        ("starts_the_demos_server", LIVE),
-        ("runs_the_demo", LIVE | SLOW),  # the demo starts its own vertex-local and trains
-        ("only_reads_the_demo", set()),
-        ("trains_in_a_lambda", SLOW),
-        ("runs_something_else", set()),
-        ("uses_a_helper_class", LIVE),
+        (["tmp_path", "example_server"], LIVE),
+        (["example_trained_model"], LIVE | SLOW),  # a fixture that trains hands over a trained model
+        (["example_server", "example_trained_model", "monkeypatch"], LIVE | SLOW),
+        (["tmp_path", "monkeypatch", "request"], set()),
+        (["vertex_local"], LIVE),  # tests/conftest.py's: seen from every test module
+        (["trained_model_dir"], LIVE | SLOW),
     ],
 )
-def test_reached_finds_servers_and_training_through_helpers_modules_and_lambdas(example: str, expected: set) -> None:
-    assert tiers.reached(EXAMPLES[example]) == expected
+def test_the_fixture_closure_gives_the_tiers(fixturenames: list[str], expected: set[str]) -> None:
+    assert tiers.mark(HERE, fixturenames) == expected
+
+
+def test_a_test_modules_fixture_gives_its_tier_to_that_modules_tests_only() -> None:
+    assert tiers.mark(HERE, ["example_server"]) == LIVE
+    elsewhere = HERE.parent / "vertex_local" / "test_app.py"
+    assert tiers.mark(elsewhere, ["example_server"]) == set()  # a `server` fixture elsewhere is another fixture
+
+
+def test_a_conftests_fixture_gives_its_tier_to_the_folder_under_it() -> None:
+    declared = tiers.Declared(HERE.parent / "scripts" / "conftest.py", frozenset(LIVE))
+    assert declared.visible_from(HERE.parent / "scripts" / "report" / "test_x.py")
+    assert not declared.visible_from(HERE.parent / "trainer" / "test_x.py")
+    assert not declared.visible_from(HERE)
+
+
+def test_the_declaration_stays_on_a_plain_function_under_pytest_fixture() -> None:
+    def some_fixture() -> None: ...
+
+    with pytest.raises(TypeError, match=r"below @pytest\.fixture"):
+        tiers.live(pytest.fixture(some_fixture))
+    assert tiers.FIXTURE_TIERS.get("some_fixture") is None
 
 
 @pytest.mark.parametrize(
@@ -150,6 +123,7 @@ def test_training_jobs_are_the_jobs_whose_command_runs_the_trainer() -> None:
 
 
 def test_this_module_is_unit_tier(request: pytest.FixtureRequest) -> None:
-    """Reading the examples does not make the tests that read them live or slow."""
-    assert tiers.mark(request.node) == set()
+    """Declaring fixtures does not make the tests beside them live or slow: only asking for them does. The
+    collection hook (tests/conftest.py) reads item.fixturenames, pytest's public closure."""
+    assert tiers.mark(request.node.path, request.node.fixturenames) == set()
     assert request.node.get_closest_marker(tiers.LIVE) is None and request.node.get_closest_marker(tiers.SLOW) is None

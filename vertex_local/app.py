@@ -35,19 +35,19 @@ from vertex_local.serving.history import MetricsHistory
 from vertex_local.serving.model_server import ModelServer
 from vertex_local.serving.predict import PredictApi, PredictRoute
 from vertex_local.serving.prometheus import LATENCY_BUCKETS, ServingMetrics
+from vertex_local.serving.raw_predict import RawPredict
 from vertex_local.serving.traffic import TrafficTable
 from vertex_local.state import StateStore
-from vertex_local.vertex.batch_service import BatchPredictionService, Settings
+from vertex_local.vertex.batch.service import BatchPredictionService, Settings
 from vertex_local.vertex.containers import Containers
 from vertex_local.vertex.deployments import Deployments
 from vertex_local.vertex.endpoint_service import EndpointService
-from vertex_local.vertex.job_service import JobService
+from vertex_local.vertex.jobs.service import JobService
+from vertex_local.vertex.jobs.training_pipelines import TrainingPipelineService
 from vertex_local.vertex.model_registry import ModelRegistry
 from vertex_local.vertex.model_service import ModelService
 from vertex_local.vertex.operations import Operations
-from vertex_local.vertex.raw_predict import RawPredict
 from vertex_local.vertex.serving_copies import ServingCopies
-from vertex_local.vertex.training_pipelines import TrainingPipelineService
 
 LOG = logging.getLogger("vertex_local")
 P = "/v1/projects/{project}/locations/{location}"

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from scripts import release_card
-from scripts.gh_release import RELEASE_ERRORS
+from scripts.core.step_runner import EXIT_USAGE, Environ, KnownError, StepResult, run_main
+from scripts.github.releases import RELEASE_ERRORS
 from scripts.report.render import render_report, write_plots
 from scripts.report.validate import (
     ReportError,
@@ -31,7 +32,6 @@ from scripts.report.validate import (
     validate_regressions,
     validate_verdict,
 )
-from scripts.step_runner import EXIT_USAGE, Environ, KnownError, StepResult, run_main
 
 STEP = "report"
 # An input named on the command line that cannot be used is a usage error; gh missing or failing is the step's.

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
-from tests.contract.conftest import CLOUD_VARIABLES, IMPERSONATE_VARIABLE, SECTION, cloud_credentials
+from tests.support.contract_target import CLOUD_VARIABLES, IMPERSONATE_VARIABLE, SECTION, cloud_credentials
 
 PREFIX = "contract-"  # every resource the suite creates is named so (tests/contract/conftest.py, Target.name)
 SPENDING = "deploy or job"  # pytest -k: the tests that deploy models or run custom jobs, by their names

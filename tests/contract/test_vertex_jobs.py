@@ -21,8 +21,8 @@ from google.cloud.aiplatform.compat.types import job_state as gca_job_state
 from google.cloud.aiplatform.initializer import global_config
 from google.cloud.aiplatform_v1.types import operation
 
-from tests.conftest import JOB_POLL_S
 from tests.contract.vertex_calls import quietly, status_of
+from tests.support.vertex_local_server import JOB_POLL_S
 
 JobState = gca_job_state.JobState
 # A prebuilt training image on the supported-frameworks list; a cloud run needs one still available there.

@@ -7,7 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from tests.repo.conftest import Command
+from tests.support.workflow_commands import Command
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCK = ROOT / "requirements.lock"

@@ -1,11 +1,12 @@
 """How scripts/ is layered, read from the source with `ast` (nothing is imported):
 
-- a pipeline step imports no other step: what two steps share lives in a library module (contract, cloud,
-  registry, rollout, probe, run_metrics, git_labels, gh_release, model_archive, verdict_store); only the demo,
+- scripts/ holds the steps at its top level and the libraries in packages named for what they hold: comparison
+  (the gate's parts), github (the GitHub clients), core (the step contract and the cloud layer);
+- a pipeline step imports no other step: what two steps share lives in a library package; only the demo,
   which orchestrates them, imports steps;
 - scripts/ takes nothing from the trainer but trainer.data (the smoke test sends the trainer's test digits);
-- every runnable module's main() is `return run_main(...)`: the one error path, scripts.step_runner, either
-  directly or through scripts.contract's run_main, which hands it the cloud's errors.
+- every runnable module's main() is `return run_main(...)`: the one error path, scripts.core.step_runner, either
+  directly or through scripts.core.step's run_main, which hands it the cloud's errors.
 """
 
 from __future__ import annotations
@@ -38,9 +39,11 @@ STEPS = {
 # Runnable, but not steps: the demo runs the steps in order; the report renders what they wrote.
 ORCHESTRATORS = {"demo"}
 TOOLS = {"report"}
+# Libraries, by what they hold: the gate's parts, the GitHub clients, the step contract and the cloud layer.
+LIBRARIES = {"comparison", "github", "core"}
 TRAINER_ALLOWED = {"trainer.data"}
-CORE = "scripts.step_runner"
-RUN_MAIN_FROM = {CORE, "scripts.contract"}  # contract.run_main is step_runner.run_main with CLOUD_ERRORS
+CORE = "scripts.core.step_runner"
+RUN_MAIN_FROM = {CORE, "scripts.core.step"}  # contract.run_main is step_runner.run_main with CLOUD_ERRORS
 MAIN_OF = {"report": SCRIPTS / "report" / "cli.py"}  # a package's main(), which its __main__.py calls
 
 
@@ -105,10 +108,19 @@ def is_runnable(path: Path) -> bool:
     )
 
 
-def test_every_runnable_module_is_a_step_or_named_as_something_else() -> None:
-    candidates = [p for p in SCRIPTS.iterdir() if (p.suffix == ".py" and p.name != "__init__.py") or p.is_dir()]
-    runnable = {path.stem for path in candidates if is_runnable(path)}
-    assert runnable == STEPS | ORCHESTRATORS | TOOLS, "classify the new module in this test"
+def test_the_top_level_of_scripts_holds_only_steps_and_packages_only_libraries() -> None:
+    files = {p.stem for p in SCRIPTS.glob("*.py") if p.name != "__init__.py"}
+    packages = {p.name for p in SCRIPTS.iterdir() if (p / "__init__.py").is_file()}
+    assert files == STEPS | ORCHESTRATORS, "a top-level module in scripts/ is a step: put libraries in a package"
+    assert {name for name in files if is_runnable(SCRIPTS / f"{name}.py")} == files, "every step runs with -m"
+    assert packages == LIBRARIES | TOOLS, "classify the new package in this test"
+    runnable_libraries = sorted(
+        str(path.relative_to(ROOT))
+        for name in LIBRARIES
+        for path in (SCRIPTS / name).rglob("*.py")
+        if is_runnable(path)
+    )
+    assert not runnable_libraries, f"library modules are not run by themselves: {runnable_libraries}"
 
 
 @pytest.mark.parametrize("name", sorted(modules()))
@@ -137,7 +149,7 @@ def called_name(call: ast.expr) -> str | None:
 
 
 def run_main_source(tree: ast.Module) -> str | None:
-    """The module a file takes the name run_main from (`from scripts.contract import run_main`), if any."""
+    """The module a file takes the name run_main from (`from scripts.core.step import run_main`), if any."""
     for node in tree.body:
         if isinstance(node, ast.ImportFrom) and any(alias.name == "run_main" for alias in node.names):
             return node.module
@@ -169,7 +181,7 @@ def test_every_runnable_module_runs_through_the_one_error_path(name: str) -> Non
 
 
 def test_contracts_run_main_is_the_cores_with_the_cloud_errors() -> None:
-    tree = ast.parse((SCRIPTS / "contract.py").read_text(encoding="utf-8"))
+    tree = ast.parse((SCRIPTS / "core" / "step.py").read_text(encoding="utf-8"))
     for name in ("run_main", "run_step"):
         last = ast.unparse(function(tree, name).body[-1])
         assert last.startswith(f"return step_runner.{name}(") and "CLOUD_ERRORS" in last
@@ -178,17 +190,17 @@ def test_contracts_run_main_is_the_cores_with_the_cloud_errors() -> None:
 @pytest.mark.parametrize(
     ("source", "problems"),
     [
-        ("from scripts.contract import run_main\ndef main(argv=None):\n    return run_main(S, p(), run, argv)", []),
-        ("from scripts import step_runner\nfrom scripts.step_runner import run_main\n"
+        ("from scripts.core.step import run_main\ndef main(argv=None):\n    return run_main(S, p(), run, argv)", []),
+        ("from scripts import step_runner\nfrom scripts.core.step_runner import run_main\n"
          "def main(argv=None):\n    x = 1\n    return run_main(S, p(), run, argv)", []),
         ("def main(argv=None):\n    args = p().parse_args(argv)\n    return exit_status(S, work)",
          ["main() does not end in `return run_main(...)`"]),
         ("from elsewhere import run_main\ndef main(argv=None):\n    return run_main(S, p(), run, argv)",
-         ["run_main comes from elsewhere, not ['scripts.contract', 'scripts.step_runner']"]),
-        ("from scripts.contract import run_main\ndef main(argv=None):\n    try:\n        pass\n"
+         ["run_main comes from elsewhere, not ['scripts.core.step', 'scripts.core.step_runner']"]),
+        ("from scripts.core.step import run_main\ndef main(argv=None):\n    try:\n        pass\n"
          "    except E:\n        return 2\n    return run_main(S, p(), run, argv)",
-         ["main() has its own `try:`: errors belong to scripts.step_runner",
-          "main() has its own `return 2`: errors belong to scripts.step_runner"]),
+         ["main() has its own `try:`: errors belong to scripts.core.step_runner",
+          "main() has its own `return 2`: errors belong to scripts.core.step_runner"]),
         ("x = 1", ["no main()"]),
     ],
 )  # fmt: skip

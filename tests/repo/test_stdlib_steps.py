@@ -1,5 +1,5 @@
 """The steps that run on a bare runner's Python (no venv) import only the standard library and our stdlib-only
-modules, and reach their exit status through scripts.step_runner there.
+modules, and reach their exit status through scripts.core.step_runner there.
 
 report-comment.yml and release.yml run pr_comment, release_guard and release_card with `python -m` on the
 runner's own Python, with nothing installed. Each is run here in a child Python started with -I -S: no
@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-STDLIB_ONLY = {"scripts", "scripts.step_runner", "scripts.github_api", "scripts.gh_release", "scripts.comment_text",
-               "scripts.report_artifact"}  # fmt: skip
+STDLIB_ONLY = {"scripts", "scripts.core", "scripts.core.step_runner", "scripts.github", "scripts.github.rest",
+               "scripts.github.releases", "scripts.github.comment_text", "scripts.github.report_artifact"}  # fmt: skip
 SHA = "a" * 40
 # Each step run to a known failure that needs neither the network nor gh: its exit status and stderr line.
 NO_TOKEN = "no token: set GH_TOKEN (the workflow passes github.token)"
@@ -56,7 +56,7 @@ def test_a_bare_runner_step_imports_only_the_standard_library_and_exits_through_
     done = run_bare(step, argv)
     assert (done.returncode, done.stderr) == (status, line)
     imported = set(json.loads(done.stdout.splitlines()[-1]))
-    assert f"scripts.{step}" in imported and "scripts.step_runner" in imported
+    assert f"scripts.{step}" in imported and "scripts.core.step_runner" in imported
     assert imported - {f"scripts.{step}"} <= STDLIB_ONLY, f"{step} needs {sorted(imported - STDLIB_ONLY)}"
 
 

@@ -7,10 +7,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from scripts.comment_text import MARKER as COMMENT_MARKER
+from scripts.github.comment_text import MARKER as COMMENT_MARKER
+from scripts.github.report_artifact import ARTIFACT, PR_NUMBER_FILE, REPORT_FILE
 from scripts.report import MARKER
 from scripts.report import PR_NUMBER_FILE as SCRIPTS_PR_NUMBER_FILE
-from scripts.report_artifact import ARTIFACT, PR_NUMBER_FILE, REPORT_FILE
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"

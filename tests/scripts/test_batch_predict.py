@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from scripts import batch_predict
-from tests.scripts.conftest import Names, offline, step
+from tests.support.pipeline_steps import Names, offline, step
 
 
 def test_batch_predict_runs_the_production_version_over_test_digits(production_a: Names, monkeypatch, tmp_path):

@@ -1,4 +1,4 @@
-"""scripts/cloud.py: JSON from local paths and from gs:// on the session's vertex-local, gs:// URIs."""
+"""scripts/core/cloud.py: JSON from local paths and from gs:// on the session's vertex-local, gs:// URIs."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from pipeline_config import load_config
-from scripts import cloud
-from scripts.contract import StepError
-from tests.conftest import VertexLocal
+from scripts.core import cloud
+from scripts.core.step import StepError
+from tests.support.vertex_local_server import VertexLocal
 
 
 def test_read_json_names_a_missing_or_corrupt_local_file(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""scripts.comment_text: the sticky comment's header line (ours) above the report (the PR's), and staleness."""
+"""scripts.github.comment_text: the sticky comment's header line (ours) above the report (the PR's), and staleness."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import re
 
 import pytest
 
-from scripts import comment_text, report
-from scripts.comment_text import LIMIT, MARKER, RUN_OUTPUT, STALE, RunInfo
+from scripts import report
+from scripts.github import comment_text
+from scripts.github.comment_text import LIMIT, MARKER, RUN_OUTPUT, STALE, RunInfo
 
 RUN = RunInfo(4242, "https://github.com/me/repo/actions/runs/4242", "failure", "c0ffee" * 6 + "abcd")
 LATER = RunInfo(4343, "https://github.com/me/repo/actions/runs/4343", "failure", "beef" * 10)

@@ -13,10 +13,12 @@ import numpy as np
 import pytest
 import requests
 
-from scripts import demo, registry
-from scripts.contract import StepError
-from tests.conftest import VertexLocal, free_port
-from tests.scripts.conftest import EndpointState, Names, StepRun, endpoint_state, set_names, step
+from scripts import demo
+from scripts.core import registry
+from scripts.core.step import StepError
+from tests.support import tiers
+from tests.support.pipeline_steps import EndpointState, Names, StepRun, endpoint_state, set_names, step
+from tests.support.vertex_local_server import VertexLocal, free_port
 from vertex_local import daemon
 
 ALIAS = re.compile(r"[a-z][a-zA-Z0-9-]{0,126}[a-z0-9]")  # Vertex's rule for version aliases
@@ -33,6 +35,7 @@ def test_each_demo_run_gets_an_identity_that_is_a_valid_label_and_alias(head: st
 
 
 @pytest.fixture(scope="module")
+@tiers.slow
 def two_demos(pipeline_env: VertexLocal, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """`make demo` twice in a row against a server that is already up (so the demo starts none)."""
     patch = pytest.MonkeyPatch()
@@ -96,6 +99,8 @@ def test_a_second_demo_trains_a_challenger_gates_it_against_production_and_canar
     assert endpoint_state(two_demos["names"]).versions == {deployed["deployed_model_id"]: "2"}
 
 
+@pytest.mark.live
+@pytest.mark.slow
 def test_a_gate_failure_stops_the_demo_with_exit_1_and_the_reason(
     names: Names, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -108,6 +113,7 @@ def test_a_gate_failure_stops_the_demo_with_exit_1_and_the_reason(
     assert "\nreal : " not in result.stdout
 
 
+@pytest.mark.live
 def test_the_demo_starts_vertex_local_when_nothing_answers_and_make_down_stops_it(tmp_path: Path) -> None:
     url, state_dir = f"http://127.0.0.1:{free_port()}", tmp_path / "state"
     assert not daemon.is_healthy(url)
@@ -119,6 +125,7 @@ def test_the_demo_starts_vertex_local_when_nothing_answers_and_make_down_stops_i
     assert not daemon.is_healthy(url) and daemon.running_pid(state_dir) is None
 
 
+@pytest.mark.live
 def test_a_server_that_cannot_start_is_reported_with_its_log(tmp_path: Path) -> None:
     state_file = tmp_path / "not-a-directory"
     state_file.write_text("")
@@ -127,6 +134,8 @@ def test_a_server_that_cannot_start_is_reported_with_its_log(tmp_path: Path) -> 
         demo.start_server(url, state_file)
 
 
+@pytest.mark.live
+@pytest.mark.slow
 def test_the_demo_needs_a_vertex_local_endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PIPELINE_VERTEX_API_ENDPOINT", "")
     result: StepRun = step(demo.main, "--out-dir", str(tmp_path))

@@ -46,7 +46,8 @@ PROVOKED = "provoked by the test"
 def test_the_gates_model_load_in_the_demo_prints_no_tensorflow_lines(saved_model: Path, quiet: bool) -> None:
     loaded = python(f"""
         from pathlib import Path
-        from scripts import demo, savedmodel
+        from scripts import demo
+        from scripts.comparison import savedmodel
         if {quiet}:
             demo.quiet_tensorflow()  # what the demo does before its gate phase
         model = savedmodel.load("candidate", {str(saved_model)!r}, Path("."), None)

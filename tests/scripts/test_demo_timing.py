@@ -1,4 +1,4 @@
-"""scripts/demo_timing.py: the demo's per-phase table, and the smoke test split out of the deploy phase."""
+"""scripts/core/demo_timing.py: the demo's per-phase table, and the smoke test split out of the deploy phase."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from scripts.demo_timing import Phases
+from scripts.core.demo_timing import Phases
 
 
 def rows_of(table: str) -> dict[str, tuple[float, str]]:

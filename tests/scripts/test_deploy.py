@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from google.cloud import aiplatform
 
-from scripts import deploy, gate, register, registry
-from tests.conftest import VertexLocal, free_port
-from tests.scripts.conftest import (
+from scripts import deploy, gate, register
+from scripts.core import registry
+from tests.support.pipeline_steps import (
     EndpointState,
     Names,
     StepRun,
@@ -23,6 +23,7 @@ from tests.scripts.conftest import (
     set_names,
     step,
 )
+from tests.support.vertex_local_server import VertexLocal, free_port
 
 
 def deploy_sha(sha: str, out_dir: Path, *extra: str) -> tuple[StepRun, dict[str, Any] | None]:

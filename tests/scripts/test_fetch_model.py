@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from scripts import cloud, fetch_model, register
-from scripts.contract import StepError
-from scripts.model_archive import Limits, unpack
+from scripts import fetch_model, register
+from scripts.core import cloud
+from scripts.core.step import StepError
+from scripts.github.model_archive import Limits, unpack
 
 
 def files_under(root: Path) -> list[str]:

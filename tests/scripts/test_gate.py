@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from pipeline_config import Gate, load_config
-from scripts import cloud, gate, registry
-from scripts.run_metrics import fmt
-from tests.conftest import VertexLocal
-from tests.scripts.conftest import Names, StepRun, TrainedRun, gate_run, offline, promote, register_run, step
+from scripts import gate
+from scripts.core import cloud, registry
+from scripts.core.run_metrics import fmt
+from tests.support.pipeline_steps import Names, StepRun, TrainedRun, gate_run, offline, promote, register_run, step
+from tests.support.vertex_local_server import VertexLocal
 
 GATE = Gate(min_accuracy=0.97, max_drop=0.005, alpha=0.05, max_latency_ratio=0.0)
 NAN = math.nan

@@ -1,11 +1,11 @@
-"""scripts/git_labels.py: label values, job labels, short SHAs, and where the SHA and run id come from."""
+"""scripts/core/git_labels.py: label values, job labels, short SHAs, and where the SHA and run id come from."""
 
 from __future__ import annotations
 
 import pytest
 
 from pipeline_config import ConfigError
-from scripts import git_labels
+from scripts.core import git_labels
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""scripts.github_api against the stand-in GitHub: headers, paging, errors, and downloads through a redirect."""
+"""scripts.github.rest against the stand-in GitHub: headers, paging, errors, and downloads through a redirect."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from scripts.github_api import PAGE_SIZE, GitHub, GitHubError, GitHubSetupError, TooLarge
-from tests.scripts.github_stand_in import TOKEN, GitHubStandIn
+from scripts.github.rest import PAGE_SIZE, GitHub, GitHubError, GitHubSetupError, TooLarge
+from tests.support.github_rest import TOKEN, GitHubStandIn
 
 
 @pytest.fixture

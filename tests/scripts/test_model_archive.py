@@ -1,4 +1,4 @@
-"""scripts.model_archive: model.tar.gz packed from regular files, and every archive that breaks a rule refused whole.
+"""github.model_archive: model.tar.gz packed from regular files, and every archive that breaks a rule refused whole.
 
 The hostile archives are written here with tarfile itself, as someone who could publish a Release asset would.
 The seeding step's tests (test_seed_production.py) run the same archives through a real vertex-local.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.model_archive import ArchiveError, Limits, pack, unpack
+from scripts.github.model_archive import ArchiveError, Limits, pack, unpack
 
 Members = list[tuple[tarfile.TarInfo, bytes]]
 ROOMY = Limits(max_archive_bytes=1 << 20, max_unpacked_bytes=1 << 20, max_files=16)

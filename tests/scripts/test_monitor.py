@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from scripts.monitor import Row, Series, growth, main, parse_metrics, quantile, render, rows
-from tests.conftest import REPO_ROOT, VertexLocal
-from tests.vertex_local.live import HttpClient, deploy, deploy_over_rest, predict_body, upload_model
+from tests.support.rest_client import HttpClient, deploy, deploy_over_rest, predict_body, upload_model
+from tests.support.vertex_local_server import REPO_ROOT, VertexLocal
 from vertex_local.serving.prometheus import ServingMetrics
 
 INF = math.inf

@@ -1,7 +1,7 @@
-"""scripts.pr_comment end to end against a stand-in for GitHub's API (tests/scripts/github_stand_in.py).
+"""scripts.pr_comment end to end against a stand-in for GitHub's API (tests/support/github_rest.py).
 
 The step finds the PR from the run's head, downloads the artifact's zip through the API's redirect (the token
-must not follow it to storage), reads it with scripts.report_artifact and creates, updates or marks stale the
+must not follow it to storage), reads it with scripts.github.report_artifact and creates, updates or marks stale the
 one comment. The artifacts are real zips, including the ones a fork could forge.
 """
 
@@ -14,11 +14,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from scripts import comment_text, pr_comment
-from scripts.comment_text import MARKER, RUN_OUTPUT, STALE
-from scripts.report_artifact import MAX_ARTIFACT_BYTES
-from tests.scripts.corrupt_zips import CORRUPTIONS
-from tests.scripts.github_stand_in import TOKEN, GitHubStandIn
+from scripts import pr_comment
+from scripts.github import comment_text
+from scripts.github.comment_text import MARKER, RUN_OUTPUT, STALE
+from scripts.github.report_artifact import MAX_ARTIFACT_BYTES
+from tests.support.corrupt_zips import CORRUPTIONS
+from tests.support.github_rest import TOKEN, GitHubStandIn
 
 HEAD = "c0ffee" * 6 + "abcd"
 RUN_ID = 4242

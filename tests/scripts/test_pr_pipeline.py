@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 from pipeline_config import load_config
-from scripts.model_archive import Limits, pack
-from tests.conftest import VertexLocal
-from tests.scripts.conftest import Names
-from tests.scripts.gh_stand_in import GhStandIn
-from tests.scripts.workflow_steps import StepRan, job_folder, run_step
+from scripts.github.model_archive import Limits, pack
+from tests.support.gh_cli import GhStandIn
+from tests.support.pipeline_steps import Names
+from tests.support.vertex_local_server import VertexLocal
+from tests.support.workflow_steps import StepRan, job_folder, run_step
 
 BAD_GATEWAY = "HTTP 502: Bad Gateway (https://api.github.com/repos/me/repo/releases/latest)"
 # What the job's env: gives its steps on the runner (GH_TOKEN: github.token, read-only).

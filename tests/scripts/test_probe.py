@@ -1,4 +1,4 @@
-"""scripts/probe.py: the smoke test's answer checks, percentile, verdict and canary re-sends (tables)."""
+"""scripts/core/probe.py: the smoke test's answer checks, percentile, verdict and canary re-sends (tables)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 import pytest
 
 from pipeline_config import Smoke
-from scripts import probe
-from scripts.probe import SmokeResult
+from scripts.core import probe
+from scripts.core.probe import SmokeResult
 
 SMOKE = Smoke(count=100, min_accuracy=0.9, p95_latency_ms=500.0)
 ONE_HOT_7 = [0.0] * 7 + [1.0] + [0.0] * 2

@@ -12,10 +12,11 @@ from pathlib import Path
 import httpx
 from google.cloud import aiplatform
 
-from scripts import register, registry
-from scripts.run_metrics import fmt
-from tests.conftest import VertexLocal
-from tests.scripts.conftest import Names, TrainedRun, register_run, step
+from scripts import register
+from scripts.core import registry
+from scripts.core.run_metrics import fmt
+from tests.support.pipeline_steps import Names, TrainedRun, register_run, step
+from tests.support.vertex_local_server import VertexLocal
 
 
 def test_the_first_registration_creates_the_model_with_aliases_labels_and_accuracy(

@@ -1,6 +1,6 @@
 """scripts.release_card and report --production-from-release: the GitHub Release model card via `gh`.
 
-GitHub is out of reach here, so `gh` is tests/scripts/gh_stand_in.py on PATH: it logs each call, serves the
+GitHub is out of reach here, so `gh` is tests/support/gh_cli.py on PATH: it logs each call, serves the
 latest Release's assets (or answers "release not found"), or fails with GitHub's error.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from scripts import release_card, report
-from tests.scripts.gh_stand_in import GhStandIn
+from tests.support.gh_cli import GhStandIn
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from scripts import release_guard
-from tests.scripts.github_stand_in import GitHubStandIn
+from tests.support.github_rest import GitHubStandIn
 
 RUNS = "/repos/me/repo/actions/workflows/train.yml/runs"
 

@@ -21,12 +21,12 @@ import pytest
 
 from pipeline_config import load_config
 from scripts import keep_verdict, register
-from scripts.model_archive import Limits, unpack
-from scripts.verdict_store import EVIDENCE, VERDICT
-from tests.conftest import VertexLocal
-from tests.scripts.conftest import Names, TrainedRun, gate_run, set_names, step
-from tests.scripts.gh_stand_in import GhStandIn
-from tests.scripts.workflow_steps import StepRan, job_folder, run_step
+from scripts.comparison.verdict_store import EVIDENCE, VERDICT
+from scripts.github.model_archive import Limits, unpack
+from tests.support.gh_cli import GhStandIn
+from tests.support.pipeline_steps import Names, TrainedRun, gate_run, set_names, step
+from tests.support.vertex_local_server import VertexLocal
+from tests.support.workflow_steps import StepRan, job_folder, run_step
 
 TAGGED = "7a6" * 13 + "d"  # the tagged commit (GITHUB_SHA on a tag push)
 RUN_URL = "https://github.com/me/repo/actions/runs/77"

@@ -1,4 +1,4 @@
-"""scripts.report_artifact: the accuracy-report zip a pull request run uploads, read as untrusted data.
+"""scripts.github.report_artifact: the accuracy-report zip a pull request run uploads, read as untrusted data.
 
 The zips are built here with zipfile, entry by entry, the way a fork's own pr.yml could build them: names
 that climb out of the folder, links, extra files, sizes over the caps and size fields that lie.
@@ -15,8 +15,8 @@ import zipfile
 import pytest
 
 from scripts import report
-from scripts.report_artifact import PR_NUMBER_FILE, REPORT_FILE, SIZE_CAPS, ArtifactError, read_report
-from tests.scripts.corrupt_zips import CORRUPTIONS
+from scripts.github.report_artifact import PR_NUMBER_FILE, REPORT_FILE, SIZE_CAPS, ArtifactError, read_report
+from tests.support.corrupt_zips import CORRUPTIONS
 
 REPORT = f"{report.MARKER}\n## MNIST accuracy report\n"
 REGULAR = stat.S_IFREG | 0o644

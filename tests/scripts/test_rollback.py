@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from scripts import registry, rollback
-from tests.conftest import VertexLocal, free_port
-from tests.scripts.conftest import (
+from scripts import rollback
+from scripts.core import registry
+from tests.support.pipeline_steps import (
     EndpointState,
     Names,
     StepRun,
@@ -20,6 +20,7 @@ from tests.scripts.conftest import (
     set_names,
     step,
 )
+from tests.support.vertex_local_server import VertexLocal, free_port
 
 
 def roll_back(version: str, out_dir: Path) -> tuple[StepRun, dict | None]:

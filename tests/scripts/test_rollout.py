@@ -1,10 +1,10 @@
-"""scripts/rollout.py: traffic planning tables (pure; the SDK side is in test_deploy and test_rollback)."""
+"""scripts/core/rollout.py: traffic planning tables (pure; the SDK side is in test_deploy and test_rollback)."""
 
 from __future__ import annotations
 
 import pytest
 
-from scripts.rollout import NEW, Deployed, Plan, describe_plan, plan_rollout, scale_split
+from scripts.core.rollout import NEW, Deployed, Plan, describe_plan, plan_rollout, scale_split
 
 MODEL = "projects/p/locations/us-central1/models/9"
 

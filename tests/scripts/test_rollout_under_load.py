@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 from scripts import deploy, rollback
-from tests.conftest import VertexLocal
-from tests.scripts.conftest import Names, TrainedRun, endpoint_state, register_run, step
-from tests.vertex_local.live import HttpClient, predict_body
+from tests.support.pipeline_steps import Names, TrainedRun, endpoint_state, register_run, step
+from tests.support.rest_client import HttpClient, predict_body
+from tests.support.vertex_local_server import VertexLocal
 
 CLIENTS = 4
 SHA_C = "c" * 40  # a third version: run A's model registered again for another commit

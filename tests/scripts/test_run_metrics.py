@@ -1,11 +1,11 @@
-"""scripts/run_metrics.py: the fields of a run's metrics.json the pipeline relies on, and how figures print."""
+"""scripts/core/run_metrics.py: the fields of a run's metrics.json the pipeline relies on, and how figures print."""
 
 from __future__ import annotations
 
 import pytest
 
-from scripts import run_metrics
-from scripts.contract import StepError
+from scripts.core import run_metrics
+from scripts.core.step import StepError
 
 FINGERPRINT = "sha256:" + "ab" * 32
 

@@ -1,7 +1,7 @@
 """scripts.seed_production against the session's real vertex-local, with a real trained model in the Release.
 
 The latest Release's model.tar.gz is built here from the real trainer's output (tests/conftest.py's
-trained_model_dir) and served by the `gh` stand-in (tests/scripts/gh_stand_in.py); hostile archives are written
+trained_model_dir) and served by the `gh` stand-in (tests/support/gh_cli.py); hostile archives are written
 with tarfile, as someone able to publish a Release asset could.
 """
 
@@ -19,12 +19,13 @@ from pathlib import Path
 import pytest
 
 from pipeline_config import load_config
-from scripts import registry, seed_production
-from scripts.cloud import download_dir, storage_client
-from scripts.model_archive import Limits, pack
-from tests.conftest import VertexLocal
-from tests.scripts.conftest import Names, StepRun, gate_run, step
-from tests.scripts.gh_stand_in import GhStandIn
+from scripts import seed_production
+from scripts.core import registry
+from scripts.core.cloud import download_dir, storage_client
+from scripts.github.model_archive import Limits, pack
+from tests.support.gh_cli import GhStandIn
+from tests.support.pipeline_steps import Names, StepRun, gate_run, step
+from tests.support.vertex_local_server import VertexLocal
 
 BAD_GATEWAY = "HTTP 502: Bad Gateway (https://api.github.com/repos/me/repo/releases/latest)"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from scripts import rollback, smoke_test
-from tests.conftest import VertexLocal
-from tests.scripts.conftest import SMOKE_LATENCY_BUDGET_MS, Names, TrainedRun, register_run, set_names, step
+from tests.support.pipeline_steps import SMOKE_LATENCY_BUDGET_MS, Names, TrainedRun, register_run, set_names, step
+from tests.support.vertex_local_server import VertexLocal
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""scripts/step_runner.py: the one error path (exit codes, one stderr line), the one write of a step's result."""
+"""scripts/core/step_runner.py: the one error path (exit codes, one stderr line), the one write of a step's result."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts import step_runner
-from scripts.step_runner import KnownError, StepError, StepResult, UsageError
+from scripts.core import step_runner
+from scripts.core.step_runner import KnownError, StepError, StepResult, UsageError
 
 
 class LibraryError(RuntimeError):

@@ -11,8 +11,10 @@ import pytest
 from google.cloud import aiplatform
 
 from pipeline_config import ConfigError, Training, load_config
-from scripts import cloud, submit_training
-from tests.scripts.conftest import SHA_A, Names, StepRun, TrainedRun, step
+from scripts import submit_training
+from scripts.core import cloud
+from tests.support import tiers
+from tests.support.pipeline_steps import SHA_A, Names, StepRun, TrainedRun, step
 
 IMAGE = "us-central1-docker.pkg.dev/p/mlops/mnist-trainer:abc"
 
@@ -114,6 +116,7 @@ def test_a_job_trains_the_model_into_base_output_dir_model(run_a: TrainedRun, tm
 
 
 @pytest.fixture(scope="module")
+@tiers.slow
 def failed_job(pipeline_env: object, tmp_path_factory: pytest.TempPathFactory) -> tuple[StepRun, dict]:
     """A job whose trainer exits at once (0 epochs; an unknown dataset is now refused before submitting), submitted
     with every label known."""

@@ -17,8 +17,8 @@ import requests
 from scripts import demo
 from scripts.report.cli import main as report_main
 from tasks.wine import TASK as WINE
-from tests.conftest import VertexLocal
-from tests.scripts.conftest import set_names, step
+from tests.support.pipeline_steps import set_names, step
+from tests.support.vertex_local_server import VertexLocal
 
 
 @pytest.fixture(scope="module")

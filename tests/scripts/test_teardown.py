@@ -11,14 +11,16 @@ import pytest
 from google.cloud import aiplatform
 
 from scripts import teardown
-from tests.conftest import VertexLocal, start_vertex_local
-from tests.scripts.conftest import step
-from tests.vertex_local.live import SERVING_IMAGE
+from tests.support import tiers
+from tests.support.pipeline_steps import step
+from tests.support.rest_client import SERVING_IMAGE
+from tests.support.vertex_local_server import VertexLocal, start_vertex_local
 
 MODEL, ENDPOINT = "teardown-model", "teardown-endpoint"
 
 
 @pytest.fixture(scope="module")
+@tiers.live
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
     started = start_vertex_local(tmp_path_factory.mktemp("teardown") / "state")
     yield started

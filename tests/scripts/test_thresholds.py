@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from pipeline_config import Smoke
-from scripts import deploy, gate, probe, smoke_test
-from scripts.probe import SmokeResult
-from tests.scripts.conftest import EndpointState, Names, TrainedRun, endpoint_state, offline, register_run, step
+from scripts import deploy, gate, smoke_test
+from scripts.core import probe
+from scripts.core.probe import SmokeResult
+from tests.support.pipeline_steps import EndpointState, Names, TrainedRun, endpoint_state, offline, register_run, step
 
 NOT_FINITE = ["nan", "NaN", "inf", "-inf", "Infinity"]
 

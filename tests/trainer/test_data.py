@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.trainer.conftest import run_trainer
+from tests.support.training import run_trainer
 from trainer.data import DataError, load_dataset, load_idx_dir, read_idx, stratified_split
 
 
@@ -113,6 +113,7 @@ def test_idx_files_round_trip_and_truncation_is_reported(tmp_path):
         load_idx_dir(tmp_path / "empty")
 
 
+@pytest.mark.slow
 def test_cli_reports_a_bad_file_in_one_line_without_a_traceback(tmp_path):
     bad = tmp_path / "broken.npz"
     bad.write_bytes(b"this is not a zip file")
@@ -124,6 +125,7 @@ def test_cli_reports_a_bad_file_in_one_line_without_a_traceback(tmp_path):
     assert not (tmp_path / "m").exists()
 
 
+@pytest.mark.slow
 def test_cli_rejects_an_unknown_dataset_as_a_usage_error(tmp_path):
     result = run_trainer("--dataset", "cifar10", "--model-dir", str(tmp_path / "m"))
     assert result.returncode == 2 and "task 'mnist' has no dataset 'cifar10' (choose from mnist," in result.stderr

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.trainer.conftest import REPO
+from tests.support.vertex_local_server import REPO_ROOT
 from trainer.distribute import cluster_from_tf_config, is_chief, make_strategy, strategy_kind
 
 
@@ -72,6 +72,7 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
+@pytest.mark.slow
 def test_two_workers_train_together_and_only_the_chief_writes(tmp_path):
     """Two real trainer processes under MultiWorkerMirroredStrategy, as Vertex runs a 2-replica worker pool."""
     workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
@@ -91,7 +92,7 @@ def test_two_workers_train_together_and_only_the_chief_writes(tmp_path):
                 "--model-dir",
                 str(model_dir),
             ],
-            cwd=REPO,
+            cwd=REPO_ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -1,6 +1,6 @@
 """The trainer image runs, proven without a Docker engine (`make trainer-image-check` runs the real image).
 
-From the Dockerfile and .dockerignore (tests/trainer/image_tree.py): the files its COPY lines put in the image,
+From the Dockerfile and .dockerignore (tests/support/image_tree.py): the files its COPY lines put in the image,
 made read-only, and its ENTRYPOINT run in its WORKDIR with its ENV, as its numeric USER (when the tests run as
 root, as here and in CI; otherwise as the current user), with a virtualenv that holds only tensorflow-cpu at the
 base image's version and trainer/requirements.txt (what the Dockerfile's RUN installs). It trains one epoch to a
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.once import installed_once
-from tests.trainer.image_tree import ImageSpec, build_tree, make_read_only, read_dockerfile, remove_tree
+from tests.support.image_tree import ImageSpec, build_tree, make_read_only, read_dockerfile, remove_tree
+from tests.support.once import installed_once
 from trainer.check_output import main as check_output
 
 REPO = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.trainer.conftest import run_trainer
+from tests.support.training import run_trainer
 from trainer.data import DataError, load_npz
 from trainer.storage import StorageError, check_output_location, output_dir, read_bytes, upload_dir
 

@@ -10,8 +10,10 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
-from tests.trainer.conftest import REPO, run_trainer
+from tests.support.training import run_trainer
+from tests.support.vertex_local_server import REPO_ROOT
 from trainer.data import load_dataset
 
 
@@ -103,7 +105,7 @@ def test_verbose_shows_tensorflows_own_lines_and_keras_progress(tmp_path):
         import tensorflow as tf
         tf.raw_ops.PrintV2(input="provoked by the test", output_stream="log(info)")
         sys.exit(status)
-    """)], cwd=REPO, capture_output=True, text=True, timeout=300)  # fmt: skip
+    """)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert re.search(r"^I\d{4} .* logging_ops\.cc:\d+\] provoked by the test$", result.stderr, re.MULTILINE), (
         result.stderr[-2000:]
@@ -112,6 +114,7 @@ def test_verbose_shows_tensorflows_own_lines_and_keras_progress(tmp_path):
     assert "trainer: epoch " not in result.stdout
 
 
+@pytest.mark.slow
 def test_invalid_hyperparameters_are_refused(tmp_path):
     result = run_trainer("--dataset", "mnist-sample", "--epochs", "0", "--model-dir", str(tmp_path / "m"))
     assert result.returncode == 1 and "epochs and batch size must be >= 1" in result.stderr

@@ -3,36 +3,16 @@
 from __future__ import annotations
 
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.once import installed_once
+from tests.support.tf215 import tf215_python
+from tests.support.vertex_local_server import REPO_ROOT
 from trainer.data import load_dataset
 
-REPO = Path(__file__).resolve().parents[2]
-TF215_VENV = REPO / ".venv-tf215"  # ignored by git; built once, reused by later runs
-TF215_REQUIREMENT = "tensorflow-cpu==2.15.1"
-
-pytestmark = pytest.mark.tf215  # live and slow come from the fixtures it asks for (tests/tiers.py)
-
-
-def tf215_python() -> Path:
-    """The interpreter of a separate virtualenv with TensorFlow 2.15, created on first use."""
-    python = TF215_VENV / "bin" / "python"
-
-    def install() -> None:
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(TF215_VENV)], check=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", TF215_REQUIREMENT],
-            check=True,
-            timeout=900,
-        )
-
-    installed_once(TF215_VENV, f".installed-{TF215_REQUIREMENT}", install)  # one worker installs, others wait
-    return python
+# live and slow: it trains through the fixture it asks for by name (getfixturevalue), which no closure shows
+pytestmark = [pytest.mark.tf215, pytest.mark.live, pytest.mark.slow]
 
 
 @pytest.mark.parametrize("run", ["baseline_run", "cnn_run"])
@@ -47,7 +27,7 @@ def test_tf215_gives_the_same_probabilities_as_tf221(run, request, tmp_path):
     result = subprocess.run(
         [
             str(tf215_python()),
-            str(REPO / "tests/trainer/tf215_probe.py"),
+            str(REPO_ROOT / "tests/trainer/tf215_probe.py"),
             str(model_dir),
             str(tmp_path / "digits.npy"),
             str(tmp_path / "tf215.npy"),

@@ -16,13 +16,15 @@ import requests
 from google.cloud import aiplatform
 from google.cloud.aiplatform.compat.types import job_state as gca_job_state
 
-from tests.conftest import VertexLocal, start_vertex_local
-from tests.vertex_local.live import SERVING_IMAGE
+from tests.support import tiers
+from tests.support.rest_client import SERVING_IMAGE
+from tests.support.vertex_local_server import VertexLocal, start_vertex_local
 
 JobState = gca_job_state.JobState
 
 
 @pytest.fixture
+@tiers.live
 def own_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[VertexLocal]:
     """A server of this test's own, so it can be stopped, crashed and restarted."""
     server = start_vertex_local(tmp_path / "state")

@@ -23,8 +23,9 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 import requests
 
-from tests.conftest import START_TIMEOUT_S, VertexLocal, start_vertex_local
-from tests.vertex_local.live import HttpClient, deploy_over_rest, predict_body, upload_model
+from tests.support import tiers
+from tests.support.rest_client import HttpClient, deploy_over_rest, predict_body, upload_model
+from tests.support.vertex_local_server import START_TIMEOUT_S, VertexLocal, start_vertex_local
 from vertex_local.vertex.operations import TYPE_PREFIX
 
 POLL_S = 0.002
@@ -32,6 +33,7 @@ ABORTED = 10  # google.rpc.Code
 
 
 @pytest.fixture
+@tiers.live
 def server(tmp_path: Path) -> Iterator[VertexLocal]:
     running = start_vertex_local(tmp_path / "state")
     yield running

@@ -24,9 +24,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import VertexLocal, start_vertex_local
-from tests.vertex_local import fuzz_strategies as fs
-from tests.vertex_local.fuzz_requests import (
+from tests.support import fuzz_strategies as fs
+from tests.support import tiers
+from tests.support.fuzz_requests import (
     METADATA_VALUES,
     SANDBOX,
     STORAGE_PARAMS,
@@ -39,7 +39,7 @@ from tests.vertex_local.fuzz_requests import (
     vertex_requests,
     with_hostile_extras,
 )
-from tests.vertex_local.live import (
+from tests.support.rest_client import (
     Answer,
     Deployment,
     HttpClient,
@@ -50,6 +50,7 @@ from tests.vertex_local.live import (
     predict_body,
     upload_model,
 )
+from tests.support.vertex_local_server import VertexLocal, start_vertex_local
 
 PREDICT_REQUESTS = 1000
 VERTEX_REQUESTS = 900
@@ -83,6 +84,7 @@ def fuzz_settings(examples: int) -> settings:
 
 
 @pytest.fixture(scope="module")
+@tiers.live
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
     running = start_vertex_local(tmp_path_factory.mktemp("fuzz") / "state")
     yield running

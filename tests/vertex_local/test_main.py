@@ -12,11 +12,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import REPO_ROOT, free_port
-from tests.not_run import NOT_RUN_HERE
-from tests.vertex_local.http.servers import mount_namespace
+from tests.support.not_run import NOT_RUN_HERE
+from tests.support.own_servers import mount_namespace
+from tests.support.vertex_local_server import REPO_ROOT, free_port
 
 NO_TOKEN = {key: value for key, value in os.environ.items() if key != "VERTEX_LOCAL_TOKEN"}
+
+
+pytestmark = pytest.mark.live  # every test here runs `python -m vertex_local`
 
 
 def vertex_local(*args: str, timeout: float = 90, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import free_port
+from tests.support.vertex_local_server import free_port
 from vertex_local import daemon
 
 
@@ -20,6 +20,7 @@ def plain_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name)
 
 
+@pytest.mark.live
 def test_start_with_staging_bucket_creates_the_profiles_bucket_in_its_region_once(
     tmp_path: Path, plain_environment: None
 ) -> None:
@@ -38,6 +39,7 @@ def test_start_with_staging_bucket_creates_the_profiles_bucket_in_its_region_onc
         daemon.stop(state_dir)
 
 
+@pytest.mark.live
 def test_without_the_flag_no_bucket_appears(tmp_path: Path, plain_environment: None) -> None:
     port, state_dir = free_port(), tmp_path / "state"
     try:

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import VertexLocal, start_vertex_local
-from tests.vertex_local.live import HttpClient
+from tests.support import tiers
+from tests.support.rest_client import HttpClient
+from tests.support.vertex_local_server import VertexLocal, start_vertex_local
 
 JOB_TIMEOUT_S = 120
 # Run by the job: every path in its workspace (venv, packages) that a group or other user could reach.
@@ -32,6 +33,7 @@ sys.exit(1 if shared else 0)
 
 
 @pytest.fixture(scope="module")
+@tiers.live
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
     running = start_vertex_local(tmp_path_factory.mktemp("permissions") / "state")
     yield running

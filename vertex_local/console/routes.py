@@ -21,7 +21,7 @@ from vertex_local.serving.history import WINDOWS, MetricsHistory
 from vertex_local.serving.model_server import ModelServer
 from vertex_local.state import StateStore
 from vertex_local.vertex.fields import json_response
-from vertex_local.vertex.job_runner import output_env
+from vertex_local.vertex.jobs.runner import output_env
 
 STATIC = Path(__file__).parent / "static"
 # Any site the user visits can point a browser at this server: the console runs only its own files (no inline
@@ -33,7 +33,7 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
-# The document kinds vertex/model_registry.py, endpoint_service.py and job_service.py store.
+# The document kinds vertex/model_registry.py, endpoint_service.py and jobs/service.py store.
 RESOURCE_KINDS = ("model", "endpoint", "customJob")
 TASK_SAMPLES = 10  # examples the test tab offers for a task it cannot draw: the first of each class, up to this
 

@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from vertex_local.serving.forward import Forwarder
-from vertex_local.vertex import process_groups, runtimes
+from vertex_local.vertex import runtimes
+from vertex_local.vertex.jobs import process_groups
 
 OWN_IMAGE_MODES = ("in-process", "subprocess")
 HEALTH_TIMEOUT_S = 180.0  # TensorFlow's import and a model's load take seconds; a hung container fails the deploy

@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import baseline_once
+from tests.support import tiers
+from tests.support.training import baseline_once
 
 
 @pytest.fixture(scope="session")
+@tiers.slow
 def production_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A second real training run, different enough from the candidate to show deltas."""
     return baseline_once(tmp_path_factory, "report-production", "--epochs", "1", "--learning-rate", "0.01")
@@ -28,9 +30,3 @@ def candidate(trained_model_dir: Path) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def production(production_model_dir: Path) -> dict[str, Any]:
     return json.loads((production_model_dir / "metrics.json").read_text())
-
-
-def table_row(markdown: str, first_cell: str) -> list[str]:
-    """The cells of the Markdown table row that starts with `first_cell`."""
-    line = next(line for line in markdown.splitlines() if line.startswith(f"| {first_cell} |"))
-    return [cell.strip() for cell in line.strip("|").split("|")]

@@ -9,7 +9,7 @@ import pytest
 
 from scripts import gate, report
 from scripts.report.sections import pct
-from tests.scripts.report.conftest import table_row
+from tests.support.markdown_tables import table_row
 
 RUN_URL = "https://github.com/me/repo/actions/runs/42"
 

@@ -12,7 +12,7 @@ import pytest
 
 from scripts import report
 from scripts.report.sections import delta_pp, pct
-from tests.scripts.report.conftest import table_row
+from tests.support.markdown_tables import table_row
 
 RUN_URL = "https://github.com/me/repo/actions/runs/42"
 JOB = "projects/p/locations/us-central1/customJobs/7"

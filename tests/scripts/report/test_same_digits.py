@@ -11,8 +11,8 @@ import pytest
 from scripts import report
 from scripts.report.same_digits import fmt_p
 from scripts.report.sections import pct
-from tests.scripts.conftest import StepRun
-from tests.scripts.report.conftest import table_row
+from tests.support.markdown_tables import table_row
+from tests.support.pipeline_steps import StepRun
 
 RUN_URL = "https://github.com/me/repo/actions/runs/42"
 

@@ -18,7 +18,7 @@ import tarfile
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
-from tests.conftest import REPO_ROOT, start_vertex_local
+from tests.support.vertex_local_server import REPO_ROOT, start_vertex_local
 from tests.upstream.aiplatform import expectations
 
 PACKAGE = "google-cloud-aiplatform"

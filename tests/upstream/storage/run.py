@@ -18,7 +18,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from tests.conftest import REPO_ROOT, VertexLocal, free_port
+from tests.support.vertex_local_server import REPO_ROOT, VertexLocal, free_port
 from tests.upstream.storage.credentials import start_token_stub, write_service_account_key
 from tests.upstream.storage.data import write_data_files
 

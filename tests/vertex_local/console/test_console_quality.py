@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import VertexLocal
-from tests.vertex_local.console.conftest import Release, console_url, new_release
-from tests.vertex_local.live import HttpClient
+from tests.support.console import Release, console_url, new_release
+from tests.support.rest_client import HttpClient
+from tests.support.vertex_local_server import VertexLocal
 
 MAX_FIRST_LOAD_BYTES = 300_000
 ZOOMED_WIDTH = 640  # a 1280 px window at 200 % zoom

@@ -7,9 +7,9 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.conftest import VertexLocal, start_vertex_local
-from tests.vertex_local.console.conftest import UI_TIMEOUT_MS, Release, console_url, new_release
-from tests.vertex_local.live import HttpClient, create_endpoint
+from tests.support.console import UI_TIMEOUT_MS, Release, console_url, new_release
+from tests.support.rest_client import HttpClient, create_endpoint
+from tests.support.vertex_local_server import VertexLocal, start_vertex_local
 
 MARK_LINK = "() => { document.activeElement.markedByTest = true; return document.activeElement.textContent; }"
 STILL_MARKED = "() => document.activeElement.markedByTest === true"

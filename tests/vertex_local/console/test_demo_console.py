@@ -10,9 +10,9 @@ import pytest
 from playwright.sync_api import expect
 
 from scripts import demo
-from tests.conftest import PROJECT, free_port
-from tests.scripts.conftest import GITHUB_VARIABLES, step
-from tests.vertex_local.console.conftest import shoot
+from tests.support.console import shoot
+from tests.support.pipeline_steps import GITHUB_VARIABLES, step
+from tests.support.vertex_local_server import PROJECT, free_port
 from vertex_local import daemon
 
 TINY_TRAINING = {"TRAINING_DATASET": "mnist-sample", "TRAINING_MODEL": "baseline", "TRAINING_EPOCHS": "3",
@@ -33,6 +33,8 @@ def demo_settings(monkeypatch: pytest.MonkeyPatch) -> str:
     return url
 
 
+@pytest.mark.live
+@pytest.mark.slow
 def test_make_demo_keep_ends_with_the_console_url_and_leaves_the_console_up(
     page: Any, demo_settings: str, tmp_path: Path
 ) -> None:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import base64
 import json
-from pathlib import Path
 
 import numpy as np
 
-DIGITS_FILE = Path(__file__).resolve().parents[3] / "vertex_local" / "console" / "static" / "digits.json"
+from tests.support.console import DIGITS_FILE
+
 SOURCE = "mnist-sample test split (seed 42): the first digit of each class"
 
 

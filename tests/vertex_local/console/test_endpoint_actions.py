@@ -8,9 +8,9 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.conftest import VertexLocal
-from tests.vertex_local.console.conftest import UI_TIMEOUT_MS, Release, console_url, new_release, shoot
-from tests.vertex_local.live import HttpClient, predict_body
+from tests.support.console import UI_TIMEOUT_MS, Release, console_url, new_release, shoot
+from tests.support.rest_client import HttpClient, predict_body
+from tests.support.vertex_local_server import VertexLocal
 
 DRAW = """async ([values, live]) => {
   const { lineChart, units } = await import("/console/static/charts.js");

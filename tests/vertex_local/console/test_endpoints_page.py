@@ -8,9 +8,9 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.conftest import VertexLocal
-from tests.vertex_local.console.conftest import Release, console_url, new_release, shoot
-from tests.vertex_local.live import HttpClient, predict_body
+from tests.support.console import Release, console_url, new_release, shoot
+from tests.support.rest_client import HttpClient, predict_body
+from tests.support.vertex_local_server import VertexLocal
 
 LOAD_DEADLINE_S = 90.0  # the load stops by itself, whatever the page does
 BAD_BODY = b'{"instances": [[1, 2, 3]]}'

@@ -8,9 +8,9 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.conftest import VertexLocal
-from tests.vertex_local.console.conftest import console_url, shoot
-from tests.vertex_local.live import HttpClient
+from tests.support.console import console_url, shoot
+from tests.support.rest_client import HttpClient
+from tests.support.vertex_local_server import VertexLocal
 
 LINES = 30_000  # about 400 KB of log: the page shows its tail, never all of it
 SCRIPT = f"import os; [print('line', i, os.environ['GREETING']) for i in range({LINES})]"

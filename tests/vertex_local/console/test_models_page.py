@@ -7,8 +7,8 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.conftest import VertexLocal
-from tests.vertex_local.console.conftest import SHA_V1, SHA_V2, Release, console_url, shoot
+from tests.support.console import SHA_V1, SHA_V2, Release, console_url, shoot
+from tests.support.vertex_local_server import VertexLocal
 
 
 def test_the_registry_lists_each_version_with_its_aliases_labels_and_accuracy_after_a_rollout(

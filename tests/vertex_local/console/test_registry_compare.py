@@ -12,9 +12,9 @@ from urllib.parse import unquote
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import VertexLocal
-from tests.vertex_local.console.conftest import UI_TIMEOUT_MS, Release, console_url, new_release, shoot
-from tests.vertex_local.live import HttpClient, wait_for_operation
+from tests.support.console import UI_TIMEOUT_MS, Release, console_url, new_release, shoot
+from tests.support.rest_client import HttpClient, wait_for_operation
+from tests.support.vertex_local_server import VertexLocal
 
 VERSIONS = 50
 SHOWN = 10  # models.js: the newest ten before "Show all"

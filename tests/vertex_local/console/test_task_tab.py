@@ -11,9 +11,10 @@ import pytest
 from playwright.sync_api import expect
 
 from tasks.wine import TASK as WINE
-from tests.conftest import VertexLocal, train_in_subprocess
-from tests.vertex_local.console.conftest import SHA_V1, Release, console_url, new_release
-from tests.vertex_local.live import HttpClient
+from tests.support.console import SHA_V1, Release, console_url, new_release
+from tests.support.rest_client import HttpClient
+from tests.support.training import train_in_subprocess
+from tests.support.vertex_local_server import VertexLocal
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,9 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import VertexLocal
-from tests.vertex_local.console.conftest import Release, console_url, shoot
-from tests.vertex_local.console.test_digits import DIGITS_FILE
-from tests.vertex_local.live import HttpClient
+from tests.support.console import DIGITS_FILE, Release, console_url, shoot
+from tests.support.rest_client import HttpClient
+from tests.support.vertex_local_server import VertexLocal
 
 # One stroke, as a hand draws a 7: along the top, then down and to the left (fractions of the pad's side).
 SEVEN = [(0.22, 0.2), (0.5, 0.19), (0.78, 0.2), (0.66, 0.42), (0.55, 0.62), (0.46, 0.85)]

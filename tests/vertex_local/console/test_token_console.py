@@ -11,14 +11,16 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.conftest import VertexLocal
-from tests.vertex_local.console.conftest import console_url
-from tests.vertex_local.http.servers import serve_own
+from tests.support import tiers
+from tests.support.console import console_url
+from tests.support.own_servers import serve_own
+from tests.support.vertex_local_server import VertexLocal
 
 TOKEN = secrets.token_urlsafe()
 
 
 @pytest.fixture(scope="module")
+@tiers.live
 def token_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
     running = serve_own(tmp_path_factory.mktemp("token-console"), ["--token", TOKEN], token=TOKEN)
     bearer = {"authorization": f"Bearer {TOKEN}"}

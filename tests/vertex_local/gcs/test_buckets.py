@@ -14,7 +14,7 @@ import pytest
 from google.api_core import exceptions
 from google.cloud import storage
 
-from tests.conftest import VertexLocal
+from tests.support.vertex_local_server import VertexLocal
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.conftest import VertexLocal
-from tests.vertex_local.live import HttpClient, google_error_problems
+from tests.support.rest_client import HttpClient, google_error_problems
+from tests.support.vertex_local_server import VertexLocal
 
 LARGE_BYTES = 8 << 20
 MAX_WRITTEN_BYTES = 1 << 20  # the answer, an access-log line, a metrics flush: far below the 8 MiB source

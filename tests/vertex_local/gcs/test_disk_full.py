@@ -4,7 +4,8 @@ and uploads work again once there is room (issue 10, item 14).
 The server runs in its own mount namespace with its state dir on an 8 MiB tmpfs (`unshare --mount`, or
 `unshare --user --map-root-user --mount` when not root), so the test fills a real filesystem and no other
 process sees it; the test reads that filesystem through /proc/PID/root. Where the machine allows neither kind of
-namespace the test is skipped, and the run's summary lists it among the tests that did not run (tests/not_run.py).
+namespace the test is skipped, and the run's summary lists it among the tests that did not run
+(tests/support/not_run.py).
 
 Run: .venv/bin/pytest tests/vertex_local/gcs/test_disk_full.py -s
 """
@@ -23,9 +24,10 @@ import pytest
 import requests
 
 from benchmarks.gcs_uploads import multipart_body
-from tests.conftest import REPO_ROOT, START_TIMEOUT_S, VertexLocal, free_port
-from tests.vertex_local.http.servers import NO_MOUNT_NAMESPACE
-from tests.vertex_local.live import Answer, HttpClient, google_error_problems
+from tests.support import tiers
+from tests.support.own_servers import NO_MOUNT_NAMESPACE
+from tests.support.rest_client import Answer, HttpClient, google_error_problems
+from tests.support.vertex_local_server import REPO_ROOT, START_TIMEOUT_S, VertexLocal, free_port
 
 TMPFS_SIZE = "8m"
 OBJECT_BYTES = 1 << 20
@@ -45,6 +47,7 @@ def namespace_prefix() -> list[str] | None:
 
 
 @pytest.fixture
+@tiers.live
 def server(tmp_path: Path) -> Iterator[VertexLocal]:
     prefix = namespace_prefix()
     if prefix is None:

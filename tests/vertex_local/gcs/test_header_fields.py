@@ -15,8 +15,8 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.conftest import VertexLocal
-from tests.vertex_local.live import HttpClient, google_error_problems
+from tests.support.rest_client import HttpClient, google_error_problems
+from tests.support.vertex_local_server import VertexLocal
 
 HEADER_FIELDS = ("contentDisposition", "cacheControl", "contentLanguage", "contentType", "contentEncoding")
 BAD_VALUES = ("inline\r\nX-Injected: 1", "a\nb", "a\rb", "nul\x00", "snow ☃", "euro €")

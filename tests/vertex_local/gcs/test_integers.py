@@ -13,8 +13,8 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.conftest import VertexLocal
-from tests.vertex_local.live import HttpClient, google_error_problems
+from tests.support.rest_client import HttpClient, google_error_problems
+from tests.support.vertex_local_server import VertexLocal
 
 BAD_INTEGERS = ["1234567890123456789012345", "9223372036854775808", "²", "١", "1e3", " 1", "0x10", ""]
 

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.gcs_uploads import MIB, multipart_body, peak_growth_mib, status_kib
-from tests.conftest import VertexLocal, start_vertex_local
+from tests.support import tiers
+from tests.support.vertex_local_server import VertexLocal, start_vertex_local
 from vertex_local.http.bodies import MAX_MULTIPART_BODY_BYTES
 
 UPLOADS = 16
@@ -29,6 +30,7 @@ MAX_BOMB_GROWTH_MIB = 48  # a few 1 MiB pieces in flight; inflating it whole wou
 
 
 @pytest.fixture(scope="module")
+@tiers.live
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
     running = start_vertex_local(tmp_path_factory.mktemp("memory") / "state")
     yield running

@@ -24,8 +24,8 @@ from collections.abc import Iterator
 import pandas
 import pytest
 
-from tests.conftest import VertexLocal
-from tests.vertex_local.live import HttpClient
+from tests.support.rest_client import HttpClient
+from tests.support.vertex_local_server import VertexLocal
 
 CHUNK = 256 * 1024  # the smallest resumable chunk Cloud Storage takes, so a few hundred KiB is multi-chunk
 

@@ -21,8 +21,9 @@ from urllib.parse import quote
 import google_crc32c
 import pytest
 
-from tests.conftest import VertexLocal, start_vertex_local
-from tests.vertex_local.live import Answer, HttpClient, google_error_problems
+from tests.support import tiers
+from tests.support.rest_client import Answer, HttpClient, google_error_problems
+from tests.support.vertex_local_server import VertexLocal, start_vertex_local
 
 CREATE_ONLY_ROUNDS, CREATE_ONLY_WRITERS = 150, 12
 OVERWRITE_ROUNDS, OVERWRITERS, OVERWRITE_BYTES = 60, 8, 256 * 1024
@@ -30,6 +31,7 @@ DELETE_ROUNDS, DELETE_UPLOADERS = 150, 6
 
 
 @pytest.fixture(scope="module")
+@tiers.live
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
     running = start_vertex_local(tmp_path_factory.mktemp("races") / "state")
     yield running

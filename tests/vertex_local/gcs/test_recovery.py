@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import VertexLocal, start_vertex_local
-from tests.vertex_local.live import HttpClient
+from tests.support import tiers
+from tests.support.rest_client import HttpClient
+from tests.support.vertex_local_server import VertexLocal, start_vertex_local
 
 CRASHES = 3
 WRITERS = 6
@@ -30,6 +31,7 @@ DEADLINE_S = 60.0
 
 
 @pytest.fixture
+@tiers.live
 def server(tmp_path: Path) -> Iterator[VertexLocal]:
     running = start_vertex_local(tmp_path / "state")
     yield running

@@ -13,8 +13,8 @@ import pytest
 from google.api_core import exceptions
 from google.cloud import storage
 
-from tests.conftest import VertexLocal
-from tests.vertex_local.live import HttpClient, google_error_problems
+from tests.support.rest_client import HttpClient, google_error_problems
+from tests.support.vertex_local_server import VertexLocal
 
 
 @pytest.fixture(scope="module")

@@ -21,9 +21,9 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.conftest import VertexLocal
-from tests.vertex_local.console.conftest import CHROMIUM, CHROMIUM_FLAGS, UI_TIMEOUT_MS
-from tests.vertex_local.live import HttpClient
+from tests.support.console import CHROMIUM, CHROMIUM_FLAGS, UI_TIMEOUT_MS
+from tests.support.rest_client import HttpClient
+from tests.support.vertex_local_server import VertexLocal
 
 PAGE = """<!doctype html><html><head><title>stored page</title></head><body><script>
 document.title = "script ran";

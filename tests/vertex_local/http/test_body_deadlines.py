@@ -13,8 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import VertexLocal
-from tests.vertex_local.http.servers import Trickler, serve_own
+from tests.support import tiers
+from tests.support.own_servers import Trickler, serve_own
+from tests.support.vertex_local_server import VertexLocal
 
 BODY_S = 2.0  # body_timeout_s of this module's server
 UPLOAD_S = 5.0  # upload_body_timeout_s
@@ -26,6 +27,7 @@ BUCKET = "deadlines"
 
 
 @pytest.fixture(scope="module")
+@tiers.live
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
     env = {"PIPELINE_SERVING_BODY_TIMEOUT_S": str(BODY_S), "PIPELINE_SERVING_UPLOAD_BODY_TIMEOUT_S": str(UPLOAD_S)}
     running = serve_own(tmp_path_factory.mktemp("deadlines"), env=env)

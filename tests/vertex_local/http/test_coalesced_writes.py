@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import VertexLocal
-from tests.vertex_local.live import HttpClient
+from tests.support.rest_client import HttpClient
+from tests.support.vertex_local_server import VertexLocal
 
 REQUESTS = 500
 ACCESS_LOG_WRITES = 1  # one line per request; lines of one event-loop turn share a write, these are one per turn

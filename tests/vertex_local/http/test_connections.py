@@ -17,10 +17,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import VertexLocal
-from tests.vertex_local.http.servers import read_all, serve_own
-from tests.vertex_local.http.test_early_answers import send_everything_first
-from tests.vertex_local.live import Answer, HttpClient, google_error_problems
+from tests.support import tiers
+from tests.support.own_servers import read_all, send_everything_first, serve_own
+from tests.support.rest_client import Answer, HttpClient, google_error_problems
+from tests.support.vertex_local_server import VertexLocal
 
 CAP = 20  # max_connections of this module's server
 HEAD_S = 4.0  # its head_timeout_s: how long a stalled client holds its connection
@@ -31,6 +31,7 @@ WAIT_S = 60.0
 
 
 @pytest.fixture(scope="module")
+@tiers.live
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
     env = {"PIPELINE_SERVING_MAX_CONNECTIONS": str(CAP), "PIPELINE_SERVING_HEAD_TIMEOUT_S": str(HEAD_S)}
     running = serve_own(tmp_path_factory.mktemp("connections"), env=env)

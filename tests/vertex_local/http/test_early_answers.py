@@ -11,35 +11,25 @@ Run: .venv/bin/pytest tests/vertex_local/http/test_early_answers.py
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import VertexLocal
-from tests.vertex_local.http.servers import serve_own
-from tests.vertex_local.live import Answer, google_error_problems
+from tests.support import tiers
+from tests.support.own_servers import send_everything_first, serve_own
+from tests.support.rest_client import google_error_problems
+from tests.support.vertex_local_server import VertexLocal
 
 ROUNDS = 12  # each of these failed about one time in two before the gentle close
 MiB = 1 << 20
 
 
 @pytest.fixture(scope="module")
+@tiers.live
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
     running = serve_own(tmp_path_factory.mktemp("early"))
     yield running
     running.stop()
-
-
-def send_everything_first(url: str, body: bytes, content_type: str) -> Answer:
-    """A POST through urllib: the whole body goes out, then the answer is read."""
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type}, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            return Answer(answer.status, dict(answer.headers), answer.read())
-    except urllib.error.HTTPError as error:
-        return Answer(error.code, dict(error.headers), error.read())
 
 
 @pytest.mark.parametrize(

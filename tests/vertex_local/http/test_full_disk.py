@@ -4,7 +4,7 @@ once there is room. No answer names a server path.
 The server runs in a mount namespace of its own with its state dir on a small tmpfs (`unshare --mount` as root,
 `unshare --user --map-root-user --mount` otherwise), so the test fills a real filesystem that no other process
 sees; it reaches that filesystem through /proc/PID/root. Where the machine allows neither kind of namespace,
-the test is skipped, and the run's summary lists it among the tests that did not run (tests/not_run.py).
+the test is skipped, and the run's summary lists it among the tests that did not run (tests/support/not_run.py).
 
 Run: .venv/bin/pytest tests/vertex_local/http/test_full_disk.py -s
 """
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import VertexLocal
-from tests.vertex_local.http.servers import NO_MOUNT_NAMESPACE, inside, mount_namespace, serve_own
-from tests.vertex_local.live import (
+from tests.support import tiers
+from tests.support.own_servers import NO_MOUNT_NAMESPACE, inside, mount_namespace, serve_own
+from tests.support.rest_client import (
     SERVING_IMAGE,
     Answer,
     Deployment,
@@ -28,6 +28,7 @@ from tests.vertex_local.live import (
     google_error_problems,
     predict_body,
 )
+from tests.support.vertex_local_server import VertexLocal
 from vertex_local.errors import FULL_DISK_MESSAGE
 
 TMPFS_SIZE = "48m"  # the model and SQLite fit, with room to spare until the test fills it
@@ -36,6 +37,7 @@ PREDICTIONS = 50
 
 
 @pytest.fixture(scope="module")
+@tiers.live
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
     namespace = mount_namespace()
     if namespace is None:

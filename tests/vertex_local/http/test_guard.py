@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from google.cloud import aiplatform
 
-from tests.conftest import VertexLocal
-from tests.vertex_local.http.servers import raw_request
-from tests.vertex_local.live import Answer, HttpClient, google_error_problems
+from tests.support.own_servers import raw_request
+from tests.support.rest_client import Answer, HttpClient, google_error_problems
+from tests.support.vertex_local_server import VertexLocal
 
 JOBS = "customJobs"
 

@@ -22,9 +22,10 @@ import numpy as np
 import pytest
 
 from pipeline_config import Serving, load_config
-from tests.conftest import VertexLocal, start_vertex_local
-from tests.vertex_local.http.servers import Trickler, read_all
-from tests.vertex_local.live import Deployment, HttpClient, deploy_over_rest, google_error_problems
+from tests.support import tiers
+from tests.support.own_servers import Trickler, read_all
+from tests.support.rest_client import Deployment, HttpClient, deploy_over_rest, google_error_problems
+from tests.support.vertex_local_server import VertexLocal, start_vertex_local
 from vertex_local.http.bodies import MAX_JSON_BODY_BYTES, MAX_MULTIPART_BODY_BYTES
 
 TIMEOUT_S = 2.0  # head, body and keep-alive timeouts of this module's server
@@ -52,6 +53,7 @@ def limits() -> Serving:
 
 
 @pytest.fixture(scope="module")
+@tiers.live
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
     with pytest.MonkeyPatch.context() as patch:
         for key in ("HEAD_TIMEOUT_S", "BODY_TIMEOUT_S", "KEEP_ALIVE_TIMEOUT_S"):

@@ -1,7 +1,7 @@
 """Beyond loopback, only requests with vertex-local's bearer token are served, and the real SDKs send it.
 
 The server listens on 0.0.0.0 with $VERTEX_LOCAL_TOKEN set; the pipeline's own client layer
-(scripts/cloud.py with [vertex] credentials = "token") gives google-cloud-aiplatform and google-cloud-storage
+(scripts/core/cloud.py with [vertex] credentials = "token") gives google-cloud-aiplatform and google-cloud-storage
 the token, and the same calls without it are refused.
 
 Run: .venv/bin/pytest tests/vertex_local/http/test_token.py
@@ -21,10 +21,11 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import aiplatform, storage
 
 from pipeline_config import ConfigError, load_config
-from scripts import cloud
-from tests.conftest import VertexLocal
-from tests.vertex_local.http.servers import serve_own
-from tests.vertex_local.live import HttpClient, google_error_problems
+from scripts.core import cloud
+from tests.support import tiers
+from tests.support.own_servers import serve_own
+from tests.support.rest_client import HttpClient, google_error_problems
+from tests.support.vertex_local_server import VertexLocal
 
 TOKEN = secrets.token_urlsafe()
 TOKEN_VARIABLE = "MNIST_VERTEX_LOCAL_TOKEN"  # [vertex] token_env may name any variable
@@ -34,6 +35,7 @@ OTHER_NAME = "vertex-local.internal"  # how containers on a shared network might
 
 
 @pytest.fixture(scope="module")
+@tiers.live
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
     args = ["--host", "0.0.0.0", "--allow-host", OTHER_NAME]
     running = serve_own(tmp_path_factory.mktemp("token"), args, {"VERTEX_LOCAL_TOKEN": TOKEN}, token=TOKEN)

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from pipeline_config import load_config
-from tests.vertex_local.serving.loop_thread import LoopThread
+from tests.support.loop_thread import LoopThread
 from vertex_local.errors import ApiError
 from vertex_local.serving.batching import Batcher
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.conftest import free_port
+from tests.support.vertex_local_server import free_port
 from vertex_local.serving import container
 
 STORAGE = "gs://bucket/model"

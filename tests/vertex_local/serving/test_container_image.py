@@ -1,6 +1,6 @@
 """The serving image runs, proven without a Docker engine (pr.yml's serving-image job runs the real one).
 
-From serving.Dockerfile and its .dockerignore (tests/trainer/image_tree.py): the files its COPY lines put in the
+From serving.Dockerfile and its .dockerignore (tests/support/image_tree.py): the files its COPY lines put in the
 image, made read-only; its ENTRYPOINT run in its WORKDIR with its ENV, as its numeric USER (when the tests run as
 root), with a venv holding only TensorFlow at the base image's version and vertex_local/serving/requirements.txt
 (tests/vertex_local/serving/image_venv.py). Vertex's contract then: AIP_STORAGE_URI names a model in a real
@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 import requests
 
-from tests.conftest import free_port
-from tests.trainer.image_tree import ImageSpec, build_tree, make_read_only, read_dockerfile, remove_tree
+from tests.support.image_tree import ImageSpec, build_tree, make_read_only, read_dockerfile, remove_tree
+from tests.support.vertex_local_server import free_port
 from tests.vertex_local.serving.image_venv import linked_venv, pinned_names
 
 REPO = Path(__file__).resolve().parents[3]

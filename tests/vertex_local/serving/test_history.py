@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import start_vertex_local
-from tests.vertex_local.live import HttpClient, deploy_over_rest, google_error_problems, predict_body
+from tests.support.rest_client import HttpClient, deploy_over_rest, google_error_problems, predict_body
+from tests.support.vertex_local_server import start_vertex_local
 from vertex_local.serving.history import RESOLUTIONS, MetricsHistory
 from vertex_local.serving.prometheus import LATENCY_BUCKETS, ServingMetrics
 

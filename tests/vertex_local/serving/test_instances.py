@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline_config import Serving, load_config
-from tests.vertex_local import fuzz_strategies
-from tests.vertex_local.serving.instance_bodies import edge_bodies
+from tests.support import fuzz_strategies
+from tests.support.instance_bodies import edge_bodies
 from vertex_local.errors import ApiError
 from vertex_local.serving.instances import InstancesParser, parse_with_orjson
 

@@ -20,8 +20,8 @@ import requests
 import tensorflow as tf
 
 from pipeline_config import Serving, load_config
-from tests.conftest import VertexLocal
-from tests.vertex_local.serving.loop_thread import LoopThread
+from tests.support.loop_thread import LoopThread
+from tests.support.vertex_local_server import VertexLocal
 from vertex_local.errors import ApiError
 from vertex_local.serving.instances import InstancesParser
 from vertex_local.serving.model_server import InputSpec, ModelServer

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import requests
 
-from tests.conftest import VertexLocal
+from tests.support.vertex_local_server import VertexLocal
 
 LIMIT = 1_572_864  # pipeline.toml [serving] max_body_bytes
 

@@ -15,8 +15,8 @@ import numpy as np
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import VertexLocal
-from tests.vertex_local.live import HttpClient, deploy, deploy_over_rest, predict_body, upload_model
+from tests.support.rest_client import HttpClient, deploy, deploy_over_rest, predict_body, upload_model
+from tests.support.vertex_local_server import VertexLocal
 from vertex_local.serving.prometheus import LATENCY_BUCKETS
 
 SHARED_REQUESTS = 240  # at 50/50, then errors sent to each model alone

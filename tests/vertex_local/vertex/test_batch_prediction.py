@@ -1,5 +1,5 @@
 """Batch prediction through the real SDK: Model.batch_predict against vertex-local, Vertex's output layout, bad lines,
-missing inputs, cancel and delete, the machine/replica rules (batch_service.py, batch_requests.py)."""
+missing inputs, cancel and delete, the machine/replica rules (batch/service.py, batch/requests.py)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import requests
 from google.cloud import aiplatform
 from google.cloud.aiplatform.compat.types import job_state as gca_job_state
 
-from tests.vertex_local.live import SERVING_IMAGE
-from vertex_local.vertex.batch_service import folder_name
-from vertex_local.vertex.batch_worker import bounded_lines
+from tests.support.rest_client import SERVING_IMAGE
+from vertex_local.vertex.batch.service import folder_name
+from vertex_local.vertex.batch.worker import bounded_lines
 
 JobState = gca_job_state.JobState
 DONE = {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED"}

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from tests.vertex_local.live import HttpClient, create_endpoint, deploy, upload_model
-from tests.vertex_local.vertex.concurrency import endpoint_doc, operation_of
+from tests.support.concurrency import endpoint_doc, operation_of
+from tests.support.rest_client import HttpClient, create_endpoint, deploy, upload_model
 
 OVERLAPPING_ROUNDS = 3  # rounds in which both deploys were under way at once
 MAX_ROUNDS = 8

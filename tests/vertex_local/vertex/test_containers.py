@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import VertexLocal, start_vertex_local
-from tests.vertex_local.live import HttpClient, create_endpoint, deploy, predict_body, upload_model
-from tests.vertex_local.vertex.concurrency import endpoint_doc, operation_of
+from tests.support.concurrency import endpoint_doc, operation_of
+from tests.support.rest_client import HttpClient, create_endpoint, deploy, predict_body, upload_model
+from tests.support.vertex_local_server import VertexLocal, start_vertex_local
 from vertex_local.vertex.containers import MARKER
 
 FAILED_PRECONDITION = 9

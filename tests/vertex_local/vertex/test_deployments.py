@@ -17,7 +17,7 @@ from google.api_core import exceptions
 from google.cloud import aiplatform
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.vertex_local.live import SERVING_IMAGE
+from tests.support.rest_client import SERVING_IMAGE
 from vertex_local.errors import ApiError
 from vertex_local.vertex.deploy_requests import split_without
 

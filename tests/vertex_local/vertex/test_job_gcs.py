@@ -11,12 +11,11 @@ from pathlib import Path
 import pytest
 from google.cloud.aiplatform.compat.types import job_state as gca_job_state
 
-from tests.conftest import start_vertex_local
-from tests.vertex_local.live import HttpClient
-from tests.vertex_local.vertex.test_job_packages import installed_in_server
-from tests.vertex_local.vertex.test_job_service import custom_job, job_logs, pool, wait_for_state
-from tests.vertex_local.vertex.wheels import wheel
-from vertex_local.vertex import job_gcs
+from tests.support.custom_jobs import custom_job, installed_in_server, job_logs, pool, wait_for_state
+from tests.support.rest_client import HttpClient
+from tests.support.vertex_local_server import start_vertex_local
+from tests.support.wheels import wheel
+from vertex_local.vertex.jobs import gcs_io
 
 JobState = gca_job_state.JobState
 DEADLINE_S = 60.0
@@ -49,13 +48,13 @@ open(os.path.join(folder, "data.txt"), "a").write("1\\n")
     ],
 )  # fmt: skip
 def test_gcs_paths_in_a_spec_point_into_the_jobs_folder(text, rewritten) -> None:
-    assert job_gcs.rewrite(text, ROOT) == rewritten
+    assert gcs_io.rewrite(text, ROOT) == rewritten
 
 
 def test_references_name_the_bucket_and_the_path_after_it() -> None:
-    found = job_gcs.references(["cat /gcs/bkt/a/b.txt; ls /gcs/bkt/c/", "/gcs/other", "gs://bkt/x"])
-    assert found == {job_gcs.Reference("bkt", "a/b.txt"), job_gcs.Reference("bkt", "c/"),
-                     job_gcs.Reference("other", "")}  # fmt: skip
+    found = gcs_io.references(["cat /gcs/bkt/a/b.txt; ls /gcs/bkt/c/", "/gcs/other", "gs://bkt/x"])
+    assert found == {gcs_io.Reference("bkt", "a/b.txt"), gcs_io.Reference("bkt", "c/"),
+                     gcs_io.Reference("other", "")}  # fmt: skip
 
 
 def test_a_job_reads_what_its_gcs_paths_name_and_what_it_writes_there_lands_in_the_bucket(vertex, unique_name) -> None:
@@ -131,6 +130,7 @@ def test_a_file_written_into_a_bucket_that_does_not_exist_fails_the_job_naming_i
     assert f"bucket {missing} not found" in job_logs(vertex, job)  # noted before the job ran
 
 
+@pytest.mark.live
 def test_a_job_running_when_the_server_stops_fails_saying_its_gcs_files_were_not_uploaded(tmp_path) -> None:
     server = start_vertex_local(tmp_path / "state")
     try:

@@ -16,9 +16,9 @@ import pytest
 import requests
 
 from pipeline_config import load_config
-from tests.conftest import VertexLocal, start_vertex_local
-from tests.vertex_local.live import HttpClient, deploy_over_rest, predict_body
-from vertex_local.vertex import job_logs
+from tests.support.rest_client import HttpClient, deploy_over_rest, predict_body
+from tests.support.vertex_local_server import VertexLocal, start_vertex_local
+from vertex_local.vertex.jobs import logs
 
 BIG_LOG_MIB = 256
 MAX_RSS_GROWTH_MIB = 64  # the whole 256 MiB read at once grew the server by more than twice the log's size
@@ -26,8 +26,8 @@ MAX_PREDICT_GAP_S = 2.0  # generous on a busy 2-core machine; a predict usually 
 
 
 def read(path: Path, tail: int | None, budget: int) -> tuple[str, bool]:
-    part = job_logs.plan(path, tail, budget)
-    return "".join(job_logs.chunks(path, part.start, part.end)), part.cut
+    part = logs.plan(path, tail, budget)
+    return "".join(logs.chunks(path, part.start, part.end)), part.cut
 
 
 @pytest.mark.parametrize("ending", ["\n", ""])
@@ -51,7 +51,7 @@ def test_the_byte_budget_cuts_a_long_log_at_a_line_start_and_says_so(tmp_path) -
 
 def test_multibyte_text_across_chunk_boundaries_and_invalid_bytes_come_out_whole(tmp_path) -> None:
     log = tmp_path / "w.log"
-    text = "é" * (job_logs.CHUNK_BYTES + 7)  # two bytes each: chunks end in the middle of a character
+    text = "é" * (logs.CHUNK_BYTES + 7)  # two bytes each: chunks end in the middle of a character
     log.write_bytes(text.encode() + b"\n\xff\xfe bad bytes\n")
     assert read(log, None, 1 << 30)[0] == text + "\n\ufffd\ufffd bad bytes\n"
 

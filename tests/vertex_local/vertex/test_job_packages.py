@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import sysconfig
 from pathlib import Path
 
 import pytest
@@ -12,11 +11,10 @@ import requests
 from google.cloud import aiplatform
 from google.cloud.aiplatform.compat.types import job_state as gca_job_state
 
-from tests.vertex_local.vertex.test_job_service import job_logs
-from tests.vertex_local.vertex.wheels import wheel
+from tests.support.custom_jobs import PREBUILT, installed_in_server, job_logs
+from tests.support.wheels import wheel
 
 JobState = gca_job_state.JobState
-PREBUILT = "us-docker.pkg.dev/vertex-ai/training/sklearn-cpu.1-0:latest"  # the SDK's own system test uses it
 MACHINE = {"machineType": "n1-standard-4"}
 SPEC = {"executorImageUri": PREBUILT, "packageUris": ["gs://bkt/t.tar.gz"], "pythonModule": "t"}
 # What the job's module reports about where it runs: one JSON line.
@@ -44,11 +42,6 @@ def package_job(name: str, uris: list[str], module: str, args: list[str] = ()) -
     spec = {"executor_image_uri": PREBUILT, "package_uris": uris, "python_module": module, "args": list(args)}
     pools = [{"machine_spec": {"machine_type": "n1-standard-4"}, "replica_count": 1, "python_package_spec": spec}]
     return aiplatform.CustomJob(display_name=name, worker_pool_specs=pools)
-
-
-def installed_in_server(distribution: str) -> list[Path]:
-    """Files of a distribution in the Python running the tests and the server (the same .venv)."""
-    return sorted(Path(sysconfig.get_path("purelib")).glob(f"{distribution}*"))
 
 
 def test_a_local_script_on_a_prebuilt_image_runs_as_its_package_in_a_fresh_venv(vertex, unique_name, tmp_path) -> None:

@@ -16,42 +16,13 @@ from google.api_core import exceptions
 from google.cloud import aiplatform
 from google.cloud.aiplatform.compat.types import job_state as gca_job_state
 
-from tests.conftest import REPO_ROOT
+from tests.support.custom_jobs import custom_job, job_logs, pool, wait_for_state
+from tests.support.vertex_local_server import REPO_ROOT
 
 JobState = gca_job_state.JobState
 PRINT_ENV = (
     "import json, os, sys; print(json.dumps({'env': dict(os.environ), 'python': sys.executable, 'cwd': os.getcwd()}))"
 )
-
-
-def pool(command: list[str], args: list[str], replicas: int = 1, env: dict[str, str] | None = None) -> dict:
-    container = {"image_uri": "local/trainer:test", "command": command, "args": args}
-    container["env"] = [{"name": key, "value": value} for key, value in (env or {}).items()]
-    return {
-        "machine_spec": {"machine_type": "n1-standard-4"},
-        "replica_count": replicas,
-        "container_spec": container,
-    }
-
-
-def custom_job(name: str, *pools: dict) -> aiplatform.CustomJob:
-    return aiplatform.CustomJob(
-        display_name=name, worker_pool_specs=list(pools), base_output_dir=f"gs://test-bucket/jobs/{name}"
-    )
-
-
-def job_logs(vertex, job: aiplatform.CustomJob, tail: int | None = None) -> str:
-    job_id = job.resource_name.rsplit("/", 1)[1]
-    answer = requests.get(vertex.api(f"customJobs/{job_id}:logs"), params={"tail": tail} if tail else {}, timeout=10)
-    assert answer.status_code == 200, answer.text
-    return answer.text
-
-
-def wait_for_state(job: aiplatform.CustomJob, states: set, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while job.state not in states:
-        assert time.monotonic() < deadline, f"job stayed {job.state}"
-        time.sleep(0.1)
 
 
 def upload_requests(log_text: str, bucket: str) -> int:

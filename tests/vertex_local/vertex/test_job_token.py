@@ -13,10 +13,11 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from tests.conftest import VertexLocal
-from tests.vertex_local.http.servers import serve_own
-from tests.vertex_local.vertex.test_job_packages import PREBUILT
-from tests.vertex_local.vertex.wheels import wheel
+from tests.support import tiers
+from tests.support.custom_jobs import PREBUILT
+from tests.support.own_servers import serve_own
+from tests.support.vertex_local_server import VertexLocal
+from tests.support.wheels import wheel
 
 TOKEN = secrets.token_urlsafe()
 BUCKET = "token-job-bucket"
@@ -33,6 +34,7 @@ open(out, "w").write(f"{seen} {sum(int(line) for line in open(data))}")
 
 
 @pytest.fixture(scope="module")
+@tiers.live
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
     running = serve_own(tmp_path_factory.mktemp("token-jobs"), env={"VERTEX_LOCAL_TOKEN": TOKEN}, token=TOKEN)
     yield running

@@ -15,10 +15,10 @@ from google.cloud.aiplatform.initializer import global_config
 from google.cloud.aiplatform_v1.types import operation
 
 from pipeline_config import load_config
-from tests.vertex_local.vertex.test_job_service import custom_job, pool, wait_for_state
+from tests.support.custom_jobs import custom_job, pool, wait_for_state
 from vertex_local.gcs import ObjectStore
 from vertex_local.state import StateStore
-from vertex_local.vertex.job_service import KIND, JobService
+from vertex_local.vertex.jobs.service import KIND, JobService
 from vertex_local.vertex.operations import Operations
 
 JobState = gca_job_state.JobState

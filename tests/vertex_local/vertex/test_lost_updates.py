@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.vertex_local.live import HttpClient, create_endpoint, deploy, upload_model
-from tests.vertex_local.vertex.concurrency import HalfSent, endpoint_doc, operation_of, version_ids
+from tests.support.concurrency import HalfSent, endpoint_doc, operation_of, version_ids
+from tests.support.rest_client import HttpClient, create_endpoint, deploy, upload_model
 
 MODEL_ROUNDS = 20
 DEPLOY_ROUNDS = 3  # each round loads a model: seconds

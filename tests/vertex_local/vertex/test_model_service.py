@@ -8,7 +8,7 @@ import requests
 from google.api_core import exceptions
 from google.cloud import aiplatform
 
-from tests.vertex_local.live import SERVING_IMAGE
+from tests.support.rest_client import SERVING_IMAGE
 from vertex_local.state import StateStore
 from vertex_local.vertex.model_registry import ModelRegistry
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import requests
 
-from tests.vertex_local.live import SERVING_IMAGE
+from tests.support.rest_client import SERVING_IMAGE
 from vertex_local.state import StateStore
 from vertex_local.vertex.operations import DEPLOY_MODEL, UNDEPLOY_MODEL, Operations, typed
 

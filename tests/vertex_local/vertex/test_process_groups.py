@@ -1,6 +1,6 @@
 """A custom job's processes never outlive the server that started them: a real kill -9 mid-job, then a restart.
 
-Replicas die with the server (PR_SET_PDEATHSIG, set by job_exec.py); what they started themselves is stopped when
+Replicas die with the server (PR_SET_PDEATHSIG, set by jobs/execution.py); what they started themselves is stopped when
 the server starts again on the same state, before it answers anyone. Recorded groups are recognised by start
 time, boot and job id, so a reused pid is never killed.
 """
@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import VertexLocal, start_vertex_local
-from tests.vertex_local.live import HttpClient
-from vertex_local.vertex import process_groups
+from tests.support import tiers
+from tests.support.rest_client import HttpClient
+from tests.support.vertex_local_server import VertexLocal, start_vertex_local
+from vertex_local.vertex.jobs import process_groups
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process groups are read from /proc")
 DEADLINE_S = 30.0
@@ -62,6 +63,7 @@ def heartbeats(server: VertexLocal) -> list[dict]:
 
 
 @pytest.fixture
+@tiers.live
 def servers(tmp_path: Path) -> Iterator[list[VertexLocal]]:
     started: list[VertexLocal] = []
     yield started

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import VertexLocal, start_vertex_local
-from tests.trainer.test_tf215_compat import REPO, tf215_python
-from tests.vertex_local.live import HttpClient, create_endpoint, deploy, predict_body, wait_for_operation
-from tests.vertex_local.vertex.concurrency import endpoint_doc, operation_of
+from tests.support.concurrency import endpoint_doc, operation_of
+from tests.support.rest_client import HttpClient, create_endpoint, deploy, predict_body, wait_for_operation
+from tests.support.tf215 import tf215_python
+from tests.support.vertex_local_server import REPO_ROOT, VertexLocal, start_vertex_local
 from vertex_local.vertex import runtimes
 
 FAILED_PRECONDITION = 9
@@ -187,6 +187,6 @@ def test_tf_2_15_itself_agrees_and_its_op_list_is_what_dump_ops_prints(trained_m
     assert loaded.returncode == 0 and "loaded" in loaded.stdout, loaded.stderr[-2000:]
     refused = subprocess.run([python, "-c", load, str(webp_model)], capture_output=True, text=True, env=env)
     assert refused.returncode != 0 and "Op type not registered 'DecodeWebP'" in refused.stderr
-    dumped = subprocess.run([python, str(REPO / "vertex_local/vertex/tf_ops/dump_ops.py")], capture_output=True,
+    dumped = subprocess.run([python, str(REPO_ROOT / "vertex_local/vertex/tf_ops/dump_ops.py")], capture_output=True,
                             text=True, env=env, check=True)  # fmt: skip
     assert json.loads(dumped.stdout) == json.loads((runtimes.OPS_DIR / "tf-2.15.json").read_text())

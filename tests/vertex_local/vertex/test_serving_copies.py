@@ -9,11 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import START_TIMEOUT_S, VertexLocal, start_vertex_local
-from tests.vertex_local.live import HttpClient, deploy_over_rest, predict_body, wait_for_operation
+from tests.support import tiers
+from tests.support.rest_client import HttpClient, deploy_over_rest, predict_body, wait_for_operation
+from tests.support.vertex_local_server import START_TIMEOUT_S, VertexLocal, start_vertex_local
 
 
 @pytest.fixture
+@tiers.live
 def server(tmp_path: Path) -> Iterator[VertexLocal]:
     running = start_vertex_local(tmp_path / "state")
     yield running

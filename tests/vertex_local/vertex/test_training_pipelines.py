@@ -13,9 +13,8 @@ from google.cloud.aiplatform import training_jobs
 from google.cloud.aiplatform.compat.types import job_state as gca_job_state
 from google.cloud.aiplatform.compat.types import pipeline_state as gca_pipeline_state
 
-from tests.conftest import JOB_POLL_S, start_vertex_local
-from tests.vertex_local.vertex.test_job_packages import PREBUILT
-from tests.vertex_local.vertex.test_job_service import job_logs
+from tests.support.custom_jobs import PREBUILT, job_logs
+from tests.support.vertex_local_server import JOB_POLL_S, start_vertex_local
 
 JobState = gca_job_state.JobState
 PipelineState = gca_pipeline_state.PipelineState

@@ -74,7 +74,7 @@ function sortedTable(ctx, modelId, rows, rerender) {
     })));
 }
 
-// gate.json kept beside a model dir (scripts/verdict_store.py: <run>/gate/gate.json), if it judged that model.
+// gate.json kept beside a model dir (scripts/comparison/verdict_store.py: <run>/gate/gate.json), if it judged that model.
 async function verdictFor(version) {
   const dir = String(version.artifactUri || "").replace(/\/+$/, "");
   const parent = dir.slice(0, dir.lastIndexOf("/"));

@@ -1,0 +1,75 @@
+"""The real trainer in a subprocess: train_in_subprocess / train_baseline (tests/conftest.py's trained_model_dir),
+run_trainer and the trainer tests' two shared runs, and baseline_once, trained once per test run (once.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.once import built_once
+from tests.support.vertex_local_server import REPO_ROOT
+
+TRAINER_TIMEOUT_S = 300  # a few epochs of the small models take seconds; a hung trainer must not hang the run
+
+
+def baseline_once(tmp_path_factory: pytest.TempPathFactory, name: str, *flags: str) -> Path:
+    """`train_baseline` with these flags once per test run (tests/support/once.py); its model dir."""
+    return built_once(tmp_path_factory, name, lambda folder: train_baseline(folder / "model", *flags)) / "model"
+
+
+def train_in_subprocess(model_dir: Path, *flags: str) -> Path:
+    """`python -m trainer.task FLAGS --model-dir MODEL_DIR`; its model dir. No AIP_* or PIPELINE_* variable of this
+    process reaches it (a session fixture sets PIPELINE_TRAINING_*), so what it trains depends on the flags and
+    pipeline.toml alone, whichever test asked first."""
+    command = [sys.executable, "-m", "trainer.task", *flags, "--model-dir", str(model_dir)]
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AIP_", "PIPELINE_"))}
+    done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=TRAINER_TIMEOUT_S)
+    assert done.returncode == 0, f"trainer failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+    assert (model_dir / "saved_model.pb").is_file()
+    return model_dir
+
+
+def train_baseline(model_dir: Path, *flags: str) -> Path:
+    """The baseline model on mnist-sample, with these flags; its model dir."""
+    return train_in_subprocess(model_dir, "--dataset", "mnist-sample", "--model", "baseline", *flags)
+
+
+def run_trainer(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m trainer.task ARGS` in a subprocess, as the Makefile and the custom job run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "trainer.task", *args],
+        cwd=REPO_ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def train_baseline_run(folder: Path) -> None:
+    model_dir = folder / "model"
+    result = run_trainer(
+        "--dataset",
+        "mnist-sample",
+        "--model",
+        "baseline",
+        "--epochs",
+        "8",
+        "--git-sha",
+        "abc1234",
+        "--model-dir",
+        "/nonexistent/ignored-because-AIP_MODEL_DIR-wins",
+        env={"AIP_MODEL_DIR": str(model_dir)},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def train_cnn_run(folder: Path) -> None:
+    flags = ("--dataset", "mnist-sample", "--model", "cnn", "--epochs", "1", "--seed", "3")
+    result = run_trainer(*flags, "--model-dir", str(folder / "model"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    (folder / "output.txt").write_text(result.stdout + result.stderr)
