@@ -35,7 +35,7 @@ RUNS = [
     ),
 ]
 DEFAULT_RUN = RUNS[1][0]
-TRAINERS_FIT = "trainer's fit (+ validation, 1 batch)"  # train_floor.py's variant running trainer.task's fit
+TRAINERS_FIT = "trainer's fit (+ validation, in memory)"  # train_floor.py's variant running trainer.task's fit
 
 
 def python_module(module: str, *args: str) -> subprocess.CompletedProcess[str]:
