@@ -1,8 +1,7 @@
 """Where the default model's training time goes, in one process: python -m benchmarks.train_floor --set trainer
 
-Every variant trains the default cnn on mnist-sample's 4,000 training digits, an epoch a round (the trainer's fit:
-TRAINER_EPOCHS a round, since its epochs run as one stream). Rounds interleave the variants, so the machine's load
-falls on all of them alike. The floor is the compiled train step (Keras'
+Every variant trains the default cnn on mnist-sample's 4,000 training digits, an epoch a round. Rounds interleave
+the variants, so the machine's load falls on all of them alike. The floor is the compiled train step (Keras'
 train_function, one step per call) on batches already in memory: no tf.data, no augmentation, no validation.
 Prints one JSON object: {variant: {images_per_s, cpu_us_per_image}}.
 Sets: `trainer` (TensorFlow as trainer.task sets it up: op determinism on), `no-determinism` (XLA needs it off:
@@ -24,7 +23,6 @@ from trainer.data import Split, load_dataset
 
 SEED = 42
 BATCH = 64  # [training] batch_size
-TRAINER_EPOCHS = 3  # the trainer's fit runs its epochs as one stream: a round of it is this many epochs
 Round = Callable[[], int]  # trains once, returns the images it trained on
 
 
@@ -78,9 +76,9 @@ def fitted(train: Split, test: Split, augment: str, per_epoch: bool, validation:
     return one_round
 
 
-def trainers_fit(train: Split, test: Split, epochs: int = TRAINER_EPOCHS) -> Round:
-    """trainer.task's own fit (trainer/loop.py's fit_keras: its epochs as one stream, HeldOutValidation after
-    each), `epochs` a round; its epoch lines are swallowed."""
+def trainers_fit(train: Split, test: Split) -> Round:
+    """trainer.task's own fit (trainer/loop.py's fit_keras, HeldOutValidation after the epoch), an epoch a round;
+    its epoch lines are swallowed."""
     from trainer.inputs import training_batches
     from trainer.loop import HeldOutValidation, fit_keras
     from trainer.model import build_model
@@ -89,12 +87,13 @@ def trainers_fit(train: Split, test: Split, epochs: int = TRAINER_EPOCHS) -> Rou
     steps = -(-len(train[0]) // BATCH)
     model, validation = build_model("cnn", 0.002, 10_000, steps_per_execution=steps), HeldOutValidation(*test)
 
-    def one_round(epochs: int = epochs) -> int:
+    def one_round() -> int:
         with contextlib.redirect_stdout(io.StringIO()):
-            fit_keras(model, batches, validation, epochs, verbose=False)
-        return len(train[0]) * epochs
+            fit_keras(model, batches, validation, epochs=1, verbose=False)
+        return len(train[0])
 
-    one_round(1)  # trace first
+    with contextlib.redirect_stdout(io.StringIO()):
+        fit_keras(model, batches.take(2), validation, epochs=1, verbose=False)  # trace first
     return one_round
 
 

@@ -87,19 +87,10 @@ def fit_keras(
     model: keras.Model, train_ds: tf.data.Dataset, validation: HeldOutValidation, epochs: int, verbose: bool
 ) -> dict[str, list[float]]:
     """model.fit over `train_ds` (one epoch of batches), `validation` (the held-out split) after every epoch;
-    returns Keras' history.
-
-    The epochs run as one stream with its own prefetch: the next epoch's first batches are shuffled and augmented
-    while this one validates, instead of a fresh iterator starting from an empty buffer after every epoch.
-    """
-    steps = int(train_ds.cardinality())
-    if steps < 1:
-        raise ValueError(f"the training batches must be a finite, non-empty epoch (cardinality {steps})")
-    stream = train_ds.repeat().prefetch(tf.data.AUTOTUNE)
+    returns Keras' history."""
     callbacks = [validation] + ([] if verbose else [EpochLog(epochs)])
     progress = (1 if sys.stdout.isatty() else 2) if verbose else 0  # Keras' own bars, or its line per epoch in CI
-    fitted = model.fit(stream, epochs=epochs, steps_per_epoch=steps, shuffle=False, verbose=progress,
-                       callbacks=callbacks)  # fmt: skip
+    fitted = model.fit(train_ds, epochs=epochs, shuffle=False, verbose=progress, callbacks=callbacks)
     return fitted.history
 
 
