@@ -11,6 +11,8 @@ Keras turns jit_compile off under op determinism), `one-thread` (one thread per 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import time
@@ -49,10 +51,11 @@ def floor(train: Split, batch: int = BATCH, jit: bool = False, steps: int | None
 
 def fitted(train: Split, test: Split, augment: str, per_epoch: bool, validation: str) -> Round:
     """model.fit, one epoch per round. augment: none, affine (trainer/inputs.py) or keras-layers (the trainer's
-    before it); validation: none, one-batch (the trainer's) or arrays (model.fit on arrays, 32 a step)."""
+    before it); validation: none, one-batch (Keras' validation_data on one cached batch, the trainer's before
+    trainer/loop.py's HeldOutValidation) or arrays (validation_data arrays, 32 a step)."""
     import tensorflow as tf
 
-    from trainer.inputs import held_out_batch, training_batches
+    from trainer.inputs import training_batches
     from trainer.model import build_model
 
     batches = training_batches(*train, SEED, BATCH, augment=augment == "affine")
@@ -60,7 +63,8 @@ def fitted(train: Split, test: Split, augment: str, per_epoch: bool, validation:
         layers = previous_augmenter()
         batches = batches.map(lambda images, labels: (layers(images, training=True), labels),
                               num_parallel_calls=tf.data.AUTOTUNE)  # fmt: skip
-    held_out = {"none": None, "one-batch": held_out_batch(*test), "arrays": test}[validation]
+    one_batch = tf.data.Dataset.from_tensor_slices(test).batch(len(test[0])).cache()
+    held_out = {"one-batch": one_batch, "arrays": test}.get(validation)
     steps = -(-len(train[0]) // BATCH)
     model = build_model("cnn", 0.002, 10_000, steps_per_execution=steps if per_epoch else 1)
     model.fit(batches.take(2), epochs=1, verbose=0, shuffle=False, validation_data=held_out)  # trace first
@@ -69,6 +73,27 @@ def fitted(train: Split, test: Split, augment: str, per_epoch: bool, validation:
         model.fit(batches, epochs=1, verbose=0, shuffle=False, validation_data=held_out)
         return len(train[0])
 
+    return one_round
+
+
+def trainers_fit(train: Split, test: Split) -> Round:
+    """trainer.task's own fit (trainer/loop.py's fit_keras, HeldOutValidation after the epoch), an epoch a round;
+    its epoch lines are swallowed."""
+    from trainer.inputs import training_batches
+    from trainer.loop import HeldOutValidation, fit_keras
+    from trainer.model import build_model
+
+    batches = training_batches(*train, SEED, BATCH, augment=True)
+    steps = -(-len(train[0]) // BATCH)
+    model, validation = build_model("cnn", 0.002, 10_000, steps_per_execution=steps), HeldOutValidation(*test)
+
+    def one_round() -> int:
+        with contextlib.redirect_stdout(io.StringIO()):
+            fit_keras(model, batches, validation, epochs=1, verbose=False)
+        return len(train[0])
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        fit_keras(model, batches.take(2), validation, epochs=1, verbose=False)  # trace first
     return one_round
 
 
@@ -104,7 +129,8 @@ def variants(name: str, train: Split, test: Split) -> dict[str, Callable[[], Rou
         "fit, tf.data, an epoch per call": lambda: fitted(train, test, "none", True, "none"),
         "fit, + Keras layers augmentation": lambda: fitted(train, test, "keras-layers", True, "none"),
         "fit, + one-resampling augmentation": lambda: fitted(train, test, "affine", True, "none"),
-        "trainer's fit (+ validation, 1 batch)": lambda: fitted(train, test, "affine", True, "one-batch"),
+        "fit, + Keras' validation, 1 batch": lambda: fitted(train, test, "affine", True, "one-batch"),
+        "trainer's fit (+ validation, in memory)": lambda: trainers_fit(train, test),
         "previous trainer's fit": lambda: fitted(train, test, "keras-layers", False, "arrays"),
     }
 

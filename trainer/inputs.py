@@ -30,11 +30,6 @@ def training_batches(x: np.ndarray, y: np.ndarray, seed: int, global_batch: int,
     return batches.prefetch(tf.data.AUTOTUNE)
 
 
-def held_out_batch(x: np.ndarray, y: np.ndarray) -> tf.data.Dataset:
-    """The held-out split as one cached batch: a single step per validation pass."""
-    return tf.data.Dataset.from_tensor_slices((x, y)).batch(len(x)).cache()
-
-
 def shift_and_rotate(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     """Each [n, height, width] image shifted by up to MAX_SHIFT and rotated by up to MAX_ROTATION about its
     centre, edges filled with zeros (the background), in one bilinear resampling."""

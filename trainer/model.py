@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     import keras
 
 MODELS = ("cnn", "baseline")
+DROPOUT = 0.2  # the cnn head's, before and after its dense layer
 
 
 def build_model(
@@ -59,19 +60,26 @@ def _baseline(image_shape: tuple[int, ...], classes: int) -> keras.Model:
 
 
 def _cnn(image_shape: tuple[int, ...], classes: int) -> keras.Model:
-    """Two conv blocks with batch norm, then a small dense head with dropout."""
+    """Three conv layers with batch norm (32 and 64 filters, each pooled, then 64 more at a quarter of the side),
+    then a small dense head with dropout.
+
+    The third conv works on MNIST's 7x7 maps: 1.8 M multiply-adds a digit against the second's 3.6 M. With dropout
+    0.2 (was 0.3 for two conv layers) it took the sample's 1,000 test digits from 0.979 to 0.986 (mean of seeds 42,
+    1, 2: 0.985, 0.982, 0.991) for about 1.2x the fit's CPU time (docs/trainer.md).
+    """
     import keras
 
     image = keras.Input(shape=image_shape, name="image")
     x = keras.layers.Reshape((*image_shape, 1))(image)
-    for filters in (32, 64):
+    for filters, pooled in ((32, True), (64, True), (64, False)):
         x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
         x = keras.layers.BatchNormalization(momentum=0.9)(x)
         x = keras.layers.ReLU()(x)
-        x = keras.layers.MaxPooling2D()(x)
+        if pooled:
+            x = keras.layers.MaxPooling2D()(x)
     x = keras.layers.Flatten()(x)
-    x = keras.layers.Dropout(0.3)(x)
+    x = keras.layers.Dropout(DROPOUT)(x)
     x = keras.layers.Dense(128, activation="relu")(x)
-    x = keras.layers.Dropout(0.3)(x)
+    x = keras.layers.Dropout(DROPOUT)(x)
     probabilities = keras.layers.Dense(classes, activation="softmax", name="probabilities")(x)
     return keras.Model(image, probabilities, name="cnn")

@@ -79,8 +79,8 @@ def train(settings: dict[str, Any], tf_config: dict[str, Any], task: Task) -> di
     import tensorflow as tf
 
     from trainer.export import evaluation, export_saved_model, write_metrics
-    from trainer.inputs import held_out_batch, training_batches
-    from trainer.loop import cross_entropy, fit_distributed, fit_keras, predict
+    from trainer.inputs import training_batches
+    from trainer.loop import HeldOutValidation, cross_entropy, fit_distributed, fit_keras, predict
     from trainer.storage import output_dir
 
     hyper = settings["hyperparameters"]
@@ -101,7 +101,7 @@ def train(settings: dict[str, Any], tf_config: dict[str, Any], task: Task) -> di
 
     started = time.perf_counter()
     if kind == "default":
-        history = fit_keras(model, batches, held_out_batch(*test), hyper["epochs"], settings["verbose"])
+        history = fit_keras(model, batches, HeldOutValidation(*test), hyper["epochs"], settings["verbose"])
     else:
         history = fit_distributed(model, strategy, batches, test, hyper["epochs"], global_batch)
     wall_time = time.perf_counter() - started

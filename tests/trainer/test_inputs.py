@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from trainer.data import load_dataset
-from trainer.inputs import MAX_ROTATION, MAX_SHIFT, held_out_batch, shift_and_rotate, training_batches
+from trainer.inputs import MAX_ROTATION, MAX_SHIFT, shift_and_rotate, training_batches
 
 CENTRE = (13.5, 13.5)
 
@@ -91,9 +91,3 @@ def test_shifts_and_turns_stay_within_their_limits():
     assert np.abs(rows - 14).max() <= math.ceil(MAX_SHIFT * 28) + 1
     assert len(set(zip(rows.tolist(), columns.tolist(), strict=True))) > 10  # they do move, and differently
     assert 0 < MAX_ROTATION < math.pi / 8  # a 6 must not become a 9
-
-
-def test_the_held_out_split_is_one_batch(sample):
-    x, y = sample
-    batches = list(held_out_batch(x, y))
-    assert len(batches) == 1 and batches[0][0].shape == (640, 28, 28)
