@@ -61,7 +61,10 @@ def is_healthy(url: str, token: str | None = None) -> bool:
 
 
 def is_ours(health: dict, pid: int, state_dir: Path) -> bool:
-    return health.get("pid") == pid and health.get("stateDir") == str(state_dir)
+    """The server answering is the one started: its pid, and its state dir however the caller spelled it (the
+    server reports it resolved; `make demo` passes `.vertex-local`)."""
+    answered = health.get("stateDir")
+    return health.get("pid") == pid and isinstance(answered, str) and Path(answered) == state_dir.resolve()
 
 
 def start(host: str, port: int, state_dir: Path, serve_flags: Sequence[str] = (), token: str | None = None) -> int:
@@ -93,9 +96,7 @@ def start(host: str, port: int, state_dir: Path, serve_flags: Sequence[str] = ()
     deadline = time.monotonic() + START_TIMEOUT_S
     while (health := who_answers(url, token)) is None or not is_ours(health, server.pid, state_dir):
         if health is not None:  # an earlier server (or another program) holds the port; ours cannot bind it
-            if server.poll() is None:
-                server.terminate()
-            server.wait(STOP_TIMEOUT_S)
+            end(server)
             pid_file(state_dir).unlink(missing_ok=True)
             other = f"pid {health.get('pid')!r}, state {health.get('stateDir')!r}" if health else "not vertex-local"
             print(f"vertex-local: did not start: {url} is answered by another server ({other})", file=sys.stderr)
@@ -103,12 +104,22 @@ def start(host: str, port: int, state_dir: Path, serve_flags: Sequence[str] = ()
         if server.poll() is not None or time.monotonic() > deadline:
             tail = "\n".join((state_dir / "server.log").read_text(errors="replace").splitlines()[-15:])
             print(f"vertex-local: did not start (see {state_dir / 'server.log'}):\n{tail}", file=sys.stderr)
-            if server.poll() is None:
-                server.terminate()
+            end(server)
             return 1
         time.sleep(0.1)
     print(f"vertex-local: serving {url} (pid {server.pid}, state {state_dir}, log {state_dir / 'server.log'})")
     return 0
+
+
+def end(server: subprocess.Popen) -> None:
+    """Stop a server this start launched and will not keep, SIGKILL if it does not end: none is left behind."""
+    if server.poll() is None:
+        server.terminate()
+    try:
+        server.wait(STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
 
 
 def stop(state_dir: Path) -> int:

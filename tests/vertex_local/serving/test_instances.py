@@ -107,7 +107,7 @@ def test_the_fast_path_and_the_orjson_path_give_the_same_array_or_the_same_error
     serving = limits(max_instances=3)  # so that 4 images cross the instance limit
     parser, taken = InstancesParser(serving), []
 
-    @settings(max_examples=DIFFERENTIAL_EXAMPLES, deadline=None, database=None,
+    @settings(max_examples=DIFFERENTIAL_EXAMPLES, deadline=None, database=None, derandomize=True,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])  # fmt: skip
     @given(body=st.one_of(edge_bodies(), edge_bodies(), edge_bodies(), fuzz_strategies.predict_bodies))
     def compare(body: bytes) -> None:
