@@ -24,7 +24,7 @@ import numpy as np
 
 from vertex_local.errors import RPC_CODES, ApiError
 from vertex_local.serving.instances import images_array, unwrap_named_inputs
-from vertex_local.serving.model_server import call_model, load_saved_model
+from vertex_local.serving.model_server import LoadedModel, call_model, load_saved_model
 
 TOKEN_VARIABLE = "VERTEX_LOCAL_TOKEN"  # as vertex_local.daemon names it: the server's bearer token, if any
 READ_TIMEOUT_S = 300.0
@@ -72,8 +72,8 @@ def error_line(instance: Any, message: str) -> str:
 class Predictor:
     """Batches good instances, writes each prediction beside its instance and each bad line to the errors."""
 
-    def __init__(self, function: Any, spec: Spec, results: IO[str], errors: IO[str]) -> None:
-        self.function, self.spec, self.results, self.errors = function, spec, results, errors
+    def __init__(self, model: LoadedModel, spec: Spec, results: IO[str], errors: IO[str]) -> None:
+        self.model, self.spec, self.results, self.errors = model, spec, results, errors
         self.pending: list[tuple[Any, np.ndarray]] = []
         self.successful = self.failed = 0
 
@@ -85,7 +85,8 @@ class Predictor:
         except ValueError as exc:
             return self.fail(line[:QUOTED_BAD_LINE_CHARS].decode(errors="replace"), f"not a JSON value: {exc}")
         try:
-            image = images_array(unwrap_named_inputs([instance]))[0]
+            # parsed against the model's own serving_default input, as online predictions are (serving/)
+            image = images_array(unwrap_named_inputs([instance], self.model.input), self.model.input.shape)[0]
         except ApiError as exc:
             return self.fail(instance, exc.message)
         self.pending.append((instance, image))
@@ -100,7 +101,8 @@ class Predictor:
     def flush(self) -> None:
         if not self.pending:
             return
-        predictions = call_model(self.function, np.stack([image for _, image in self.pending]))
+        images = np.stack([image for _, image in self.pending])
+        predictions = call_model(self.model.function, self.model.input.name, self.model.output_name, images)
         for (instance, _), prediction in zip(self.pending, predictions, strict=True):
             self.results.write(json.dumps({"instance": instance, "prediction": prediction.tolist()}) + "\n")
         self.successful += len(self.pending)
@@ -109,10 +111,10 @@ class Predictor:
 
 def run(spec: Spec) -> dict[str, Any]:
     """Predict every line of every input; the counts and the inputs that could not be read."""
-    function = load_saved_model(Path(spec.model_dir)).function
+    model = load_saved_model(Path(spec.model_dir))
     unreadable: list[dict[str, Any]] = []
     with open(spec.results, "w") as results, open(spec.errors, "w") as errors:
-        predictor = Predictor(function, spec, results, errors)
+        predictor = Predictor(model, spec, results, errors)
         for uri in spec.inputs:
             try:
                 for line in lines_of(uri, spec.storage_url, spec.max_line_bytes):
