@@ -18,6 +18,8 @@ RUN pip install --no-cache-dir -r vertex_local/serving/requirements.txt \
     && useradd --create-home --uid 10001 serving
 
 COPY pipeline.toml pipeline_config.py native_logs.py ./
+# The task contract: the model server reads the input spec of the task it serves (vertex_local/serving/model_server.py).
+COPY tasks/ tasks/
 COPY vertex_local/__init__.py vertex_local/errors.py vertex_local/
 COPY vertex_local/http/ vertex_local/http/
 COPY vertex_local/serving/ vertex_local/serving/

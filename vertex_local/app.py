@@ -133,7 +133,16 @@ class Services:
             objects=objects,
             operations=operations,
             jobs=jobs,
-            pipelines=TrainingPipelineService(store, operations, jobs, registry, objects, deployments.warm_up),
+            pipelines=TrainingPipelineService(
+                store,
+                operations,
+                jobs,
+                registry,
+                objects,
+                deployments.warm_up,
+                config.own_serving_image,
+                config.clock(),
+            ),
             batch=BatchPredictionService(store, operations, objects, registry, batch_settings),
             models=ModelService(
                 registry,

@@ -31,6 +31,11 @@ class ImageSpec:
     entrypoint: tuple[str, ...] = ()
     exposed: list[str] = dataclasses.field(default_factory=list)
 
+    def base_image_and_tag(self) -> tuple[str, str]:
+        """FROM's repository and tag, its @sha256 digest (the pin beside the tag) left off."""
+        image, _, tag = self.base.partition("@")[0].partition(":")
+        return image, tag
+
 
 def read_dockerfile(path: Path) -> ImageSpec:
     spec = ImageSpec()

@@ -52,7 +52,7 @@ def base_interpreter() -> str:
 
 def image_python(spec: ImageSpec) -> Path:
     """A virtualenv with only what the image has: TensorFlow at the base tag's version, then the RUN's pip install."""
-    image, _, tag = spec.base.partition("@")[0].partition(":")
+    image, tag = spec.base_image_and_tag()
     assert image == BASE_IMAGE and tag, f"the test models a {BASE_IMAGE}:<version> base, not {spec.base}"
     requirements = (REPO / "trainer/requirements.txt").read_bytes()
     built_from = f"{base_interpreter()} {tag}".encode() + requirements

@@ -8,6 +8,7 @@ from typing import Any
 from playwright.sync_api import expect
 
 from tests.support.console import SHA_V1, SHA_V2, Release, console_url, shoot
+from tests.support.rest_client import SERVING_IMAGE
 from tests.support.vertex_local_server import VertexLocal
 
 
@@ -33,7 +34,7 @@ def test_a_version_page_shows_its_confusion_matrix_from_metrics_json(
     page.goto(console_url(console_server, "/models"))
     page.get_by_role("link", name="Version 2").first.click()
     expect(page.locator("h1")).to_have_text("mnist, version 2")
-    expect(page.locator("main")).to_contain_text("tf2-cpu.2-15")
+    expect(page.locator("main")).to_contain_text(SERVING_IMAGE)  # the image the rollout registers
     expect(page.locator("main")).to_contain_text("gs://test-bucket/runs/console/model")
     expect(page.locator(".per-class li")).to_have_count(10)
     matrix = json.loads((trained_model_dir / "metrics.json").read_text())["confusion_matrix"]

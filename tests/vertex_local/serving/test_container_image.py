@@ -52,7 +52,7 @@ def image_python(spec: ImageSpec) -> Iterator[Path]:
     """The image's Python: TensorFlow at the base tag's version and the serving requirements, nothing else."""
     import importlib.metadata
 
-    image, _, tag = spec.base.partition(":")
+    image, tag = spec.base_image_and_tag()
     assert image == "tensorflow/tensorflow" and importlib.metadata.version("tensorflow-cpu") == tag
     root = Path(tempfile.mkdtemp(prefix="serving-venv-"))
     base = shutil.which(f"python{sys.version_info.major}.{sys.version_info.minor}", path="/usr/bin:/bin")
@@ -70,7 +70,7 @@ def test_the_serving_image_runs_the_container_module_as_a_numeric_user_on_the_tr
 
 def test_the_serving_image_holds_exactly_the_serving_paths_tracked_sources(spec, image_root) -> None:
     copied = build_tree(spec, REPO, image_root, DOCKERFILE)
-    sources = ["pipeline.toml", "pipeline_config.py", "native_logs.py", "vertex_local/__init__.py",
+    sources = ["pipeline.toml", "pipeline_config.py", "native_logs.py", "tasks", "vertex_local/__init__.py",
                "vertex_local/errors.py", "vertex_local/http", "vertex_local/serving"]  # fmt: skip
     tracked = subprocess.run(["git", "ls-files", *sources], cwd=REPO, capture_output=True, text=True,
                              check=True).stdout.split()  # fmt: skip

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import tiers
 from tests.support.concurrency import endpoint_doc, operation_of
 from tests.support.rest_client import HttpClient, create_endpoint, deploy, predict_body, wait_for_operation
 from tests.support.tf215 import tf215_python
@@ -55,6 +56,7 @@ def webp_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
+@tiers.live
 def dated_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
     """A vertex-local reading Google's prebuilt-image dates as on BEFORE_2027, whatever today is."""
     server = start_vertex_local(tmp_path_factory.mktemp("dated") / "state", args=("--today", BEFORE_2027.isoformat()))
@@ -120,6 +122,7 @@ def test_a_prebuilt_image_vertex_local_cannot_serve_registers_but_is_not_deploye
     client.close()
 
 
+@pytest.mark.live
 def test_on_its_end_of_availability_a_server_refuses_to_deploy_the_tf_2_15_image(tmp_path: Path) -> None:
     server = start_vertex_local(tmp_path / "state", args=("--today", "2027-01-14"))
     client = HttpClient(server.url)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -48,13 +49,16 @@ JOB_OUTCOMES = {"JOB_STATE_SUCCEEDED": SUCCEEDED, "JOB_STATE_CANCELLED": CANCELL
 
 class TrainingPipelineService:
     def __init__(self, store: StateStore, operations: Operations, jobs: JobService, registry: ModelRegistry,
-                 objects: ObjectStore, on_upload: Callable[[], None]) -> None:  # fmt: skip
+                 objects: ObjectStore, on_upload: Callable[[], None], own_image: str = "",
+                 today: Callable[[], datetime.date] = datetime.date.today) -> None:  # fmt: skip
         self.store = store
         self.operations = operations
         self.jobs = jobs
         self.registry = registry
         self.objects = objects
         self.on_upload = on_upload  # a deploy usually follows an upload: get TensorFlow ready (ModelService)
+        self.own_image = own_image  # this repository's serving image, by name (runtimes.py)
+        self.today = today  # the date the prebuilt-image table is read at (AppConfig.today)
         self.tasks: dict[str, asyncio.Task] = {}
         self.cancelled: set[str] = set()
 
@@ -91,7 +95,7 @@ class TrainingPipelineService:
             self.jobs.check(job_spec)
         except ApiError as exc:
             raise training_tasks.job_spec_error(exc) from None
-        plan = training_tasks.model_plan(body, parent, job_spec)
+        plan = training_tasks.model_plan(body, parent, job_spec, self.own_image, self.today())
         if plan and plan.parent_id:
             self.registry.model(parent, plan.parent_id)  # 404 now, not after the training
         if plan and plan.model_id and self.store.get(MODEL_KIND, plan.model_id) is not None:

@@ -13,6 +13,7 @@ them into a CustomJobSpec, which takes either spelling. A key that is not a Cust
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from typing import Any
 
 from vertex_local.errors import ApiError
@@ -107,7 +108,8 @@ def job_spec_error(exc: ApiError) -> ApiError:
     return ApiError(exc.code, message, exc.status)
 
 
-def model_plan(body: dict[str, Any], parent: str, job_spec: dict[str, Any]) -> ModelPlan | None:
+def model_plan(body: dict[str, Any], parent: str, job_spec: dict[str, Any], own_image: str,
+               today: datetime.date) -> ModelPlan | None:  # fmt: skip
     """modelToUpload, modelId and parentModel, checked as models:upload checks them; None when no model is
     uploaded. The artifact is the job's AIP_MODEL_DIR, so baseOutputDirectory is required with a model."""
     model_id = text_field(body, "modelId", "trainingPipeline") or None
@@ -129,7 +131,7 @@ def model_plan(body: dict[str, Any], parent: str, job_spec: dict[str, Any]) -> M
                        "with modelToUpload: the model is uploaded from baseOutputDirectory/model")  # fmt: skip
     model = {**model, "artifactUri": base.rstrip("/")}
     try:  # the rules of models:upload, named as this request's fields
-        runtimes.check_upload_image(model.get("containerSpec"))
+        runtimes.check_upload_image(model.get("containerSpec"), own_image, today)
         checked_upload(model)
     except ApiError as exc:
         raise ApiError(exc.code, exc.message.replace("model.", "trainingPipeline.modelToUpload.", 1)) from None
