@@ -64,7 +64,7 @@ MAIN_RULESET="main branch"
 # pr.yml's job names, which are its check runs' names (tests/scripts/test_bootstrap_github.py keeps them equal).
 # integration_id 15368 is the GitHub Actions app: a status another app or token posts does not satisfy them.
 # Rule parameters: https://docs.github.com/en/rest/repos/rules (pull_request, required_status_checks).
-PR_CHECKS=("Accuracy gate" "Lint" "Tests" "Trainer image")
+PR_CHECKS=("Accuracy gate" "Lint" "Serving image" "Tests" "Trainer image")
 checks=$(printf '{"context": "%s", "integration_id": 15368},' "${PR_CHECKS[@]}")
 MAIN_RULESET_JSON='{"name": "main branch", "target": "branch", "enforcement": "active",
   "conditions": {"ref_name": {"include": ["refs/heads/main"], "exclude": []}},

@@ -184,6 +184,6 @@ def test_the_dry_run_plan_shows_the_main_ruleset(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert (
         "plan:    branch ruleset 'main branch': main changes only by a pull request with an approving review "
-        "and the checks Accuracy gate, Lint, Tests, Trainer image; no force-push, no deletion"
+        f"and the checks {', '.join(sorted(pr_check_names()))}; no force-push, no deletion"
     ) in result.stdout
     assert '"include": ["refs/heads/main"]' in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -17,8 +18,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 def python(code: str) -> subprocess.CompletedProcess[str]:
     """A fresh interpreter: TensorFlow's first import, and what it logs to file descriptor 2, are per process."""
+    # Without TF_CPP_MIN_LOG_LEVEL: a test that ran the demo in this worker (quiet_tensorflow) left it at 3 here.
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=REPO, capture_output=True, text=True,
-                          timeout=180)  # fmt: skip
+                          timeout=180, env=env)  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -118,16 +118,18 @@ def test_a_job_trains_the_model_into_base_output_dir_model(run_a: TrainedRun, tm
 @pytest.fixture(scope="module")
 @tiers.slow
 def failed_job(pipeline_env: object, tmp_path_factory: pytest.TempPathFactory) -> tuple[StepRun, dict]:
-    """A job whose trainer exits at once (0 epochs; an unknown dataset is now refused before submitting), submitted
-    with every label known."""
+    """A job whose trainer exits at once (0 epochs), submitted with every label known. The config refuses 0 epochs
+    before submitting (and an unknown dataset), so the job's command line gets a last --epochs=0, which wins."""
     out_dir = tmp_path_factory.mktemp("failed-job")
+    built = submit_training.trainer_args
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PIPELINE_TRAINING_EPOCHS", "0")
+        patch.setattr(submit_training, "trainer_args", lambda *args: [*built(*args), "--epochs=0"])
         result = step(
             submit_training.main,
             *("--git-sha", SHA_A.upper(), "--pr", "12", "--run-id", "987", "--image-tag", "v1.2"),
             *("--out-dir", str(out_dir)),
         )
+    assert (out_dir / "submit_training.json").is_file(), result.stderr
     return result, json.loads((out_dir / "submit_training.json").read_text())
 
 

@@ -17,11 +17,13 @@ import requests
 from scripts import demo
 from scripts.report.cli import main as report_main
 from tasks.wine import TASK as WINE
+from tests.support import tiers
 from tests.support.pipeline_steps import set_names, step
 from tests.support.vertex_local_server import VertexLocal
 
 
 @pytest.fixture(scope="module")
+@tiers.slow
 def wine_demos(pipeline_env: VertexLocal, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """`make demo TASK=wine` twice: the task is the only setting that changes (the model and dataset follow it)."""
     patch = pytest.MonkeyPatch()

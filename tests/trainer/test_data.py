@@ -131,6 +131,7 @@ def test_cli_rejects_an_unknown_dataset_as_a_usage_error(tmp_path):
     assert result.returncode == 2 and "task 'mnist' has no dataset 'cifar10' (choose from mnist," in result.stderr
 
 
+@pytest.mark.slow
 def test_cli_rejects_an_unknown_task_with_one_line_listing_the_tasks(tmp_path):
     result = run_trainer("--task", "cifar", "--model-dir", str(tmp_path / "m"))
     assert result.returncode == 2 and "--task 'cifar': unknown task (tasks: mnist, wine)" in result.stderr

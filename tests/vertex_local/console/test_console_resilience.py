@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.support.console import UI_TIMEOUT_MS, Release, console_url, new_release
@@ -23,6 +24,7 @@ def wait_for_refreshes(page: Any, count: int) -> None:
     )
 
 
+@pytest.mark.live
 def test_an_empty_server_says_nothing_here_yet_and_the_picker_fills_in_when_a_project_appears(
     page: Any, tmp_path: Path
 ) -> None:

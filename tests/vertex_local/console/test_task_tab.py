@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tasks.wine import TASK as WINE
+from tests.support import tiers
 from tests.support.console import SHA_V1, Release, console_url, new_release
 from tests.support.rest_client import HttpClient
 from tests.support.training import train_in_subprocess
@@ -18,6 +19,7 @@ from tests.support.vertex_local_server import VertexLocal
 
 
 @pytest.fixture(scope="module")
+@tiers.slow
 def wine_release(console_server: VertexLocal, tmp_path_factory: pytest.TempPathFactory) -> Release:
     model_dir = train_in_subprocess(tmp_path_factory.mktemp("wine") / "model", "--task", "wine", "--epochs", "30")
     release = new_release(console_server, "wine")
