@@ -13,6 +13,7 @@ import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
+from typing import Protocol
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -167,14 +168,10 @@ def vertex_routes(s: Services) -> list[BaseRoute]:
     """The Vertex AI v1 subset. Routes with a ':verb' come before the plain ones they would also match."""
     jobs, models, endpoints, deploys = s.jobs, s.models, s.endpoints, s.deployments
     return [
-        Route(P + "/customJobs", jobs.create, methods=["POST"]),
-        Route(P + "/customJobs", jobs.list, methods=["GET"]),
-        Route(P + "/customJobs/{job}:cancel", jobs.cancel, methods=["POST"]),
         Route(P + "/customJobs/{job}:logs", jobs.logs, methods=["GET"]),
-        Route(P + "/customJobs/{job}", jobs.get, methods=["GET"]),
-        Route(P + "/customJobs/{job}", jobs.delete, methods=["DELETE"]),
-        *batch_routes(s.batch),
-        *pipeline_routes(s.pipelines),
+        *job_routes("customJobs", "job", jobs),
+        *job_routes("batchPredictionJobs", "job", s.batch),
+        *job_routes("trainingPipelines", "pipeline", s.pipelines),
         Route(P + "/models:upload", models.upload, methods=["POST"]),
         Route(P + "/models", models.list, methods=["GET"]),
         Route(P + "/models/{model}:listVersions", models.list_versions, methods=["GET"]),
@@ -210,23 +207,25 @@ def health_route(state_dir: Path) -> Route:
     return Route("/healthz", healthz, methods=["GET"])
 
 
-def batch_routes(batch: BatchPredictionService) -> list[BaseRoute]:
-    return [
-        Route(P + "/batchPredictionJobs", batch.create, methods=["POST"]),
-        Route(P + "/batchPredictionJobs", batch.list, methods=["GET"]),
-        Route(P + "/batchPredictionJobs/{job}:cancel", batch.cancel, methods=["POST"]),
-        Route(P + "/batchPredictionJobs/{job}", batch.get, methods=["GET"]),
-        Route(P + "/batchPredictionJobs/{job}", batch.delete, methods=["DELETE"]),
-    ]
+class JobCollection(Protocol):
+    """What the three kinds of job (custom jobs, batch prediction jobs, training pipelines) answer alike."""
+
+    async def create(self, request: Request) -> Response: ...
+    async def list(self, request: Request) -> Response: ...
+    async def cancel(self, request: Request) -> Response: ...
+    async def get(self, request: Request) -> Response: ...
+    async def delete(self, request: Request) -> Response: ...
 
 
-def pipeline_routes(pipelines: TrainingPipelineService) -> list[BaseRoute]:
+def job_routes(collection: str, param: str, service: JobCollection) -> list[BaseRoute]:
+    """create, list, :cancel, get and delete of one job collection (`:cancel` before the plain `{id}` it matches)."""
+    one = f"{P}/{collection}/{{{param}}}"
     return [
-        Route(P + "/trainingPipelines", pipelines.create, methods=["POST"]),
-        Route(P + "/trainingPipelines", pipelines.list, methods=["GET"]),
-        Route(P + "/trainingPipelines/{pipeline}:cancel", pipelines.cancel, methods=["POST"]),
-        Route(P + "/trainingPipelines/{pipeline}", pipelines.get, methods=["GET"]),
-        Route(P + "/trainingPipelines/{pipeline}", pipelines.delete, methods=["DELETE"]),
+        Route(f"{P}/{collection}", service.create, methods=["POST"]),
+        Route(f"{P}/{collection}", service.list, methods=["GET"]),
+        Route(one + ":cancel", service.cancel, methods=["POST"]),
+        Route(one, service.get, methods=["GET"]),
+        Route(one, service.delete, methods=["DELETE"]),
     ]
 
 
