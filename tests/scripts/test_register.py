@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -102,11 +101,7 @@ def requests_during(server: VertexLocal, action: Callable[[], object]) -> list[s
     action()
     marker = f"/v1/register-test-marker-{uuid.uuid4().hex}"
     httpx.get(f"{server.url}{marker}")  # 404; its log line follows every earlier request's
-    deadline = time.monotonic() + 10
-    # The server writes a turn's lines once the turn ends, so its answer can come before its log line.
-    while marker not in (logged := server.log_path.read_text(errors="replace")[start:]):
-        assert time.monotonic() < deadline, f"the server never logged {marker}"
-        time.sleep(0.01)
+    logged = server.log_through(marker)[start:]
     return [line for line in logged.splitlines() if '"' in line and "/v1/projects/" in line]
 
 

@@ -115,6 +115,16 @@ class VertexLocal:
             self.process.kill()
             self.process.wait()
 
+    def log_through(self, marker: str, timeout_s: float = 10.0) -> str:
+        """The server's log once it holds `marker`. The access log writes a request's line after the answer has
+        left, and in order: once one request's line is there, so is every earlier request's."""
+        deadline = time.monotonic() + timeout_s
+        while marker not in (text := self.log_path.read_text(errors="replace")):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{marker!r} is not in the server's log after {timeout_s} s")
+            time.sleep(0.02)
+        return text
+
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 

@@ -41,15 +41,17 @@ def test_the_real_trainer_reads_and_writes_gs_uris_only_through_the_storage_api(
     np.savez(buffer, x_train=(digits[:300] * 255).astype(np.uint8), y_train=labels[:300],
              x_test=(digits[300:400] * 255).astype(np.uint8), y_test=labels[300:400])  # fmt: skip
     bucket.blob(data).upload_from_string(buffer.getvalue())
-    log_before = vertex.log_path.read_text(errors="replace")
+    bucket.get_blob(data)  # a request after the upload: once its line is logged, the upload's is too
+    log_before = vertex.log_through(f"GET /storage/v1/b/test-bucket/o/{data} ")
     trainer = pool(["python", "-m", "trainer.task"], ["--data-path", f"gs://test-bucket/{data}", "--model", "baseline",
                                                       "--epochs", "1"])  # fmt: skip
     job = custom_job(unique_name, trainer)
     job.run()
     assert job.state == JobState.JOB_STATE_SUCCEEDED
-    written = vertex.log_path.read_text(errors="replace")[len(log_before) :]
-
     model_prefix = f"jobs/{unique_name}/model/"
+    bucket.get_blob(model_prefix + "metrics.json")  # likewise after the job's uploads
+    written = vertex.log_through(f"GET /storage/v1/b/test-bucket/o/{model_prefix}metrics.json ")[len(log_before) :]
+
     listed = {blob.name.removeprefix(model_prefix) for blob in bucket.list_blobs(prefix=model_prefix)}
     exported = {p.relative_to(trained_model_dir).as_posix() for p in trained_model_dir.rglob("*") if p.is_file()}
     assert listed == exported  # the SavedModel's files and metrics.json, nothing more or less
