@@ -5,7 +5,8 @@ rollout         session: a demo-like release on it: v1 to production, v2 canarie
 browser, page   a Chromium (Debian's /usr/bin/chromium) for this package; a fresh context per test, failing on
                 page errors
 
-Release, console_url() and shoot() (screenshots under out/console-screenshots/) are in tests/support/console.py.
+Release, console_url(), refresh_now() and shoot() (screenshots under out/console-screenshots/) are in
+tests/support/console.py.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.support.console import Release, console_url, new_release, shoot
+from tests.support.console import Release, console_url, install_clock, new_release, refresh_now, shoot
 from tests.support.rest_client import HttpClient, predict_body
 from tests.support.vertex_local_server import VertexLocal
 
@@ -28,12 +28,14 @@ def test_the_endpoint_page_shows_the_traffic_split_change_live_during_a_canary(
     release = new_release(console_server, "canary")
     first = release.register(staged_model, "c1c1c1c1c1c1")
     old = release.deploy(first, 100)
+    install_clock(page)
     page.goto(console_url(console_server, f"/endpoints/{release.endpoint_id}"))
     legend = page.locator("[data-testid=traffic]")
     expect(legend.locator("li")).to_have_count(1)
     expect(legend.locator(f"li[data-deployed-model-id='{old}']")).to_have_attribute("data-share", "100")
 
     new = release.deploy(release.register(staged_model, "c2c2c2c2c2c2"), 10)  # the page is not reloaded
+    refresh_now(page)
     expect(legend.locator(f"li[data-deployed-model-id='{new}']")).to_have_attribute("data-share", "10")
     expect(legend.locator(f"li[data-deployed-model-id='{old}']")).to_have_attribute("data-share", "90")
     expect(page.locator(f".traffic .segment[data-deployed-model-id='{new}']")).to_have_text("10 %")
@@ -41,6 +43,7 @@ def test_the_endpoint_page_shows_the_traffic_split_change_live_during_a_canary(
     shoot(page, "endpoint-canary")
 
     release.promote("2")
+    refresh_now(page)
     expect(legend.locator("li")).to_have_count(1)
     expect(legend.locator(f"li[data-deployed-model-id='{new}']")).to_have_attribute("data-share", "100")
     expect(page.locator(".traffic .segment")).to_have_text(["100 %"])

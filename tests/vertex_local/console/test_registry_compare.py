@@ -12,7 +12,7 @@ from urllib.parse import unquote
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.console import UI_TIMEOUT_MS, Release, console_url, new_release, shoot
+from tests.support.console import UI_TIMEOUT_MS, Release, console_url, install_clock, new_release, refresh_now, shoot
 from tests.support.rest_client import HttpClient, wait_for_operation
 from tests.support.vertex_local_server import VertexLocal
 
@@ -88,10 +88,12 @@ def test_the_registry_refreshes_and_shows_a_new_version_without_a_reload(
 ) -> None:
     release = new_release(console_server, "refreshing")
     release.register(staged_model, "aaaa0000aaaa")
+    install_clock(page)
     page.goto(console_url(console_server, "/models"))
     section = page.locator(f"[data-model='{release.model.rsplit('/', 1)[1]}']")
     expect(section.locator("tbody tr")).to_have_count(1)
     release.register(staged_model, "bbbb0000bbbb")
+    refresh_now(page)
     expect(section.locator("tbody tr")).to_have_count(2, timeout=UI_TIMEOUT_MS)
     expect(section.locator("[data-version='2'] .alias")).to_contain_text(["sha-bbbb0000bbbb", "candidate"])
 

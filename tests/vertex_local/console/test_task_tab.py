@@ -4,6 +4,7 @@ test examples to send and its class names on the bars; an MNIST endpoint keeps t
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,15 +14,23 @@ from playwright.sync_api import expect
 from tasks.wine import TASK as WINE
 from tests.support import tiers
 from tests.support.console import SHA_V1, Release, console_url, new_release
+from tests.support.once import built_once
 from tests.support.rest_client import HttpClient
 from tests.support.training import train_in_subprocess
 from tests.support.vertex_local_server import VertexLocal
 
 
+def train_wine(folder: Path) -> None:
+    """A few epochs: no test here asserts the model's accuracy, the page shows whichever class the endpoint answers."""
+    train_in_subprocess(folder / "model", "--task", "wine", "--epochs", "3")
+
+
 @pytest.fixture(scope="module")
 @tiers.slow
 def wine_release(console_server: VertexLocal, tmp_path_factory: pytest.TempPathFactory) -> Release:
-    model_dir = train_in_subprocess(tmp_path_factory.mktemp("wine") / "model", "--task", "wine", "--epochs", "30")
+    """Its model is trained once per run (tests/support/once.py), by whichever worker asks first: the tests using
+    it may land on two workers."""
+    model_dir = built_once(tmp_path_factory, "wine", train_wine) / "model"
     release = new_release(console_server, "wine")
     version = release.register(console_server.stage_model(model_dir, "runs/wine"), SHA_V1)
     release.deploy(version, 100)

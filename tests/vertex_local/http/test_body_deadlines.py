@@ -17,8 +17,9 @@ from tests.support import tiers
 from tests.support.own_servers import Trickler, serve_own
 from tests.support.vertex_local_server import VertexLocal
 
-BODY_S = 2.0  # body_timeout_s of this module's server
-UPLOAD_S = 5.0  # upload_body_timeout_s
+# Short, so that waiting them out stays quick: what is tested is that each deadline holds, not its default value.
+BODY_S = 1.0  # body_timeout_s of this module's server
+UPLOAD_S = 3.0  # upload_body_timeout_s
 # How long a test waits for an answer that must come: a bound for failing, not a measurement (a server without
 # the deadline never answers a body that is still arriving), far beyond any deadline on any machine.
 WAIT_S = 60.0
@@ -63,7 +64,7 @@ def test_a_body_sent_a_byte_at_a_time_is_answered_408_at_its_deadline(server: Ve
     body = b'{"instances": [' + b" " * 100_000  # would take 14 hours at this pace
     client = Trickler(server.port, head("POST", f"/v1/{server.parent}/{route}", len(body)), body, BYTE_EVERY_S)
     client.start()
-    took = answered_408_at(client, BODY_S, b"the request body did not arrive within 2 s")
+    took = answered_408_at(client, BODY_S, f"the request body did not arrive within {BODY_S:g} s".encode())
     print(f"{route}: {client.sent} bytes, one every {BYTE_EVERY_S} s, then 408 at {took:.2f} s")
 
 
@@ -90,7 +91,7 @@ def test_an_upload_has_a_budget_of_its_own_and_a_silence_limit(server: VertexLoc
     assert whole.answer.startswith(b"HTTP/1.1 200 "), whole.answer
     assert whole.closed - whole.started > BODY_S  # it did take longer than a JSON body's deadline
     assert server.storage_client().bucket(BUCKET).blob("paced").download_as_bytes() == paced
-    silence = answered_408_at(silent, BODY_S, b"the request body sent nothing for 2 s")
-    budget = answered_408_at(late, UPLOAD_S, b"the request body did not arrive within 5 s")
+    silence = answered_408_at(silent, BODY_S, f"the request body sent nothing for {BODY_S:g} s".encode())
+    budget = answered_408_at(late, UPLOAD_S, f"the request body did not arrive within {UPLOAD_S:g} s".encode())
     print(f"uploads: {len(paced)} bytes over {whole.closed - whole.started:.2f} s stored; "
           f"408 at {budget:.2f} s for one still trickling, at {silence:.2f} s for a silent one")  # fmt: skip

@@ -28,7 +28,7 @@ from tests.support.rest_client import Deployment, HttpClient, deploy_over_rest, 
 from tests.support.vertex_local_server import VertexLocal, start_vertex_local
 from vertex_local.http.bodies import MAX_JSON_BODY_BYTES, MAX_MULTIPART_BODY_BYTES
 
-TIMEOUT_S = 2.0  # head, body and keep-alive timeouts of this module's server
+TIMEOUT_S = 1.0  # head, body and keep-alive timeouts of this module's server: short, as waiting them out is the test
 # How long a test waits for an answer that must come: a bound for failing, not a measurement (a server without the
 # timeout never closes a stalled connection), far beyond any timeout on any machine.
 WAIT_S = 60.0
