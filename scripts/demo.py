@@ -18,6 +18,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -100,6 +101,16 @@ def quiet_tensorflow() -> None:
         import_tensorflow(False, os.environ)
 
 
+def import_tensorflow_meanwhile() -> threading.Thread:
+    """quiet_tensorflow() in a thread, started as the training job is: the import takes seconds
+    of one core, and it is done by the time the gate needs TensorFlow instead of being the gate's first seconds.
+    The thread must be joined before anything else in this process imports TensorFlow (importing its parts from
+    two threads at once breaks); a failed import is left to the gate's own call, which raises it where it counts."""
+    thread = threading.Thread(target=quiet_tensorflow, name="import-tensorflow")
+    thread.start()
+    return thread
+
+
 def summarize(step: str, out: dict[str, Any]) -> str:
     """One readable line per step, from the record it returned (what it wrote to out/<step>.json)."""
     if step == "submit_training":
@@ -117,8 +128,11 @@ def summarize(step: str, out: dict[str, Any]) -> str:
     )
 
 
-def pipeline(args: argparse.Namespace, identity: str, environ: Environ, phases: Phases) -> dict[str, StepResult]:
-    """The four steps in order, in-process; their results by step name. The first failing step stops the demo."""
+def pipeline(
+    args: argparse.Namespace, identity: str, environ: Environ, phases: Phases, tensorflow: threading.Thread
+) -> dict[str, StepResult]:
+    """The four steps in order, in-process; their results by step name. The first failing step stops the demo.
+    `tensorflow` is TensorFlow's import under way (import_tensorflow_meanwhile), awaited before the gate."""
     common_argv = ["--out-dir", args.out_dir] + (["--profile", args.profile] if args.profile else [])
     steps: list[tuple[ModuleType, list[str]]] = [
         (submit_training, ["--git-sha", identity]),
@@ -132,6 +146,7 @@ def pipeline(args: argparse.Namespace, identity: str, environ: Environ, phases: 
         phase = PHASE_OF_STEP.get(module.STEP, module.STEP)
         with phases.timed(phase):
             if module is gate:
+                tensorflow.join()
                 quiet_tensorflow()
             outcome = run_step(module.STEP, module.build_parser(), module.run, common_argv + argv, environ)
         if outcome.status != 0 or outcome.result is None:  # the step has said why; the demo exits with its status
@@ -177,12 +192,13 @@ def run(args: argparse.Namespace, environ: Environ, started_s: float | None = No
     if started_here:
         with phases.timed("server start"):
             start_server(cfg.vertex.api_endpoint, state_dir, args.profile)
-    ending = "failed"
+    ending, tensorflow = "failed", import_tensorflow_meanwhile()
     try:
-        results = pipeline(args, identity, environ, phases)
+        results = pipeline(args, identity, environ, phases, tensorflow)
         finish(cfg, environ, results, phases, args.out_dir, server_stays=not started_here or args.keep)
         ending = "done"
     finally:
+        tensorflow.join()  # a demo that stops early still ends only once the import has (no half-imported exit)
         if started_here and not args.keep:
             with phases.timed("server stop"):
                 daemon.stop(state_dir)
