@@ -101,14 +101,24 @@ def quiet_tensorflow() -> None:
         import_tensorflow(False, os.environ)
 
 
-def import_tensorflow_meanwhile() -> threading.Thread:
-    """quiet_tensorflow() in a thread, started as the training job is: the import takes seconds
-    of one core, and it is done by the time the gate needs TensorFlow instead of being the gate's first seconds.
-    The thread must be joined before anything else in this process imports TensorFlow (importing its parts from
-    two threads at once breaks); a failed import is left to the gate's own call, which raises it where it counts."""
-    thread = threading.Thread(target=quiet_tensorflow, name="import-tensorflow")
-    thread.start()
-    return thread
+class TensorFlowMeanwhile:
+    """quiet_tensorflow() in a background thread, started once the training job is submitted: the import takes
+    seconds of one core, done while the job runs instead of in the gate's first seconds. Not started before the
+    submission: the import holds the interpreter's lock for long stretches (loading TensorFlow's libraries), and
+    the submission would wait for it. Joined before anything else in this process imports TensorFlow (importing
+    its parts from two threads at once breaks); a failed import is left to the gate's own quiet_tensorflow(),
+    which raises it where it counts."""
+
+    def __init__(self) -> None:
+        self.thread = threading.Thread(target=quiet_tensorflow, name="import-tensorflow")
+
+    def start(self, _job: str = "") -> None:
+        if self.thread.ident is None:
+            self.thread.start()
+
+    def wait(self) -> None:
+        if self.thread.ident is not None:
+            self.thread.join()
 
 
 def summarize(step: str, out: dict[str, Any]) -> str:
@@ -129,10 +139,10 @@ def summarize(step: str, out: dict[str, Any]) -> str:
 
 
 def pipeline(
-    args: argparse.Namespace, identity: str, environ: Environ, phases: Phases, tensorflow: threading.Thread
+    args: argparse.Namespace, identity: str, environ: Environ, phases: Phases, tensorflow: TensorFlowMeanwhile
 ) -> dict[str, StepResult]:
     """The four steps in order, in-process; their results by step name. The first failing step stops the demo.
-    `tensorflow` is TensorFlow's import under way (import_tensorflow_meanwhile), awaited before the gate."""
+    `tensorflow` imports TensorFlow once the job is submitted; the gate waits for it."""
     common_argv = ["--out-dir", args.out_dir] + (["--profile", args.profile] if args.profile else [])
     steps: list[tuple[ModuleType, list[str]]] = [
         (submit_training, ["--git-sha", identity]),
@@ -144,11 +154,14 @@ def pipeline(
     for number, (module, argv) in enumerate(steps, 1):
         print(f"\n== {number}/{len(steps)} {module.STEP}", flush=True)
         phase = PHASE_OF_STEP.get(module.STEP, module.STEP)
+        run = module.run
+        if module is submit_training:
+            run = functools.partial(submit_training.run, on_submitted=tensorflow.start)
         with phases.timed(phase):
             if module is gate:
-                tensorflow.join()
+                tensorflow.wait()
                 quiet_tensorflow()
-            outcome = run_step(module.STEP, module.build_parser(), module.run, common_argv + argv, environ)
+            outcome = run_step(module.STEP, module.build_parser(), run, common_argv + argv, environ)
         if outcome.status != 0 or outcome.result is None:  # the step has said why; the demo exits with its status
             reason = f"stopped: {module.STEP} failed (exit {outcome.status}); its reason is above"
             raise StepError(reason, outcome.status or EXIT_FAILED)
@@ -192,13 +205,13 @@ def run(args: argparse.Namespace, environ: Environ, started_s: float | None = No
     if started_here:
         with phases.timed("server start"):
             start_server(cfg.vertex.api_endpoint, state_dir, args.profile)
-    ending, tensorflow = "failed", import_tensorflow_meanwhile()
+    ending, tensorflow = "failed", TensorFlowMeanwhile()
     try:
         results = pipeline(args, identity, environ, phases, tensorflow)
         finish(cfg, environ, results, phases, args.out_dir, server_stays=not started_here or args.keep)
         ending = "done"
     finally:
-        tensorflow.join()  # a demo that stops early still ends only once the import has (no half-imported exit)
+        tensorflow.wait()  # a demo that stops early still ends only once the import has (no half-imported exit)
         if started_here and not args.keep:
             with phases.timed("server stop"):
                 daemon.stop(state_dir)

@@ -57,9 +57,10 @@ def test_the_gates_model_load_in_the_demo_prints_no_tensorflow_lines(saved_model
         from scripts import demo
         from scripts.comparison import savedmodel
         if {how!r} == "meanwhile":  # what the demo does: the import runs while the job trains
-            importing = demo.import_tensorflow_meanwhile()
+            importing = demo.TensorFlowMeanwhile()
+            importing.start("the job")
             os.write(2, {OWN_LINE!r}.encode() + b"\\n")
-            importing.join()
+            importing.wait()
             assert "tensorflow" in sys.modules, "the thread did not import TensorFlow"
         if {how!r} != "plain":
             demo.quiet_tensorflow()  # what the demo does before its gate phase
