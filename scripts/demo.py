@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import functools
+import importlib
 import json
 import logging
 import os
@@ -101,8 +102,14 @@ def quiet_tensorflow() -> None:
         import_tensorflow(False, os.environ)
 
 
+def import_for_the_gate() -> None:
+    """What the gate imports on its first call: TensorFlow (quietly) and scipy.stats (scripts.comparison.mcnemar)."""
+    quiet_tensorflow()
+    importlib.import_module("scipy.stats")
+
+
 class TensorFlowMeanwhile:
-    """quiet_tensorflow() in a background thread, started once the training job is submitted: the import takes
+    """import_for_the_gate() in a background thread, started once the training job is submitted: the imports take
     seconds of one core, done while the job runs instead of in the gate's first seconds. Not started before the
     submission: the import holds the interpreter's lock for long stretches (loading TensorFlow's libraries), and
     the submission would wait for it. Joined before anything else in this process imports TensorFlow (importing
@@ -110,7 +117,7 @@ class TensorFlowMeanwhile:
     which raises it where it counts."""
 
     def __init__(self) -> None:
-        self.thread = threading.Thread(target=quiet_tensorflow, name="import-tensorflow")
+        self.thread = threading.Thread(target=import_for_the_gate, name="import-for-the-gate")
 
     def start(self, _job: str = "") -> None:
         if self.thread.ident is None:
