@@ -13,11 +13,13 @@ from __future__ import annotations
 import argparse
 import datetime
 import functools
+import importlib
 import json
 import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -100,6 +102,32 @@ def quiet_tensorflow() -> None:
         import_tensorflow(False, os.environ)
 
 
+def import_for_the_gate() -> None:
+    """What the gate imports on its first call: TensorFlow (quietly) and scipy.stats (scripts.comparison.mcnemar)."""
+    quiet_tensorflow()
+    importlib.import_module("scipy.stats")
+
+
+class TensorFlowMeanwhile:
+    """import_for_the_gate() in a background thread, started once the training job is submitted: the imports take
+    seconds of one core, done while the job runs instead of in the gate's first seconds. Not started before the
+    submission: the import holds the interpreter's lock for long stretches (loading TensorFlow's libraries), and
+    the submission would wait for it. Joined before anything else in this process imports TensorFlow (importing
+    its parts from two threads at once breaks); a failed import is left to the gate's own quiet_tensorflow(),
+    which raises it where it counts."""
+
+    def __init__(self) -> None:
+        self.thread = threading.Thread(target=import_for_the_gate, name="import-for-the-gate")
+
+    def start(self, _job: str = "") -> None:
+        if self.thread.ident is None:
+            self.thread.start()
+
+    def wait(self) -> None:
+        if self.thread.ident is not None:
+            self.thread.join()
+
+
 def summarize(step: str, out: dict[str, Any]) -> str:
     """One readable line per step, from the record it returned (what it wrote to out/<step>.json)."""
     if step == "submit_training":
@@ -117,8 +145,11 @@ def summarize(step: str, out: dict[str, Any]) -> str:
     )
 
 
-def pipeline(args: argparse.Namespace, identity: str, environ: Environ, phases: Phases) -> dict[str, StepResult]:
-    """The four steps in order, in-process; their results by step name. The first failing step stops the demo."""
+def pipeline(
+    args: argparse.Namespace, identity: str, environ: Environ, phases: Phases, tensorflow: TensorFlowMeanwhile
+) -> dict[str, StepResult]:
+    """The four steps in order, in-process; their results by step name. The first failing step stops the demo.
+    `tensorflow` imports TensorFlow once the job is submitted; the gate waits for it."""
     common_argv = ["--out-dir", args.out_dir] + (["--profile", args.profile] if args.profile else [])
     steps: list[tuple[ModuleType, list[str]]] = [
         (submit_training, ["--git-sha", identity]),
@@ -130,10 +161,14 @@ def pipeline(args: argparse.Namespace, identity: str, environ: Environ, phases: 
     for number, (module, argv) in enumerate(steps, 1):
         print(f"\n== {number}/{len(steps)} {module.STEP}", flush=True)
         phase = PHASE_OF_STEP.get(module.STEP, module.STEP)
+        run = module.run
+        if module is submit_training:
+            run = functools.partial(submit_training.run, on_submitted=tensorflow.start)
         with phases.timed(phase):
             if module is gate:
+                tensorflow.wait()
                 quiet_tensorflow()
-            outcome = run_step(module.STEP, module.build_parser(), module.run, common_argv + argv, environ)
+            outcome = run_step(module.STEP, module.build_parser(), run, common_argv + argv, environ)
         if outcome.status != 0 or outcome.result is None:  # the step has said why; the demo exits with its status
             reason = f"stopped: {module.STEP} failed (exit {outcome.status}); its reason is above"
             raise StepError(reason, outcome.status or EXIT_FAILED)
@@ -177,12 +212,13 @@ def run(args: argparse.Namespace, environ: Environ, started_s: float | None = No
     if started_here:
         with phases.timed("server start"):
             start_server(cfg.vertex.api_endpoint, state_dir, args.profile)
-    ending = "failed"
+    ending, tensorflow = "failed", TensorFlowMeanwhile()
     try:
-        results = pipeline(args, identity, environ, phases)
+        results = pipeline(args, identity, environ, phases, tensorflow)
         finish(cfg, environ, results, phases, args.out_dir, server_stays=not started_here or args.keep)
         ending = "done"
     finally:
+        tensorflow.wait()  # a demo that stops early still ends only once the import has (no half-imported exit)
         if started_here and not args.keep:
             with phases.timed("server stop"):
                 daemon.stop(state_dir)

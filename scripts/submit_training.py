@@ -103,7 +103,9 @@ def one_line(message: str) -> str:
     return " ... ".join(dict.fromkeys([lines[0], lines[-1]])) if lines else message
 
 
-def run(args: argparse.Namespace, environ: Environ) -> StepResult:
+def run(args: argparse.Namespace, environ: Environ, on_submitted: Callable[[str], None] | None = None) -> StepResult:
+    """Submit the job and wait for it; on_submitted(job name), when given, is called once the job is submitted
+    (the demo starts work there that would otherwise slow the submission down)."""
     cfg = load_step_config(args.profile, environ)
     git_sha = resolve_git_sha(args.git_sha, environ)
     now = datetime.datetime.now(datetime.UTC)
@@ -121,6 +123,8 @@ def run(args: argparse.Namespace, environ: Environ) -> StepResult:
     )
     job.submit()
     started = time.monotonic()
+    if on_submitted is not None:
+        on_submitted(job.resource_name)
     state = wait_for_job(job, cfg.vertex.job_poll_seconds, lambda line: print(line, flush=True))
     model_dir = f"{base}/model"
     record = {"job": job.resource_name, "state": state, "model_dir": model_dir, "base_output_dir": base}

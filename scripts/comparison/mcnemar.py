@@ -14,7 +14,6 @@ from collections import Counter
 from typing import Any
 
 import numpy as np
-from scipy.stats import binomtest, false_discovery_control
 
 from tasks.mnist import TASK as MNIST
 
@@ -27,6 +26,8 @@ CLASSES = MNIST.num_classes  # the default task's; the gate passes its task's co
 def mcnemar_p(production_only: int, candidate_only: int) -> float:
     """Two-sided exact McNemar p-value; 1.0 when the models never disagree on who is right."""
     trials = production_only + candidate_only
+    from scipy.stats import binomtest  # deferred: importing scipy.stats takes a while (the demo does it meanwhile)
+
     return 1.0 if trials == 0 else float(binomtest(production_only, trials, 0.5).pvalue)
 
 
@@ -62,6 +63,8 @@ def per_class(
                 "p_value": mcnemar_p(table["production_only_right"], table["candidate_only_right"]),
             }
         )
+    from scipy.stats import false_discovery_control
+
     adjusted = false_discovery_control([row["p_value"] for row in rows], method="bh")
     for row, p in zip(rows, adjusted, strict=True):
         row["p_adjusted"] = float(p)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import json
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from google.cloud import aiplatform
 from pipeline_config import ConfigError, Training, load_config
 from scripts import submit_training
 from scripts.core import cloud
+from scripts.core.step import run_main
 from tests.support import tiers
 from tests.support.pipeline_steps import SHA_A, Names, StepRun, TrainedRun, step
 
@@ -119,18 +121,33 @@ def test_a_job_trains_the_model_into_base_output_dir_model(run_a: TrainedRun, tm
 @tiers.slow
 def failed_job(pipeline_env: object, tmp_path_factory: pytest.TempPathFactory) -> tuple[StepRun, dict]:
     """A job whose trainer exits at once (0 epochs), submitted with every label known. The config refuses 0 epochs
-    before submitting (and an unknown dataset), so the job's command line gets a last --epochs=0, which wins."""
+    before submitting (and an unknown dataset), so the job's command line gets a last --epochs=0, which wins.
+    Run as the demo runs it, with an on_submitted hook: the record holds what the hook saw of the job."""
     out_dir = tmp_path_factory.mktemp("failed-job")
     built = submit_training.trainer_args
+    seen: list[tuple[str, str]] = []
+
+    def hooked_main(argv: list[str]) -> int:
+        def on_submitted(name: str) -> None:
+            seen.append((name, aiplatform.CustomJob.get(name).resource_name))  # NotFound unless it was submitted
+
+        run = functools.partial(submit_training.run, on_submitted=on_submitted)
+        return run_main(submit_training.STEP, submit_training.build_parser(), run, argv)
+
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(submit_training, "trainer_args", lambda *args: [*built(*args), "--epochs=0"])
         result = step(
-            submit_training.main,
+            hooked_main,
             *("--git-sha", SHA_A.upper(), "--pr", "12", "--run-id", "987", "--image-tag", "v1.2"),
             *("--out-dir", str(out_dir)),
         )
     assert (out_dir / "submit_training.json").is_file(), result.stderr
-    return result, json.loads((out_dir / "submit_training.json").read_text())
+    return result, {**json.loads((out_dir / "submit_training.json").read_text()), "seen_by_hook": seen}
+
+
+def test_the_on_submitted_hook_runs_once_the_job_exists(failed_job: tuple[StepRun, dict]) -> None:
+    _, written = failed_job
+    assert written["seen_by_hook"] == [(written["job"], written["job"])]
 
 
 def test_a_failed_job_exits_1_with_the_jobs_error_and_log_tail(failed_job: tuple[StepRun, dict]) -> None:
