@@ -96,6 +96,8 @@ class VertexLocal:
                     return
             except requests.ConnectionError:
                 time.sleep(0.05)
+            except requests.Timeout:
+                pass  # listening, but slow to answer (a restart's model reload holds the CPU): asked again
         raise RuntimeError(f"vertex-local did not answer /healthz in {START_TIMEOUT_S} s:\n{self.log_tail()}")
 
     def stop(self) -> int:

@@ -4,7 +4,8 @@ Installing TensorFlow into a fresh venv takes minutes; the shared venv already h
 pins. So: a fresh `venv --without-pip` of the system's Python, and in its site-packages a symlink for every file
 of the wanted distributions and of what they require (read from their metadata, markers evaluated), nothing else.
 A package the image lacks (google-cloud-aiplatform, say) cannot be imported there, even one that shares the
-`google` namespace with a package it has.
+`google` namespace with a package it has. Their compiled caches are linked too: a cache records its source's
+mtime and size, which a symlink's target keeps, so Python takes them as valid.
 """
 
 from __future__ import annotations
@@ -57,7 +58,10 @@ def linked_venv(root: Path, names: Iterable[str], base_python: str) -> Path:
     site = root / "lib" / version / "site-packages"
     for distribution in closure(names).values():
         for file in distribution.files or []:
-            if file.parts[0] == ".." or "__pycache__" in file.parts:  # scripts in bin/, compiled caches
+            # Scripts in bin/ stay out. The compiled caches (__pycache__) come along: they were compiled from these
+            # very sources, so the image's Python imports TensorFlow from them instead of compiling its thousands
+            # of modules again at every start (half the import's CPU time).
+            if file.parts[0] == "..":
                 continue
             target = site / file
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -20,11 +20,12 @@ FAILED_PRECONDITION = 9
 POLL_S = 0.2
 RESTART_TIMEOUT_S = 180.0  # a container imports TensorFlow and copies its model after the server's restart
 JSON = {"content-type": "application/json"}
+OWN_IMAGE = ("--own-image", "subprocess")  # `serve` flags: our serving image runs as its own process
 
 
 @pytest.fixture(scope="module")
 def subprocess_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
-    server = start_vertex_local(tmp_path_factory.mktemp("containers") / "state", args=("--own-image", "subprocess"))
+    server = start_vertex_local(tmp_path_factory.mktemp("containers") / "state", args=OWN_IMAGE)
     yield server
     server.stop()
 
@@ -120,20 +121,17 @@ def test_a_container_that_never_gets_healthy_fails_the_deploy_with_its_line_and_
 
 
 def test_a_crashed_server_leaves_no_container_and_its_restart_serves_from_a_new_one(
-    tmp_path: Path, trained_model_dir: Path, mnist_test_digits
+    subprocess_server: VertexLocal, live_model, mnist_test_digits
 ) -> None:
-    state_dir, args = tmp_path / "state", ("--own-image", "subprocess")
-    server = start_vertex_local(state_dir, args=args)
-    client = HttpClient(server.url)
-    model = upload_model(client, server, "crash", server.stage_model(trained_model_dir, "crash"))
-    endpoint_id = create_endpoint(client, server, "crash")
-    deployed = deploy(client, server, endpoint_id, model, {"0": 100})
-    client.close()
+    # The module's server, crashed and restarted on its own state: this test runs last in the module, as it ends
+    # that server (the restart is started, and stopped, here).
+    _, endpoint_id, deployed = live_model
+    server = subprocess_server
     orphans = containers_of(server)
     assert list(orphans.values()) == [deployed]
     server.kill()
     assert containers_of(server) == orphans  # SIGKILL ran no shutdown: the container outlived its server
-    restarted = start_vertex_local(state_dir, port=server.port, args=args)
+    restarted = start_vertex_local(server.state_dir, port=server.port, args=OWN_IMAGE)
     try:
         assert not set(containers_of(restarted)) & set(orphans)  # stopped before the server listens
         client = HttpClient(restarted.url)
