@@ -66,6 +66,10 @@ class Catalog:
 
     def __init__(self, path: Path) -> None:
         self._db = Database(path, SCHEMA)
+        self._wal = path.with_name(path.name + "-wal")
+        # Checkpoints (the only fsyncs of a WAL database at synchronous=NORMAL) run in the content Flusher's thread
+        # (checkpoint() below), not in whichever commit crosses SQLite's 1000 pages: commits run on the event loop.
+        self._db.connection.execute("PRAGMA wal_autocheckpoint=0")
 
     def close(self) -> None:
         self._db.close()
@@ -73,6 +77,13 @@ class Catalog:
     def transaction(self) -> contextlib.AbstractContextManager:
         """Everything inside lands together or not at all; nested use joins the outer transaction."""
         return self._db.transaction()
+
+    def checkpoint(self, over_bytes: int) -> None:
+        """Copy the WAL into the database file once it holds more than `over_bytes` (SQLite's own bound: 1000 pages
+        of 4 KiB); PASSIVE: it never waits for readers, and whatever it could not copy the next one does."""
+        if self._wal.exists() and self._wal.stat().st_size > over_bytes:
+            with self._db.lock:
+                self._db.connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def locked(self) -> threading.RLock:
         """Hold no writer out for a few reads that must agree with each other (`with catalog.locked(): ...`)."""
@@ -96,6 +107,9 @@ class Catalog:
     def bucket(self, name: str) -> dict[str, Any] | None:
         rows = self._query("SELECT body FROM buckets WHERE name = ?", (name,))
         return json.loads(rows[0][0]) if rows else None
+
+    def has_bucket(self, name: str) -> bool:
+        return bool(self._query("SELECT 1 FROM buckets WHERE name = ?", (name,)))
 
     def buckets(self) -> list[dict[str, Any]]:
         return [json.loads(body) for (body,) in self._query("SELECT body FROM buckets ORDER BY name")]
@@ -130,8 +144,11 @@ class Catalog:
         self._execute(f"INSERT OR REPLACE INTO objects ({COLUMNS}) VALUES ({marks})", record.row())
 
     def remove(self, record: ObjectRecord) -> None:
+        self.remove_generation(record.bucket, record.name, record.generation)
+
+    def remove_generation(self, bucket: str, name: str, generation: int) -> None:
         sql = "DELETE FROM objects WHERE bucket = ? AND name = ? AND generation = ?"
-        self._execute(sql, (record.bucket, record.name, record.generation))
+        self._execute(sql, (bucket, name, generation))
 
     def scan(self, bucket: str, prefix: str, after: tuple[str, int], versions: bool, limit: int) -> list[ObjectRecord]:
         """Up to `limit` records past (name, generation) `after` whose names start with `prefix`, in name order."""
@@ -141,6 +158,10 @@ class Catalog:
         )
         rows = self._query(sql, (bucket, *after, len(prefix), prefix, limit))
         return [ObjectRecord.from_row(row) for row in rows]
+
+    def stored(self) -> list[tuple[str, str, int, int, str]]:
+        """(bucket, name, generation, size, content) of every row: what a check of the content files needs."""
+        return self._query("SELECT bucket, name, generation, size, content FROM objects")
 
     def contents(self) -> set[str]:
         """Every content file some row points at (what a sweep must keep)."""
