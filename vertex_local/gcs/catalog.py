@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from vertex_local.state import Database
 
 SCHEMA = """
@@ -52,13 +54,16 @@ class ObjectRecord:
     meta: dict[str, Any]  # contentType, metadata, cacheControl, ... (gcs/fields.py)
 
     def row(self) -> tuple:
-        return (*dataclasses.astuple(self)[:-1], json.dumps(self.meta, separators=(",", ":")))
+        # Not dataclasses.astuple: it deep-copies meta first.
+        return (self.bucket, self.name, self.generation, self.live, self.metageneration, self.size, self.md5,
+                self.crc32c, self.content, self.created, self.updated, self.deleted,
+                json.dumps(self.meta, separators=(",", ":")))  # fmt: skip
 
     @classmethod
     def from_row(cls, row: tuple) -> ObjectRecord:
         *head, meta = row
         head[3] = bool(head[3])
-        return cls(*head, json.loads(meta))
+        return cls(*head, orjson.loads(meta))  # a fifth of a small download's time with json.loads
 
 
 class Catalog:
@@ -106,7 +111,7 @@ class Catalog:
     # Buckets: a JSON body each (gcs/buckets.py decides what is in it).
     def bucket(self, name: str) -> dict[str, Any] | None:
         rows = self._query("SELECT body FROM buckets WHERE name = ?", (name,))
-        return json.loads(rows[0][0]) if rows else None
+        return orjson.loads(rows[0][0]) if rows else None
 
     def has_bucket(self, name: str) -> bool:
         return bool(self._query("SELECT 1 FROM buckets WHERE name = ?", (name,)))

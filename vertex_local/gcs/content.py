@@ -93,6 +93,7 @@ class ContentFiles:
     def __init__(self, root: Path) -> None:
         self.scratch_dir = root / ".uploads"
         self.objects_dir = root / ".objects"
+        self._objects = str(self.objects_dir)
         self.scratch_dir.mkdir(parents=True, exist_ok=True)
         for shard in SHARDS:  # made once here, so sealing a file is one rename
             (self.objects_dir / shard).mkdir(parents=True, exist_ok=True)
@@ -105,7 +106,11 @@ class ContentFiles:
         return path
 
     def path(self, content: str) -> Path:
-        return self.objects_dir / content[:2] / content
+        return Path(self.location(content))
+
+    def location(self, content: str) -> str:
+        """The content file's path as a string: what os.open takes, without pathlib's parsing."""
+        return f"{self._objects}/{content[:2]}/{content}"
 
     def seal(self, scratch: Path) -> str:
         """Move a finished scratch file in as a content file (the Flusher fsyncs it soon); returns its name."""

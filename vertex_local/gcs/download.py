@@ -17,7 +17,6 @@ import os
 import re
 import zlib
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import IO
 
 from starlette.concurrency import run_in_threadpool
@@ -87,13 +86,13 @@ def open_media(store: ObjectStore, bucket: str, name: str, generation: int | Non
     as ObjectStore.open_record: a writer replacing the object afterwards cannot remove the bytes from under it."""
     with store.catalog.locked(), disk_errors():
         record = store.describe(bucket, name, generation, checks)
-        path = store.content_path(record)
+        path = store.files.location(record.content)
         if record.size > SMALL_BYTES:
-            return record, path.open("rb"), None
+            return record, open(path, "rb"), None  # file_chunks closes it
         return record, None, read_whole(path, record.size)
 
 
-def read_whole(path: Path, size: int) -> bytes:
+def read_whole(path: str, size: int) -> bytes:
     """A small file's bytes in one read (and the one that finds its end), without a buffered file object."""
     descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
