@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -71,9 +72,11 @@ class Catalog:
 
     def __init__(self, path: Path) -> None:
         self._db = Database(path, SCHEMA)
-        self._wal = path.with_name(path.name + "-wal")
-        # Checkpoints (the only fsyncs of a WAL database at synchronous=NORMAL) run in the content Flusher's thread
-        # (checkpoint() below), not in whichever commit crosses SQLite's 1000 pages: commits run on the event loop.
+        self._path = path
+        self._checkpointer: sqlite3.Connection | None = None
+        # Checkpoints (the only fsyncs of a WAL database at synchronous=NORMAL) run in the content Flusher's thread,
+        # on a connection of their own (checkpoint() below), not in whichever commit crosses SQLite's 1000 pages:
+        # commits run on the event loop.
         self._db.connection.execute("PRAGMA wal_autocheckpoint=0")
 
     def close(self) -> None:
@@ -83,12 +86,17 @@ class Catalog:
         """Everything inside lands together or not at all; nested use joins the outer transaction."""
         return self._db.transaction()
 
-    def checkpoint(self, over_bytes: int) -> None:
-        """Copy the WAL into the database file once it holds more than `over_bytes` (SQLite's own bound: 1000 pages
-        of 4 KiB); PASSIVE: it never waits for readers, and whatever it could not copy the next one does."""
-        if self._wal.exists() and self._wal.stat().st_size > over_bytes:
-            with self._db.lock:
-                self._db.connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    def checkpoint(self) -> None:
+        """Copy what the WAL holds into the database file (PASSIVE: it never waits for readers or the writer, and
+        what it could not copy the next one does), on its own connection: the catalog's lock is not held, so
+        requests never wait for its fsyncs. Nothing to copy, nothing done. From one thread only (the Flusher's)."""
+        if self._checkpointer is None:
+            self._checkpointer = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
+        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def close_checkpointer(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
 
     def locked(self) -> threading.RLock:
         """Hold no writer out for a few reads that must agree with each other (`with catalog.locked(): ...`)."""

@@ -33,7 +33,6 @@ from vertex_local.gcs.resources import rfc3339
 
 T = TypeVar("T")
 RUNNING = ".running"  # the marker file, in the store's root
-WAL_CHECKPOINT_BYTES = 4 << 20  # SQLite's own automatic bound: 1000 pages of 4 KiB
 log = logging.getLogger(__name__)
 
 
@@ -56,11 +55,12 @@ class ObjectStore:
         self.running = root / RUNNING
         self.catalog = Catalog(root / ".catalog.sqlite3")
         self.files = ContentFiles(root)
-        self.files.flusher.after_round = lambda: self.catalog.checkpoint(WAL_CHECKPOINT_BYTES)
+        self.files.flusher.after_round = self.catalog.checkpoint
 
     def close(self) -> None:
         """Every content file synced and the catalog checkpointed, then the marker goes: the next start is clean."""
         self.files.flusher.close()
+        self.catalog.close_checkpointer()
         self.catalog.close()
         self.running.unlink(missing_ok=True)
 
