@@ -91,7 +91,8 @@ class Catalog:
         what it could not copy the next one does), on its own connection: the catalog's lock is not held, so
         requests never wait for its fsyncs. Nothing to copy, nothing done. From one thread only (the Flusher's)."""
         if self._checkpointer is None:
-            self._checkpointer = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
+            uri = self._path.absolute().as_uri() + "?mode=rw"  # never creates a database where there is none
+            self._checkpointer = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
         self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def close_checkpointer(self) -> None:

@@ -164,6 +164,7 @@ class Flusher:
         self._pending: list[Path] = []
         self._lock = threading.Lock()
         self._closing = threading.Event()
+        self._last_error = ""
         self._thread = threading.Thread(target=self._run, name="gcs-flusher", daemon=True)
         self._thread.start()
 
@@ -202,8 +203,12 @@ class Flusher:
     def _flush_logged(self) -> None:
         try:
             self.flush()
-        except (OSError, sqlite3.Error) as exc:  # a full or failing disk: the next round tries the new files again
-            logging.getLogger(__name__).warning("could not flush sealed object files to the disk: %s", exc)
+        except (OSError, sqlite3.Error) as exc:  # a full or failing disk: the next round tries the files again
+            if str(exc) != self._last_error:  # once per kind of failure, not every round
+                logging.getLogger(__name__).warning("could not flush sealed object files to the disk: %s", exc)
+            self._last_error = str(exc)
+        else:
+            self._last_error = ""
 
 
 def sync_path(path: Path) -> None:
