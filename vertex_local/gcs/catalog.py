@@ -11,10 +11,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from vertex_local.state import Database
 
@@ -52,13 +55,16 @@ class ObjectRecord:
     meta: dict[str, Any]  # contentType, metadata, cacheControl, ... (gcs/fields.py)
 
     def row(self) -> tuple:
-        return (*dataclasses.astuple(self)[:-1], json.dumps(self.meta, separators=(",", ":")))
+        # Not dataclasses.astuple: it deep-copies meta first.
+        return (self.bucket, self.name, self.generation, self.live, self.metageneration, self.size, self.md5,
+                self.crc32c, self.content, self.created, self.updated, self.deleted,
+                json.dumps(self.meta, separators=(",", ":")))  # fmt: skip
 
     @classmethod
     def from_row(cls, row: tuple) -> ObjectRecord:
         *head, meta = row
         head[3] = bool(head[3])
-        return cls(*head, json.loads(meta))
+        return cls(*head, orjson.loads(meta))  # a fifth of a small download's time with json.loads
 
 
 class Catalog:
@@ -66,6 +72,12 @@ class Catalog:
 
     def __init__(self, path: Path) -> None:
         self._db = Database(path, SCHEMA)
+        self._path = path
+        self._checkpointer: sqlite3.Connection | None = None
+        # Checkpoints (the only fsyncs of a WAL database at synchronous=NORMAL) run in the content Flusher's thread,
+        # on a connection of their own (checkpoint() below), not in whichever commit crosses SQLite's 1000 pages:
+        # commits run on the event loop.
+        self._db.connection.execute("PRAGMA wal_autocheckpoint=0")
 
     def close(self) -> None:
         self._db.close()
@@ -73,6 +85,19 @@ class Catalog:
     def transaction(self) -> contextlib.AbstractContextManager:
         """Everything inside lands together or not at all; nested use joins the outer transaction."""
         return self._db.transaction()
+
+    def checkpoint(self) -> None:
+        """Copy what the WAL holds into the database file (PASSIVE: it never waits for readers or the writer, and
+        what it could not copy the next one does), on its own connection: the catalog's lock is not held, so
+        requests never wait for its fsyncs. Nothing to copy, nothing done. From one thread only (the Flusher's)."""
+        if self._checkpointer is None:
+            uri = self._path.absolute().as_uri() + "?mode=rw"  # never creates a database where there is none
+            self._checkpointer = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def close_checkpointer(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
 
     def locked(self) -> threading.RLock:
         """Hold no writer out for a few reads that must agree with each other (`with catalog.locked(): ...`)."""
@@ -95,7 +120,10 @@ class Catalog:
     # Buckets: a JSON body each (gcs/buckets.py decides what is in it).
     def bucket(self, name: str) -> dict[str, Any] | None:
         rows = self._query("SELECT body FROM buckets WHERE name = ?", (name,))
-        return json.loads(rows[0][0]) if rows else None
+        return orjson.loads(rows[0][0]) if rows else None
+
+    def has_bucket(self, name: str) -> bool:
+        return bool(self._query("SELECT 1 FROM buckets WHERE name = ?", (name,)))
 
     def buckets(self) -> list[dict[str, Any]]:
         return [json.loads(body) for (body,) in self._query("SELECT body FROM buckets ORDER BY name")]
@@ -130,8 +158,11 @@ class Catalog:
         self._execute(f"INSERT OR REPLACE INTO objects ({COLUMNS}) VALUES ({marks})", record.row())
 
     def remove(self, record: ObjectRecord) -> None:
+        self.remove_generation(record.bucket, record.name, record.generation)
+
+    def remove_generation(self, bucket: str, name: str, generation: int) -> None:
         sql = "DELETE FROM objects WHERE bucket = ? AND name = ? AND generation = ?"
-        self._execute(sql, (record.bucket, record.name, record.generation))
+        self._execute(sql, (bucket, name, generation))
 
     def scan(self, bucket: str, prefix: str, after: tuple[str, int], versions: bool, limit: int) -> list[ObjectRecord]:
         """Up to `limit` records past (name, generation) `after` whose names start with `prefix`, in name order."""
@@ -141,6 +172,10 @@ class Catalog:
         )
         rows = self._query(sql, (bucket, *after, len(prefix), prefix, limit))
         return [ObjectRecord.from_row(row) for row in rows]
+
+    def stored(self) -> list[tuple[str, str, int, int, str]]:
+        """(bucket, name, generation, size, content) of every row: what a check of the content files needs."""
+        return self._query("SELECT bucket, name, generation, size, content FROM objects")
 
     def contents(self) -> set[str]:
         """Every content file some row points at (what a sweep must keep)."""

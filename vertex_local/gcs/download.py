@@ -6,13 +6,15 @@ X-Goog-Stored-Content-Length/-Encoding; Content-Type as stored (Starlette's medi
 gzip-encoded object goes out as stored to a client that accepts gzip, else decompressed and whole, ignoring Range
 (https://cloud.google.com/storage/docs/transcoding), a bounded piece at a time. The file is read in a worker
 thread, a chunk at a time; an object of at most SMALL_BYTES is read whole by the call that finds and opens it
-(ObjectStore.read: on the event loop unless a writer holds the catalog), so a small download hops to no worker
+(ObjectStore.run: on the event loop unless another thread holds the catalog), so a small download hops to no worker
 thread (on a busy machine each hop waits for a core).
 Every answer carries http/inert.py's headers: stored HTML never scripts the API.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import zlib
 from collections.abc import AsyncIterator
 from typing import IO
@@ -23,7 +25,8 @@ from starlette.responses import FileResponse, MalformedRangeHeader, RangeNotSati
 
 from vertex_local.errors import ApiError
 from vertex_local.gcs.catalog import ObjectRecord
-from vertex_local.gcs.fields import header_value
+from vertex_local.gcs.content import disk_errors
+from vertex_local.gcs.fields import HEADER_CHARS
 from vertex_local.gcs.preconditions import Preconditions, check_etag, parse_int
 from vertex_local.gcs.resources import object_etag
 from vertex_local.gcs.store import ObjectStore
@@ -33,6 +36,7 @@ CHUNK = 1 << 20  # bytes inflated at a time
 READ_CHUNK = 4 << 20  # bytes read at a time: a large download costs a quarter of the thread hops 1 MiB took
 SMALL_BYTES = 256 << 10  # objects read whole with their record (one thread hop); held in memory while sent
 GZIP_WINDOW = 16 + zlib.MAX_WBITS
+HEADER_VALUE = re.compile(HEADER_CHARS.pattern + "*")  # fields.py's header_value, for a whole value at once
 
 
 def media_headers(record: ObjectRecord) -> dict[str, str]:
@@ -59,11 +63,7 @@ def media_headers(record: ObjectRecord) -> dict[str, str]:
 
 def sendable(value: str) -> bool:
     """Whether a header can carry the value (objects stored before fields.py refused CR, LF and non-Latin-1)."""
-    try:
-        header_value(value, "")
-    except ApiError:
-        return False
-    return True
+    return isinstance(value, str) and HEADER_VALUE.fullmatch(value) is not None
 
 
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -82,12 +82,26 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 
 def open_media(store: ObjectStore, bucket: str, name: str, generation: int | None, checks: Preconditions) -> tuple:
-    """(record, open file, None), or (record, None, the bytes) for a small object; blocking."""
-    record, stream = store.open_record(bucket, name, generation, checks)
-    if record.size > SMALL_BYTES:
-        return record, stream, None
-    with stream:
-        return record, None, stream.read()
+    """(record, open file, None), or (record, None, the bytes) for a small object; blocking. Under the catalog lock,
+    as ObjectStore.open_record: a writer replacing the object afterwards cannot remove the bytes from under it."""
+    with store.catalog.locked(), disk_errors():
+        record = store.describe(bucket, name, generation, checks)
+        path = store.files.location(record.content)
+        if record.size > SMALL_BYTES:
+            return record, open(path, "rb"), None  # file_chunks closes it
+        return record, None, read_whole(path, record.size)
+
+
+def read_whole(path: str, size: int) -> bytes:
+    """A small file's bytes in one read (and the one that finds its end), without a buffered file object."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        parts = [os.read(descriptor, size + 1)]
+        while parts[-1]:
+            parts.append(os.read(descriptor, READ_CHUNK))
+        return b"".join(parts)
+    finally:
+        os.close(descriptor)
 
 
 async def held_chunks(data: bytes, start: int, length: int) -> AsyncIterator[bytes]:
@@ -125,7 +139,7 @@ async def gunzipped(stored: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
 async def download(store: ObjectStore, request: Request, bucket: str, name: str) -> Response:
     query = request.query_params
     generation, checks = parse_int(query, "generation"), Preconditions.from_query(query)
-    record, stream, data = await store.read(open_media, store, bucket, name, generation, checks)
+    record, stream, data = await store.run(open_media, store, bucket, name, generation, checks)
 
     def chunks(start: int, length: int) -> AsyncIterator[bytes]:
         return held_chunks(data, start, length) if stream is None else file_chunks(stream, start, length)

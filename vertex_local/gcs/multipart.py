@@ -127,10 +127,10 @@ class RelatedParts:
 
 async def stream_multipart(request: Request, media: IO[bytes]) -> tuple[object, str, RelatedParts]:
     """Parse the request body, writing the media part into `media`; returns (metadata, media type, parts)."""
-    too_big = ApiError(413, f"request body exceeds the limit of {MAX_MULTIPART_BODY_BYTES} bytes")
+    too_big = f"request body exceeds the limit of {MAX_MULTIPART_BODY_BYTES} bytes"  # the error made if needed
     declared = request.headers.get("content-length", "")
     if is_ascii_digits(declared) and int(declared) > MAX_MULTIPART_BODY_BYTES:
-        raise too_big
+        raise ApiError(413, too_big)
     content_type = request.headers.get("content-type", "")
     match = BOUNDARY.search(content_type)
     if not content_type.startswith("multipart/related") or match is None:
@@ -148,7 +148,7 @@ async def stream_multipart(request: Request, media: IO[bytes]) -> tuple[object, 
         async for chunk in chunks:
             received += len(chunk)
             if received > MAX_MULTIPART_BODY_BYTES:
-                raise too_big
+                raise ApiError(413, too_big)
             framing.write(chunk)
         framing.finalize()
     except MultipartParseError as exc:

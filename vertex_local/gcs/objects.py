@@ -91,7 +91,7 @@ class ObjectApi:
             return await download(self.store, request, bucket, name)
         query = request.query_params
         generation, checks = parse_int(query, "generation"), Preconditions.from_query(query)
-        record = await self.store.read(self.store.describe, bucket, name, generation, checks)
+        record = await self.store.run(self.store.describe, bucket, name, generation, checks)
         check_etag(request.headers, object_etag(record))
         return JSONResponse(render(record, request))
 
@@ -125,7 +125,7 @@ class ObjectApi:
         return Response(status_code=204)
 
     async def list(self, request: Request) -> Response:
-        page = await self.store.read(list_objects, self.store, request.path_params["bucket"], request.query_params)
+        page = await self.store.run(list_objects, self.store, request.path_params["bucket"], request.query_params)
         body = {"kind": "storage#objects", "items": [render(r, request) for r in page["items"]]}
         body["prefixes"] = page["prefixes"]
         if "nextPageToken" in page:

@@ -38,8 +38,12 @@ def varint(value: int) -> bytes:
 def object_etag(record: ObjectRecord) -> str:
     """Cloud Storage's object ETags are base64 of generation (field 1) and metageneration (field 2) as protobuf
     varints, e.g. "CJ/F4b6v4OsCEAE=": it changes with every new generation and every metadata change."""
-    raw = b"\x08" + varint(record.generation) + b"\x10" + varint(record.metageneration)
-    return base64.b64encode(raw).decode()
+    return etag(record.generation, record.metageneration)
+
+
+@functools.lru_cache(maxsize=4096)  # every download and metadata GET sends it: made once per generation
+def etag(generation: int, metageneration: int) -> str:
+    return base64.b64encode(b"\x08" + varint(generation) + b"\x10" + varint(metageneration)).decode()
 
 
 def object_resource(record: ObjectRecord, base_url: str) -> dict[str, Any]:

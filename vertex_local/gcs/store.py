@@ -5,12 +5,17 @@ every precondition, assigns the generation and swaps the live row; the replaced 
 that commit. So bytes, generation and checksums change together, concurrent create-only uploads have exactly one
 winner, and a bucket delete either sees an object or the upload sees no bucket. Other surfaces use only
 `read_object` and `copy_prefix` (gcs/__init__.py).
+
+While the store is open a marker file (RUNNING) exists; `close` removes it once every content file is on the disk.
+A start that finds it checks every row's content file (gcs/content.py says why) before serving anything.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,6 +32,8 @@ from vertex_local.gcs.preconditions import Preconditions
 from vertex_local.gcs.resources import rfc3339
 
 T = TypeVar("T")
+RUNNING = ".running"  # the marker file, in the store's root
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,16 +52,23 @@ class ObjectStore:
 
     def __init__(self, root: Path) -> None:
         root.mkdir(parents=True, exist_ok=True)
+        self.running = root / RUNNING
         self.catalog = Catalog(root / ".catalog.sqlite3")
         self.files = ContentFiles(root)
+        self.files.flusher.after_round = self.catalog.checkpoint
 
     def close(self) -> None:
+        """Every content file synced and the catalog checkpointed, then the marker goes: the next start is clean."""
+        self.files.flusher.close()
+        self.catalog.close_checkpointer()
         self.catalog.close()
+        self.running.unlink(missing_ok=True)
 
-    async def read(self, function: Callable[..., T], *args: Any) -> T:
-        """Run a read of the catalog (point lookups, a page of a listing, a small file) on the event loop when no
-        writer holds the catalog: it takes less than the hop to a worker thread, and on a busy machine each hop
-        waits for a core. When a writer holds it (a commit may be in fsync), in a worker thread, which waits."""
+    async def run(self, function: Callable[..., T], *args: Any) -> T:
+        """Run a short call on the catalog (point lookups, a page of a listing, a small file, a small upload's
+        commit) on the event loop when no other thread holds the catalog: it takes less than the hop to a worker
+        thread, and on a busy machine each hop waits for a core. When another thread holds it (a checkpoint, a
+        large upload's commit), in a worker thread, which waits."""
         lock = self.catalog.locked()
         if not lock.acquire(blocking=False):
             return await run_in_threadpool(function, *args)
@@ -64,8 +78,27 @@ class ObjectStore:
             lock.release()
 
     def recover(self, sessions: set[str]) -> list[str]:
-        """At startup: remove what a crash left between writing bytes and committing them."""
-        return self.files.sweep(self.catalog.contents(), sessions)
+        """At startup: after a run that did not close the store, drop the rows whose bytes did not reach the disk
+        (an OS crash); then remove what a crash left between writing bytes and committing them."""
+        if self.running.exists():
+            self._drop_rows_without_bytes()
+        removed = self.files.sweep(self.catalog.contents(), sessions)
+        with open(self.running, "wb") as marker:  # synced, so an OS crash cannot lose it while uploads go on
+            os.fsync(marker.fileno())
+        self.files.flusher.add(self.running)  # its directory entry, in the first round
+        return removed
+
+    def _drop_rows_without_bytes(self) -> None:
+        with self.catalog.transaction():
+            for bucket, name, generation, size, content in self.catalog.stored():
+                try:
+                    whole = self.files.path(content).stat().st_size == size
+                except FileNotFoundError:
+                    whole = False
+                if not whole:
+                    log.warning("gs://%s/%s#%d: its bytes were lost in a crash of the machine; dropped", bucket, name,
+                                generation)  # fmt: skip
+                    self.catalog.remove_generation(bucket, name, generation)
 
     # Buckets.
     def bucket(self, name: str) -> dict[str, Any]:
@@ -113,7 +146,8 @@ class ObjectStore:
     # Objects.
     def find(self, bucket: str, name: str, generation: int | None = None) -> ObjectRecord:
         """The live object, or the generation asked for; 404 when there is none."""
-        self.bucket(bucket)
+        if not self.catalog.has_bucket(check_bucket_name(bucket)):
+            raise ApiError(404, f"bucket {bucket} not found")
         check_object_name(name)
         found = self.catalog.version(bucket, name, generation) if generation else self.catalog.live(bucket, name)
         if found is None:

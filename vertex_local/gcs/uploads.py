@@ -115,14 +115,14 @@ class Uploads:
         scratch = self.store.files.new_scratch()
         try:
             upload, digests, size = await receive(scratch)
-            record = await run_in_threadpool(self._commit, scratch, upload, digests, size)
+            record = await self.store.run(self._commit, scratch, upload, digests, size)  # a rename and a commit
         finally:
             scratch.unlink(missing_ok=True)  # moved in on success; a failure, a disconnect or a full disk leave none
         return JSONResponse(self.render(record, request))
 
     async def _media(self, request: Request, scratch: Path, content_type: str) -> tuple[Upload, Digests, int]:
         upload = new_upload(request, {}, content_type).claiming(request.headers.get("x-goog-hash"))
-        await run_in_threadpool(self.store.bucket, upload.bucket)  # 404 before the body is read
+        await self.store.run(self.store.bucket, upload.bucket)  # 404 before the body is read
         digests, size = Digests(), 0
         with disk_errors(), scratch.open("ab") as out:
             async for chunk in request.stream():
@@ -152,7 +152,7 @@ class Uploads:
         metadata = await read_json(request)
         content_type = request.headers.get("x-upload-content-type") or DEFAULT_CONTENT_TYPE
         upload = new_upload(request, metadata, content_type)
-        await run_in_threadpool(self.store.bucket, upload.bucket)
+        await self.store.run(self.store.bucket, upload.bucket)
         data = self.store.files.new_scratch()
         session, scratch = self._session_file(data.name), data.with_name(f"{data.name}.json.tmp")
         try:
