@@ -174,7 +174,9 @@ async def serve(env: ContainerEnv, limits: Serving, host: str, environ: Mapping[
 
     sock = listen(host, env.port)
     app = ContainerApp(env, limits)
-    config = uvicorn.Config(app, lifespan="off", access_log=False, log_level="warning",
+    # proxy_headers off: uvicorn's X-Forwarded-For middleware would wrap every request for a client address
+    # this server never reads (it keeps no access log).
+    config = uvicorn.Config(app, lifespan="off", access_log=False, log_level="warning", proxy_headers=False,
                             http=guarded_httptools(limits), timeout_keep_alive=limits.keep_alive_timeout_s)  # type: ignore[arg-type]  # fmt: skip
     server = uvicorn.Server(config)
     await app.server.start()

@@ -8,6 +8,7 @@ servers in one process (tests) never share counts.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.requests import Request
@@ -63,6 +64,16 @@ class ServingMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        # labels() hashes and validates its values under a lock on every call; a request looks its five
+        # series up here instead, each created by labels() the first time, exactly when it would have been.
+        self._children: dict[tuple[int, tuple[str, str]], Any] = {}
+
+    def _child(self, metric: Any, labels: tuple[str, str]) -> Any:
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def observe(
         self,
@@ -75,14 +86,14 @@ class ServingMetrics:
     ) -> None:
         """Record one predict request; model_latency_s is None when it never reached the model."""
         labels = (endpoint_id, deployed_model_id)
-        self.requests.labels(*labels).inc()
+        self._child(self.requests, labels).inc()
         if predictions:
-            self.predictions.labels(*labels).inc(predictions)
+            self._child(self.predictions, labels).inc(predictions)
         if error:
-            self.errors.labels(*labels).inc()
-        self.latency.labels(*labels).observe(latency_s)
+            self._child(self.errors, labels).inc()
+        self._child(self.latency, labels).observe(latency_s)
         if model_latency_s is not None:
-            self.model_latency.labels(*labels).observe(model_latency_s)
+            self._child(self.model_latency, labels).observe(model_latency_s)
 
     def scrape(self) -> bytes:
         """The Prometheus text exposition of every series."""

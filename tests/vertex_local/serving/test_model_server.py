@@ -24,7 +24,7 @@ from tests.support.loop_thread import LoopThread
 from tests.support.vertex_local_server import VertexLocal
 from vertex_local.errors import ApiError
 from vertex_local.serving.instances import InstancesParser
-from vertex_local.serving.model_server import InputSpec, ModelServer
+from vertex_local.serving.model_server import InputSpec, ModelServer, load_saved_model, signature_caller
 from vertex_local.serving.prometheus import ServingMetrics
 
 MODEL_ID = "dm-1"
@@ -86,6 +86,37 @@ def test_predictions_match_calling_the_saved_model_directly(
     predicted = loop.run(server.predict(MODEL_ID, images))
     assert predicted.shape == (50, 10) and predicted.dtype == np.float32
     np.testing.assert_allclose(predicted, reference(images), rtol=1e-5, atol=1e-6)
+
+
+def test_the_serving_call_answers_bit_for_bit_as_the_signature_called_by_name(
+    trained_model_dir: Path, digits: np.ndarray
+) -> None:
+    loaded = load_saved_model(trained_model_dir)
+    for count in (1, 7, 64):
+        images = digits[:count]
+        by_name = loaded.function(image=tf.constant(images))["probabilities"].numpy()
+        assert np.array_equal(loaded.runner()(images), by_name), count
+
+
+class SkewedFlatCall:
+    """A real signature whose flat call answers otherwise than its call by name: signature_caller must notice."""
+
+    def __init__(self, function: Any) -> None:
+        self.function = function
+        self.captured_inputs = function.captured_inputs
+
+    def __call__(self, **inputs: Any) -> Any:
+        return self.function(**inputs)
+
+    def _call_flat(self, tensors: list, captured: list) -> dict:
+        return {name: value + 0.001 for name, value in self.function._call_flat(tensors, captured).items()}
+
+
+def test_a_flat_call_that_answers_otherwise_is_not_used(trained_model_dir: Path, digits: np.ndarray) -> None:
+    function = tf.saved_model.load(str(trained_model_dir)).signatures["serving_default"]
+    run = signature_caller(tf, SkewedFlatCall(function), InputSpec("image", (28, 28)), "probabilities")
+    images = digits[:3]
+    assert np.array_equal(run(images), function(image=tf.constant(images))["probabilities"].numpy())
 
 
 def test_predictions_classify_real_digits(
