@@ -40,30 +40,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(not_run, "tests.support.not_run")
 
 
-# The files of the unit tests that take seconds each (a fresh interpreter that imports TensorFlow, thousands of
-# generated bodies, a pytest run of its own), costliest first. xdist hands tests out one at a time in collection
-# order, so one of these collected last keeps one worker busy after the other has finished; run first, they
-# spread over the workers and the short tests fill in behind them. A name missing here only costs that balance.
-RUN_FIRST = (
-    "tests/vertex_local/serving/test_instances.py",
-    "tests/scripts/test_demo_quiet.py",
-    "tests/test_native_logs.py",
-    "tests/vertex_local/serving/test_container_image.py",
-    "tests/trainer/test_task.py",
-    "tests/trainer/test_loop.py",
-    "tests/test_not_run.py",
-    "tests/test_cloud_run.py",
-)
-
-
-def run_first_rank(item: pytest.Item) -> int:
-    """Where the item's file stands in RUN_FIRST; the other files after them, in their own order."""
-    path = item.nodeid.split("::", 1)[0]
-    return RUN_FIRST.index(path) if path in RUN_FIRST else len(RUN_FIRST)
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=run_first_rank)  # stable: a file's tests stay together and in order
     for item in items:
         if isinstance(item, pytest.Function):
             for tier in sorted(tiers.mark(item.path, item.fixturenames)):
