@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from native_logs import NATIVE_LINE
+from tests.support.training import untrained_baseline_once
 
 REPO = Path(__file__).resolve().parent.parent
 ABSL_NOTICE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
@@ -121,18 +122,13 @@ print(os.environ["TF_CPP_MIN_LOG_LEVEL"], tf.constant(2) * 3)
         assert result.stdout.startswith("3 ")
 
 
-def test_vertex_locals_first_model_load_keeps_tensorflows_lines_out_of_the_server_log(tmp_path: Path):
-    model_dir = tmp_path / "model"
-    exported = python(f"""
-        import os
-        from native_logs import import_tensorflow
-        import_tensorflow(False, os.environ)
-        from pathlib import Path
-        from trainer.export import export_saved_model
-        from trainer.model import build_model
-        export_saved_model(build_model("baseline", 0.001, 1), Path({str(model_dir)!r}))
-    """)
-    assert exported.returncode == 0, exported.stderr
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The untrained baseline exported by another interpreter, once per run (test_demo_quiet loads it too)."""
+    return untrained_baseline_once(tmp_path_factory)
+
+
+def test_vertex_locals_first_model_load_keeps_tensorflows_lines_out_of_the_server_log(model_dir: Path):
     loaded = python(f"""
         from pathlib import Path
         from vertex_local.serving.model_server import load_saved_model

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from native_logs import NATIVE_LINE
+from tests.support.training import untrained_baseline_once
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -26,18 +27,8 @@ def python(code: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def saved_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    model_dir = tmp_path_factory.mktemp("gate-model") / "model"
-    exported = python(f"""
-        import os
-        from native_logs import import_tensorflow
-        import_tensorflow(False, os.environ)
-        from pathlib import Path
-        from trainer.export import export_saved_model
-        from trainer.model import build_model
-        export_saved_model(build_model("baseline", 0.001, 1), Path({str(model_dir)!r}))
-    """)
-    assert exported.returncode == 0, exported.stderr
-    return model_dir
+    """The untrained baseline exported by another interpreter, once per run (test_native_logs loads it too)."""
+    return untrained_baseline_once(tmp_path_factory)
 
 
 # A line TensorFlow's C++ logger prints on every machine, through absl as all its lines (what loading a model logs

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ import pytest
 from pipeline_config import load_config
 from scripts.github.model_archive import Limits, pack
 from tests.support.gh_cli import GhStandIn
-from tests.support.pipeline_steps import Names
+from tests.support.pipeline_steps import Names, set_names
 from tests.support.vertex_local_server import VertexLocal
 from tests.support.workflow_steps import StepRan, job_folder, run_step
 
@@ -48,11 +49,14 @@ class JobRun:
         return (self.folder / "out" / "report" / "report.md").read_text()
 
 
-def accuracy_gate_job(tmp_path: Path, candidate: str, trained_model_dir: Path) -> JobRun:
-    """Seed, Gate, Report as pr.yml runs them; each later step gets the earlier ones' outputs, as on GitHub."""
-    folder = job_folder(tmp_path)
+def seed_step(folder: Path) -> StepRan:
     seed = run_step("pr.yml", "pipeline", "Seed production from the latest Release", folder, JOB_ENV)
     assert seed.status == 0, seed.stderr  # whatever GitHub does, seeding never fails the job
+    return seed
+
+
+def gate_and_report(folder: Path, seed: StepRan, candidate: str, trained_model_dir: Path) -> JobRun:
+    """Gate and Report after the Seed step that ran in `folder`, with its outputs, as on GitHub."""
     gate = run_step("pr.yml", "pipeline", "Gate", folder, {**JOB_ENV, "MODEL_DIR": candidate})
     (folder / "out" / "model").mkdir()  # the Fetch the model step: the candidate's metrics.json
     (folder / "out" / "model" / "metrics.json").write_bytes((trained_model_dir / "metrics.json").read_bytes())
@@ -62,6 +66,35 @@ def accuracy_gate_job(tmp_path: Path, candidate: str, trained_model_dir: Path) -
     assert report.status == 0, report.stderr
     assert (folder / "out" / "report" / "pr-number.txt").read_text() == "17\n"
     return JobRun(seed, gate, report, folder)
+
+
+def accuracy_gate_job(tmp_path: Path, candidate: str, trained_model_dir: Path) -> JobRun:
+    """Seed, Gate, Report as pr.yml runs them; each later step gets the earlier ones' outputs, as on GitHub."""
+    folder = job_folder(tmp_path)
+    return gate_and_report(folder, seed_step(folder), candidate, trained_model_dir)
+
+
+@dataclasses.dataclass(frozen=True)
+class Seeded:
+    """The Seed step while GitHub answers 502, and the job's folder after it."""
+
+    seed: StepRan
+    folder: Path
+    names: Names  # the model the job's steps use
+    gh_calls: list[str]  # what the Seed step asked GitHub
+
+
+@pytest.fixture(scope="module")
+def seeded_while_github_fails(pipeline_env: VertexLocal, tmp_path_factory: pytest.TempPathFactory) -> Seeded:
+    """Seed does the same whatever threshold the Gate applies after it: one run for both thresholds' jobs."""
+    root = tmp_path_factory.mktemp("github-fails")
+    with pytest.MonkeyPatch.context() as patch:
+        names = set_names(patch, "github-fails")
+        gh = GhStandIn.install(root, patch)
+        gh.fail(BAD_GATEWAY)
+        folder = job_folder(root)
+        seed = seed_step(folder)
+    return Seeded(seed, folder, names, gh.calls())
 
 
 @pytest.fixture
@@ -89,13 +122,19 @@ def test_the_pull_request_gate_pairs_the_candidate_with_the_releases_production_
 
 
 @pytest.mark.parametrize("min_accuracy", ["0.5", "0.999"])  # the gate passes, then rejects
+@pytest.mark.xdist_group("pr-github-fails")  # one worker, so one Seed run serves both thresholds
 def test_the_accuracy_gate_job_fails_exactly_when_the_gate_rejects_even_if_github_fails(
-    gh: GhStandIn, names: Names, pipeline_env: VertexLocal, trained_model_dir: Path, unique_name: str,
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, min_accuracy: str,
+    seeded_while_github_fails: Seeded, gh: GhStandIn, pipeline_env: VertexLocal, trained_model_dir: Path,
+    unique_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, min_accuracy: str,
 ) -> None:  # fmt: skip
+    seeded = seeded_while_github_fails
+    monkeypatch.setenv("PIPELINE_VERTEX_MODEL_DISPLAY_NAME", seeded.names.model)  # the job's steps share its model
+    monkeypatch.setenv("PIPELINE_VERTEX_ENDPOINT_DISPLAY_NAME", seeded.names.endpoint)
     monkeypatch.setenv("PIPELINE_GATE_MIN_ACCURACY", min_accuracy)
-    gh.fail(BAD_GATEWAY)
-    job = accuracy_gate_job(tmp_path, pipeline_env.stage_model(trained_model_dir, unique_name), trained_model_dir)
+    gh.fail(BAD_GATEWAY)  # still failing, should a later step ask
+    folder = shutil.copytree(seeded.folder, tmp_path / "job", symlinks=True)  # this threshold's job, after Seed
+    candidate = pipeline_env.stage_model(trained_model_dir, unique_name)
+    job = gate_and_report(folder, seeded.seed, candidate, trained_model_dir)
     passed = job.verdict()["passed"]
     assert passed == (min_accuracy == "0.5") and job.gate.status == (0 if passed else 1)
     assert job.failed == (not passed)
@@ -104,7 +143,7 @@ def test_the_accuracy_gate_job_fails_exactly_when_the_gate_rejects_even_if_githu
     assert ("✅ **Gate passed**" if passed else "❌ **Gate failed**") in markdown
     assert f"_Production baseline unavailable (gh release download failed: {BAD_GATEWAY}): no deltas" in markdown
     assert "first run" not in markdown
-    assert len(gh.calls()) == 1  # the report did not ask GitHub a second time
+    assert len(seeded.gh_calls) == 1 and gh.calls() == []  # the report did not ask GitHub a second time
 
 
 def test_before_the_first_release_the_pull_request_gate_passes_as_a_first_run(

@@ -1,11 +1,13 @@
 """The real trainer in a subprocess: train_in_subprocess / train_baseline (tests/conftest.py's trained_model_dir),
-run_trainer and the trainer tests' two shared runs, and baseline_once, trained once per test run (once.py)."""
+run_trainer and the trainer tests' two shared runs, and baseline_once, trained once per test run (once.py);
+untrained_baseline_once, the baseline exported without a fit, once per test run, for tests that only load one."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,37 @@ TRAINER_TIMEOUT_S = 300  # a few epochs of the small models take seconds; a hung
 def baseline_once(tmp_path_factory: pytest.TempPathFactory, name: str, *flags: str) -> Path:
     """`train_baseline` with these flags once per test run (tests/support/once.py); its model dir."""
     return built_once(tmp_path_factory, name, lambda folder: train_baseline(folder / "model", *flags)) / "model"
+
+
+# The baseline's graph with its initial weights, exported as the trainer exports: no fit, no data, and no tier (it
+# runs no `python -m trainer.task`), so unit tests that load a SavedModel in a fresh interpreter can share it.
+EXPORT_UNTRAINED_BASELINE = """
+import os
+import sys
+from pathlib import Path
+from native_logs import import_tensorflow
+import_tensorflow(False, os.environ)
+from trainer.export import export_saved_model
+from trainer.model import build_model
+export_saved_model(build_model("baseline", 0.001, 1), Path(sys.argv[1]))
+"""
+
+
+def export_untrained_baseline(model_dir: Path) -> Path:
+    """The untrained baseline exported to `model_dir` by a fresh interpreter; `model_dir`."""
+    command = [sys.executable, "-c", textwrap.dedent(EXPORT_UNTRAINED_BASELINE), str(model_dir)]
+    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=TRAINER_TIMEOUT_S)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (model_dir / "saved_model.pb").is_file()
+    return model_dir
+
+
+def untrained_baseline_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`export_untrained_baseline` once per test run (tests/support/once.py); its model dir."""
+    folder = built_once(
+        tmp_path_factory, "untrained-baseline", lambda built: export_untrained_baseline(built / "model")
+    )
+    return folder / "model"
 
 
 def train_in_subprocess(model_dir: Path, *flags: str) -> Path:
