@@ -72,8 +72,11 @@ class Catalog:
 
     def __init__(self, path: Path) -> None:
         self._db = Database(path, SCHEMA)
-        self._path = path
-        self._checkpointer: sqlite3.Connection | None = None
+        # opened now with its WAL, not at the first checkpoint: a server's open descriptors stay the same once it
+        # answers (tests/vertex_local/http/test_connections.py counts them)
+        uri = path.absolute().as_uri() + "?mode=rw"  # never creates a database where there is none
+        self._checkpointer = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
         # Checkpoints (the only fsyncs of a WAL database at synchronous=NORMAL) run in the content Flusher's thread,
         # on a connection of their own (checkpoint() below), not in whichever commit crosses SQLite's 1000 pages:
         # commits run on the event loop.
@@ -90,14 +93,10 @@ class Catalog:
         """Copy what the WAL holds into the database file (PASSIVE: it never waits for readers or the writer, and
         what it could not copy the next one does), on its own connection: the catalog's lock is not held, so
         requests never wait for its fsyncs. Nothing to copy, nothing done. From one thread only (the Flusher's)."""
-        if self._checkpointer is None:
-            uri = self._path.absolute().as_uri() + "?mode=rw"  # never creates a database where there is none
-            self._checkpointer = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
         self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def close_checkpointer(self) -> None:
-        if self._checkpointer is not None:
-            self._checkpointer.close()
+        self._checkpointer.close()
 
     def locked(self) -> threading.RLock:
         """Hold no writer out for a few reads that must agree with each other (`with catalog.locked(): ...`)."""
