@@ -7,7 +7,7 @@ STATE_DIR ?= .vertex-local
 PORT ?= 8080
 # make test and test-unit run the tests in this many processes (pytest-xdist); 1 runs them all in one.
 TEST_WORKERS ?= 2
-WORKERS := $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup)
+WORKERS := $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder)
 # Debian's Chromium, else the Google Chrome that GitHub's Ubuntu runners ship (Ubuntu's chromium package is a snap).
 CHROMIUM ?= $(firstword $(wildcard /usr/bin/chromium /usr/bin/google-chrome) /usr/bin/chromium)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)

@@ -48,6 +48,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                     item.add_marker(tier)
 
 
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadscope` (make test): a module per work unit, SERVER_RUNS modules together (support/scheduling.py)."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from tests.support.scheduling import ModuleScheduling
+
+    return ModuleScheduling(config, log)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
     RUNNING.item = item

@@ -24,7 +24,6 @@ import pytest
 from tests.support import tiers
 from tests.support.pipeline_steps import (
     GITHUB_VARIABLES,
-    SERVER_RUNS,
     SHA_A,
     SHA_B,
     SHA_BAD,
@@ -40,12 +39,6 @@ from tests.support.pipeline_steps import (
     without_threes,
 )
 from tests.support.vertex_local_server import VertexLocal
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if SERVER_RUNS & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.xdist_group("server-runs"))
 
 
 @pytest.fixture(scope="session")

@@ -122,7 +122,6 @@ def test_the_pull_request_gate_pairs_the_candidate_with_the_releases_production_
 
 
 @pytest.mark.parametrize("min_accuracy", ["0.5", "0.999"])  # the gate passes, then rejects
-@pytest.mark.xdist_group("pr-github-fails")  # one worker, so one Seed run serves both thresholds
 def test_the_accuracy_gate_job_fails_exactly_when_the_gate_rejects_even_if_github_fails(
     seeded_while_github_fails: Seeded, gh: GhStandIn, pipeline_env: VertexLocal, trained_model_dir: Path,
     unique_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, min_accuracy: str,

@@ -77,7 +77,7 @@ def set_names(patch: pytest.MonkeyPatch, prefix: str) -> Names:
 
 
 # Trained by CustomJobs on a worker's own session server, so not shareable between workers (tests/support/once.py): the
-# tests that use them run on one worker (`make test` runs pytest-xdist with --dist loadgroup).
+# modules that use them run on one worker (tests/support/scheduling.py).
 SERVER_RUNS = frozenset({"run_a", "run_b", "bad_run"})
 
 

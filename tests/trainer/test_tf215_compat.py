@@ -12,7 +12,7 @@ from tests.support.tf215 import tf215_python
 from tests.support.vertex_local_server import REPO_ROOT
 from trainer.data import load_dataset
 
-pytestmark = [pytest.mark.tf215, pytest.mark.xdist_group("tf215")]  # one worker: one probe for both
+pytestmark = [pytest.mark.tf215]  # one module, so one worker (tests/support/scheduling.py): one probe for both
 RUNS = ("baseline_run", "cnn_run")  # tests/trainer/conftest.py's trained models
 
 

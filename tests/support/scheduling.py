@@ -1,0 +1,40 @@
+"""How `make test` hands tests to its xdist workers: a module at a time, so a module's fixtures (a demo run, a
+deployed model, a server of its own) are built once; and every module that uses the session server's training runs
+(pipeline_steps.SERVER_RUNS: custom jobs on a worker's own vertex-local, so not shareable through once.py) on the
+same worker, so they are trained once.
+
+pytest-xdist's `--dist loadgroup` cannot do this under pytest 9: it writes its group suffix to `Item._nodeid`, which
+pytest 9 no longer reads (the node id lives in `Item._id`), so every `xdist_group` mark was silently ignored and a
+module's tests were handed out one at a time, often to both workers (one run spent 150 s on such second builds).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+
+from xdist.scheduler import LoadScopeScheduling
+
+from tests.support.pipeline_steps import SERVER_RUNS
+
+SERVER_RUNS_SCOPE = "server-runs"
+USES_SERVER_RUNS = re.compile(r"\b(" + "|".join(sorted(SERVER_RUNS)) + r")\b")
+
+
+@functools.cache
+def module_scope(module: str, rootdir: Path) -> str:
+    """A test module's work unit: SERVER_RUNS_SCOPE for one that names a SERVER_RUNS fixture, else the module."""
+    path = rootdir / module
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:  # not a file (a doctest id, a module collected from elsewhere): it is its own unit
+        return module
+    return SERVER_RUNS_SCOPE if USES_SERVER_RUNS.search(text) else module
+
+
+class ModuleScheduling(LoadScopeScheduling):
+    """LoadScopeScheduling whose work unit is a whole module, modules using SERVER_RUNS together."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return module_scope(nodeid.split("::", 1)[0], self.config.rootpath)

@@ -1,0 +1,36 @@
+"""make test's xdist work units (tests/support/scheduling.py): a module per unit, SERVER_RUNS modules together."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from tests.support.scheduling import SERVER_RUNS_SCOPE, module_scope
+from tests.support.vertex_local_server import REPO_ROOT
+
+
+def test_modules_using_the_session_servers_runs_share_one_unit_and_the_rest_are_their_own() -> None:
+    assert module_scope("tests/scripts/test_deploy.py", REPO_ROOT) == SERVER_RUNS_SCOPE
+    assert module_scope("tests/scripts/report/test_same_digits.py", REPO_ROOT) == SERVER_RUNS_SCOPE
+    assert module_scope("tests/test_tiers.py", REPO_ROOT) == "tests/test_tiers.py"
+    assert module_scope("tests/no_such_module.py", REPO_ROOT) == "tests/no_such_module.py"
+
+
+def test_make_tests_workers_each_run_whole_modules(tmp_path: Path) -> None:
+    """The Makefile's flags on two workers: every module's tests are reported by one worker only."""
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    flags = re.search(r"-n \$\(TEST_WORKERS\) (--dist [^)]*)\)", makefile)
+    assert flags is not None, "the Makefile's WORKERS line changed"
+    modules = ["tests/test_tiers.py", "tests/repo/test_readme.py"]
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "2", *flags.group(1).split(), "-v",
+               "--basetemp", str(tmp_path / "run"), *modules]  # fmt: skip
+    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:]
+    workers = defaultdict(set)
+    for worker, module in re.findall(r"^\[(gw\d)\] .*? (tests/\S+?\.py)::", done.stdout, re.MULTILINE):
+        workers[module].add(worker)
+    assert set(workers) == set(modules), done.stdout[-3000:]
+    assert all(len(seen) == 1 for seen in workers.values()), dict(workers)
