@@ -36,10 +36,10 @@ from vertex_local.http.bodies import read_json
 from vertex_local.state import StateStore
 from vertex_local.vertex.batch.requests import BatchRequest, check_request, split_gcs
 from vertex_local.vertex.fields import json_response, labels_field, location_path, now, text_field
-from vertex_local.vertex.filters import compile_filter
+from vertex_local.vertex.job_collection import JobCollection
 from vertex_local.vertex.jobs import gcs_io, logs, process_groups, runner
 from vertex_local.vertex.model_registry import ModelRegistry, split_name
-from vertex_local.vertex.operations import DELETE, EMPTY, Operations, typed
+from vertex_local.vertex.operations import Operations
 
 LOG = logging.getLogger("vertex_local.batch")
 KIND = "batchPredictionJob"
@@ -66,7 +66,9 @@ def folder_name(model_display_name: str, create_time: str) -> str:
     return f"prediction-{model_display_name}-{stamp}"
 
 
-class BatchPredictionService:
+class BatchPredictionService(JobCollection):
+    KIND, DONE_STATES, FILTER_FIELDS = KIND, DONE_STATES, FILTER_FIELDS
+
     def __init__(self, store: StateStore, operations: Operations, objects: ObjectStore, registry: ModelRegistry,
                  settings: Settings) -> None:  # fmt: skip
         self.store, self.operations, self.objects, self.registry = store, operations, objects, registry
@@ -75,12 +77,6 @@ class BatchPredictionService:
         self.processes: dict[str, asyncio.subprocess.Process] = {}
         self.stop_reasons: dict[str, tuple[str, dict[str, Any]]] = {}
         self.tasks: dict[str, asyncio.Task] = {}
-
-    def doc(self, parent: str, job_id: str) -> dict[str, Any]:
-        doc = self.store.get(KIND, job_id)
-        if doc is None or doc["parent"] != parent:
-            raise ApiError(404, f"batchPredictionJob {parent}/batchPredictionJobs/{job_id} not found")
-        return doc
 
     def _update(self, job_id: str, **fields: Any) -> dict[str, Any]:
         with self.store.transaction():
@@ -218,15 +214,6 @@ class BatchPredictionService:
             await runner.stop_replica(process)
         self.store.delete(PROCESSES_KIND, job_id)
 
-    async def get(self, request: Request) -> Response:
-        return json_response(self.render(self.doc(location_path(request), request.path_params["job"])))
-
-    async def list(self, request: Request) -> Response:
-        matches = compile_filter(request.query_params.get("filter", ""), FILTER_FIELDS)
-        parent = location_path(request)
-        jobs = [self.render(doc) for doc in self.store.list(KIND) if doc["parent"] == parent]
-        return json_response({"batchPredictionJobs": [job for job in jobs if matches(job)]})
-
     async def cancel(self, request: Request) -> Response:
         """ "On a successful cancellation, the BatchPredictionJob is not deleted; instead its state is set to
         CANCELLED. Any files already outputted by the job are not deleted." (batchPredictionJobs.cancel)"""
@@ -239,17 +226,6 @@ class BatchPredictionService:
         if (process := self.processes.get(doc["id"])) is not None:
             asyncio.create_task(runner.stop_replica(process))  # noqa: RUF006 - _run awaits the process
         return json_response({})
-
-    async def delete(self, request: Request) -> Response:
-        """ "Can only be called on jobs that already finished." (batchPredictionJobs.delete)"""
-        parent = location_path(request)
-        with self.store.transaction():
-            doc = self.doc(parent, request.path_params["job"])
-            if doc["state"] not in DONE_STATES:
-                raise ApiError(400, f"batchPredictionJob {doc['name']} is {doc['state']}; cancel it first",
-                               "FAILED_PRECONDITION")  # fmt: skip
-            self.store.delete(KIND, doc["id"])
-        return json_response(self.operations.completed(parent, typed(EMPTY), DELETE))
 
     def recover(self) -> int:
         """After a restart: stop what jobs left running; those jobs end FAILED."""

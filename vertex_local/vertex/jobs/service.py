@@ -29,9 +29,9 @@ from vertex_local.http.inert import INERT_HEADERS
 from vertex_local.numbers import is_ascii_digits
 from vertex_local.state import StateStore
 from vertex_local.vertex.fields import json_response, labels_field, location_path, now, text_field
-from vertex_local.vertex.filters import compile_filter
+from vertex_local.vertex.job_collection import JobCollection
 from vertex_local.vertex.jobs import gcs_io, logs, process_groups, runner, workspace
-from vertex_local.vertex.operations import DELETE, EMPTY, Operations, typed
+from vertex_local.vertex.operations import Operations
 
 LOG = logging.getLogger("vertex_local.jobs")
 KIND = "customJob"
@@ -41,7 +41,9 @@ FILTER_FIELDS = {"displayName", "state"}
 ERROR_TAIL_LINES = 20  # log lines quoted in a failed job's error.message
 
 
-class JobService:
+class JobService(JobCollection):
+    KIND, DONE_STATES, FILTER_FIELDS = KIND, DONE_STATES, FILTER_FIELDS
+
     def __init__(self, store: StateStore, operations: Operations, objects: ObjectStore, logs_dir: Path,
                  workdir: Path, base_env: Mapping[str, str], storage_url: str, limits: Serving) -> None:  # fmt: skip
         self.store = store
@@ -57,12 +59,6 @@ class JobService:
         self.processes: dict[str, dict[str, asyncio.subprocess.Process]] = {}
         self.stop_reasons: dict[str, tuple[str, dict[str, Any]]] = {}  # job id -> (final state, error)
         self.tasks: dict[str, asyncio.Task] = {}
-
-    def doc(self, parent: str, job_id: str) -> CustomJobDoc:
-        doc = self.store.get(KIND, job_id)
-        if doc is None or doc["parent"] != parent:
-            raise ApiError(404, f"customJob {parent}/customJobs/{job_id} not found")
-        return doc
 
     def _update(self, job_id: str, **fields: Any) -> CustomJobDoc:
         """Change fields of the stored job: read, change and write in one transaction, so no other write is lost."""
@@ -194,15 +190,6 @@ class JobService:
     def _log(self, job_id: str, replica: str) -> Path:
         return self.logs_dir / job_id / f"{replica}.log"
 
-    async def get(self, request: Request) -> Response:
-        return json_response(self.render(self.doc(location_path(request), request.path_params["job"])))
-
-    async def list(self, request: Request) -> Response:
-        matches = compile_filter(request.query_params.get("filter", ""), FILTER_FIELDS)
-        parent = location_path(request)
-        jobs = [self.render(doc) for doc in self.store.list(KIND) if doc["parent"] == parent]
-        return json_response({"customJobs": [job for job in jobs if matches(job)]})
-
     async def cancel(self, request: Request) -> Response:
         doc = self.doc(location_path(request), request.path_params["job"])
         if doc["state"] in DONE_STATES or doc["id"] not in self.tasks:
@@ -217,17 +204,9 @@ class JobService:
         for process in self.processes.get(doc["id"], {}).values():
             asyncio.create_task(runner.stop_replica(process))  # noqa: RUF006 - _run awaits the processes
 
-    async def delete(self, request: Request) -> Response:
-        """Delete a job that has ended (and its logs); the operation carries DeleteOperationMetadata."""
-        parent = location_path(request)
-        with self.store.transaction():
-            doc = self.doc(parent, request.path_params["job"])
-            if doc["state"] not in DONE_STATES:
-                raise ApiError(400, f"customJob {doc['name']} is {doc['state']}; cancel it first",
-                               "FAILED_PRECONDITION")  # fmt: skip
-            self.store.delete(KIND, doc["id"])
+    async def deleted(self, doc: CustomJobDoc) -> None:
+        """A deleted job's logs go with it."""
         await asyncio.to_thread(shutil.rmtree, self.logs_dir / doc["id"], True)
-        return json_response(self.operations.completed(parent, typed(EMPTY), DELETE))
 
     async def logs(self, request: Request) -> Response:
         """Every replica's log in turn; ?tail=N keeps the last N lines of each. At most [serving]

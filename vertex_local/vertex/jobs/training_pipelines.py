@@ -29,12 +29,12 @@ from vertex_local.gcs import ObjectStore, split_uri
 from vertex_local.http.bodies import read_json
 from vertex_local.state import StateStore
 from vertex_local.vertex.fields import display_name_field, json_response, labels_field, location_path, now
-from vertex_local.vertex.filters import compile_filter
+from vertex_local.vertex.job_collection import JobCollection
 from vertex_local.vertex.jobs import training_tasks
 from vertex_local.vertex.jobs.service import JobService
 from vertex_local.vertex.model_registry import KIND as MODEL_KIND
 from vertex_local.vertex.model_registry import ModelRegistry
-from vertex_local.vertex.operations import DELETE, EMPTY, Operations, typed
+from vertex_local.vertex.operations import Operations
 
 LOG = logging.getLogger("vertex_local.pipelines")
 KIND = "trainingPipeline"
@@ -47,7 +47,9 @@ FILTER_FIELDS = {"displayName", "state", "trainingTaskDefinition"}
 JOB_OUTCOMES = {"JOB_STATE_SUCCEEDED": SUCCEEDED, "JOB_STATE_CANCELLED": CANCELLED}
 
 
-class TrainingPipelineService:
+class TrainingPipelineService(JobCollection):
+    KIND, DONE_STATES, FILTER_FIELDS, PATH_PARAM = KIND, DONE_STATES, FILTER_FIELDS, "pipeline"
+
     def __init__(self, store: StateStore, operations: Operations, jobs: JobService, registry: ModelRegistry,
                  objects: ObjectStore, on_upload: Callable[[], None], own_image: str = "",
                  today: Callable[[], datetime.date] = datetime.date.today) -> None:  # fmt: skip
@@ -61,12 +63,6 @@ class TrainingPipelineService:
         self.today = today  # the date the prebuilt-image table is read at (AppConfig.today)
         self.tasks: dict[str, asyncio.Task] = {}
         self.cancelled: set[str] = set()
-
-    def doc(self, parent: str, pipeline_id: str) -> TrainingPipelineDoc:
-        doc = self.store.get(KIND, pipeline_id)
-        if doc is None or doc["parent"] != parent:
-            raise ApiError(404, f"trainingPipeline {parent}/trainingPipelines/{pipeline_id} not found")
-        return doc
 
     @staticmethod
     def render(doc: TrainingPipelineDoc) -> dict[str, Any]:
@@ -169,15 +165,6 @@ class TrainingPipelineService:
         LOG.info("trainingPipeline %s: uploaded %s@%s from %s", doc["id"], name, version["versionId"], artifact)
         return SUCCEEDED, {"modelToUpload": uploaded}
 
-    async def get(self, request: Request) -> Response:
-        return json_response(self.render(self.doc(location_path(request), request.path_params["pipeline"])))
-
-    async def list(self, request: Request) -> Response:
-        matches = compile_filter(request.query_params.get("filter", ""), FILTER_FIELDS)
-        parent = location_path(request)
-        found = [self.render(doc) for doc in self.store.list(KIND) if doc["parent"] == parent]
-        return json_response({"trainingPipelines": [doc for doc in found if matches(doc)]})
-
     async def cancel(self, request: Request) -> Response:
         """Start cancelling: CANCELLING now; CANCELLED once the backing job has stopped."""
         doc = self.doc(location_path(request), request.path_params["pipeline"])
@@ -191,17 +178,6 @@ class TrainingPipelineService:
         if job is not None and job["id"] in self.jobs.tasks and job["state"] != "JOB_STATE_CANCELLING":
             self.jobs.stop(job)
         return json_response({})
-
-    async def delete(self, request: Request) -> Response:
-        """Delete a pipeline that has ended; its backing job and uploaded model stay. DeleteOperationMetadata."""
-        parent = location_path(request)
-        with self.store.transaction():
-            doc = self.doc(parent, request.path_params["pipeline"])
-            if doc["state"] not in DONE_STATES:
-                raise ApiError(400, f"trainingPipeline {doc['name']} is {doc['state']}; cancel it first",
-                               "FAILED_PRECONDITION")  # fmt: skip
-            self.store.delete(KIND, doc["id"])
-        return json_response(self.operations.completed(parent, typed(EMPTY), DELETE))
 
     def recover(self) -> int:
         """After a restart: pipelines that were running can no longer finish (their jobs were stopped)."""
