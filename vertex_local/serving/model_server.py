@@ -12,6 +12,7 @@ import concurrent.futures
 import dataclasses
 import functools
 import gc
+import itertools
 import math
 import sys
 from collections.abc import Callable
@@ -153,26 +154,24 @@ def call_model(function: Any, input_name: str, output_name: str, images: np.ndar
     return function(**{input_name: images})[output_name].numpy()
 
 
-def signature_caller(tf: Any, function: Any, spec: InputSpec, output_name: str) -> Callable[[np.ndarray], np.ndarray]:
-    """call_model without TF's per-call binding of keyword arguments to the signature, when it answers the same.
+def signature_caller(function: Any, spec: InputSpec, output_name: str) -> Callable[[np.ndarray], np.ndarray]:
+    """call_model without TF's Python layers around the graph call, when it answers the same.
 
-    A signature's __call__ binds its keyword arguments to the structured signature in Python (canonicalize,
-    cast, unpack: about a tenth of a 1-image request's time here) before it runs the graph with the flat
-    list of tensors. Our bodies are already float32 [n, *input shape] (instances.py), so the serving path
-    hands the tensor straight to that flat call (ConcreteFunction._call_flat, the step __call__ ends with)
-    with the captured variables looked up once. Not a public API: it is used only when it exists and gives
-    bit-for-bit the structured call's answer on a probe at load time, else the structured call serves.
+    A signature's __call__ binds its keyword arguments to the structured signature (canonicalize, cast,
+    unpack); then ConcreteFunction._call_flat and the restored function's wrapper check distribution
+    strategies, gradient tapes and control dependencies, build the call's attributes and pack the outputs
+    back into a dict: about 110 us of CPU per call here, a tenth of a 1-image request (docs/serving.md,
+    "Third round"). None of it applies to a server: our bodies are already float32 [n, *input shape]
+    (instances.py), no tape watches, no strategy is in scope, the signature returns one tensor. So the
+    serving path runs the signature's graph function as that chain ends, by execute.quick_execute
+    (TFE_Py_Execute) on the eager context, with the call's attributes and captured variables looked up
+    once. Not a public API: it is used only when all of it exists and gives bit-for-bit the structured
+    call's answer on a probe at load time, else the structured call serves.
     """
     structured = functools.partial(call_model, function, spec.name, output_name)
-    flat_call = getattr(function, "_call_flat", None)
-    if flat_call is None:
+    direct = graph_call(function)
+    if direct is None:
         return structured
-    captured = list(function.captured_inputs)
-    constant = tf.constant
-
-    def direct(images: np.ndarray) -> np.ndarray:
-        return flat_call([constant(images)], captured)[output_name].numpy()
-
     size = 3 * math.prod(spec.shape)  # three distinct instances: rows must not mix or reorder
     probe = np.linspace(-1.0, 1.0, size, dtype=np.float32).reshape(3, *spec.shape)
     try:
@@ -180,6 +179,31 @@ def signature_caller(tf: Any, function: Any, spec: InputSpec, output_name: str) 
     except Exception:  # any failure of the private path: the public one serves
         return structured
     return direct if same else structured
+
+
+def graph_call(function: Any) -> Callable[[np.ndarray], np.ndarray] | None:
+    """images -> the signature's one output, by TF's eager execute of its graph function; None where this
+    TensorFlow lacks a piece of it. The tensor is made from the array without tf.constant's defensive copy:
+    nothing writes a parsed body's array after it is handed to the model (instances.py, batching.py)."""
+    try:
+        from tensorflow.python.eager import context, execute
+        from tensorflow.python.framework import dtypes, ops
+
+        graph_function = function._inference_function
+        if len(graph_function.function_type.flat_outputs) != 1:
+            return None
+        name = graph_function.name.decode()
+        eager = context.context()
+        attrs = tuple(itertools.chain.from_iterable(eager.function_call_options.as_attrs().items()))
+        run, tensor, float32 = execute.quick_execute, ops.EagerTensor, dtypes.float32.as_datatype_enum
+        captured = list(function.captured_inputs)
+    except (ImportError, AttributeError, TypeError):
+        return None
+
+    def direct(images: np.ndarray) -> np.ndarray:
+        return run(name, 1, [tensor(images, eager.device_name, float32), *captured], attrs, eager)[0].numpy()
+
+    return direct
 
 
 def limit_tf_threads(tf: Any) -> None:
@@ -218,7 +242,7 @@ def load_saved_model(model_dir: Path) -> LoadedModel:
         raise ValueError(f"serving_default in {model_dir} returns {outputs}, not one output")
     spec = InputSpec(next(iter(inputs)), tuple(dims[1:]))
     return LoadedModel(model_dir, saved_model, function, spec, outputs[0],
-                       signature_caller(tf, function, spec, outputs[0]))  # fmt: skip
+                       signature_caller(function, spec, outputs[0]))  # fmt: skip
 
 
 def valid_batch_shape(dims: list) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +25,13 @@ from tests.support.loop_thread import LoopThread
 from tests.support.vertex_local_server import VertexLocal
 from vertex_local.errors import ApiError
 from vertex_local.serving.instances import InstancesParser
-from vertex_local.serving.model_server import InputSpec, ModelServer, load_saved_model, signature_caller
+from vertex_local.serving.model_server import (
+    InputSpec,
+    ModelServer,
+    graph_call,
+    load_saved_model,
+    signature_caller,
+)
 from vertex_local.serving.prometheus import ServingMetrics
 
 MODEL_ID = "dm-1"
@@ -98,24 +105,33 @@ def test_the_serving_call_answers_bit_for_bit_as_the_signature_called_by_name(
         assert np.array_equal(loaded.runner()(images), by_name), count
 
 
-class SkewedFlatCall:
-    """A real signature whose flat call answers otherwise than its call by name: signature_caller must notice."""
+class SkewedGraphCall:
+    """A real signature whose graph function answers otherwise than its call by name: signature_caller must notice."""
 
     def __init__(self, function: Any) -> None:
         self.function = function
-        self.captured_inputs = function.captured_inputs
+        zeros = tf.function(lambda image: {"probabilities": tf.zeros([tf.shape(image)[0], 10])})
+        other = zeros.get_concrete_function(tf.TensorSpec([None, 28, 28], tf.float32))
+        self._inference_function = other._inference_function
+        self.captured_inputs = other.captured_inputs
 
     def __call__(self, **inputs: Any) -> Any:
         return self.function(**inputs)
 
-    def _call_flat(self, tensors: list, captured: list) -> dict:
-        return {name: value + 0.001 for name, value in self.function._call_flat(tensors, captured).items()}
+
+def test_the_serving_call_runs_the_graph_function_directly(trained_model_dir: Path) -> None:
+    """Not the structured call's fallback: this TensorFlow has every piece graph_call needs."""
+    loaded = load_saved_model(trained_model_dir)
+    assert graph_call(loaded.function) is not None
+    assert not isinstance(loaded.runner(), functools.partial)
 
 
-def test_a_flat_call_that_answers_otherwise_is_not_used(trained_model_dir: Path, digits: np.ndarray) -> None:
+def test_a_graph_call_that_answers_otherwise_is_not_used(trained_model_dir: Path, digits: np.ndarray) -> None:
     function = tf.saved_model.load(str(trained_model_dir)).signatures["serving_default"]
-    run = signature_caller(tf, SkewedFlatCall(function), InputSpec("image", (28, 28)), "probabilities")
+    skewed = SkewedGraphCall(function)
     images = digits[:3]
+    assert not np.array_equal(graph_call(skewed)(images), function(image=tf.constant(images))["probabilities"])
+    run = signature_caller(skewed, InputSpec("image", (28, 28)), "probabilities")
     assert np.array_equal(run(images), function(image=tf.constant(images))["probabilities"].numpy())
 
 
