@@ -203,6 +203,9 @@ def graph_call(function: Any) -> Callable[[np.ndarray], np.ndarray] | None:
     def direct(images: np.ndarray) -> np.ndarray:
         return run(name, 1, [tensor(images, eager.device_name, float32), *captured], attrs, eager)[0].numpy()
 
+    # TF drops a graph function from its context once its ConcreteFunction is collected: whoever holds the
+    # runner (a batcher finishing its last batch after an unload) keeps the function, as the bound call did.
+    direct.signature = function  # type: ignore[attr-defined]
     return direct
 
 
