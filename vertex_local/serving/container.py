@@ -142,7 +142,8 @@ class ContainerApp:
         try:
             if not self.ready:
                 raise ApiError(503, "the model is still loading")
-            predictions = await self.server.predict(MODEL_ID, self.parser.parse(body))
+            instances = self.parser.parse(body, self.server.input_of(MODEL_ID))  # the model's own input shape
+            predictions = await self.server.predict(MODEL_ID, instances)
         except Exception:
             self.metrics.observe(self.env.endpoint_id, self.env.deployed_model_id, 0, time.perf_counter() - started,
                                  True)  # fmt: skip

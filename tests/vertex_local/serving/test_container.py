@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
 import sys
 
+import numpy as np
+import orjson
 import pytest
 
+from pipeline_config import load_config
 from tests.support.vertex_local_server import free_port
 from vertex_local.serving import container
 
@@ -65,3 +69,29 @@ def test_an_empty_storage_folder_exits_1_with_one_line(vertex, unique_name) -> N
     assert done.returncode == 1
     uri = f"gs://{vertex.bucket}/{unique_name}/nothing"
     assert done.stderr.strip().splitlines()[-1] == f"serving: AIP_STORAGE_URI {uri} holds no objects"
+
+
+def test_the_container_parses_bodies_against_its_models_own_input(tmp_path) -> None:
+    """Any task's model, not only MNIST's [28, 28]: the body is read against the loaded signature's input."""
+    import tensorflow as tf
+
+    class Flat(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 13], tf.float32, name="features")])
+        def serve(self, features: tf.Tensor) -> dict:
+            return {"probabilities": tf.nn.softmax(features[:, :3])}
+
+    module = Flat()
+    tf.saved_model.save(module, str(tmp_path), signatures={"serving_default": module.serve})
+    app = container.ContainerApp(container.ContainerEnv.from_environ({"AIP_STORAGE_URI": STORAGE}),
+                                 load_config("local", environ={}).serving)  # fmt: skip
+
+    async def predict(body: bytes) -> bytes:
+        await app.server.start()
+        try:
+            await app.load(tmp_path)
+            return await app.predict(body)
+        finally:
+            await app.server.close()
+
+    answer = orjson.loads(asyncio.run(predict(orjson.dumps({"instances": [[0.5] * 13]}))))
+    assert np.allclose(answer["predictions"], [[1 / 3] * 3])
