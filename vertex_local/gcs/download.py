@@ -61,6 +61,38 @@ def media_headers(record: ObjectRecord) -> dict[str, str]:
     return {name: value for name, value in headers.items() if sendable(value)} | INERT_HEADERS
 
 
+class StoredHeaders:
+    """media_headers() encoded as uvicorn sends them, made once per generation and metageneration: content file
+    names are never reused (a new generation, copy or compose gets its own), and every metadata change raises the
+    metageneration. Bounded: emptied when full."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._encoded: dict[tuple[str, int], list[tuple[bytes, bytes]]] = {}
+
+    def of(self, record: ObjectRecord) -> list[tuple[bytes, bytes]]:
+        key = (record.content, record.metageneration)
+        encoded = self._encoded.get(key)
+        if encoded is None:
+            if len(self._encoded) >= self.size:
+                self._encoded.clear()
+            encoded = [
+                (name.encode("latin-1"), value.encode("latin-1")) for name, value in media_headers(record).items()
+            ]
+            self._encoded[key] = encoded
+        return encoded
+
+
+STORED_HEADERS = StoredHeaders()
+
+
+class EncodedResponse(Response):
+    """A Response whose headers come already encoded (Response would encode each one again per answer)."""
+
+    def __init__(self, body: bytes | memoryview, status_code: int, raw_headers: list[tuple[bytes, bytes]]) -> None:
+        self.status_code, self.body, self.raw_headers, self.background = status_code, body, raw_headers, None
+
+
 def sendable(value: str) -> bool:
     """Whether a header can carry the value (objects stored before fields.py refused CR, LF and non-Latin-1)."""
     return isinstance(value, str) and HEADER_VALUE.fullmatch(value) is not None
@@ -144,16 +176,15 @@ async def media(
     generation, checks = parse_int(query, "generation"), Preconditions.from_query(query)
     record, data = await store.run(open_media, store, bucket, name, generation, checks)
     check_etag(sent, object_etag(record))
-    headers = media_headers(record)
     gzipped = record.meta.get("contentEncoding") == "gzip"
     if gzipped and "gzip" not in sent.get("accept-encoding", ""):
-        return StreamingResponse(gunzipped(pieces(data)), headers=headers)
-    if gzipped:
-        headers["content-encoding"] = "gzip"
+        return StreamingResponse(gunzipped(pieces(data)), headers=media_headers(record))
     span = byte_range(sent.get("range"), record.size)
     start, end = span or (0, record.size)
-    headers["content-length"] = str(end - start)
+    headers = [*STORED_HEADERS.of(record), (b"content-length", str(end - start).encode())]
+    if gzipped:
+        headers.append((b"content-encoding", b"gzip"))
     if span:
-        headers["content-range"] = f"bytes {start}-{end - 1}/{record.size}"
+        headers.append((b"content-range", f"bytes {start}-{end - 1}/{record.size}".encode()))
     # One body message however large: the transport sends a mapped file's view as the socket takes it.
-    return Response(data[start:end] if span else data, status_code=206 if span else 200, headers=headers)
+    return EncodedResponse(data[start:end] if span else data, 206 if span else 200, headers)
