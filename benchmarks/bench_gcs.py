@@ -1,11 +1,12 @@
-"""Cloud Storage upload figures from one run on this machine: python -m benchmarks.bench_gcs
+"""Cloud Storage upload figures from one run on this machine: python -m benchmarks.bench_gcs [--downloads]
 
 A fresh vertex-local (its own process and state dir) takes bursts of concurrent multipart uploads of the largest
 multipart body (32 MiB); for each burst: the server's peak resident memory above where it stood before, and the
 upload throughput. The baseline is one upload alone, in the same run. "If buffered" is what holding every body in
 memory at once would take. Then the same google-cloud-storage calls against vertex-local and fake-gcs-server side
 by side (benchmarks/gcs_compare.py). The load average is printed first: on a shared machine, read the ratios.
-Results are printed and saved to .bench/gcs.json; the previous run's peak and ratios are shown.
+Results are printed and saved to .bench/gcs.json; the previous run's peak and ratios are shown. With --downloads,
+only the two download figures beside fake-gcs-server (a quick A/B of the download path), not saved.
 """
 
 from __future__ import annotations
@@ -58,8 +59,12 @@ def report(rows: list[dict], media_mib: float, previous: dict) -> None:
     print(f"\ntarget: {verdict:6} {goal}   measured {last['peak_mib']} MiB")
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     print(f"load average {' '.join(f'{load:.2f}' for load in os.getloadavg())} on {os.cpu_count()} cores\n")
+    if "--downloads" in (sys.argv[1:] if argv is None else argv):  # the two download figures only; nothing saved
+        with tempfile.TemporaryDirectory(prefix="bench-gcs-") as scratch:
+            report_compare(compare(Path(scratch), downloads_only=True), {})
+        return 0
     media = os.urandom(MAX_MULTIPART_BODY_BYTES - len(multipart_body("burst-16/15", b"")[0]))
     previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     with tempfile.TemporaryDirectory(prefix="bench-gcs-") as scratch:

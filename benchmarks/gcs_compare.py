@@ -11,6 +11,7 @@ server process spent per call: what a busy machine cannot blur.
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import sys
@@ -34,6 +35,7 @@ LARGE_BYTES = 64 * MIB  # past google-cloud-storage's 8 MiB multipart limit: one
 TURNS = 3
 FIGURES = ("small uploads", "small downloads", "listing 150 objects", "64 MiB upload", "64 MiB download")
 UNITS = ("uploads/s", "downloads/s", "listings/s", "MiB/s", "MiB/s")
+DOWNLOADS, LISTING = (1, 4), 2  # FIGURES' indexes
 
 
 def fake_gcs_binary() -> Path:
@@ -117,9 +119,10 @@ def rate(figure: int, times: list[float]) -> float:
     return LARGE_BYTES / MIB / seconds if FIGURES[figure].startswith("64 MiB") else 1 / seconds
 
 
-def compare(scratch: Path) -> dict[str, list[float]]:
+def compare(scratch: Path, downloads_only: bool = False) -> dict[str, list[float]]:
     """{server name: median rate per figure, then server CPU ms per figure}: each figure runs on both servers back
-    to back, the order alternating, TURNS times."""
+    to back, the order alternating, TURNS times. downloads_only (bench_gcs --downloads, for a quick A/B of the
+    download path): the uploads still run, untimed, to make the objects; their figures and the listing are NaN."""
     servers = [vertex_local(scratch), fake_gcs_server(scratch)]
     rates: dict[str, list[list[float]]] = {server.name: [[] for _ in FIGURES] for server in servers}
     cpu: dict[str, list[float]] = {server.name: [0.0] * len(FIGURES) for server in servers}
@@ -133,6 +136,11 @@ def compare(scratch: Path) -> dict[str, list[float]]:
                     calls = figures[server.name]
                     action = [calls.small_uploads, calls.small_downloads, calls.listing, calls.large_upload,
                               calls.large_download][index]  # fmt: skip
+                    if downloads_only and index not in DOWNLOADS:
+                        if index != LISTING:
+                            action(turn)  # the objects the downloads read
+                        rates[server.name][index].append(math.nan)
+                        continue
                     before = server.cpu_seconds()
                     times = action(turn)
                     cpu[server.name][index] += (server.cpu_seconds() - before) * 1000 / len(times) / TURNS
@@ -151,10 +159,12 @@ def report(medians: dict[str, list[float]], previous: dict[str, list[float]]) ->
     print(f"\n{'google-cloud-storage call (median of 3)':40} {'vertex-local':>13} {'fake-gcs-server':>16} "
           f"{'ratio':>7}  {'unit':12} {'server CPU ms/call':>19} previous ratio")  # fmt: skip
     for index, figure in enumerate(FIGURES):
+        if math.isnan(mine[index]):  # not run (--downloads)
+            continue
         ratio = mine[index] / theirs[index]
         was = f"x{previous['vertex-local'][index] / previous['fake-gcs-server'][index]:.2f}" if before else "-"
         print(f"{figure:40} {mine[index]:>13.1f} {theirs[index]:>16.1f} {'x' + format(ratio, '.2f'):>7}  "
               f"{UNITS[index]:12} {mine[count + index]:>8.2f} / {theirs[count + index]:<8.2f} {was}")  # fmt: skip
-    worst = min(m / t for m, t in zip(mine[:count], theirs[:count], strict=True))
-    print(f"\ntarget: {'met' if worst >= 1.0 else 'MISSED':6} every figure >= x1.00 of fake-gcs-server   "
+    worst = min(m / t for m, t in zip(mine[:count], theirs[:count], strict=True) if not math.isnan(m))
+    print(f"\ntarget: {'met' if worst >= 1.0 else 'MISSED':6} every figure run >= x1.00 of fake-gcs-server   "
           f"lowest x{worst:.2f}")  # fmt: skip

@@ -7,6 +7,7 @@ refuses with 400, naming the rule.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 
@@ -39,8 +40,9 @@ def bucket_name_problem(name: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)  # every object request checks its bucket's name: a few names, checked once each
 def check_bucket_name(name: str) -> str:
-    """The name of a bucket to look up; 400 when no bucket could have it."""
+    """The name of a bucket to look up; 400 when no bucket could have it (a refusal is not cached: it raises)."""
     problem = bucket_name_problem(name)
     if problem:
         raise ApiError(400, f"invalid bucket name {name!r}: {problem}")

@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from vertex_local.errors import ApiError
 from vertex_local.gcs.buckets import bucket_resource, project_number
-from vertex_local.gcs.objects import ObjectApi, render
+from vertex_local.gcs.objects import DownloadRoute, ObjectApi, render
 from vertex_local.gcs.preconditions import NotModified, Preconditions, parse_int
 from vertex_local.gcs.store import ObjectStore
 from vertex_local.gcs.uploads import Uploads
@@ -62,14 +62,16 @@ def storage_routes(store: ObjectStore) -> list[BaseRoute]:
         ("/storage/v1/b/{bucket}", buckets.delete, ["DELETE"]),
         ("/storage/v1/b/{bucket}/o", objects.list, ["GET"]),
         ("/storage/v1/b/{bucket}/o/{rest:path}", objects.dispatch, ALL),
-        ("/download/storage/v1/b/{bucket}/o/{rest:path}", objects.media, ["GET"]),
         ("/upload/storage/v1/b/{bucket}/o", uploads.start, ["POST"]),
         ("/upload/storage/v1/b/{bucket}/o", uploads.resume, ["PUT"]),
         ("/upload/storage/v1/b/{bucket}/o", uploads.cancel, ["DELETE"]),
         ("/storage/v1/projects/{project}/serviceAccount", service_account, ["GET"]),
         ("/storage/v1/{rest:path}", not_implemented, ALL),
     ]
-    return [Route(path, answer_304(handler), methods=methods) for path, handler, methods in routes]
+    return [
+        DownloadRoute(objects),
+        *(Route(path, answer_304(handler), methods=methods) for path, handler, methods in routes),
+    ]
 
 
 async def service_account(request: Request) -> Response:

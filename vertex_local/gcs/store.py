@@ -145,11 +145,14 @@ class ObjectStore:
 
     # Objects.
     def find(self, bucket: str, name: str, generation: int | None = None) -> ObjectRecord:
-        """The live object, or the generation asked for; 404 when there is none."""
-        if not self.catalog.has_bucket(check_bucket_name(bucket)):
+        """The live object, or the generation asked for; 404 when there is none. The object's row is looked up
+        first: a bucket holding an object exists (delete_bucket refuses one that holds any), so the bucket's own
+        row is read only when no object was found, to say which of the two is missing, as before."""
+        check_bucket_name(bucket)
+        found = self.catalog.version(bucket, name, generation) if generation else self.catalog.live(bucket, name)
+        if found is None and not self.catalog.has_bucket(bucket):
             raise ApiError(404, f"bucket {bucket} not found")
         check_object_name(name)
-        found = self.catalog.version(bucket, name, generation) if generation else self.catalog.live(bucket, name)
         if found is None:
             raise ApiError(404, f"object gs://{bucket}/{name}{f'#{generation}' if generation else ''} not found")
         return found

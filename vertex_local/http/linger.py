@@ -10,8 +10,9 @@ still sends, and close for real once it stops, or at the [serving] linger_timeou
 
 uvicorn writes an answer's head and its body in two calls, so a small answer costs two send() system calls and
 two TCP segments. The transport holds small writes until the end of the event loop's turn (the app writes the
-body in the same turn) and sends them as one; a write that makes the held bytes larger than COALESCE_MAX_BYTES,
-and every close, half-close and raw write, sends what is held first, so the order on the wire never changes.
+body in the same turn) and sends them as one; a write that makes the held bytes larger than COALESCE_MAX_BYTES
+(a large one goes out on its own, uncopied), and every close, half-close and raw write, sends what is held first,
+so the order on the wire never changes.
 """
 
 from __future__ import annotations
@@ -43,7 +44,14 @@ class LingeringTransport:
         return getattr(self.raw, name)
 
     def write(self, data: bytes) -> None:
-        """Held until the end of this event-loop turn, with whatever else is written in it (see module doc)."""
+        """Held until the end of this event-loop turn, with whatever else is written in it (see module doc); a
+        write larger than COALESCE_MAX_BYTES goes out at once, after what is held, and on its own: joined to the
+        head, a large body (a mapped object, gcs/download.py) would be copied whole for nothing."""
+        if len(data) > COALESCE_MAX_BYTES:
+            self.flush()
+            if not self.raw.is_closing():
+                self.raw.write(data)
+            return
         if not self._held:
             self._loop.call_soon(self.flush)
         self._held.append(data)
