@@ -17,6 +17,7 @@ from tasks import Task
 from tasks.mnist import TASK as MNIST
 
 METRICS_FILE = "metrics.json"
+KERAS_PACKAGE = "keras."  # the module of every built-in layer and model class (keras.src....)
 
 
 def export_saved_model(model: keras.Model, model_dir: Path, task: Task = MNIST) -> None:
@@ -27,13 +28,31 @@ def export_saved_model(model: keras.Model, model_dir: Path, task: Task = MNIST) 
     TF Serving's row format `{"instances": [...]}` and the object form `{"image": ...}` both work.
     """
     archive = keras.export.ExportArchive()
-    archive.track(model)
+    track_variables(archive, model)
     archive.add_endpoint(
         name="serving_default",
         fn=lambda inputs: {task.output_name: model(inputs, training=False)},
         input_signature=[tf.TensorSpec([None, *task.input_shape], tf.float32, name=task.input_name)],
     )
     archive.write_out(str(model_dir), verbose=False)
+
+
+def track_variables(archive: keras.export.ExportArchive, model: keras.Model) -> None:
+    """What `archive.track(model)` records, the model's variables, lists and all, without its search of every
+    object under the model for non-Keras TrackableResources (a tf.lookup table held by a custom layer): a third to
+    a half of the export's CPU time, for nothing when every layer is one of Keras' own, whose lookup tables
+    add_endpoint tracks by itself (https://keras.io/api/models/model_saving_apis/export/, ExportArchive.track).
+    The SavedModel's object graph, checkpoint and signature are the same either way (tests/trainer/test_export.py).
+    """
+    if all(type(layer).__module__.startswith(KERAS_PACKAGE) for layer in all_layers(model)):
+        archive._backend_track_layer(model)  # what track() does for a layer, after its checks, minus the search
+    else:
+        archive.track(model)
+
+
+def all_layers(layer: keras.Layer) -> list[keras.Layer]:
+    """The layer and every layer inside it, nested models included."""
+    return [layer, *(inner for child in getattr(layer, "layers", []) for inner in all_layers(child))]
 
 
 def evaluation(probabilities: np.ndarray, labels: np.ndarray, num_classes: int = MNIST.num_classes) -> dict[str, Any]:
