@@ -9,16 +9,14 @@ a SavedModel and metrics.json beside it, uploaded through google-cloud-storage f
 from __future__ import annotations
 
 import argparse
-import atexit
-import contextlib
 import datetime
 import gc
 import os
 import platform
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from typing import Any, NoReturn
+from collections.abc import Sequence
+from typing import Any
 
 from native_logs import import_tensorflow
 from pipeline_config import ConfigError, chosen_training_keys, load_config, load_task_of
@@ -28,11 +26,6 @@ from trainer.distribute import cluster_from_tf_config, is_chief, make_strategy, 
 from trainer.storage import StorageError, check_output_location
 
 HYPERPARAMETERS = ("epochs", "batch_size", "learning_rate", "seed")
-# What Keras imports only when it is installed (each behind `try: import ... except ImportError`), for features the
-# trainer never uses: scikit-learn for keras.wrappers, matplotlib for keras.visualization, pandas for DataFrames
-# given to fit. The trainer image holds all three (mlxtend and the wine task need them); importing them along
-# with TensorFlow cost about 1.1 s of CPU, a quarter of the import. A task that needs one imports it later as usual.
-KERAS_OPTIONAL_MODULES = ("sklearn", "matplotlib", "pandas")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,40 +71,6 @@ def resolve_settings(args: argparse.Namespace, environ: dict[str, str]) -> dict[
         "git_sha": args.git_sha or environ.get("GIT_SHA") or None,
         "verbose": args.verbose,
     }
-
-
-@contextlib.contextmanager
-def modules_hidden(names: Sequence[str]) -> Iterator[None]:
-    """Within the block, importing one of `names` (or a submodule) that is not imported yet raises ImportError:
-    a None entry in sys.modules (https://docs.python.org/3/reference/import.html#the-module-cache). After it,
-    they import as usual; modules imported meanwhile keep the fallback they chose."""
-    hidden = [name for name in names if name not in sys.modules]
-    sys.modules.update(dict.fromkeys(hidden))
-    try:
-        yield
-    finally:
-        for name in hidden:
-            if name in sys.modules and sys.modules[name] is None:
-                del sys.modules[name]
-
-
-def import_tensorflow_and_keras(verbose: bool) -> None:
-    """TensorFlow (its C++ log lines hidden unless verbose, native_logs.py) and Keras, without the optional
-    modules Keras would bring along that the trainer never uses."""
-    with modules_hidden(KERAS_OPTIONAL_MODULES):
-        import_tensorflow(verbose, os.environ)
-        import keras  # noqa: F401 - imported here, under the same hiding, whatever TensorFlow imported of it
-
-
-def exit_now(status: int) -> NoReturn:
-    """End the process with `status` once the atexit handlers have run and the output is flushed, skipping the
-    interpreter's teardown (freeing TensorFlow's and Keras' objects one by one, C++ destructors): 0.1-0.3 s that
-    a job spends after its last line. Everything the run writes is closed by then (trainer/storage.py uploads
-    before main() returns)."""
-    atexit._run_exitfuncs()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
 
 
 def train(settings: dict[str, Any], tf_config: dict[str, Any], task: Task) -> dict[str, Any]:
@@ -198,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(str(exc))
         tf_config = cluster_from_tf_config(environ.get("TF_CONFIG"))
         print(f"trainer: {settings}", flush=True)
-        import_tensorflow_and_keras(args.verbose)
+        import_tensorflow(args.verbose, os.environ)
         metrics = train(settings, tf_config, load_task(settings["task"]))
     except (ConfigError, DataError, StorageError, ValueError) as exc:
         print(f"trainer: error: {exc}", file=sys.stderr)
@@ -215,4 +174,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    exit_now(main())
+    raise SystemExit(main())
