@@ -100,7 +100,7 @@ def seeded_while_github_fails(pipeline_env: VertexLocal, tmp_path_factory: pytes
 
 @pytest.fixture(scope="module")
 def staged_candidate(pipeline_env: VertexLocal, trained_model_dir: Path) -> str:
-    """The candidate as the Train step leaves it in the bucket, staged once for both thresholds' jobs: the Gate
+    """The candidate as the Train step leaves it in the bucket, staged once for the module's four jobs: the Gate
     reads it and writes nothing beside it (Keep the verdict, which does, is train.yml's)."""
     return pipeline_env.stage_model(trained_model_dir, f"pr-candidate-{uuid.uuid4().hex[:8]}")
 
@@ -111,13 +111,13 @@ def gh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GhStandIn:
 
 
 def test_the_pull_request_gate_pairs_the_candidate_with_the_releases_production_model(
-    gh: GhStandIn, names: Names, pipeline_env: VertexLocal, trained_model_dir: Path, unique_name: str, tmp_path: Path
+    gh: GhStandIn, names: Names, staged_candidate: str, trained_model_dir: Path, tmp_path: Path
 ) -> None:
     archive = tmp_path / "release" / "model.tar.gz"
     archive.parent.mkdir()
     pack(trained_model_dir, archive, Limits(**dataclasses.asdict(load_config().release)))
     gh.publish("model.tar.gz", archive)
-    job = accuracy_gate_job(tmp_path, pipeline_env.stage_model(trained_model_dir, unique_name), trained_model_dir)
+    job = accuracy_gate_job(tmp_path, staged_candidate, trained_model_dir)
     assert job.seed.outputs == {"seeded": "true", "version_id": "1", "unavailable": ""}
     verdict = job.verdict()
     assert not job.failed and verdict["passed"] is True and verdict["rule"] == "not_worse"
@@ -153,9 +153,9 @@ def test_the_accuracy_gate_job_fails_exactly_when_the_gate_rejects_even_if_githu
 
 
 def test_before_the_first_release_the_pull_request_gate_passes_as_a_first_run(
-    gh: GhStandIn, names: Names, pipeline_env: VertexLocal, trained_model_dir: Path, unique_name: str, tmp_path: Path
+    gh: GhStandIn, names: Names, staged_candidate: str, trained_model_dir: Path, tmp_path: Path
 ) -> None:
-    job = accuracy_gate_job(tmp_path, pipeline_env.stage_model(trained_model_dir, unique_name), trained_model_dir)
+    job = accuracy_gate_job(tmp_path, staged_candidate, trained_model_dir)
     assert job.seed.outputs == {"seeded": "false", "version_id": "", "unavailable": ""}
     verdict = job.verdict()
     assert not job.failed and verdict["rule"] == "first_release" and verdict["production"] is None
