@@ -105,6 +105,7 @@ def test_a_gate_failure_stops_the_demo_with_exit_1_and_the_reason(
     names: Names, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PIPELINE_GATE_MIN_ACCURACY", "0.999")
+    monkeypatch.setenv("PIPELINE_TRAINING_EPOCHS", "1")  # any accuracy fails 0.999: one epoch trains enough for it
     result = step(demo.main, "--out-dir", str(tmp_path))
     assert result.status == 1
     assert re.search(r"^gate: accuracy 0\.\d+ < minimum 0\.999$", result.stderr, re.MULTILINE)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
@@ -97,19 +98,26 @@ def seeded_while_github_fails(pipeline_env: VertexLocal, tmp_path_factory: pytes
     return Seeded(seed, folder, names, gh.calls())
 
 
+@pytest.fixture(scope="module")
+def staged_candidate(pipeline_env: VertexLocal, trained_model_dir: Path) -> str:
+    """The candidate as the Train step leaves it in the bucket, staged once for the module's four jobs: the Gate
+    reads it and writes nothing beside it (Keep the verdict, which does, is train.yml's)."""
+    return pipeline_env.stage_model(trained_model_dir, f"pr-candidate-{uuid.uuid4().hex[:8]}")
+
+
 @pytest.fixture
 def gh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GhStandIn:
     return GhStandIn.install(tmp_path, monkeypatch)
 
 
 def test_the_pull_request_gate_pairs_the_candidate_with_the_releases_production_model(
-    gh: GhStandIn, names: Names, pipeline_env: VertexLocal, trained_model_dir: Path, unique_name: str, tmp_path: Path
+    gh: GhStandIn, names: Names, staged_candidate: str, trained_model_dir: Path, tmp_path: Path
 ) -> None:
     archive = tmp_path / "release" / "model.tar.gz"
     archive.parent.mkdir()
     pack(trained_model_dir, archive, Limits(**dataclasses.asdict(load_config().release)))
     gh.publish("model.tar.gz", archive)
-    job = accuracy_gate_job(tmp_path, pipeline_env.stage_model(trained_model_dir, unique_name), trained_model_dir)
+    job = accuracy_gate_job(tmp_path, staged_candidate, trained_model_dir)
     assert job.seed.outputs == {"seeded": "true", "version_id": "1", "unavailable": ""}
     verdict = job.verdict()
     assert not job.failed and verdict["passed"] is True and verdict["rule"] == "not_worse"
@@ -123,8 +131,8 @@ def test_the_pull_request_gate_pairs_the_candidate_with_the_releases_production_
 
 @pytest.mark.parametrize("min_accuracy", ["0.5", "0.999"])  # the gate passes, then rejects
 def test_the_accuracy_gate_job_fails_exactly_when_the_gate_rejects_even_if_github_fails(
-    seeded_while_github_fails: Seeded, gh: GhStandIn, pipeline_env: VertexLocal, trained_model_dir: Path,
-    unique_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, min_accuracy: str,
+    seeded_while_github_fails: Seeded, staged_candidate: str, gh: GhStandIn, trained_model_dir: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, min_accuracy: str,
 ) -> None:  # fmt: skip
     seeded = seeded_while_github_fails
     monkeypatch.setenv("PIPELINE_VERTEX_MODEL_DISPLAY_NAME", seeded.names.model)  # the job's steps share its model
@@ -132,8 +140,7 @@ def test_the_accuracy_gate_job_fails_exactly_when_the_gate_rejects_even_if_githu
     monkeypatch.setenv("PIPELINE_GATE_MIN_ACCURACY", min_accuracy)
     gh.fail(BAD_GATEWAY)  # still failing, should a later step ask
     folder = shutil.copytree(seeded.folder, tmp_path / "job", symlinks=True)  # this threshold's job, after Seed
-    candidate = pipeline_env.stage_model(trained_model_dir, unique_name)
-    job = gate_and_report(folder, seeded.seed, candidate, trained_model_dir)
+    job = gate_and_report(folder, seeded.seed, staged_candidate, trained_model_dir)
     passed = job.verdict()["passed"]
     assert passed == (min_accuracy == "0.5") and job.gate.status == (0 if passed else 1)
     assert job.failed == (not passed)
@@ -146,9 +153,9 @@ def test_the_accuracy_gate_job_fails_exactly_when_the_gate_rejects_even_if_githu
 
 
 def test_before_the_first_release_the_pull_request_gate_passes_as_a_first_run(
-    gh: GhStandIn, names: Names, pipeline_env: VertexLocal, trained_model_dir: Path, unique_name: str, tmp_path: Path
+    gh: GhStandIn, names: Names, staged_candidate: str, trained_model_dir: Path, tmp_path: Path
 ) -> None:
-    job = accuracy_gate_job(tmp_path, pipeline_env.stage_model(trained_model_dir, unique_name), trained_model_dir)
+    job = accuracy_gate_job(tmp_path, staged_candidate, trained_model_dir)
     assert job.seed.outputs == {"seeded": "false", "version_id": "", "unavailable": ""}
     verdict = job.verdict()
     assert not job.failed and verdict["rule"] == "first_release" and verdict["production"] is None

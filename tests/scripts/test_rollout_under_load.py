@@ -8,6 +8,7 @@ the server shows it, over and over; each answer is checked against the splits se
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import json
 import statistics
@@ -42,6 +43,7 @@ class Sampler(threading.Thread):
         super().__init__(daemon=True)
         self.client, self.path = HttpClient(server.url), endpoint_path
         self.stop, self.samples = threading.Event(), []
+        self._instants: tuple[list[float], list[float]] | None = None
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -56,9 +58,19 @@ class Sampler(threading.Thread):
     def serving_during(self, start: float, end: float) -> Serving:
         """Every (deployed model, version) with traffic in the samples from the last one finished before
         `start` to the first one begun after `end`: what the server may have routed to in between."""
-        first = max((i for i, s in enumerate(self.samples) if s.end <= start), default=0)
-        last = min((i for i, s in enumerate(self.samples) if s.start >= end), default=len(self.samples) - 1)
+        starts, ends = self.instants()
+        first = max(bisect.bisect_right(ends, start) - 1, 0)  # the last sample with end <= start, else the first
+        last = min(bisect.bisect_left(starts, end), len(self.samples) - 1)  # the first with start >= end, else the last
         return frozenset().union(*(s.what for s in self.samples[first : last + 1]))
+
+    def instants(self) -> tuple[list[float], list[float]]:
+        """The samples' starts and ends, both ascending (one request at a time), for a binary search per answer
+        rather than a scan of every sample: thousands of answers against thousands of samples."""
+        if self._instants is None or len(self._instants[0]) != len(self.samples):
+            starts, ends = [s.start for s in self.samples], [s.end for s in self.samples]
+            assert starts == sorted(starts) and ends == sorted(ends), "the sampler's requests overlapped"
+            self._instants = (starts, ends)
+        return self._instants
 
 
 class Client(threading.Thread):

@@ -1,9 +1,13 @@
-"""scripts/teardown.py on a vertex-local of its own (it deletes runs/, which the session's server shares)."""
+"""scripts/teardown.py on the session's vertex-local, in a staging bucket and under model and endpoint names of this
+module's own: teardown deletes runs/ and batch/ in the staging bucket it is given, and the model and endpoint its
+display names find, so nothing another test keeps is in its reach (and no server is started and stopped for it)."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,20 +15,26 @@ import pytest
 from google.cloud import aiplatform
 
 from scripts import teardown
-from tests.support import tiers
 from tests.support.pipeline_steps import step
 from tests.support.rest_client import SERVING_IMAGE
-from tests.support.vertex_local_server import VertexLocal, start_vertex_local
+from tests.support.vertex_local_server import VertexLocal
 
-MODEL, ENDPOINT = "teardown-model", "teardown-endpoint"
+OWN = uuid.uuid4().hex[:8]  # this run's names: the session's server outlives the module
+MODEL, ENDPOINT = f"teardown-model-{OWN}", f"teardown-endpoint-{OWN}"
 
 
 @pytest.fixture(scope="module")
-@tiers.live
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
-    started = start_vertex_local(tmp_path_factory.mktemp("teardown") / "state")
-    yield started
-    started.stop()
+def server(vertex_local: VertexLocal) -> Iterator[VertexLocal]:
+    """The session's server seen through a staging bucket of the module's own; what teardown left is removed after."""
+    own = dataclasses.replace(vertex_local, bucket=f"teardown-{OWN}")
+    own.storage_client().create_bucket(own.bucket)
+    yield own
+    own.init_sdk()
+    for endpoint in aiplatform.Endpoint.list(filter=f'display_name="{ENDPOINT}"'):
+        endpoint.delete(force=True)  # a failed test may have left its deployment on the shared server
+    for model in aiplatform.Model.list(filter=f'display_name="{MODEL}"'):
+        model.delete()
+    own.storage_client().bucket(own.bucket).delete(force=True)
 
 
 @pytest.fixture
