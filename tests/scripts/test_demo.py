@@ -128,6 +128,25 @@ def test_the_demo_starts_vertex_local_when_nothing_answers_and_make_down_stops_i
 
 
 @pytest.mark.live
+def test_the_demo_starts_vertex_local_while_it_imports_the_steps(tmp_path: Path) -> None:
+    url, state_dir = f"http://127.0.0.1:{free_port()}", tmp_path / "state"
+    modules = demo.start_server_importing_steps(url, state_dir, None)
+    try:
+        assert [(name, module.STEP) for name, module in modules.items()] == [(name, name) for name in demo.STEPS]
+        assert daemon.is_healthy(url) and daemon.running_pid(state_dir) is not None
+    finally:
+        assert daemon.stop(state_dir) == 0
+
+
+@pytest.mark.live
+def test_a_server_that_cannot_start_while_the_steps_import_is_reported(tmp_path: Path) -> None:
+    state_file = tmp_path / "not-a-directory"
+    state_file.write_text("")
+    with pytest.raises(StepError, match="vertex-local did not come up"):
+        demo.start_server_importing_steps(f"http://127.0.0.1:{free_port()}", state_file, None)
+
+
+@pytest.mark.live
 def test_a_server_that_cannot_start_is_reported_with_its_log(tmp_path: Path) -> None:
     state_file = tmp_path / "not-a-directory"
     state_file.write_text("")
