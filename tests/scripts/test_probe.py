@@ -66,3 +66,27 @@ def test_a_small_canary_gets_enough_re_sends_to_answer_every_batch(share: int, a
     assert probe.attempts_per_batch(share) == attempts
     if share < 100:
         assert (1 - share / 100) ** attempts < 1e-8
+
+
+@pytest.mark.parametrize(
+    "instances",
+    [
+        [[[0.0, 0.5], [1.0, 0.25]], [[0.125, 0.0], [0.0, 1.0]]],  # images: rows of floats
+        [[1, 2.5, -3.0], [0.1, 1e-9, 7]],  # tabular rows, ints among the floats
+        [{"image": [0.5, 0.0]}, {"image": [1.0, 1.0]}],  # instances as objects
+    ],
+)
+def test_a_batchs_request_is_the_one_endpoint_predict_sends(instances: list) -> None:
+    """Built once per batch and re-sent: the same message, hence the same JSON on the wire, as the SDK's own
+    conversion of the lists makes on every endpoint.predict call."""
+    from google.cloud import aiplatform
+    from google.protobuf import json_format
+
+    name = "projects/p/locations/us-central1/endpoints/1"
+    ours = probe.predict_request(name, instances)
+    sdks = aiplatform.gapic.PredictRequest(endpoint=name)  # as PredictionServiceClient.predict(endpoint=, instances=)
+    sdks.instances.extend(instances)
+    assert ours == sdks
+    as_pb = aiplatform.gapic.PredictRequest.pb
+    assert json_format.MessageToJson(as_pb(ours)) == json_format.MessageToJson(as_pb(sdks))
+    assert [json_format.MessageToDict(value) for value in as_pb(ours).instances] == instances
