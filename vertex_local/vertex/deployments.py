@@ -73,6 +73,7 @@ class Deployments:
         self.turns: collections.defaultdict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
         self.pending: dict[str, DeployPlan] = {}  # deployed model id -> a deploy not committed yet
         self._warm_up: asyncio.Future | None = None
+        self._reloading: asyncio.Task | None = None  # a restart's reload of the deployed models (restore)
 
     def warm_up(self) -> asyncio.Future:
         """Import TensorFlow in the background, once (seconds of work the first deploy then skips). In a daemon
@@ -237,7 +238,10 @@ class Deployments:
 
     async def close(self) -> None:
         """Let deploys and undeploys under way finish (one waiting for the TensorFlow import waits for it here);
-        an import nothing waits for is left to end with the process (warm_up)."""
+        a restart's reload still waiting for the import is cancelled (nothing will be served now), and an import
+        nothing waits for is left to end with the process (warm_up)."""
+        if self._reloading is not None and self._warm_up is not None and not self._warm_up.done():
+            self._reloading.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         if self.containers is not None:
             await asyncio.to_thread(self.containers.stop_all)
@@ -271,14 +275,14 @@ class Deployments:
         if removed:
             LOG.warning("restart: removed serving copies no endpoint uses: %s", removed)
         if restoring:
-            task = asyncio.create_task(self._reload_all(restoring))
+            task = self._reloading = asyncio.create_task(self._reload_all(restoring))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
     async def _reload_all(self, restoring: list[tuple[str, dict[str, Any], str]]) -> None:
         table, done = self.endpoints.table, 0
         try:
-            await self.warm_up()  # TF imported whole first: a deploy may load beside these
+            await asyncio.shield(self.warm_up())  # TF imported whole first: a deploy may load beside these
             for deployed_id, serving, endpoint in restoring:
                 try:
                     await asyncio.to_thread(self._reload, deployed_id, serving)
