@@ -146,7 +146,8 @@ def test_on_its_end_of_availability_a_server_refuses_to_deploy_the_tf_2_15_image
     finally:
         client.close()
         # A graceful stop: it does not wait for the TensorFlow import the upload started (Deployments.warm_up).
-        assert server.stop() == 0, server.log_tail()
+        stopped = server.stop()
+    assert stopped == 0, server.log_tail()
 
 
 @pytest.mark.parametrize(
