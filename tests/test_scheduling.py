@@ -1,4 +1,5 @@
-"""make test's xdist work units (tests/support/scheduling.py): a module per unit, SERVER_RUNS modules together."""
+"""make test's xdist work units (tests/support/scheduling.py): a module per unit, SERVER_RUNS modules together, the
+console's package whole."""
 
 from __future__ import annotations
 
@@ -17,6 +18,14 @@ def test_modules_using_the_session_servers_runs_share_one_unit_and_the_rest_are_
     assert module_scope("tests/scripts/report/test_same_digits.py", REPO_ROOT) == SERVER_RUNS_SCOPE
     assert module_scope("tests/test_tiers.py", REPO_ROOT) == "tests/test_tiers.py"
     assert module_scope("tests/no_such_module.py", REPO_ROOT) == "tests/no_such_module.py"
+
+
+def test_the_console_packages_modules_share_one_unit_so_its_server_and_rollout_are_built_once() -> None:
+    modules = sorted((REPO_ROOT / "tests/vertex_local/console").glob("test_*.py"))
+    assert len(modules) > 1
+    units = {module_scope(str(module.relative_to(REPO_ROOT)), REPO_ROOT) for module in modules}
+    assert units == {"tests/vertex_local/console/"}
+    assert module_scope("tests/vertex_local/test_app.py", REPO_ROOT) == "tests/vertex_local/test_app.py"
 
 
 def test_make_tests_workers_each_run_whole_modules(tmp_path: Path) -> None:

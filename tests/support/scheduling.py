@@ -20,11 +20,18 @@ from tests.support.pipeline_steps import SERVER_RUNS
 
 SERVER_RUNS_SCOPE = "server-runs"
 USES_SERVER_RUNS = re.compile(r"\b(" + "|".join(sorted(SERVER_RUNS)) + r")\b")
+# Packages whose conftest builds, once per worker, what all their modules use (the console's own vertex-local, its
+# demo-like rollout with two deployed models, a browser): one unit, so they are built once per run, not on each worker.
+SHARED_FIXTURE_PACKAGES = ("tests/vertex_local/console/",)
 
 
 @functools.cache
 def module_scope(module: str, rootdir: Path) -> str:
-    """A test module's work unit: SERVER_RUNS_SCOPE for one that names a SERVER_RUNS fixture, else the module."""
+    """A test module's work unit: its package for one in SHARED_FIXTURE_PACKAGES, SERVER_RUNS_SCOPE for one that
+    names a SERVER_RUNS fixture, else the module."""
+    for package in SHARED_FIXTURE_PACKAGES:
+        if module.startswith(package):
+            return package
     path = rootdir / module
     try:
         text = path.read_text(encoding="utf-8")
@@ -34,7 +41,8 @@ def module_scope(module: str, rootdir: Path) -> str:
 
 
 class ModuleScheduling(LoadScopeScheduling):
-    """LoadScopeScheduling whose work unit is a whole module, modules using SERVER_RUNS together."""
+    """LoadScopeScheduling whose work unit is a whole module, modules using SERVER_RUNS together, and a package of
+    SHARED_FIXTURE_PACKAGES whole."""
 
     def _split_scope(self, nodeid: str) -> str:
         return module_scope(nodeid.split("::", 1)[0], self.config.rootpath)

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import datetime
 import importlib
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -45,6 +47,13 @@ def import_tensorflow() -> None:
         importlib.import_module("tensorflow")
     except ImportError as exc:
         LOG.error("TensorFlow cannot be imported, so no model can be deployed: %s", exc)
+    else:
+        LOG.info("TensorFlow imported: deploys load models from now on without waiting for it")
+
+
+def settle(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class Deployments:
@@ -64,11 +73,24 @@ class Deployments:
         self.turns: collections.defaultdict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
         self.pending: dict[str, DeployPlan] = {}  # deployed model id -> a deploy not committed yet
         self._warm_up: asyncio.Future | None = None
+        self._reloading: asyncio.Task | None = None  # a restart's reload of the deployed models (restore)
 
     def warm_up(self) -> asyncio.Future:
-        """Import TensorFlow in the background, once (seconds of work the first deploy then skips)."""
+        """Import TensorFlow in the background, once (seconds of work the first deploy then skips). In a daemon
+        thread of its own, not the loop's executor (which a stop joins): a server stopped before any deploy needed
+        TensorFlow exits without waiting for the import, and the thread ends with the process."""
         if self._warm_up is None:
-            self._warm_up = asyncio.ensure_future(asyncio.to_thread(import_tensorflow))
+            loop, future = asyncio.get_running_loop(), asyncio.get_running_loop().create_future()
+
+            def run() -> None:
+                try:
+                    import_tensorflow()
+                finally:
+                    with contextlib.suppress(RuntimeError):  # the loop has closed: the server stopped meanwhile
+                        loop.call_soon_threadsafe(settle, future)
+
+            threading.Thread(target=run, name="import-tensorflow", daemon=True).start()
+            self._warm_up = future
         return self._warm_up
 
     def deploying_of(self, model_name: str) -> list[tuple[str, str, str]]:
@@ -215,9 +237,12 @@ class Deployments:
             self.operations.fail(operation, "INTERNAL", f"{type(exc).__name__}: {exc}")
 
     async def close(self) -> None:
-        """Let deploys, undeploys and the TensorFlow import under way finish."""
-        started = [self._warm_up] if self._warm_up else []
-        await asyncio.gather(*self.tasks, *started, return_exceptions=True)
+        """Let deploys and undeploys under way finish (one waiting for the TensorFlow import waits for it here);
+        a restart's reload still waiting for the import is cancelled (nothing will be served now), and an import
+        nothing waits for is left to end with the process (warm_up)."""
+        if self._reloading is not None and self._warm_up is not None and not self._warm_up.done():
+            self._reloading.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
         if self.containers is not None:
             await asyncio.to_thread(self.containers.stop_all)
 
@@ -250,14 +275,14 @@ class Deployments:
         if removed:
             LOG.warning("restart: removed serving copies no endpoint uses: %s", removed)
         if restoring:
-            task = asyncio.create_task(self._reload_all(restoring))
+            task = self._reloading = asyncio.create_task(self._reload_all(restoring))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
     async def _reload_all(self, restoring: list[tuple[str, dict[str, Any], str]]) -> None:
         table, done = self.endpoints.table, 0
         try:
-            await self.warm_up()  # TF imported whole first: a deploy may load beside these
+            await asyncio.shield(self.warm_up())  # TF imported whole first: a deploy may load beside these
             for deployed_id, serving, endpoint in restoring:
                 try:
                     await asyncio.to_thread(self._reload, deployed_id, serving)

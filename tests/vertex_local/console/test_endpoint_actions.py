@@ -4,6 +4,7 @@ changing the split, undeploying, rolling back and moving an alias from the page,
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from playwright.sync_api import expect
@@ -11,6 +12,8 @@ from playwright.sync_api import expect
 from tests.support.console import UI_TIMEOUT_MS, Release, console_url, new_release, shoot
 from tests.support.rest_client import HttpClient, predict_body
 from tests.support.vertex_local_server import VertexLocal
+
+HISTORY_WAIT_S = 60.0  # a bound for failing: the server samples its counters every 5 s
 
 DRAW = """async ([values, live]) => {
   const { lineChart, units } = await import("/console/static/charts.js");
@@ -87,6 +90,15 @@ def test_model_latency_is_charted_beside_total_latency(
         answer = client.request("POST", release.predict_path(), predict_body(mnist_test_digits[0][start : start + 4]),
                                 {"content-type": "application/json"})  # fmt: skip
         assert answer.status == 200
+    # The page opens once the server's history has sampled these predictions (every 5 s), rather than before, which
+    # left it waiting for its own next chart refresh (5 s more) after the sample.
+    sampled = f"/console/api/endpoints/{release.endpoint_id}/metrics?window=5m"
+    deadline = time.monotonic() + HISTORY_WAIT_S
+    while not any(
+        value for series in client.request("GET", sampled).json()["series"] for value in series["modelP99Ms"]
+    ):
+        assert time.monotonic() < deadline, f"the history never sampled the predictions in {HISTORY_WAIT_S} s"
+        time.sleep(0.1)  # polls the server's sampler, with a deadline
     page.goto(console_url(console_server, f"/endpoints/{release.endpoint_id}?window=5m"))
     peak = "figure[data-metric='{}'] li[data-series='deployed model " + deployed + "']"
     for metric in ("p50Ms", "modelP50Ms", "modelP99Ms"):

@@ -131,9 +131,12 @@ def test_the_history_survives_a_restart_and_a_graceful_stop_loses_nothing(tmp_pa
         assert sum(rate * 5 for rate in series["predictionsPerSecond"]) == pytest.approx(50)
         assert sum(rate * 5 for rate in series["requestsPerSecond"]) == pytest.approx(25)
     finally:
-        # Killed, not stopped: a stop waits for the restarted server's reload of the model (TensorFlow's import,
-        # seconds) that this test never uses; the server runs no job or container a kill could leave behind.
-        server.kill()
+        # A graceful stop: it cancels the restarted server's reload of the model, still waiting for TensorFlow's
+        # import (seconds), that this test never uses (Deployments.close), rather than waiting for it.
+        stopped = server.stop()
+    assert stopped == 0, server.log_tail()
+    restarted = server.log_path.read_text(errors="replace").rsplit("vertex-local ready", 1)[1]
+    assert "deployed model(s) restored" not in restarted, restarted
 
 
 def test_the_metrics_route_refuses_an_unknown_window_in_googles_shape(vertex_local) -> None:

@@ -17,7 +17,8 @@ from google.api_core import exceptions
 from google.cloud import aiplatform
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.rest_client import SERVING_IMAGE
+from tests.support.rest_client import SERVING_IMAGE, HttpClient, upload_model
+from tests.support.vertex_local_server import start_vertex_local
 from vertex_local.errors import ApiError
 from vertex_local.vertex.deploy_requests import split_without
 
@@ -230,3 +231,22 @@ def test_the_split_after_an_undeploy_never_leaves_traffic_on_the_model(deployed_
 def test_the_last_model_can_be_undeployed_whatever_its_share() -> None:
     only = {"deployedModels": [{"id": "1"}], "trafficSplit": {"1": 100}}
     assert split_without(only, "1", {}) == {}
+
+
+@pytest.mark.live  # a server of its own, stopped here
+def test_a_server_stopped_while_an_upload_has_tensorflow_importing_exits_cleanly_without_waiting_for_it(
+    tmp_path: Path,
+) -> None:
+    # An upload starts importing TensorFlow for the deploy that usually follows (Deployments.warm_up); a server
+    # stopped before any deploy needed it ends the import with the process instead of waiting for it to finish.
+    server = start_vertex_local(tmp_path / "state")
+    try:
+        client = HttpClient(server.url)
+        upload_model(client, server, "warm-up", f"gs://{server.bucket}/warm-up/model")
+        client.close()
+    finally:
+        code = server.stop()
+    assert code == 0, server.log_tail()
+    log = server.log_path.read_text(errors="replace")
+    assert "Application shutdown complete" in log, log
+    assert "TensorFlow imported" not in log, log  # the stop did not wait for the import the upload started

@@ -145,9 +145,9 @@ def test_on_its_end_of_availability_a_server_refuses_to_deploy_the_tf_2_15_image
         assert "no longer available: Google retired it on 2027-01-14" in answer.json()["error"]["message"]
     finally:
         client.close()
-        # Killed, not stopped: a stop waits for the TensorFlow import the upload started (seconds; deploys skip
-        # it then) that this test never uses; the server runs no job or container a kill could leave behind.
-        server.kill()
+        # A graceful stop: it does not wait for the TensorFlow import the upload started (Deployments.warm_up).
+        stopped = server.stop()
+    assert stopped == 0, server.log_tail()
 
 
 @pytest.mark.parametrize(
