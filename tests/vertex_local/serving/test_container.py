@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from pipeline_config import load_config
+from tests.support.saved_models import CLASSES, FEATURES, save_feature_model
 from tests.support.vertex_local_server import free_port
 from vertex_local.serving import container
 
@@ -73,15 +74,7 @@ def test_an_empty_storage_folder_exits_1_with_one_line(vertex, unique_name) -> N
 
 def test_the_container_parses_bodies_against_its_models_own_input(tmp_path) -> None:
     """Any task's model, not only MNIST's [28, 28]: the body is read against the loaded signature's input."""
-    import tensorflow as tf
-
-    class Flat(tf.Module):
-        @tf.function(input_signature=[tf.TensorSpec([None, 13], tf.float32, name="features")])
-        def serve(self, features: tf.Tensor) -> dict:
-            return {"probabilities": tf.nn.softmax(features[:, :3])}
-
-    module = Flat()
-    tf.saved_model.save(module, str(tmp_path), signatures={"serving_default": module.serve})
+    save_feature_model(tmp_path)
     app = container.ContainerApp(container.ContainerEnv.from_environ({"AIP_STORAGE_URI": STORAGE}),
                                  load_config("local", environ={}).serving)  # fmt: skip
 
@@ -93,5 +86,5 @@ def test_the_container_parses_bodies_against_its_models_own_input(tmp_path) -> N
         finally:
             await app.server.close()
 
-    answer = orjson.loads(asyncio.run(predict(orjson.dumps({"instances": [[0.5] * 13]}))))
-    assert np.allclose(answer["predictions"], [[1 / 3] * 3])
+    answer = orjson.loads(asyncio.run(predict(orjson.dumps({"instances": [[0.5] * FEATURES]}))))
+    assert np.allclose(answer["predictions"], [[1 / CLASSES] * CLASSES])

@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from pipeline_config import Serving, load_config
 from tests.support.loop_thread import LoopThread
+from tests.support.saved_models import save_feature_model
 from tests.support.vertex_local_server import VertexLocal
 from vertex_local.errors import ApiError
 from vertex_local.serving.instances import InstancesParser
@@ -248,15 +249,8 @@ def test_loading_a_model_with_an_unservable_signature_names_what_it_takes(tmp_pa
 
 
 def test_a_model_of_another_input_shape_is_served_by_its_own_signature(tmp_path: Path) -> None:
-    class Flat(tf.Module):
-        @tf.function(input_signature=[tf.TensorSpec([None, 13], tf.float32, name="features")])
-        def serve(self, features: tf.Tensor) -> dict:
-            return {"probabilities": tf.nn.softmax(features[:, :3])}
-
-    module = Flat()
-    tf.saved_model.save(module, str(tmp_path), signatures={"serving_default": module.serve})
     server = ModelServer(limits())
-    server.load("flat", tmp_path)
+    server.load("flat", save_feature_model(tmp_path))
     assert server.input_of("flat") == InputSpec("features", (13,))
     parser = InstancesParser(limits())
     assert parser.parse(b'{"instances": [[' + b", ".join([b"1.5"] * 13) + b"]]}", server.input_of("flat")).shape == (
