@@ -9,7 +9,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from tests.support.scheduling import SERVER_RUNS_SCOPE, module_scope
+from tests.support.scheduling import SERVER_RUNS, SERVER_RUNS_SCOPE, module_scope
 from tests.support.vertex_local_server import REPO_ROOT
 
 
@@ -18,6 +18,11 @@ def test_modules_using_the_session_servers_runs_share_one_unit_and_the_rest_are_
     assert module_scope("tests/scripts/report/test_same_digits.py", REPO_ROOT) == SERVER_RUNS_SCOPE
     assert module_scope("tests/test_tiers.py", REPO_ROOT) == "tests/test_tiers.py"
     assert module_scope("tests/no_such_module.py", REPO_ROOT) == "tests/no_such_module.py"
+
+
+def test_each_server_run_named_is_a_fixture_of_the_scripts_tests() -> None:
+    conftest = (REPO_ROOT / "tests/scripts/conftest.py").read_text()
+    assert {name for name in SERVER_RUNS if re.search(rf"^def {name}\(", conftest, re.MULTILINE)} == SERVER_RUNS
 
 
 def test_the_console_packages_modules_share_one_unit_so_its_server_and_rollout_are_built_once() -> None:

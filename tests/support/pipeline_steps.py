@@ -76,11 +76,6 @@ def set_names(patch: pytest.MonkeyPatch, prefix: str) -> Names:
     return names
 
 
-# Trained by CustomJobs on a worker's own session server, so not shareable between workers (tests/support/once.py): the
-# modules that use them run on one worker (tests/support/scheduling.py).
-SERVER_RUNS = frozenset({"run_a", "run_b", "bad_run"})
-
-
 def offline(monkeypatch: pytest.MonkeyPatch) -> None:
     """The local profile aimed at a closed port: a usage or config error must stop the step before any call."""
     for name in [key for key in os.environ if key.startswith(("PIPELINE_", "GITHUB_"))]:
