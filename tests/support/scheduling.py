@@ -1,6 +1,6 @@
 """How `make test` hands tests to its xdist workers: a module at a time, so a module's fixtures (a demo run, a
 deployed model, a server of its own) are built once; and every module that uses the session server's training runs
-(pipeline_steps.SERVER_RUNS: custom jobs on a worker's own vertex-local, so not shareable through once.py) on the
+(SERVER_RUNS below: custom jobs on a worker's own vertex-local, so not shareable through once.py) on the
 same worker, so they are trained once.
 
 pytest-xdist's `--dist loadgroup` cannot do this under pytest 9: it writes its group suffix to `Item._nodeid`, which
