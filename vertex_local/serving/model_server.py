@@ -55,12 +55,9 @@ class LoadedModel:
     model_dir: Path
     saved_model: Any  # kept alive: the concrete function needs the variables it tracks
     function: Any
-    input: InputSpec = DEFAULT_INPUT
-    output_name: str = MNIST.output_name
-    run: Callable[[np.ndarray], np.ndarray] | None = None  # images -> probabilities: signature_caller's choice
-
-    def runner(self) -> Callable[[np.ndarray], np.ndarray]:
-        return self.run or functools.partial(call_model, self.function, self.input.name, self.output_name)
+    input: InputSpec
+    output_name: str
+    run: Callable[[np.ndarray], np.ndarray]  # float32 images -> probabilities: signature_caller's choice
 
 
 class ModelServer:
@@ -133,7 +130,7 @@ class ModelServer:
             raise ApiError(404, f"deployed model {deployed_model_id} is not loaded on this server")
         if self._executor is None:
             raise ApiError(503, "the model server is not started")
-        batcher = Batcher(deployed_model_id, loaded.runner(), self._executor, self.limits, PREDICT_THREADS)
+        batcher = Batcher(deployed_model_id, loaded.run, self._executor, self.limits, PREDICT_THREADS)
         self._batchers[deployed_model_id] = batcher
         return batcher
 

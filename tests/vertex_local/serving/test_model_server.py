@@ -103,7 +103,7 @@ def test_the_serving_call_answers_bit_for_bit_as_the_signature_called_by_name(
     for count in (1, 7, 64):
         images = digits[:count]
         by_name = loaded.function(image=tf.constant(images))["probabilities"].numpy()
-        assert np.array_equal(loaded.runner()(images), by_name), count
+        assert np.array_equal(loaded.run(images), by_name), count
 
 
 class SkewedGraphCall:
@@ -124,7 +124,7 @@ def test_the_serving_call_runs_the_graph_function_directly(trained_model_dir: Pa
     """Not the structured call's fallback: this TensorFlow has every piece graph_call needs."""
     loaded = load_saved_model(trained_model_dir)
     assert graph_call(loaded.function) is not None
-    assert not isinstance(loaded.runner(), functools.partial)
+    assert not isinstance(loaded.run, functools.partial)
 
 
 def test_a_graph_call_that_answers_otherwise_is_not_used(trained_model_dir: Path, digits: np.ndarray) -> None:

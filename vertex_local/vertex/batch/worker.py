@@ -24,7 +24,7 @@ import numpy as np
 
 from vertex_local.errors import RPC_CODES, ApiError
 from vertex_local.serving.instances import images_array, unwrap_named_inputs
-from vertex_local.serving.model_server import LoadedModel, call_model, load_saved_model
+from vertex_local.serving.model_server import LoadedModel, load_saved_model
 
 TOKEN_VARIABLE = "VERTEX_LOCAL_TOKEN"  # as vertex_local.daemon names it: the server's bearer token, if any
 READ_TIMEOUT_S = 300.0
@@ -102,7 +102,7 @@ class Predictor:
         if not self.pending:
             return
         images = np.stack([image for _, image in self.pending])
-        predictions = call_model(self.model.function, self.model.input.name, self.model.output_name, images)
+        predictions = self.model.run(images)  # the serving path's call (model_server.signature_caller)
         for (instance, _), prediction in zip(self.pending, predictions, strict=True):
             self.results.write(json.dumps({"instance": instance, "prediction": prediction.tolist()}) + "\n")
         self.successful += len(self.pending)
