@@ -80,7 +80,8 @@ class Deployments:
         thread of its own, not the loop's executor (which a stop joins): a server stopped before any deploy needed
         TensorFlow exits without waiting for the import, and the thread ends with the process."""
         if self._warm_up is None:
-            loop, future = asyncio.get_running_loop(), asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            future = loop.create_future()
 
             def run() -> None:
                 try:
