@@ -11,13 +11,10 @@ from __future__ import annotations
 import base64
 import os
 import uuid
-from collections.abc import Iterator
 from urllib.parse import quote
 
 import google_crc32c
 import pytest
-from google.api_core.client_options import ClientOptions
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
 from tests.support.rest_client import HttpClient, google_error_problems
@@ -27,17 +24,8 @@ LARGE = 3 << 20  # past download.py's SMALL_BYTES: mapped, not read
 
 
 @pytest.fixture(scope="module")
-def client(vertex_local: VertexLocal) -> Iterator[HttpClient]:
-    keep_alive = HttpClient(vertex_local.url)
-    yield keep_alive
-    keep_alive.close()
-
-
-@pytest.fixture(scope="module")
 def bucket(vertex_local: VertexLocal) -> storage.Bucket:
-    sdk = storage.Client(project="test", credentials=AnonymousCredentials(),
-                         client_options=ClientOptions(api_endpoint=vertex_local.url))  # fmt: skip
-    return sdk.bucket(vertex_local.bucket)
+    return vertex_local.storage_client().bucket(vertex_local.bucket)
 
 
 def path(bucket: str, name: str) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import json
 import uuid
-from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
@@ -22,13 +21,6 @@ HEADER_FIELDS = ("contentDisposition", "cacheControl", "contentLanguage", "conte
 BAD_VALUES = ("inline\r\nX-Injected: 1", "a\nb", "a\rb", "nul\x00", "snow ☃", "euro €")
 INERT = {"content-security-policy": "sandbox; default-src 'none'", "x-content-type-options": "nosniff"}
 PAGE = b"<html><body><script>document.title = 'ran'</script></body></html>"
-
-
-@pytest.fixture(scope="module")
-def client(vertex_local: VertexLocal) -> Iterator[HttpClient]:
-    keep_alive = HttpClient(vertex_local.url)
-    yield keep_alive
-    keep_alive.close()
 
 
 def upload(client: HttpClient, bucket: str, name: str, data: bytes, **fields: str) -> dict:

@@ -8,7 +8,6 @@ Run: .venv/bin/pytest tests/vertex_local/gcs/test_integers.py
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
@@ -17,13 +16,6 @@ from tests.support.rest_client import HttpClient, google_error_problems
 from tests.support.vertex_local_server import VertexLocal
 
 BAD_INTEGERS = ["1234567890123456789012345", "9223372036854775808", "²", "١", "1e3", " 1", "0x10", ""]
-
-
-@pytest.fixture(scope="module")
-def client(vertex_local: VertexLocal) -> Iterator[HttpClient]:
-    keep_alive = HttpClient(vertex_local.url)
-    yield keep_alive
-    keep_alive.close()
 
 
 @pytest.fixture(scope="module")
