@@ -6,7 +6,8 @@ starts it: plain HTTP, the filesystem backend. Both servers run at once; in each
 then at once on the other, the order alternating, so a busy machine slows both alike. A turn's rate comes from its
 median call (a stall the machine inflicts on one call does not move it); a figure is the median of its turns'
 rates (higher is better), and the ratio is vertex-local's over fake-gcs-server's. Beside it, the CPU time each
-server process spent per call: what a busy machine cannot blur.
+server process spent per call, what a busy machine cannot blur, and the CPU time this process (the client,
+google-cloud-storage) spent per call on each: where a call's wall time goes that no server can give back.
 """
 
 from __future__ import annotations
@@ -126,6 +127,7 @@ def compare(scratch: Path, downloads_only: bool = False) -> dict[str, list[float
     servers = [vertex_local(scratch), fake_gcs_server(scratch)]
     rates: dict[str, list[list[float]]] = {server.name: [[] for _ in FIGURES] for server in servers}
     cpu: dict[str, list[float]] = {server.name: [0.0] * len(FIGURES) for server in servers}
+    client: dict[str, list[float]] = {server.name: [0.0] * len(FIGURES) for server in servers}
     try:
         for server in servers:
             server.start()
@@ -141,14 +143,15 @@ def compare(scratch: Path, downloads_only: bool = False) -> dict[str, list[float
                             action(turn)  # the objects the downloads read
                         rates[server.name][index].append(math.nan)
                         continue
-                    before = server.cpu_seconds()
+                    before, client_before = server.cpu_seconds(), time.process_time()
                     times = action(turn)
                     cpu[server.name][index] += (server.cpu_seconds() - before) * 1000 / len(times) / TURNS
+                    client[server.name][index] += (time.process_time() - client_before) * 1000 / len(times) / TURNS
                     rates[server.name][index].append(rate(index, times))
     finally:
         for server in servers:
             server.stop()
-    return {name: [statistics.median(turns) for turns in figure_rates] + cpu[name]
+    return {name: [statistics.median(turns) for turns in figure_rates] + cpu[name] + client[name]
             for name, figure_rates in rates.items()}  # fmt: skip
 
 
@@ -157,14 +160,22 @@ def report(medians: dict[str, list[float]], previous: dict[str, list[float]]) ->
     count = len(FIGURES)
     before = previous.get("vertex-local") and previous.get("fake-gcs-server")
     print(f"\n{'google-cloud-storage call (median of 3)':40} {'vertex-local':>13} {'fake-gcs-server':>16} "
-          f"{'ratio':>7}  {'unit':12} {'server CPU ms/call':>19} previous ratio")  # fmt: skip
+          f"{'ratio':>7}  {'unit':12} {'server CPU ms/call':>19} {'client CPU ms/call':>19} previous")  # fmt: skip
     for index, figure in enumerate(FIGURES):
         if math.isnan(mine[index]):  # not run (--downloads)
             continue
         ratio = mine[index] / theirs[index]
         was = f"x{previous['vertex-local'][index] / previous['fake-gcs-server'][index]:.2f}" if before else "-"
         print(f"{figure:40} {mine[index]:>13.1f} {theirs[index]:>16.1f} {'x' + format(ratio, '.2f'):>7}  "
-              f"{UNITS[index]:12} {mine[count + index]:>8.2f} / {theirs[count + index]:<8.2f} {was}")  # fmt: skip
+              f"{UNITS[index]:12} {mine[count + index]:>8.2f} / {theirs[count + index]:<8.2f} "
+              f"{client_cpu(mine, index):>8} / {client_cpu(theirs, index):<8} {was}")  # fmt: skip
     worst = min(m / t for m, t in zip(mine[:count], theirs[:count], strict=True) if not math.isnan(m))
     print(f"\ntarget: {'met' if worst >= 1.0 else 'MISSED':6} every figure run >= x1.00 of fake-gcs-server   "
           f"lowest x{worst:.2f}")  # fmt: skip
+
+
+def client_cpu(medians: list[float], index: int) -> str:
+    """The client's CPU ms per call for one figure, from a run's medians ("-" in a .bench/gcs.json saved before
+    this column)."""
+    at = 2 * len(FIGURES) + index
+    return f"{medians[at]:.2f}" if at < len(medians) else "-"
