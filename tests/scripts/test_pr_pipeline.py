@@ -5,6 +5,12 @@ stand-in serving the latest Release: its model.tar.gz packed from a real trained
 training step itself is left out (its job is tested in test_submit_training.py): the candidate is a real trained
 model staged in the bucket, as the Train step leaves it. The job's PIPELINE_TRAINING_DATASET (full MNIST) is not
 applied: nothing here trains, and the gate takes the test split from the candidate's own metrics.json.
+
+Two jobs find no production model, the first-run job (no Release yet) and the passing job while GitHub fails (its
+Seed seeds nothing either). The Gate reads the candidate, the thresholds and the registry, never the Seed's files:
+with the same threshold, both jobs' Gates would be the same run, so the first-run job's Gate (a process importing
+TensorFlow and the SDK, ~7 CPU-s) serves both: the passing job gets what it wrote, after its own Seed, and asserts
+that its Seed seeded nothing and that the verdict applied its own threshold.
 """
 
 from __future__ import annotations
@@ -56,9 +62,17 @@ def seed_step(folder: Path) -> StepRan:
     return seed
 
 
-def gate_and_report(folder: Path, seed: StepRan, candidate: str, trained_model_dir: Path) -> JobRun:
-    """Gate and Report after the Seed step that ran in `folder`, with its outputs, as on GitHub."""
-    gate = run_step("pr.yml", "pipeline", "Gate", folder, {**JOB_ENV, "MODEL_DIR": candidate})
+def gate_step(folder: Path, candidate: str) -> StepRan:
+    return run_step("pr.yml", "pipeline", "Gate", folder, {**JOB_ENV, "MODEL_DIR": candidate})
+
+
+def out_files(folder: Path) -> dict[str, bytes]:
+    out = folder / "out"
+    return {str(path.relative_to(out)): path.read_bytes() for path in sorted(out.rglob("*")) if path.is_file()}
+
+
+def report_step(folder: Path, seed: StepRan, gate: StepRan, trained_model_dir: Path) -> JobRun:
+    """Fetch the model and Report after the Seed and Gate steps that ran in `folder`, with their outputs."""
     (folder / "out" / "model").mkdir()  # the Fetch the model step: the candidate's metrics.json
     (folder / "out" / "model" / "metrics.json").write_bytes((trained_model_dir / "metrics.json").read_bytes())
     unavailable = seed.outputs["unavailable"]  # steps.seed.outputs.unavailable
@@ -67,6 +81,11 @@ def gate_and_report(folder: Path, seed: StepRan, candidate: str, trained_model_d
     assert report.status == 0, report.stderr
     assert (folder / "out" / "report" / "pr-number.txt").read_text() == "17\n"
     return JobRun(seed, gate, report, folder)
+
+
+def gate_and_report(folder: Path, seed: StepRan, candidate: str, trained_model_dir: Path) -> JobRun:
+    """Gate and Report after the Seed step that ran in `folder`, with its outputs, as on GitHub."""
+    return report_step(folder, seed, gate_step(folder, candidate), trained_model_dir)
 
 
 def accuracy_gate_job(tmp_path: Path, candidate: str, trained_model_dir: Path) -> JobRun:
@@ -96,6 +115,31 @@ def seeded_while_github_fails(pipeline_env: VertexLocal, tmp_path_factory: pytes
         folder = job_folder(root)
         seed = seed_step(folder)
     return Seeded(seed, folder, names, gh.calls())
+
+
+@dataclasses.dataclass(frozen=True)
+class FirstRun:
+    """The whole job before the first Release, and what its Gate step wrote under out/."""
+
+    job: JobRun
+    gh_calls: list[str]  # what the job asked GitHub
+    gate_files: dict[str, bytes]  # path under out/ -> content
+
+
+@pytest.fixture(scope="module")
+def first_run(staged_candidate: str, trained_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> FirstRun:
+    """Seed (no Release yet: nothing seeded), Gate, Report in order, once for the module (see the docstring)."""
+    root = tmp_path_factory.mktemp("first-run")
+    with pytest.MonkeyPatch.context() as patch:
+        set_names(patch, "first-run")
+        gh = GhStandIn.install(root, patch)
+        folder = job_folder(root)
+        seed = seed_step(folder)
+        before = out_files(folder)
+        gate = gate_step(folder, staged_candidate)
+        written = {name: data for name, data in out_files(folder).items() if before.get(name) != data}
+        job = report_step(folder, seed, gate, trained_model_dir)
+    return FirstRun(job, gh.calls(), written)
 
 
 @pytest.fixture(scope="module")
@@ -129,20 +173,32 @@ def test_the_pull_request_gate_pairs_the_candidate_with_the_releases_production_
     assert [call.split()[:4] for call in gh.calls()] == [["release", "download", "--pattern", "model.tar.gz"]]
 
 
-@pytest.mark.parametrize("min_accuracy", ["0.5", "0.999"])  # the gate passes, then rejects
+# The gate passes (the session's threshold, 0.8: the first-run job's Gate, see the docstring), then rejects (its own).
+@pytest.mark.parametrize("min_accuracy", [None, "0.999"], ids=["0.8", "0.999"])
 def test_the_accuracy_gate_job_fails_exactly_when_the_gate_rejects_even_if_github_fails(
-    seeded_while_github_fails: Seeded, staged_candidate: str, gh: GhStandIn, trained_model_dir: Path, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch, min_accuracy: str,
+    seeded_while_github_fails: Seeded, first_run: FirstRun, staged_candidate: str, gh: GhStandIn,
+    trained_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, min_accuracy: str | None,
 ) -> None:  # fmt: skip
     seeded = seeded_while_github_fails
     monkeypatch.setenv("PIPELINE_VERTEX_MODEL_DISPLAY_NAME", seeded.names.model)  # the job's steps share its model
     monkeypatch.setenv("PIPELINE_VERTEX_ENDPOINT_DISPLAY_NAME", seeded.names.endpoint)
-    monkeypatch.setenv("PIPELINE_GATE_MIN_ACCURACY", min_accuracy)
+    if min_accuracy is not None:
+        monkeypatch.setenv("PIPELINE_GATE_MIN_ACCURACY", min_accuracy)
     gh.fail(BAD_GATEWAY)  # still failing, should a later step ask
     folder = shutil.copytree(seeded.folder, tmp_path / "job", symlinks=True)  # this threshold's job, after Seed
-    job = gate_and_report(folder, seeded.seed, staged_candidate, trained_model_dir)
-    passed = job.verdict()["passed"]
-    assert passed == (min_accuracy == "0.5") and job.gate.status == (0 if passed else 1)
+    assert seeded.seed.outputs["seeded"] == "false"  # no production: the registry as the first-run job's Gate saw it
+    if min_accuracy is None:  # the first-run job's Gate, run with this same threshold
+        gate = first_run.job.gate
+        for name, data in first_run.gate_files.items():
+            (folder / "out" / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / "out" / name).write_bytes(data)
+    else:
+        gate = gate_step(folder, staged_candidate)
+    job = report_step(folder, seeded.seed, gate, trained_model_dir)
+    verdict = job.verdict()
+    assert verdict["thresholds"]["min_accuracy"] == float(min_accuracy or load_config().gate.min_accuracy)
+    passed = verdict["passed"]
+    assert passed == (min_accuracy is None) and job.gate.status == (0 if passed else 1)
     assert job.failed == (not passed)
     assert job.seed.outputs["unavailable"] == f"gh release download failed: {BAD_GATEWAY}"
     markdown = job.markdown()
@@ -152,10 +208,8 @@ def test_the_accuracy_gate_job_fails_exactly_when_the_gate_rejects_even_if_githu
     assert len(seeded.gh_calls) == 1 and gh.calls() == []  # the report did not ask GitHub a second time
 
 
-def test_before_the_first_release_the_pull_request_gate_passes_as_a_first_run(
-    gh: GhStandIn, names: Names, staged_candidate: str, trained_model_dir: Path, tmp_path: Path
-) -> None:
-    job = accuracy_gate_job(tmp_path, staged_candidate, trained_model_dir)
+def test_before_the_first_release_the_pull_request_gate_passes_as_a_first_run(first_run: FirstRun) -> None:
+    job = first_run.job
     assert job.seed.outputs == {"seeded": "false", "version_id": "", "unavailable": ""}
     verdict = job.verdict()
     assert not job.failed and verdict["rule"] == "first_release" and verdict["production"] is None
@@ -163,5 +217,5 @@ def test_before_the_first_release_the_pull_request_gate_passes_as_a_first_run(
     assert "_No production model yet (first run): nothing to compare against, no deltas._" in markdown
     assert "Candidate vs production" not in markdown and "baseline unavailable" not in markdown.lower()
     # The Report step asked the Release for a metrics.json too (a Release from before model.tar.gz): none either.
-    assert [call.split()[:4] for call in gh.calls()] == [["release", "download", "--pattern", name] for name in
-                                                         ("model.tar.gz", "metrics.json")]  # fmt: skip
+    assert [call.split()[:4] for call in first_run.gh_calls] == [["release", "download", "--pattern", name] for name in
+                                                                 ("model.tar.gz", "metrics.json")]  # fmt: skip
