@@ -2,11 +2,16 @@
 
 Each request starts from the route's valid form (so most reach past the first check) and is then mutated
 (fields dropped, retyped, added), its ids swapped for unknown ones, its query, body or method replaced.
+
+The composite strategies draw from strategy objects built once (module constants, or cached per argument) rather
+than anew in every case: hypothesis validates each new strategy object before its first draw, which cost more CPU
+than the drawing. The same objects, built the same way, draw the same cases.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
@@ -84,23 +89,40 @@ def vertex_routes(box: Sandbox) -> list[tuple[str, str, Any]]:
     ]  # fmt: skip
 
 
+@functools.cache
+def route_choices(ids: tuple[tuple[str, ...], ...]) -> st.SearchStrategy[tuple[str, str, Any]]:
+    """st.sampled_from(vertex_routes(box)) for the sandbox with these ids (Sandbox's fields, in order)."""
+    return st.sampled_from(vertex_routes(Sandbox(*map(list, ids))))
+
+
+@functools.cache
+def query_choices(query: str) -> st.SearchStrategy[str]:
+    """A route's own query string, or any."""
+    return st.one_of(st.just("?" + query if query else ""), fs.query_strings)
+
+
+PARENTS = st.one_of(st.just(SANDBOX), st.just(SANDBOX), st.builds(
+    "projects/{}/locations/{}".format, fs.fuzz_id(["fuzz"]), fs.fuzz_id(["us-central1"])))  # fmt: skip
+UNEXPECTED_BODIES = st.one_of(fs.json_bodies, st.binary(max_size=100))
+ANY_METHOD = st.sampled_from(["GET", "POST", "PATCH", "DELETE", "PUT"])
+
+
 @st.composite
 def vertex_requests(draw: st.DrawFn, box: Sandbox) -> Request:
     """One request to a Vertex route: mostly its valid form with a few mutations, sometimes anything."""
-    method, route, template = draw(st.sampled_from(vertex_routes(box)))
+    method, route, template = draw(route_choices(tuple(tuple(ids) for ids in dataclasses.astuple(box))))
     ids = {"model": box.model_ids, "endpoint": box.endpoint_ids, "job": box.job_ids,
            "operation": box.operation_ids, "deployed": box.deployed_ids}  # fmt: skip
     chosen = {name: draw(fs.fuzz_id(known)) for name, known in ids.items()}
     path, _, query = route.format(**chosen).partition("?")
-    query = draw(st.one_of(st.just("?" + query if query else ""), fs.query_strings))
-    parent = draw(st.one_of(st.just(SANDBOX), st.just(SANDBOX), st.builds(
-        "projects/{}/locations/{}".format, fs.fuzz_id(["fuzz"]), fs.fuzz_id(["us-central1"]))))  # fmt: skip
+    query = draw(query_choices(query))
+    parent = draw(PARENTS)
     body = b"" if template is None else fs.encode(draw(fs.mutated(json.loads(
         json.dumps(template).replace("{deployed}", chosen["deployed"])))), draw(st.booleans()))  # fmt: skip
     if draw(st.integers(0, 5)) == 0:  # now and then a body or a method the route does not expect
-        body = draw(st.one_of(fs.json_bodies, st.binary(max_size=100)))
+        body = draw(UNEXPECTED_BODIES)
     if draw(st.integers(0, 5)) == 0:
-        method = draw(st.sampled_from(["GET", "POST", "PATCH", "DELETE", "PUT"]))
+        method = draw(ANY_METHOD)
     return method, f"/v1/{parent}/{path}{query}", body, {"content-type": draw(SDK_OR_ANY_JSON_TYPE)}
 
 
@@ -146,41 +168,65 @@ def multipart(metadata: bytes, media: bytes, boundary: str) -> tuple[bytes, str]
     return head + metadata + middle + media + tail, f'multipart/related; boundary="{boundary}"'
 
 
+BUCKETS = st.sampled_from(["fuzz-bucket", "fuzz-bucket", "fuzz-other", "no-such-bucket", "A", "a..b"])
+OBJECT_NAMES = st.one_of(st.sampled_from(["fuzz/a.txt", "fuzz/b/c.bin", "fuzz/", "fuzz", "../x", "a//b"]),
+                         st.text(min_size=1, max_size=20).map(fs.readable))  # fmt: skip
+STORAGE_HEADERS = fs.objects(**{
+    "range": st.sampled_from(["bytes=0-3", "bytes=5-", "bytes=-3", "bytes=9-1", "bytes=x", "items=0-1"]),
+    "content-range": st.sampled_from(["bytes 0-9/10", "bytes */10", "bytes 5-1/3", "bytes 0-3/*", "nope"]),
+    "x-goog-hash": st.sampled_from(["md5=AAAA", "crc32c=AAAAAA==", "md5", ",,", "crc32c=!"]),
+    "x-upload-content-type": st.text(fs.PRINTABLE, max_size=20),
+    "content-type": fs.content_types})  # fmt: skip
+BOUNDARIES = st.sampled_from(["b1", "==x==", "a b", ""])
+STORAGE_QUERIES = st.dictionaries(
+    st.sampled_from(["uploadType", "name", "ifGenerationMatch", "alt", "generation", "prefix", "delimiter",
+                     "maxResults", "pageToken", "startOffset", "endOffset", "matchGlob", "upload_id"]),
+    st.text(max_size=12).map(fs.readable), max_size=4)  # fmt: skip
+
+
+@functools.cache
+def hostile_fields(values: st.SearchStrategy[str]) -> tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]:
+    """The header-bound fields of an object resource, and its custom metadata, taking `values`."""
+    return fs.objects(**dict.fromkeys(HEADER_FIELDS, values)), st.dictionaries(values, values, max_size=2)
+
+
+@functools.cache
+def media_bodies(media: bytes) -> st.SearchStrategy[bytes]:
+    """A route's own media bytes, or any."""
+    return st.one_of(st.just(media), st.binary(max_size=300))
+
+
+@functools.cache
+def methods_from(method: str) -> st.SearchStrategy[str]:
+    """Mostly the route's own method, else any."""
+    return st.one_of(st.just(method), st.just(method), st.sampled_from(["GET", "POST", "PUT", "DELETE"]))
+
+
 @st.composite
 def storage_requests(draw: st.DrawFn, metadata_values: st.SearchStrategy[str] | None = None) -> Request:
     """One request to a storage route, from its valid form: mutated metadata, odd names, ranges and headers;
     with `metadata_values`, the header-bound fields of the object resources it writes take those values."""
-    bucket = draw(st.sampled_from(["fuzz-bucket", "fuzz-bucket", "fuzz-other", "no-such-bucket", "A", "a..b"]))
-    name = draw(st.one_of(st.sampled_from(["fuzz/a.txt", "fuzz/b/c.bin", "fuzz/", "fuzz", "../x", "a//b"]),
-                          st.text(min_size=1, max_size=20).map(fs.readable)))  # fmt: skip
+    bucket = draw(BUCKETS)
+    name = draw(OBJECT_NAMES)
     hostile = metadata_values is not None
-    fields = draw(fs.objects(**dict.fromkeys(HEADER_FIELDS, metadata_values))) if hostile else None
+    fields = draw(hostile_fields(metadata_values)[0]) if hostile else None
     if fields is not None and draw(st.booleans()):
-        fields["metadata"] = draw(st.dictionaries(metadata_values, metadata_values, max_size=2))
+        fields["metadata"] = draw(hostile_fields(metadata_values)[1])
     method, path, template = draw(st.sampled_from(storage_templates(bucket, name, fields)))
-    headers = draw(fs.objects(**{
-        "range": st.sampled_from(["bytes=0-3", "bytes=5-", "bytes=-3", "bytes=9-1", "bytes=x", "items=0-1"]),
-        "content-range": st.sampled_from(["bytes 0-9/10", "bytes */10", "bytes 5-1/3", "bytes 0-3/*", "nope"]),
-        "x-goog-hash": st.sampled_from(["md5=AAAA", "crc32c=AAAAAA==", "md5", ",,", "crc32c=!"]),
-        "x-upload-content-type": st.text(fs.PRINTABLE, max_size=20),
-        "content-type": fs.content_types}))  # fmt: skip
+    headers = draw(STORAGE_HEADERS)
     if isinstance(template, bytes) or template is None:
-        body = draw(st.one_of(st.just(template or b""), st.binary(max_size=300)))
+        body = draw(media_bodies(template or b""))
     elif "multipart" in path:
         metadata = fs.encode(draw(fs.mutated(template)), draw(st.booleans()))
-        boundary = draw(st.sampled_from(["b1", "==x==", "a b", ""]))
+        boundary = draw(BOUNDARIES)
         body, headers["content-type"] = multipart(metadata, draw(st.binary(max_size=200)), boundary)
         body = body[: draw(st.integers(0, len(body)))] if draw(st.booleans()) else body
     else:
         body = fs.encode(draw(fs.mutated(template)), draw(st.booleans()))
         headers["content-type"] = draw(SDK_OR_ANY_JSON_TYPE)
     if draw(st.booleans()) and "?" in path:
-        path = path.split("?")[0] + "?" + urlencode(draw(st.dictionaries(
-            st.sampled_from(["uploadType", "name", "ifGenerationMatch", "alt", "generation", "prefix", "delimiter",
-                             "maxResults", "pageToken", "startOffset", "endOffset", "matchGlob", "upload_id"]),
-            st.text(max_size=12).map(fs.readable), max_size=4)))  # fmt: skip
-    return draw(st.one_of(st.just(method), st.just(method), st.sampled_from(["GET", "POST", "PUT", "DELETE"]))), \
-        path, body, headers  # fmt: skip
+        path = path.split("?")[0] + "?" + urlencode(draw(STORAGE_QUERIES))
+    return draw(methods_from(method)), path, body, headers
 
 
 @st.composite
@@ -228,6 +274,14 @@ HEADER_VALUES = st.one_of(
 )  # fmt: skip
 
 
+HOSTILE_HEADERS = st.dictionaries(st.sampled_from(HEADER_NAMES), HEADER_VALUES, max_size=3)
+
+
+@functools.cache
+def param_names(params: tuple[str, ...]) -> st.SearchStrategy[str]:
+    return st.sampled_from(list(params))
+
+
 @st.composite
 def with_hostile_extras(draw: st.DrawFn, requests: st.SearchStrategy[Request], params: list[str]) -> Request:
     """A request with 0-3 query parameters added or replaced and 0-3 headers set, all to hostile values."""
@@ -235,8 +289,8 @@ def with_hostile_extras(draw: st.DrawFn, requests: st.SearchStrategy[Request], p
     base, _, query = path.partition("?")
     pairs = dict(parse_qsl(query, keep_blank_values=True))
     for _ in range(draw(st.integers(0, 3))):
-        pairs[draw(st.sampled_from(params))] = draw(HOSTILE_TEXT)
-    extra = draw(st.dictionaries(st.sampled_from(HEADER_NAMES), HEADER_VALUES, max_size=3))
+        pairs[draw(param_names(tuple(params)))] = draw(HOSTILE_TEXT)
+    extra = draw(HOSTILE_HEADERS)
     quoted = urlencode({k: v.encode("utf-8", "surrogatepass") for k, v in pairs.items()})
     return method, f"{base}?{quoted}", body, headers | extra
 

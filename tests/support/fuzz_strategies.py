@@ -8,6 +8,7 @@ bad pixel, and structured management bodies whose fields take any JSON value.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -125,10 +126,17 @@ predict_bodies = st.one_of(
 
 def fuzz_id(known: list[str]) -> st.SearchStrategy[str]:
     """Ids and names as path segments: mostly known ones, else unknown numbers or any text, percent-encoded."""
+    return _fuzz_id(tuple(known))
+
+
+@functools.cache
+def _fuzz_id(known: tuple[str, ...]) -> st.SearchStrategy[str]:
+    # One strategy object per list of ids: hypothesis validates a new object before its first draw, so one built
+    # anew in every case (the composite strategies call fuzz_id per case) cost more CPU than drawing from it.
     return st.one_of(
-        st.sampled_from(known),
-        st.sampled_from(known),
-        st.sampled_from(known),
+        st.sampled_from(list(known)),
+        st.sampled_from(list(known)),
+        st.sampled_from(list(known)),
         st.integers(10**7, 10**12).map(str),
         st.text(min_size=1, max_size=30).map(lambda text: quote(text.encode("utf-8", "surrogatepass"), safe="@:")),
     )
@@ -174,6 +182,10 @@ def fresh(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
+MUTATIONS = st.sampled_from(["drop", "replace", "replace", "add"])
+ADDED_KEYS = st.text(max_size=12)
+
+
 @st.composite
 def mutated(draw: st.DrawFn, template: Any, values: st.SearchStrategy[Any] = odd_values) -> Any:
     """A valid template with 0-3 mutations: a field dropped, given any value or an odd one, or a field added."""
@@ -186,13 +198,13 @@ def mutated(draw: st.DrawFn, template: Any, values: st.SearchStrategy[Any] = odd
         holder = doc
         for step in parents:
             holder = holder[step]
-        action = draw(st.sampled_from(["drop", "replace", "replace", "add"]))
+        action = draw(MUTATIONS)
         if action == "drop":
             del holder[key]
         elif action == "replace":
             holder[key] = fresh(draw(values))
         elif isinstance(holder, dict):
-            holder[draw(st.text(max_size=12))] = fresh(draw(values))
+            holder[draw(ADDED_KEYS)] = fresh(draw(values))
         else:
             holder.append(fresh(draw(values)))
     return doc

@@ -1,5 +1,5 @@
 """The real trainer in a subprocess: train_in_subprocess / train_baseline (tests/conftest.py's trained_model_dir),
-run_trainer and the trainer tests' two shared runs, and baseline_once, trained once per test run (once.py);
+run_trainer and the trainer tests' three shared runs, and baseline_once, trained once per test run (once.py);
 untrained_baseline_once, the baseline exported without a fit, once per test run, for tests that only load one."""
 
 from __future__ import annotations
@@ -106,3 +106,31 @@ def train_cnn_run(folder: Path) -> None:
     result = run_trainer(*flags, "--model-dir", str(folder / "model"))
     assert result.returncode == 0, result.stderr[-2000:]
     (folder / "output.txt").write_text(result.stdout + result.stderr)
+
+
+# The verbose run: `trainer.task.main` with --verbose, then a line TensorFlow's C++ logger prints on every machine
+# (what its import logs varies with the CPU), so the test sees that --verbose left that logging on and unfiltered.
+VERBOSE_MAIN = """
+import sys
+from trainer import task
+status = task.main(sys.argv[1:])
+import tensorflow as tf
+tf.raw_ops.PrintV2(input="provoked by the test", output_stream="log(info)")
+sys.exit(status)
+"""
+
+
+def train_cnn_verbose_run(folder: Path) -> None:
+    """train_cnn_run's flags and --verbose, in a fresh interpreter: its exit status, stdout and stderr are kept
+    beside the model (returncode.txt, stdout.txt, stderr.txt) for the tests to assert, whatever they are."""
+    flags = ("--dataset", "mnist-sample", "--model", "cnn", "--epochs", "1", "--seed", "3", "--verbose")
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(VERBOSE_MAIN), *flags, "--model-dir", str(folder / "model")],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=TRAINER_TIMEOUT_S,
+    )
+    (folder / "returncode.txt").write_text(str(result.returncode))
+    (folder / "stdout.txt").write_text(result.stdout)
+    (folder / "stderr.txt").write_text(result.stderr)
