@@ -43,7 +43,8 @@ class HeldOutValidation(keras.callbacks.Callback):
     function's step loop, metric resets and callbacks around a single forward pass. Here the split stays in memory
     as tensors and one tf.function sums the loss and the hits chunk by chunk, forward only; the figures are the
     ones Keras reports (its clipped cross-entropy, argmax accuracy). Placed before the callbacks that read the logs
-    (Keras appends its History and progress bar after the caller's callbacks).
+    (Keras appends its History and progress bar after the caller's callbacks). The last epoch's probabilities are
+    kept for trainer.task's evaluation (final_probabilities).
     """
 
     def __init__(self, x: np.ndarray, y: np.ndarray, chunk: int = VALIDATION_CHUNK) -> None:
@@ -51,7 +52,7 @@ class HeldOutValidation(keras.callbacks.Callback):
         self.x, self.y, self.chunk = tf.constant(x), tf.constant(y, tf.int64), chunk
         self.figures = tf.function(self._figures)
         self.output_dtype: tf.DType | None = None  # the model's output dtype, seen when the pass is traced
-        self.probabilities: np.ndarray | None = None  # the latest pass's, beside the weights it ran with
+        self.probabilities: np.ndarray | None = None  # the last epoch's pass's, beside the weights it ran with
         self.weights_seen: list[np.ndarray] = []
 
     def _figures(self) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
@@ -80,10 +81,11 @@ class HeldOutValidation(keras.callbacks.Callback):
         if logs is not None:  # Keras hands every callback the same dict, as LearningRateScheduler relies on
             loss, accuracy, probabilities = self.figures()
             logs["val_loss"], logs["val_accuracy"] = float(loss), float(accuracy)
-            self.probabilities, self.weights_seen = probabilities.numpy(), self.model.get_weights()
+            if epoch + 1 == (self.params or {}).get("epochs"):  # fit's last: one copy of the weights, not one an epoch
+                self.probabilities, self.weights_seen = probabilities.numpy(), self.model.get_weights()
 
     def final_probabilities(self) -> np.ndarray | None:
-        """The latest pass's probabilities if the model still has the weights that pass ran with, else None.
+        """The last epoch's probabilities if the model still has the weights that pass ran with, else None.
 
         After the last epoch's pass, fit may still change the weights (an optimizer with use_ema=True puts its
         moving averages in at the end of fit); a float32 output is kept as it was, any other dtype is not.
