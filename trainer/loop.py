@@ -43,30 +43,60 @@ class HeldOutValidation(keras.callbacks.Callback):
     function's step loop, metric resets and callbacks around a single forward pass. Here the split stays in memory
     as tensors and one tf.function sums the loss and the hits chunk by chunk, forward only; the figures are the
     ones Keras reports (its clipped cross-entropy, argmax accuracy). Placed before the callbacks that read the logs
-    (Keras appends its History and progress bar after the caller's callbacks).
+    (Keras appends its History and progress bar after the caller's callbacks). The last epoch's probabilities are
+    kept for trainer.task's evaluation (final_probabilities).
     """
 
     def __init__(self, x: np.ndarray, y: np.ndarray, chunk: int = VALIDATION_CHUNK) -> None:
         super().__init__()
         self.x, self.y, self.chunk = tf.constant(x), tf.constant(y, tf.int64), chunk
         self.figures = tf.function(self._figures)
+        self.output_dtype: tf.DType | None = None  # the model's output dtype, seen when the pass is traced
+        self.probabilities: np.ndarray | None = None  # the last epoch's pass's, beside the weights it ran with
+        self.weights_seen: list[np.ndarray] = []
 
-    def _figures(self) -> tuple[tf.Tensor, tf.Tensor]:
-        """(mean cross-entropy, accuracy) over the split, computed `chunk` examples at a time."""
+    def _figures(self) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """(mean cross-entropy, accuracy, probabilities) over the split, computed `chunk` examples at a time."""
         count = tf.shape(self.y, out_type=tf.int64)[0]
         loss_sum, hits = tf.constant(0.0, tf.float64), tf.constant(0, tf.int64)
+        outputs = tf.TensorArray(tf.float32, size=0, dynamic_size=True, infer_shape=False)
         for start in tf.range(0, count, self.chunk, dtype=tf.int64):
             images, labels = self.x[start : start + self.chunk], self.y[start : start + self.chunk]
             probabilities = self.model(images, training=False)
+            outputs = outputs.write(tf.cast(start // self.chunk, tf.int32), self._as_float32(probabilities))
             losses = keras.losses.sparse_categorical_crossentropy(labels, probabilities)
             loss_sum += tf.reduce_sum(tf.cast(losses, tf.float64))
             hits += tf.reduce_sum(tf.cast(tf.equal(tf.argmax(probabilities, axis=1), labels), tf.int64))
-        return loss_sum / tf.cast(count, tf.float64), tf.cast(hits, tf.float64) / tf.cast(count, tf.float64)
+        mean_loss = loss_sum / tf.cast(count, tf.float64)
+        return mean_loss, tf.cast(hits, tf.float64) / tf.cast(count, tf.float64), outputs.concat()
+
+    @tf.autograph.experimental.do_not_convert
+    def _as_float32(self, probabilities: tf.Tensor) -> tf.Tensor:
+        """Notes the output's dtype while the pass is traced (plain Python, run once; autograph would make an
+        attribute set in the loop a loop variable)."""
+        self.output_dtype = probabilities.dtype
+        return tf.cast(probabilities, tf.float32)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         if logs is not None:  # Keras hands every callback the same dict, as LearningRateScheduler relies on
-            loss, accuracy = self.figures()
+            loss, accuracy, probabilities = self.figures()
             logs["val_loss"], logs["val_accuracy"] = float(loss), float(accuracy)
+            if epoch + 1 == (self.params or {}).get("epochs"):  # fit's last: one copy of the weights, not one an epoch
+                self.probabilities, self.weights_seen = probabilities.numpy(), self.model.get_weights()
+
+    def final_probabilities(self) -> np.ndarray | None:
+        """The last epoch's probabilities if the model still has the weights that pass ran with, else None.
+
+        After the last epoch's pass, fit may still change the weights (an optimizer with use_ema=True puts its
+        moving averages in at the end of fit); a float32 output is kept as it was, any other dtype is not.
+        """
+        if self.probabilities is None or self.output_dtype != tf.float32:
+            return None
+        weights = self.model.get_weights()
+        if len(weights) != len(self.weights_seen):
+            return None
+        same = all(np.array_equal(now, seen) for now, seen in zip(weights, self.weights_seen, strict=True))
+        return self.probabilities if same else None
 
 
 class EpochLog(keras.callbacks.Callback):

@@ -99,13 +99,17 @@ def train(settings: dict[str, Any], tf_config: dict[str, Any], task: Task) -> di
         model = task.build_model(settings["model"], hyper["learning_rate"], steps_per_epoch * hyper["epochs"],
                                  steps_per_epoch, x_train)  # fmt: skip
 
-    started = time.perf_counter()
+    started, validation = time.perf_counter(), None
     if kind == "default":
-        history = fit_keras(model, batches, HeldOutValidation(*test), hyper["epochs"], settings["verbose"])
+        validation = HeldOutValidation(*test)
+        history = fit_keras(model, batches, validation, hyper["epochs"], settings["verbose"])
     else:
         history = fit_distributed(model, strategy, batches, test, hyper["epochs"], global_batch)
     wall_time = time.perf_counter() - started
-    probabilities = predict(model, test[0])
+    # The evaluation: the last epoch's validation pass when it ran with the final weights, else one more pass.
+    probabilities = validation.final_probabilities() if validation is not None else None
+    if probabilities is None:
+        probabilities = predict(model, test[0])
 
     metrics = metrics_record(settings, (x_train, y_train), test, history, wall_time, strategy)
     metrics.update(evaluation(probabilities, test[1], task.num_classes), loss=cross_entropy(probabilities, test[1]))

@@ -8,7 +8,7 @@ import pytest
 
 from trainer.data import load_dataset
 from trainer.inputs import training_batches
-from trainer.loop import HeldOutValidation, fit_keras
+from trainer.loop import HeldOutValidation, fit_keras, predict
 from trainer.model import build_model
 
 
@@ -49,3 +49,28 @@ def test_every_epoch_has_its_validation_line_and_history(split, capsys):
     loss, accuracy = model.evaluate(*test, batch_size=len(test[0]), verbose=0)
     assert history["val_loss"][-1] == pytest.approx(loss, rel=1e-5)
     assert history["val_accuracy"][-1] == pytest.approx(accuracy, abs=1e-6)
+
+
+def test_the_last_pass_gives_the_evaluation_the_models_own_probabilities(split):
+    """trainer.task evaluates on the last epoch's pass instead of one more: the same numbers, bit for bit."""
+    (x, y), (x_test, y_test) = split
+    keras.utils.set_random_seed(7)
+    model = build_model("cnn", 0.002, 20, steps_per_execution=10)
+    validation = HeldOutValidation(x_test, y_test, chunk=100)
+    fit_keras(model, training_batches(x, y, 7, 64, augment=False), validation, epochs=2, verbose=False)
+    probabilities = validation.final_probabilities()
+    assert probabilities is not None
+    np.testing.assert_array_equal(probabilities, predict(model, x_test))
+
+
+def test_weights_changed_after_the_last_pass_give_no_probabilities(split):
+    """Adam(use_ema=True) puts its moving averages into the weights when fit ends, after the last epoch's pass:
+    the evaluation must then run on the final weights, not reuse the pass."""
+    (x, y), (x_test, y_test) = split
+    keras.utils.set_random_seed(7)
+    model = build_model("cnn", 0.002, 20, steps_per_execution=10)
+    model.compile(optimizer=keras.optimizers.Adam(use_ema=True), loss="sparse_categorical_crossentropy")
+    validation = HeldOutValidation(x_test, y_test, chunk=100)
+    fit_keras(model, training_batches(x, y, 7, 64, augment=False), validation, epochs=1, verbose=False)
+    assert validation.probabilities is not None  # the pass ran, on the weights before the averages
+    assert validation.final_probabilities() is None
