@@ -8,11 +8,16 @@ it (tensorflow/tensorflow#100442). The trainer and vertex-local's model loading 
 The filter is a separate small process reading a pipe that stands in for file descriptor 2 while TensorFlow is
 imported: should the import abort (TensorFlow's `F` line for a CPU without the instructions it was built for),
 the filter still passes that line on, since only I/W/E lines are dropped.
+
+The import also runs with the cyclic garbage collector paused (collector_paused): TensorFlow's import makes
+hundreds of thousands of objects that live as long as the process, and the growing heap sets off full collections
+that walk them all and free next to nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import subprocess
 import sys
@@ -45,9 +50,29 @@ def import_tensorflow(verbose: bool, environ: MutableMapping[str, str]) -> Modul
     """TensorFlow, imported with its C++ logging at FATAL only from then on and its import's lines hidden;
     everything shown when verbose. Call it before anything imports TensorFlow (Keras does)."""
     environ["TF_CPP_MIN_LOG_LEVEL"] = "0" if verbose else QUIET_LEVEL
-    with hidden_native_logs(hide=not verbose):
+    with hidden_native_logs(hide=not verbose), collector_paused():
         import tensorflow
     return tensorflow
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while the block imports, and everything alive frozen afterwards.
+
+    Importing TensorFlow, Keras or the Google SDKs creates hundreds of thousands of objects that live as long as
+    the process; the growing heap sets off full collections that walk all of them and free next to nothing (in a
+    second `make demo`: 8 full collections, 4.0 s of CPU, 89 objects freed). Frozen, later collections walk only
+    what is created after. Nested blocks leave the collector to the outermost one. Nothing else changes: code run
+    after the block has the collector as it was, and objects frozen are still freed when no longer referenced
+    (only cycles among them are not collected)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
 
 
 @contextlib.contextmanager

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import contextlib
 import datetime
 import functools
 import gc
@@ -24,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -32,7 +31,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from native_logs import import_tensorflow
+from native_logs import collector_paused, import_tensorflow
 from pipeline_config import Config, ConfigError, load_task_of
 from scripts.core.demo_timing import Phases, seconds_since_process_start
 from scripts.core.step import (
@@ -73,24 +72,6 @@ def start_server(api_endpoint: str, state_dir: Path, profile: str | None = None)
         raise StepError(f"vertex-local did not come up at {api_endpoint}: {exc}") from exc
     if not started:
         raise StepError(f"vertex-local did not come up at {api_endpoint}; see {state_dir / 'server.log'}")
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while the block imports, and everything it imported frozen afterwards.
-
-    Importing the SDKs or TensorFlow creates hundreds of thousands of objects that live as long as the process, and
-    the growing heap sets off full collections that walk all of them and free next to nothing (in a second `make
-    demo` at load 8: 8 full collections, 4.0 s, 89 objects freed). Frozen, later collections walk only what the
-    demo creates after (vertex_local/serving/model_server.py's settle_heap does the same after a model load)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
 
 
 def import_steps() -> dict[str, ModuleType]:

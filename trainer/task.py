@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from native_logs import import_tensorflow
+from native_logs import collector_paused, import_tensorflow
 from pipeline_config import ConfigError, chosen_training_keys, load_config, load_task_of
 from tasks import REGISTRY, Task, TaskError, load_task
 from trainer.data import DataError, Split, fingerprint
@@ -161,7 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(str(exc))
         tf_config = cluster_from_tf_config(environ.get("TF_CONFIG"))
         print(f"trainer: {settings}", flush=True)
-        import_tensorflow(args.verbose, os.environ)
+        with collector_paused():  # Keras' import too: its objects, like TensorFlow's, last as long as the job
+            import_tensorflow(args.verbose, os.environ)
+            import keras  # noqa: F401  (train() uses it)
         metrics = train(settings, tf_config, load_task(settings["task"]))
     except (ConfigError, DataError, StorageError, ValueError) as exc:
         print(f"trainer: error: {exc}", file=sys.stderr)

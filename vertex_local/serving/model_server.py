@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from native_logs import hidden_native_logs
+from native_logs import collector_paused, hidden_native_logs
 from pipeline_config import Serving
 from tasks.mnist import TASK as MNIST
 from vertex_local.errors import ApiError
@@ -219,7 +219,7 @@ def load_saved_model(model_dir: Path) -> LoadedModel:
     if not (model_dir / "saved_model.pb").is_file():
         raise ValueError(f"{model_dir} holds no saved_model.pb: it is not a TensorFlow SavedModel directory")
     # The C++ lines TF's first import logs (`I0000 ... port.cc:153] oneDNN ...`) stay out of the server log.
-    with hidden_native_logs(hide="tensorflow" not in sys.modules):
+    with hidden_native_logs(hide="tensorflow" not in sys.modules), collector_paused():
         import tensorflow as tf  # lazily: importing TF takes seconds and the server should start at once
 
     limit_tf_threads(tf)

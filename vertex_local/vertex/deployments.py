@@ -23,6 +23,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from native_logs import collector_paused
 from vertex_local.documents import OperationDoc
 from vertex_local.errors import ApiError
 from vertex_local.http.bodies import read_json
@@ -44,7 +45,8 @@ ANSWER_WAIT_S = 5.0  # how long a deploy/undeploy request waits to answer with a
 
 def import_tensorflow() -> None:
     try:
-        importlib.import_module("tensorflow")
+        with collector_paused():
+            importlib.import_module("tensorflow")
     except ImportError as exc:
         LOG.error("TensorFlow cannot be imported, so no model can be deployed: %s", exc)
     else:
