@@ -69,6 +69,9 @@ def test_deploy_with_all_traffic_then_predict_answers_with_vertexs_fields(target
     assert raw.status_code == 200, raw.text
     assert raw.headers["X-Vertex-AI-Deployed-Model-Id"] == deployed_id
     assert raw.headers["X-Vertex-AI-Endpoint-Id"] == endpoint.name
+    # The SDK's predict(use_raw_predict=True) reads these two from every answer, the model as required.
+    assert raw.headers["X-Vertex-AI-Model"] == answer.json()["model"] == model.resource_name
+    assert raw.headers["X-Vertex-AI-Model-Version-Id"] == answer.json()["modelVersionId"] == "1"
     assert list(raw.json()) == ["predictions"] and len(raw.json()["predictions"][0]) == 10
 
 

@@ -2,7 +2,9 @@
 
 Vertex passes a rawPredict body to the serving container unchanged and returns the container's own answer,
 adding the headers X-Vertex-AI-Endpoint-Id and X-Vertex-AI-Deployed-Model-Id
-(https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.endpoints/rawPredict). For the
+(https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.endpoints/rawPredict), and the
+answering model's X-Vertex-AI-Model and X-Vertex-AI-Model-Version-Id, which google-cloud-aiplatform's
+`predict(use_raw_predict=True)` reads from every answer (the first as required: aiplatform/models.py). For the
 prebuilt TensorFlow images that server is TF Serving, whose REST predict answer is {"predictions": [...]}
 only. vertex-local runs the body through the same path as :predict (traffic split, batching, metrics) and
 answers TF Serving's shape; like the SDK, curl sends the payload itself, not an {"httpBody": ...} wrapper.
@@ -45,5 +47,7 @@ class RawPredict:
         headers = {
             "X-Vertex-AI-Endpoint-Id": request.path_params["endpoint"],
             "X-Vertex-AI-Deployed-Model-Id": answer["deployedModelId"],
+            "X-Vertex-AI-Model": answer["model"],
+            "X-Vertex-AI-Model-Version-Id": answer["modelVersionId"],
         }
         return Response(orjson.dumps({"predictions": answer["predictions"]}), 200, headers, "application/json")
