@@ -28,15 +28,16 @@ USES_SERVER_RUNS = re.compile(r"\b(" + "|".join(sorted(SERVER_RUNS)) + r")\b")
 # demo-like rollout with two deployed models, a browser): one unit, so they are built once per run, not on each worker.
 SHARED_FIXTURE_PACKAGES = ("tests/vertex_local/console/",)
 # The unit tier's longest modules (`--durations`, each a few to 30 s of a worker's time: TensorFlow imported in fresh
-# interpreters, a venv linked, a property test), longest first. Handed out before every other unit, so that at the
-# run's end the workers share out short modules instead of one running a long one while the other sits idle (at the
+# interpreters, a venv linked, a property test), about longest first. Handed out before every other unit, so that at
+# the run's end the workers share out short modules instead of one running a long one while the other sits idle (at the
 # end of the collection's own order, test_instances.py and test_container_image.py kept one worker busy 80 s alone).
 LONG_UNITS = (
     "tests/scripts/test_demo_quiet.py",
+    # in-process, second: the two that import TensorFlow in fresh interpreters the most do not start together
+    "tests/vertex_local/serving/test_instances.py",
     "tests/test_native_logs.py",
     "tests/vertex_local/serving/test_container_image.py",
     "tests/trainer/test_loop.py",
-    "tests/vertex_local/serving/test_instances.py",
     "tests/test_not_run.py",
     "tests/trainer/test_task.py",
     "tests/test_cloud_run.py",
