@@ -9,7 +9,14 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from tests.support.scheduling import SERVER_RUNS, SERVER_RUNS_SCOPE, module_scope
+from tests.support.scheduling import (
+    LONG_UNITS,
+    SERVER_RUNS,
+    SERVER_RUNS_SCOPE,
+    module_scope,
+    next_unit,
+    wants_another_unit,
+)
 from tests.support.vertex_local_server import REPO_ROOT
 
 
@@ -48,3 +55,17 @@ def test_make_tests_workers_each_run_whole_modules(tmp_path: Path) -> None:
         workers[module].add(worker)
     assert set(workers) == set(modules), done.stdout[-3000:]
     assert all(len(seen) == 1 for seen in workers.values()), dict(workers)
+
+
+def test_the_long_units_are_unit_tier_modules_of_their_own_handed_out_first() -> None:
+    assert len(set(LONG_UNITS)) == len(LONG_UNITS)
+    assert all((REPO_ROOT / unit).is_file() and module_scope(unit, REPO_ROOT) == unit for unit in LONG_UNITS)
+    queued = ["tests/repo/test_readme.py", LONG_UNITS[2], "tests/test_tiers.py", LONG_UNITS[1]]
+    assert next_unit(queued) == LONG_UNITS[1]
+    assert next_unit(["tests/repo/test_readme.py", "tests/test_tiers.py"]) == "tests/repo/test_readme.py"
+
+
+def test_a_worker_gets_another_unit_only_once_it_is_blocked_on_its_last_test() -> None:
+    """Not while it still runs its second-last: the unit would wait out two tests, maybe with the other worker idle."""
+    assert wants_another_unit(0) and wants_another_unit(1)
+    assert not wants_another_unit(2)

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from xdist.scheduler import LoadScopeScheduling
 
@@ -25,6 +27,23 @@ USES_SERVER_RUNS = re.compile(r"\b(" + "|".join(sorted(SERVER_RUNS)) + r")\b")
 # Packages whose conftest builds, once per worker, what all their modules use (the console's own vertex-local, its
 # demo-like rollout with two deployed models, a browser): one unit, so they are built once per run, not on each worker.
 SHARED_FIXTURE_PACKAGES = ("tests/vertex_local/console/",)
+# The unit tier's longest modules (`--durations`, each a few to 30 s of a worker's time: TensorFlow imported in fresh
+# interpreters, a venv linked, a property test), about longest first. Handed out before every other unit, so that at
+# the run's end the workers share out short modules instead of one running a long one while the other sits idle (at the
+# end of the collection's own order, test_instances.py and test_container_image.py kept one worker busy 80 s alone).
+LONG_UNITS = (
+    "tests/scripts/test_demo_quiet.py",
+    # in-process, second: the two that import TensorFlow in fresh interpreters the most do not start together
+    "tests/vertex_local/serving/test_instances.py",
+    "tests/test_native_logs.py",
+    "tests/vertex_local/serving/test_container_image.py",
+    "tests/trainer/test_loop.py",
+    "tests/test_not_run.py",
+    "tests/trainer/test_task.py",
+    "tests/test_cloud_run.py",
+    "tests/test_scheduling.py",
+    "tests/trainer/test_export.py",
+)
 
 
 @functools.cache
@@ -48,3 +67,26 @@ class ModuleScheduling(LoadScopeScheduling):
 
     def _split_scope(self, nodeid: str) -> str:
         return module_scope(nodeid.split("::", 1)[0], self.config.rootpath)
+
+    def _assign_work_unit(self, node: Any) -> None:
+        self.workqueue.move_to_end(next_unit(self.workqueue), last=False)
+        super()._assign_work_unit(node)
+
+    def _reschedule(self, node: Any) -> None:
+        # xdist's own checks (a node shutting down, an empty queue), but a unit only for a node blocked on its last test
+        if node.shutting_down or not self.workqueue or wants_another_unit(self._pending_of(self.assigned_work[node])):
+            super()._reschedule(node)
+
+
+def next_unit(queued: Iterable[str]) -> str:
+    """The work unit to hand out next: the first of LONG_UNITS still queued, else the first queued."""
+    units = list(queued)
+    return next((unit for unit in LONG_UNITS if unit in units), units[0])
+
+
+def wants_another_unit(pending: int) -> bool:
+    """Whether a worker with `pending` tests not yet reported gets another unit now. A worker runs a test only once it
+    knows the next (its teardown depends on it), so one with a single test left is blocked until it gets more or is
+    shut down; xdist's own threshold, 2, hands a unit to a worker still running its second-last test, where it waits
+    out that test and the last (one long test: a minute) while the other worker may be idle."""
+    return pending <= 1
