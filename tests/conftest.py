@@ -17,6 +17,7 @@ guards below fail a test that starts such a process, or has the session server t
 
 from __future__ import annotations
 
+import gc
 import sys
 import uuid
 from collections.abc import Iterator
@@ -38,6 +39,25 @@ def pytest_configure(config: pytest.Config) -> None:
     sys.addaudithook(refuse_untiered_processes)
     # The summary's list of tests this machine did not run.
     config.pluginmanager.register(not_run, "tests.support.not_run")
+
+
+def collects(config: pytest.Config) -> bool:
+    """Whether this process collects the tests: an xdist worker, or pytest without workers (not xdist's controller)."""
+    return hasattr(config, "workerinput") or not config.getoption("numprocesses", None)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Collecting imports TensorFlow, Keras and the SDKs: hundreds of thousands of objects that live as long as the
+    # process, which set off full collections that free next to nothing (native_logs.collector_paused). The
+    # collector is off until collection ends, then everything collected is frozen out of its later walks.
+    if collects(session.config):
+        gc.disable()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if collects(session.config):
+        gc.freeze()
+        gc.enable()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
