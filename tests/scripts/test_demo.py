@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import gc
 import json
 import re
 import subprocess
@@ -164,31 +163,6 @@ def test_the_demo_needs_a_vertex_local_endpoint(tmp_path: Path, monkeypatch: pyt
     result: StepRun = step(demo.main, "--out-dir", str(tmp_path))
     assert result.status == 2
     assert "has no vertex.api_endpoint" in result.stderr
-
-
-def test_what_the_demo_imports_is_imported_without_collections_and_frozen_after() -> None:
-    frozen_before = gc.get_freeze_count()
-    try:
-        with demo.collector_paused():
-            collecting_inside = gc.isenabled()
-            made = [[index] for index in range(1000)]  # tracked objects, as an import makes them
-        assert not collecting_inside
-        assert gc.isenabled()
-        assert gc.get_freeze_count() >= frozen_before + len(made)
-    finally:
-        gc.unfreeze()
-
-
-@pytest.mark.parametrize("enabled", [True, False])
-def test_the_collector_is_left_as_it_was_when_an_import_fails(enabled: bool) -> None:
-    (gc.enable if enabled else gc.disable)()
-    try:
-        with pytest.raises(ImportError), demo.collector_paused():
-            raise ImportError("No module named 'missing'")
-        assert gc.isenabled() == enabled
-    finally:
-        gc.enable()
-        gc.unfreeze()
 
 
 def test_head_sha_reads_the_checkout(tmp_path: Path) -> None:
