@@ -16,6 +16,9 @@ nanoseconds) before and after each round. The layers, each adding to the one bef
                 answer as a raw route as gcs/objects.py's DownloadRoute
     real        `python -m vertex_local serve`: the real app, its middleware and a stored 4 KiB object
 
+With --against TREE, one more figure: `real` as another checkout of the repository serves it (the same interpreter,
+run from that tree), as a before/after of the same sitting.
+
 The layers run in turn, the order alternating each turn; each figure is the median over turns.
 """
 
@@ -161,32 +164,34 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--turns", type=int, default=3)
+    parser.add_argument("--against", type=Path, help="another checkout whose real server to measure beside this one's")
     parser.add_argument("--serve", choices=LAYERS[:-1], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
         serve_layer(args.serve, args.port)
         return 0
-    figures: dict[str, list[float]] = {layer: [] for layer in LAYERS}
+    runs = [*LAYERS, *(["real (--against)"] if args.against else [])]
+    figures: dict[str, list[float]] = {layer: [] for layer in runs}
     with tempfile.TemporaryDirectory() as scratch:
         servers: dict[str, tuple[int, subprocess.Popen]] = {}  # type: ignore[type-arg]
         try:
-            for layer in LAYERS:
-                port = free_port()
-                if layer == "real":
+            for number, layer in enumerate(runs):
+                port, tree = free_port(), args.against if layer == "real (--against)" else REPO
+                if layer.startswith("real"):
                     command = [sys.executable, "-m", "vertex_local", "serve", "--port", str(port)]
-                    command += ["--state-dir", str(Path(scratch) / "vl")]
+                    command += ["--state-dir", str(Path(scratch) / f"vl{number}")]
                 else:
                     command = [sys.executable, "-m", "benchmarks.server_layers", "--serve", layer, "--port", str(port)]
-                log = (Path(scratch) / f"{layer}.log").open("ab")
-                servers[layer] = port, subprocess.Popen(command, cwd=REPO, stdout=log, stderr=log)
+                log = (Path(scratch) / f"{number}.log").open("ab")
+                servers[layer] = port, subprocess.Popen(command, cwd=tree, stdout=log, stderr=log)
             for layer, (port, process) in servers.items():
                 wait_ready(port, process)
-                if layer == "real":
+                if layer.startswith("real"):
                     store_object(port)
                 downloads(port, WARMUP_REQUESTS)
             for turn in range(args.turns):
-                for layer in LAYERS if turn % 2 == 0 else LAYERS[::-1]:
+                for layer in runs if turn % 2 == 0 else runs[::-1]:
                     port, process = servers[layer]
                     before = cpu_ns(process.pid)
                     downloads(port, args.requests)
@@ -197,10 +202,10 @@ def main(argv: list[str] | None = None) -> int:
                 process.wait(timeout=30)
     print(f"server CPU per 4 KiB download, us (median of {args.turns} turns of {args.requests}; each turn)")
     previous = None
-    for layer in LAYERS:
+    for layer in runs:
         median = statistics.median(figures[layer])
         step = "" if previous is None else f"  {median - previous:+6.1f}"
-        print(f"{layer:<11} {median:7.1f}{step}   " + " ".join(f"{value:.1f}" for value in figures[layer]))
+        print(f"{layer:<16} {median:7.1f}{step}   " + " ".join(f"{value:.1f}" for value in figures[layer]))
         previous = median
     return 0
 

@@ -168,6 +168,10 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         log_level=args.log_level,
         access_log=False,
+        # No proxy stands before it: uvicorn's X-Forwarded-* middleware (on by default, trusting 127.0.0.1) would
+        # let a request rewrite its own scheme and client address, which the guard's Origin check and the access
+        # log read, and it wrapped every request (docs/benchmarks.md, "Fifth round").
+        proxy_headers=False,
         loop="uvloop",
         http=guarded_httptools(limits),
         timeout_keep_alive=limits.keep_alive_timeout_s,  # type: ignore[arg-type]  # seconds; a float is fine

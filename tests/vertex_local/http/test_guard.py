@@ -67,6 +67,16 @@ def test_origins_other_than_the_servers_own_are_refused_even_for_reads(
     assert refused(answer, 403, "are refused"), answer.body
 
 
+def test_a_forwarded_scheme_does_not_make_another_origin_the_servers_own(
+    vertex_local: VertexLocal, client: HttpClient
+) -> None:
+    # No proxy stands before vertex-local: an X-Forwarded-Proto from a loopback client must not change the scheme
+    # the Origin check compares with (uvicorn's proxy-headers middleware trusts 127.0.0.1 by default).
+    headers = {"origin": f"https://127.0.0.1:{vertex_local.port}", "x-forwarded-proto": "https"}
+    answer = client.request("GET", f"/v1/{vertex_local.parent}/models", b"", headers)
+    assert refused(answer, 403, "are refused"), answer.body
+
+
 def test_a_rebound_host_name_is_refused_whatever_the_page_claims(
     vertex_local: VertexLocal, client: HttpClient, unique_name: str, tmp_path: Path
 ) -> None:
