@@ -9,7 +9,8 @@ nanoseconds) before and after each round. The layers, each adding to the one bef
     bare        uvicorn (httptools, uvloop, no access log) and a raw ASGI app answering 4 KiB
     protocol    + vertex-local's protocol class (http/protocol.py: connection cap, head/body deadlines) and its
                 transport wrapper (http/linger.py: one write per answer, the lingering close)
-    access-log  + the access log (http/access_log.py), written to a file as the bench's servers write it
+    log-lines   + the access log (http/access_log.py) making its lines, written to a stream that drops them
+    access-log  + writing them: to a file, as the bench's servers' logs go
     guard       + the request guard (http/guard.py: Host, Origin, token, Content-Type)
     headers     + the 13 headers a real download answers with (Cloud Storage's, the inert ones), canned
     starlette   + Starlette's app around it (its error and exception middleware, the router), the canned
@@ -38,7 +39,7 @@ from pathlib import Path
 
 from benchmarks.serve_processes import REPO, free_port
 
-LAYERS = ("bare", "protocol", "access-log", "guard", "headers", "starlette", "real")
+LAYERS = ("bare", "protocol", "log-lines", "access-log", "guard", "headers", "starlette", "real")
 BODY = b"x" * 4096
 BUCKET, OBJECT = "layers", "small"
 PATH = f"/download/storage/v1/b/{BUCKET}/o/{OBJECT}?alt=media"
@@ -70,6 +71,16 @@ def canned(headers: list[tuple[bytes, bytes]]) -> Callable[..., Awaitable[None]]
             await send({"type": "http.response.body", "body": BODY})
 
     return app
+
+
+class DroppingStream:
+    """A text stream that keeps nothing: the log-lines layer's, to tell making the lines from writing them."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
 
 
 def starlette_around(answer: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
@@ -104,8 +115,8 @@ def serve_layer(layer: str, port: int) -> None:
         app = starlette_around(app)
     if index >= LAYERS.index("guard"):
         app = RequestGuard(app, GuardPolicy.for_server("127.0.0.1", [], None), [])  # type: ignore[arg-type]
-    if index >= LAYERS.index("access-log"):
-        app = AccessLog(app, sys.stderr)  # type: ignore[arg-type]
+    if index >= LAYERS.index("log-lines"):
+        app = AccessLog(app, DroppingStream() if layer == "log-lines" else sys.stderr)  # type: ignore[arg-type]
     protocol = "httptools" if layer == "bare" else guarded_httptools(limits)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="info", access_log=False, loop="uvloop", http=protocol)
 
