@@ -84,15 +84,15 @@ class DroppingStream:
 
 
 def starlette_around(answer: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
-    """Starlette's app with one raw route (as gcs/objects.py's DownloadRoute) that answers with `answer`."""
+    """Starlette's app with one raw route (http/raw_route.py, as gcs/objects.py's DownloadRoute) answering `answer`."""
     from starlette.applications import Starlette
-    from starlette.routing import BaseRoute, Match
 
-    class CannedRoute(BaseRoute):
-        def matches(self, scope: dict) -> tuple[Match, dict]:  # type: ignore[type-arg]
-            return (Match.FULL, {}) if DOWNLOAD_PATH.fullmatch(scope["path"]) else (Match.NONE, {})
+    from vertex_local.http.raw_route import RawRoute
 
-        async def handle(self, scope: dict, receive: object, send: object) -> None:  # type: ignore[type-arg]
+    class CannedRoute(RawRoute):
+        path, methods = DOWNLOAD_PATH, ("GET", "HEAD")
+
+        async def answer(self, scope: dict, receive: object, send: object) -> None:  # type: ignore[override]
             await answer(scope, receive, send)
 
     return Starlette(routes=[CannedRoute()])

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
 from urllib.parse import parse_qsl, unquote_to_bytes
 
 import orjson
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
 from vertex_local.errors import ApiError
@@ -30,6 +27,7 @@ from vertex_local.gcs.preconditions import NotModified, Preconditions, check_eta
 from vertex_local.gcs.resources import object_etag, object_resource
 from vertex_local.gcs.store import ObjectStore
 from vertex_local.http.bodies import read_json
+from vertex_local.http.raw_route import RawRoute
 
 COPY_VERBS = (b"copyTo", b"rewriteTo")
 NOT_IMPLEMENTED_PARAMS = frozenset({"destinationKmsKeyName", "destinationPredefinedAcl", "kmsKeyName", "softDeleted"})
@@ -72,29 +70,19 @@ def headers_of(scope: Scope) -> dict[str, str]:
     return {name.decode("latin-1"): value.decode("latin-1") for name, value in reversed(scope["headers"])}
 
 
-class DownloadRoute(BaseRoute):
+class DownloadRoute(RawRoute):
     """GET /download/storage/v1/b/BUCKET/o/NAME (how google-cloud-storage downloads) as raw ASGI, put first among
     the storage routes, as serving/predict.py's PredictRoute: a download is the hot path, and Starlette's Request,
     its per-route exception wrapper and Mapping lookups were a quarter of a small download's time in the server.
     Errors propagate to the app's handlers as from any route; a failed *NotMatch is a bodiless 304 (answer_304)."""
 
-    PATH = re.compile(r"/download/storage/v1/b/[^/]+/o/.*")  # Starlette's "{bucket}/o/{rest:path}"
+    path, methods = re.compile(r"/download/storage/v1/b/[^/]+/o/.*"), ("GET", "HEAD")  # "{bucket}/o/{rest:path}"
     PREFIX = "/download/storage/v1/b/"
 
     def __init__(self, api: ObjectApi) -> None:
         self.api = api
 
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] != "http" or self.PATH.fullmatch(scope["path"]) is None:
-            return Match.NONE, {}
-        return (Match.FULL if scope["method"] in ("GET", "HEAD") else Match.PARTIAL), {}
-
-    def url_path_for(self, name: str, /, **path_params: Any) -> Any:
-        raise NoMatchFound(name, path_params)
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] not in ("GET", "HEAD"):
-            raise HTTPException(405, headers={"Allow": "GET, HEAD"})
+    async def answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         query, headers = query_of(scope), headers_of(scope)
         refuse_unimplemented(query, headers)
         bucket, _, *rest = path_segments(scope, self.PREFIX)

@@ -11,16 +11,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
-from typing import Any
 
 import orjson
-from starlette.exceptions import HTTPException
-from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
 from pipeline_config import Serving
 from vertex_local.errors import ApiError
 from vertex_local.http.bodies import ClientGone, read_body
+from vertex_local.http.raw_route import RawRoute
 from vertex_local.serving.forward import Forwarder
 from vertex_local.serving.instances import InstancesParser
 from vertex_local.serving.model_server import ModelServer
@@ -81,27 +79,18 @@ class PredictApi:
         return orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
-class PredictRoute(BaseRoute):
+class PredictRoute(RawRoute):
     """The :predict route as raw ASGI; put it first in the route table."""
+
+    path, methods = PREDICT_PATH, ("POST",)
 
     def __init__(self, api: PredictApi) -> None:
         self.api = api
 
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] != "http":
-            return Match.NONE, {}
-        found = PREDICT_PATH.fullmatch(scope["path"])
-        if found is None:
-            return Match.NONE, {}
-        child_scope = {"endpoint": self.api.predict, "path_params": found.groupdict()}
-        return (Match.FULL if scope["method"] == "POST" else Match.PARTIAL), child_scope
+    def child_scope(self, found: re.Match[str]) -> Scope:
+        return {"endpoint": self.api.predict, "path_params": found.groupdict()}
 
-    def url_path_for(self, name: str, /, **path_params: Any) -> Any:
-        raise NoMatchFound(name, path_params)
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] != "POST":
-            raise HTTPException(405, headers={"Allow": "POST"})
+    async def answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = self.api.limits.max_body_bytes  # Vertex answers 400 for an oversized predict payload
         try:
             body = await read_body(
