@@ -56,17 +56,26 @@ def spell(value: float | int, spelling: str) -> str:
     return repr(value)
 
 
+# The strategies a body's draws use are built once, here, not in every draw: hypothesis validates each new strategy
+# object before its first draw, which cost more CPU than the drawing (the same objects, so the same bodies are drawn).
+palette_values = st.lists(fitting, min_size=1, max_size=12)
+one_in_four = st.integers(0, 3)
+coin = st.booleans()
+seeds = st.integers(0, 2**32 - 1)
+image_counts = st.integers(1, 4)
+
+
 @st.composite
 def token_images(draw: st.DrawFn) -> list:
     """1-4 images of 28 x 28 number tokens, picked from a small drawn palette (a 784-token draw is slow)."""
-    drawn = draw(st.lists(fitting, min_size=1, max_size=12))
-    if draw(st.integers(0, 3)) == 0:  # one body in four also holds a value the fast path leaves to orjson
+    drawn = draw(palette_values)
+    if draw(one_in_four) == 0:  # one body in four also holds a value the fast path leaves to orjson
         drawn.append(draw(risky))
     palette = [spell(value, draw(spellings)) for value in drawn]
-    if draw(st.booleans()):
+    if draw(coin):
         palette += ["0", "0.0"] * 4  # mostly background, as digits are
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    count = draw(st.integers(1, 4))
+    rng = np.random.default_rng(draw(seeds))
+    count = draw(image_counts)
     picks = rng.integers(0, len(palette), (count, 28, 28))
     return np.array(palette, dtype=object)[picks].tolist()  # as indexing each pick, in one numpy call
 
@@ -97,11 +106,16 @@ def encode(value: object, separator: str) -> str:
     return value if isinstance(value, str) else str(value)
 
 
+images_of_tokens = token_images()
+mutations = st.sampled_from(["none"] * len(MUTATIONS) + MUTATIONS)
+separators = st.sampled_from([",", ", ", ",\n", " ,\t"])
+
+
 @st.composite
 def edge_bodies(draw: st.DrawFn) -> bytes:
-    images, mutation = draw(token_images()), draw(st.sampled_from(["none"] * len(MUTATIONS) + MUTATIONS))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    separator = draw(st.sampled_from([",", ", ", ",\n", " ,\t"]))
+    images, mutation = draw(images_of_tokens), draw(mutations)
+    rng = np.random.default_rng(draw(seeds))
+    separator = draw(separators)
     replacements = {"nested": ["1", "2"], "empty": [], "string": '"0.5"', "true": "true", "null": "null"}
     if mutation == "ragged":
         ragged(images, rng)

@@ -7,15 +7,18 @@ import io
 import json
 import re
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
 import requests
 from google.cloud import aiplatform
+from google.cloud.aiplatform import jobs
 from google.cloud.aiplatform.compat.types import job_state as gca_job_state
 
 from tests.support.rest_client import SERVING_IMAGE
+from tests.support.vertex_local_server import JOB_POLL_S
 from vertex_local.vertex.batch.service import folder_name
 from vertex_local.vertex.batch.worker import bounded_lines
 
@@ -49,6 +52,26 @@ def read_output(vertex, job: aiplatform.BatchPredictionJob) -> dict[str, list[di
     return files
 
 
+GOOD_LINE = json.dumps({"image": np.zeros((28, 28)).tolist()})
+ONES_LINE = json.dumps(np.ones((28, 28)).tolist())
+
+
+@pytest.fixture(scope="module")
+def two_file_job(vertex_local, model) -> aiplatform.BatchPredictionJob:
+    """One finished job that two tests read (a batch worker imports TensorFlow, seconds of CPU): a wildcard matching
+    two files, the first with two malformed lines between good ones, the second with three good lines."""
+    name = f"two-files-{uuid.uuid4().hex[:8]}"
+    write_lines(vertex_local, f"{name}/part-0.jsonl", [GOOD_LINE, "{not json", "[1, 2, 3]", GOOD_LINE])
+    write_lines(vertex_local, f"{name}/part-1.jsonl", [ONES_LINE] * 3)
+    write_lines(vertex_local, f"{name}/other.jsonl", [ONES_LINE])  # not matched
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(jobs, "_JOB_WAIT_TIME", JOB_POLL_S)
+        return model.batch_predict(
+            job_display_name=name, gcs_source=f"gs://{vertex_local.bucket}/{name}/part-*.jsonl",
+            gcs_destination_prefix=f"gs://{vertex_local.bucket}/{name}/out", machine_type="n1-standard-2",
+        )  # fmt: skip
+
+
 def test_batch_predict_writes_vertexs_layout_with_the_models_answers(vertex, unique_name, model, mnist_test_digits):
     digits = mnist_test_digits[0][:5]
     source = write_lines(vertex, f"{unique_name}/in.jsonl", [json.dumps(d.tolist()) for d in digits])
@@ -72,17 +95,13 @@ def test_batch_predict_writes_vertexs_layout_with_the_models_answers(vertex, uni
     assert job.completion_stats.successful_count == 5 and job.completion_stats.failed_count == 0
 
 
-def test_malformed_lines_go_to_the_errors_file_and_the_job_partly_succeeds(vertex, unique_name, model):
-    good = json.dumps({"image": np.zeros((28, 28)).tolist()})
-    source = write_lines(vertex, f"{unique_name}/in.jsonl", [good, "{not json", "[1, 2, 3]", good])
-    job = model.batch_predict(
-        job_display_name=unique_name, gcs_source=source, gcs_destination_prefix=f"gs://{vertex.bucket}/{unique_name}",
-        machine_type="n1-standard-2",
-    )  # fmt: skip
+def test_malformed_lines_go_to_the_errors_file_and_the_job_partly_succeeds(vertex, two_file_job):
+    job = two_file_job
     assert job.state == JobState.JOB_STATE_SUCCEEDED
-    assert (job.completion_stats.successful_count, job.completion_stats.failed_count) == (2, 2)
+    assert (job.completion_stats.successful_count, job.completion_stats.failed_count) == (5, 2)
     files = read_output(vertex, job)
-    assert [r["instance"] for r in files["prediction.results-00000-of-00001"]] == [json.loads(good)] * 2
+    results = [r["instance"] for r in files["prediction.results-00000-of-00001"]]
+    assert results == [json.loads(GOOD_LINE)] * 2 + [json.loads(ONES_LINE)] * 3
     errors = files["prediction.errors_stats-00000-of-00001"]
     assert [e["instance"] for e in errors] == ["{not json", [1, 2, 3]]
     assert all(e["error"]["code"] == 3 and e["error"]["message"] for e in errors)
@@ -98,15 +117,10 @@ def test_an_input_that_does_not_exist_fails_the_job(vertex, unique_name, model):
     assert job.state == JobState.JOB_STATE_FAILED and job.error.code == 5
 
 
-def test_a_wildcard_reads_every_matching_file(vertex, unique_name, model):
-    line = json.dumps(np.ones((28, 28)).tolist())
-    for index in range(2):
-        write_lines(vertex, f"{unique_name}/part-{index}.jsonl", [line] * 3)
-    job = model.batch_predict(
-        job_display_name=unique_name, gcs_source=f"gs://{vertex.bucket}/{unique_name}/part-*.jsonl",
-        gcs_destination_prefix=f"gs://{vertex.bucket}/{unique_name}", machine_type="n1-standard-2",
-    )  # fmt: skip
-    assert job.completion_stats.successful_count == 6
+def test_a_wildcard_reads_every_matching_file(two_file_job):
+    # part-0.jsonl's 2 good lines and 2 malformed ones, part-1.jsonl's 3 lines; other.jsonl does not match
+    stats = two_file_job.completion_stats
+    assert (stats.successful_count, stats.failed_count) == (5, 2)
 
 
 @pytest.mark.parametrize(
