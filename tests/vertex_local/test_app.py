@@ -1,4 +1,5 @@
-"""The whole server's lifecycle: readiness, error shape, restarts after a clean stop and after a crash."""
+"""The whole server's lifecycle: readiness, error shape, restarts after a clean stop and after a crash (a restart's
+deployed models served again: tests/vertex_local/vertex/test_serving_copies.py)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 import requests
 from google.cloud import aiplatform
 from google.cloud.aiplatform.compat.types import job_state as gca_job_state
 
 from tests.support import tiers
-from tests.support.rest_client import SERVING_IMAGE
 from tests.support.vertex_local_server import VertexLocal, start_vertex_local
 
 JobState = gca_job_state.JobState
@@ -82,25 +81,6 @@ def test_every_request_is_logged_on_one_line(vertex_local) -> None:
     # The access log is written in batches at the end of an event-loop turn: the answer may arrive before its line.
     lines = [line for line in vertex_local.log_through("models/424242").splitlines() if "models/424242" in line]
     assert len(lines) == 1 and '"GET /v1/' in lines[0] and "404" in lines[0]
-
-
-def test_after_a_restart_every_deployed_model_is_served_again(
-    own_server: VertexLocal, trained_model_dir: Path, mnist_test_digits
-) -> None:
-    uri = own_server.stage_model(trained_model_dir, "restart")
-    model = aiplatform.Model.upload(display_name="restart", artifact_uri=uri, serving_container_image_uri=SERVING_IMAGE)
-    endpoint = model.deploy(machine_type="n1-standard-2")
-    digits = [image.tolist() for image in mnist_test_digits[0][:5]]
-    before = endpoint.predict(digits)
-    assert own_server.stop() == 0
-    own_server.start()  # returns once /healthz answers
-    after = aiplatform.Endpoint(endpoint.resource_name).predict(digits)  # waits for the model, if still loading
-    np.testing.assert_allclose(after.predictions, before.predictions, atol=1e-6)
-    assert after.deployed_model_id == before.deployed_model_id
-    log = own_server.log_path.read_text()
-    # Loaded in the background: the server said it was ready (and answered) first, then restored the model.
-    assert "restart: 1 deployed model(s) restored" in log[log.rindex("vertex-local ready") :]
-    assert aiplatform.Model(f"{model.resource_name}@default").version_id == "1"
 
 
 def test_a_crash_mid_job_leaves_state_that_loads_with_the_job_failed(own_server: VertexLocal, tmp_path: Path) -> None:
