@@ -51,7 +51,8 @@ class HeldOutValidation(keras.callbacks.Callback):
         super().__init__()
         self.x, self.y, self.chunk = tf.constant(x), tf.constant(y, tf.int64), chunk
         # Written as a tf.while_loop, traced without autograph: the same graph's ops, and no source conversion
-        # to pay for when the first epoch traces it (about 0.1 s of CPU once a job; docs/trainer.md).
+        # to pay for when the first epoch traces it (about 0.07 s of CPU once a job; docs/trainer.md). Keras' own
+        # train step and export trace without autograph too, so a model that trains and exports traces here.
         self.figures = tf.function(self._figures, autograph=False)
         self.output_dtype: tf.DType | None = None  # the model's output dtype, seen when the pass is traced
         self.probabilities: np.ndarray | None = None  # the last epoch's pass's, beside the weights it ran with
