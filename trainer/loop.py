@@ -50,7 +50,10 @@ class HeldOutValidation(keras.callbacks.Callback):
     def __init__(self, x: np.ndarray, y: np.ndarray, chunk: int = VALIDATION_CHUNK) -> None:
         super().__init__()
         self.x, self.y, self.chunk = tf.constant(x), tf.constant(y, tf.int64), chunk
-        self.figures = tf.function(self._figures)
+        # Written as a tf.while_loop, traced without autograph: the same graph's ops, and no source conversion
+        # to pay for when the first epoch traces it (about 0.07 s of CPU once a job; docs/trainer.md). Keras' own
+        # train step and export trace without autograph too, so a model that trains and exports traces here.
+        self.figures = tf.function(self._figures, autograph=False)
         self.output_dtype: tf.DType | None = None  # the model's output dtype, seen when the pass is traced
         self.probabilities: np.ndarray | None = None  # the last epoch's pass's, beside the weights it ran with
         self.weights_seen: list[np.ndarray] = []
@@ -58,24 +61,22 @@ class HeldOutValidation(keras.callbacks.Callback):
     def _figures(self) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """(mean cross-entropy, accuracy, probabilities) over the split, computed `chunk` examples at a time."""
         count = tf.shape(self.y, out_type=tf.int64)[0]
-        loss_sum, hits = tf.constant(0.0, tf.float64), tf.constant(0, tf.int64)
-        outputs = tf.TensorArray(tf.float32, size=0, dynamic_size=True, infer_shape=False)
-        for start in tf.range(0, count, self.chunk, dtype=tf.int64):
+
+        def one_chunk(start, loss_sum, hits, outputs):  # the loop's body: one forward pass and its figures
             images, labels = self.x[start : start + self.chunk], self.y[start : start + self.chunk]
             probabilities = self.model(images, training=False)
-            outputs = outputs.write(tf.cast(start // self.chunk, tf.int32), self._as_float32(probabilities))
+            self.output_dtype = probabilities.dtype  # seen once, while the body is traced
+            outputs = outputs.write(tf.cast(start // self.chunk, tf.int32), tf.cast(probabilities, tf.float32))
             losses = keras.losses.sparse_categorical_crossentropy(labels, probabilities)
             loss_sum += tf.reduce_sum(tf.cast(losses, tf.float64))
             hits += tf.reduce_sum(tf.cast(tf.equal(tf.argmax(probabilities, axis=1), labels), tf.int64))
+            return start + self.chunk, loss_sum, hits, outputs
+
+        first = (tf.constant(0, tf.int64), tf.constant(0.0, tf.float64), tf.constant(0, tf.int64),
+                 tf.TensorArray(tf.float32, size=0, dynamic_size=True, infer_shape=False))  # fmt: skip
+        _, loss_sum, hits, outputs = tf.while_loop(lambda start, *_: start < count, one_chunk, first)
         mean_loss = loss_sum / tf.cast(count, tf.float64)
         return mean_loss, tf.cast(hits, tf.float64) / tf.cast(count, tf.float64), outputs.concat()
-
-    @tf.autograph.experimental.do_not_convert
-    def _as_float32(self, probabilities: tf.Tensor) -> tf.Tensor:
-        """Notes the output's dtype while the pass is traced (plain Python, run once; autograph would make an
-        attribute set in the loop a loop variable)."""
-        self.output_dtype = probabilities.dtype
-        return tf.cast(probabilities, tf.float32)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         if logs is not None:  # Keras hands every callback the same dict, as LearningRateScheduler relies on
