@@ -6,6 +6,7 @@ import datetime
 import json
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -123,9 +124,14 @@ def test_the_demo_starts_vertex_local_when_nothing_answers_and_make_down_stops_i
     demo.start_server(url, state_dir)
     try:
         assert daemon.is_healthy(url) and daemon.running_pid(state_dir) is not None  # the pid file `make down` reads
+        pid = daemon.running_pid(state_dir)
+        # --preload-tensorflow: the first deploy will not wait for TensorFlow, nor the job starting now for its import
+        preloading = "importing TensorFlow in the background at a lower CPU priority"
+        assert wait_for_line(state_dir / "server.log", preloading)
     finally:
         assert daemon.stop(state_dir) == 0
     assert not daemon.is_healthy(url) and daemon.running_pid(state_dir) is None
+    assert b"vertex_local" not in process_command(pid)  # stop returned once the process had ended
 
 
 @pytest.mark.live
@@ -168,3 +174,21 @@ def test_the_demo_needs_a_vertex_local_endpoint(tmp_path: Path, monkeypatch: pyt
 def test_head_sha_reads_the_checkout(tmp_path: Path) -> None:
     expected = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout
     assert demo.head_sha() == expected.strip()
+
+
+def wait_for_line(log: Path, line: str, timeout_s: float = 60.0) -> bool:
+    """Whether `line` appears in the log within timeout_s (the server writes it from a thread of its own)."""
+    deadline = time.monotonic() + timeout_s
+    while line not in log.read_text(errors="replace"):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def process_command(pid: int) -> bytes:
+    """A process's command line; empty once it has ended (a zombie's, or no process)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
