@@ -11,8 +11,7 @@ the filter still passes that line on, since only I/W/E lines are dropped.
 
 The import also runs with the cyclic garbage collector paused (collector_paused): TensorFlow's import makes
 hundreds of thousands of objects that live as long as the process, and the growing heap sets off full collections
-that walk them all and free next to nothing. An import made ahead of need, in a background thread, can run at a
-lower CPU priority (yield_to_foreground), so that it takes no core from a training job starting meanwhile.
+that walk them all and free next to nothing.
 """
 
 from __future__ import annotations
@@ -26,9 +25,6 @@ import threading
 from collections.abc import Iterator, MutableMapping
 from types import ModuleType
 
-# A background import's nice value above its process's: under contention CFS gives it ~10 % of a core beside a
-# normal thread (weights 110 and 1024), so a job's own import and fit go first; alone it runs at full speed.
-BACKGROUND_NICENESS = 10
 QUIET_LEVEL = "3"  # TF_CPP_MIN_LOG_LEVEL: 0 shows everything, 3 only FATAL
 # One absl/glog line: severity (Info, Warning, Error; never Fatal), MMDD, time (before absl is initialised it
 # reads `0000 00:00:<epoch seconds>`), thread, file:line]; or absl's notice that it logs to stderr until then.
@@ -77,23 +73,6 @@ def collector_paused() -> Iterator[None]:
         gc.freeze()
         if enabled:
             gc.enable()
-
-
-def yield_to_foreground(niceness: int = BACKGROUND_NICENESS) -> bool:
-    """Lower the calling thread's CPU priority for good (threads it starts inherit it); True if it was lowered.
-
-    Linux only, where a nice value belongs to one thread (setpriority with its thread id); elsewhere it would
-    lower the whole process, so nothing changes. Call it only in a thread that ends after its background work:
-    without privileges a thread cannot raise its priority again. TensorFlow's compute threads are made by the
-    thread that runs the first operation, not by the import, so they keep the normal priority."""
-    if sys.platform != "linux":
-        return False
-    thread = threading.get_native_id()
-    try:
-        os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + niceness)
-    except OSError:
-        return False
-    return True
 
 
 @contextlib.contextmanager

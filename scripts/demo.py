@@ -31,7 +31,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from native_logs import collector_paused, import_tensorflow, yield_to_foreground
+from native_logs import collector_paused, import_tensorflow
 from pipeline_config import Config, ConfigError, load_task_of
 from scripts.core.demo_timing import Phases, seconds_since_process_start
 from scripts.core.step import (
@@ -134,14 +134,6 @@ def import_for_the_gate() -> None:
         importlib.import_module("scipy.stats")
 
 
-def import_for_the_gate_in_background() -> None:
-    """import_for_the_gate() at a lower CPU priority: the job's own start (its TensorFlow import, on the demo's
-    critical path) goes first; the fit that follows leaves this import enough of the cores to end long before
-    the gate needs it."""
-    yield_to_foreground()
-    import_for_the_gate()
-
-
 class TensorFlowMeanwhile:
     """import_for_the_gate() in a background thread, started once the training job is submitted: the imports take
     seconds of one core, done while the job runs instead of in the gate's first seconds. Not started before the
@@ -151,7 +143,7 @@ class TensorFlowMeanwhile:
     which raises it where it counts."""
 
     def __init__(self) -> None:
-        self.thread = threading.Thread(target=import_for_the_gate_in_background, name="import-for-the-gate")
+        self.thread = threading.Thread(target=import_for_the_gate, name="import-for-the-gate")
 
     def start(self, _job: str = "") -> None:
         if self.thread.ident is None:

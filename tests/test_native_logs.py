@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
 import textwrap
-import threading
 from pathlib import Path
 
 import pytest
 
-from native_logs import BACKGROUND_NICENESS, NATIVE_LINE, yield_to_foreground
+from native_logs import NATIVE_LINE
 from tests.support.training import untrained_baseline_once
 
 REPO = Path(__file__).resolve().parent.parent
@@ -139,24 +137,3 @@ def test_vertex_locals_first_model_load_keeps_tensorflows_lines_out_of_the_serve
     assert loaded.returncode == 0, loaded.stderr
     assert loaded.stdout.strip() == "['probabilities']"
     assert not [line for line in loaded.stderr.splitlines() if re.match(NATIVE_LINE, line)], loaded.stderr
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="a nice value of one thread alone is Linux's")
-def test_a_background_thread_yields_the_cpu_and_its_own_threads_with_it_but_nobody_else():
-    def nice() -> int:
-        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-
-    before, seen = nice(), {}
-
-    def background() -> None:
-        seen["lowered"], seen["own"] = yield_to_foreground(), nice()
-        child = threading.Thread(target=lambda: seen.update(child=nice()))
-        child.start()
-        child.join()
-
-    thread = threading.Thread(target=background)
-    thread.start()
-    thread.join()
-    lowered = min(before + BACKGROUND_NICENESS, 19)  # the kernel's lowest priority is 19
-    assert seen == {"lowered": True, "own": lowered, "child": lowered}
-    assert nice() == before  # the calling thread's, and so the process's other threads', is untouched

@@ -38,10 +38,7 @@ MIN_TOKEN_CHARS = 16  # a token guards a shell on this machine: `python -m secre
 STAGING_BUCKET_HELP = (
     "create the profile's [vertex] staging_bucket if it is missing, as bootstrap_gcp.sh does in the cloud"
 )
-PRELOAD_HELP = (
-    "import TensorFlow in the background once it answers, at a low CPU priority, so that the first deploy "
-    "does not wait for it (seconds of one core)"
-)
+PRELOAD_HELP = "import TensorFlow in the background at start, so that the first deploy does not wait for it"
 
 
 def build_parser() -> argparse.ArgumentParser:

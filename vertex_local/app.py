@@ -249,7 +249,7 @@ def build_app(config: AppConfig) -> Starlette:
         await services.server.start()
         await services.deployments.restore()
         if config.preload_tensorflow:
-            services.deployments.warm_up(background=True)
+            services.deployments.preload()
         services.history.start()
         LOG.info("vertex-local ready, state in %s", config.state_dir)
         yield

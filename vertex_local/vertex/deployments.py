@@ -23,7 +23,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from native_logs import collector_paused, yield_to_foreground
+from native_logs import collector_paused
 from vertex_local.documents import OperationDoc
 from vertex_local.errors import ApiError
 from vertex_local.http.bodies import read_json
@@ -77,21 +77,21 @@ class Deployments:
         self._warm_up: asyncio.Future | None = None
         self._reloading: asyncio.Task | None = None  # a restart's reload of the deployed models (restore)
 
-    def warm_up(self, background: bool = False) -> asyncio.Future:
+    def preload(self) -> None:
+        """serve --preload-tensorflow: start the import now, so that the first deploy finds TensorFlow there."""
+        LOG.info("importing TensorFlow in the background (--preload-tensorflow)")
+        self.warm_up()
+
+    def warm_up(self) -> asyncio.Future:
         """Import TensorFlow in the background, once (seconds of work the first deploy then skips). In a daemon
         thread of its own, not the loop's executor (which a stop joins): a server stopped before any deploy needed
-        TensorFlow exits without waiting for the import, and the thread ends with the process. `background`: no
-        deploy is waiting yet (a restart's reload, serve --preload-tensorflow), so the import runs at a lower CPU
-        priority and a training job started meanwhile keeps its cores (native_logs.yield_to_foreground)."""
+        TensorFlow exits without waiting for the import, and the thread ends with the process."""
         if self._warm_up is None:
             loop = asyncio.get_running_loop()
             future = loop.create_future()
 
             def run() -> None:
                 try:
-                    if background:
-                        lowered = yield_to_foreground()
-                        LOG.info("importing TensorFlow in the background%s", " at a lower CPU priority" * lowered)
                     import_tensorflow()
                 finally:
                     with contextlib.suppress(RuntimeError):  # the loop has closed: the server stopped meanwhile
@@ -290,7 +290,7 @@ class Deployments:
     async def _reload_all(self, restoring: list[tuple[str, dict[str, Any], str]]) -> None:
         table, done = self.endpoints.table, 0
         try:
-            await asyncio.shield(self.warm_up(background=True))  # TF whole first: a deploy may load beside these
+            await asyncio.shield(self.warm_up())  # TF imported whole first: a deploy may load beside these
             for deployed_id, serving, endpoint in restoring:
                 try:
                     await asyncio.to_thread(self._reload, deployed_id, serving)
