@@ -122,9 +122,10 @@ PHASE_OF_STEP = {"submit_training": "training"}
 
 def quiet_tensorflow() -> None:
     """The gate loads both SavedModels in this process: TensorFlow's first import here would print its C++ log
-    lines (`I0000 ... port.cc:153] oneDNN ...`) among the demo's own, so it is imported through native_logs."""
+    lines (`I0000 ... port.cc:153] oneDNN ...`) among the demo's own, so it is imported through native_logs, and
+    without Keras' integrations (the demo, like the gate, never uses Keras)."""
     if "tensorflow" not in sys.modules:
-        import_tensorflow(False, os.environ)
+        import_tensorflow(False, os.environ, keras_extras=False)
 
 
 def import_for_the_gate() -> None:
