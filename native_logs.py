@@ -84,12 +84,13 @@ def collector_paused() -> Iterator[None]:
 
 @contextlib.contextmanager
 def keras_extras_hidden() -> Iterator[None]:
-    """Within the block, those of KERAS_EXTRAS not imported yet cannot be imported, so TensorFlow's import (and the
-    Keras it imports) leaves Keras' integrations with them out. Only for processes that load and call SavedModels
-    and never use Keras (vertex-local, its serving container and batch worker, the gate, the demo): never the
-    trainer, where a task's code may hand Keras a DataFrame. After the block each imports as usual; only modules
-    that looked for them inside it go on without them. Nothing else may import them meanwhile (another thread)."""
-    hidden = [name for name in KERAS_EXTRAS if name not in sys.modules]
+    """Within the block, those of KERAS_EXTRAS not imported yet cannot be imported, so TensorFlow's first import
+    (and the Keras it imports) leaves Keras' integrations with them out. Only for processes that load and call
+    SavedModels and never use Keras (vertex-local, its serving container and batch worker, the gate, the demo):
+    never the trainer, where a task's code may hand Keras a DataFrame. After the block each imports as usual;
+    only modules that looked for them inside it go on without them. Nothing else may import them meanwhile."""
+    imported = "tensorflow" in sys.modules  # and Keras with it: nothing left to leave out
+    hidden = [name for name in KERAS_EXTRAS if name not in sys.modules and not imported]
     for name in hidden:
         sys.modules[name] = None  # type: ignore[assignment]  # the import system's "not installed"
     try:

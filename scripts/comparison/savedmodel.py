@@ -10,10 +10,8 @@ whatever else the machine is doing.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -48,7 +46,7 @@ class LoadedModel:
 def load(name: str, uri: str, scratch: Path, client: storage.Client, task: Task = MNIST) -> LoadedModel:
     """The SavedModel at `uri` (copied from gs:// into `scratch` first); anything unloadable: StepError."""
     # Deferred: importing TensorFlow takes seconds (and sets off futile collections); the gate never uses Keras.
-    with collector_paused(), keras_extras_hidden() if "tensorflow" not in sys.modules else contextlib.nullcontext():
+    with collector_paused(), keras_extras_hidden():
         import tensorflow as tf
 
     local = Path(uri)
