@@ -83,7 +83,7 @@ train: venv ## train the default model locally (ARGS="--model baseline" to chang
 	$(PY) -m trainer.task $(ARGS)
 
 up: venv ## start vertex-local in the background with the local profile's bucket (PORT=8080, STATE_DIR=.vertex-local)
-	$(PY) -m vertex_local start --port $(PORT) --state-dir $(STATE_DIR) --profile local --staging-bucket
+	$(PY) -m vertex_local start --port $(PORT) --state-dir $(STATE_DIR) --profile local --staging-bucket --preload-tensorflow
 
 down: ## stop the background vertex-local; its state stays in STATE_DIR
 	$(PY) -m vertex_local stop --state-dir $(STATE_DIR)

@@ -11,7 +11,8 @@ the filter still passes that line on, since only I/W/E lines are dropped.
 
 The import also runs with the cyclic garbage collector paused (collector_paused): TensorFlow's import makes
 hundreds of thousands of objects that live as long as the process, and the growing heap sets off full collections
-that walk them all and free next to nothing.
+that walk them all and free next to nothing. Processes that only load and call SavedModels import it with Keras'
+optional integrations left out (keras_extras_hidden).
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ import threading
 from collections.abc import Iterator, MutableMapping
 from types import ModuleType
 
+# What Keras imports at its own import, when installed, for optional integrations: scikit-learn (its wrappers),
+# pandas (DataFrames in fit) and matplotlib (keras.visualization). TensorFlow imports Keras eagerly, so they cost
+# every process that imports TensorFlow 1.2-1.4 s of CPU, a third of the import.
+KERAS_EXTRAS = ("sklearn", "pandas", "matplotlib")
 QUIET_LEVEL = "3"  # TF_CPP_MIN_LOG_LEVEL: 0 shows everything, 3 only FATAL
 # One absl/glog line: severity (Info, Warning, Error; never Fatal), MMDD, time (before absl is initialised it
 # reads `0000 00:00:<epoch seconds>`), thread, file:line]; or absl's notice that it logs to stderr until then.
@@ -46,11 +51,13 @@ FILTER = (
 )
 
 
-def import_tensorflow(verbose: bool, environ: MutableMapping[str, str]) -> ModuleType:
+def import_tensorflow(verbose: bool, environ: MutableMapping[str, str], keras_extras: bool = True) -> ModuleType:
     """TensorFlow, imported with its C++ logging at FATAL only from then on and its import's lines hidden;
-    everything shown when verbose. Call it before anything imports TensorFlow (Keras does)."""
+    everything shown when verbose. Call it before anything imports TensorFlow (Keras does). keras_extras=False:
+    without Keras' optional integrations (keras_extras_hidden), for a process that only loads SavedModels."""
     environ["TF_CPP_MIN_LOG_LEVEL"] = "0" if verbose else QUIET_LEVEL
-    with hidden_native_logs(hide=not verbose), collector_paused():
+    extras = contextlib.nullcontext() if keras_extras else keras_extras_hidden()
+    with hidden_native_logs(hide=not verbose), collector_paused(), extras:
         import tensorflow
     return tensorflow
 
@@ -73,6 +80,25 @@ def collector_paused() -> Iterator[None]:
         gc.freeze()
         if enabled:
             gc.enable()
+
+
+@contextlib.contextmanager
+def keras_extras_hidden() -> Iterator[None]:
+    """Within the block, those of KERAS_EXTRAS not imported yet cannot be imported, so TensorFlow's first import
+    (and the Keras it imports) leaves Keras' integrations with them out. Only for processes that load and call
+    SavedModels and never use Keras (vertex-local, its serving container and batch worker, the gate, the demo):
+    never the trainer, where a task's code may hand Keras a DataFrame. After the block each imports as usual;
+    only modules that looked for them inside it go on without them. Nothing else may import them meanwhile."""
+    imported = "tensorflow" in sys.modules  # and Keras with it: nothing left to leave out
+    hidden = [name for name in KERAS_EXTRAS if name not in sys.modules and not imported]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # the import system's "not installed"
+    try:
+        yield
+    finally:
+        for name in hidden:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
 
 
 @contextlib.contextmanager

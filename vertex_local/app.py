@@ -68,6 +68,7 @@ class AppConfig:
     today: datetime.date | None = None
     own_image_mode: str = "in-process"  # or "subprocess": its container.py as a process, :predict forwarded to it
     docker: bool = False  # a Docker engine answers here: other custom images run with `docker run`
+    preload_tensorflow: bool = False  # import TensorFlow at start, in the background (serve --preload-tensorflow)
 
     def clock(self) -> Callable[[], datetime.date]:
         fixed = self.today
@@ -247,6 +248,8 @@ def build_app(config: AppConfig) -> Starlette:
                 LOG.info("created bucket gs://%s in %s", bucket.name, bucket.location)
         await services.server.start()
         await services.deployments.restore()
+        if config.preload_tensorflow:
+            services.deployments.preload()
         services.history.start()
         LOG.info("vertex-local ready, state in %s", config.state_dir)
         yield

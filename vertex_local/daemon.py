@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -122,6 +123,22 @@ def end(server: subprocess.Popen) -> None:
         server.wait()
 
 
+def wait_for_exit(pid: int, state_dir: Path, timeout_s: float) -> None:
+    """Return once the server has exited, or after timeout_s: woken by the exit itself through a pidfd (Linux
+    5.3 and later), else by polling its pid file's process every 0.1 s."""
+    try:
+        handle = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # no pidfd here, or the process is gone already
+        deadline = time.monotonic() + timeout_s
+        while running_pid(state_dir) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return
+    try:
+        select.select([handle], [], [], timeout_s)  # readable once the process has ended
+    finally:
+        os.close(handle)
+
+
 def stop(state_dir: Path) -> int:
     pid = running_pid(state_dir)
     if pid is None:
@@ -129,9 +146,7 @@ def stop(state_dir: Path) -> int:
         pid_file(state_dir).unlink(missing_ok=True)
         return 0
     os.kill(pid, signal.SIGINT)
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    while running_pid(state_dir) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for_exit(pid, state_dir, STOP_TIMEOUT_S)
     if running_pid(state_dir):
         print(f"vertex-local: pid {pid} did not stop in {STOP_TIMEOUT_S:.0f} s; killing it", file=sys.stderr)
         os.kill(pid, signal.SIGKILL)

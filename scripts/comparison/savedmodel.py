@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from google.cloud import storage
 
-from native_logs import collector_paused
+from native_logs import collector_paused, keras_extras_hidden
 from scripts.core import cloud
 from scripts.core.step import StepError
 from tasks import Task
@@ -45,7 +45,8 @@ class LoadedModel:
 
 def load(name: str, uri: str, scratch: Path, client: storage.Client, task: Task = MNIST) -> LoadedModel:
     """The SavedModel at `uri` (copied from gs:// into `scratch` first); anything unloadable: StepError."""
-    with collector_paused():  # deferred: importing TensorFlow takes seconds (and sets off futile collections)
+    # Deferred: importing TensorFlow takes seconds (and sets off futile collections); the gate never uses Keras.
+    with collector_paused(), keras_extras_hidden():
         import tensorflow as tf
 
     local = Path(uri)

@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 
 from tests.support.training import run_trainer
-from trainer.data import DataError, load_dataset, load_idx_dir, read_idx, stratified_split
+from trainer.data import (
+    DataError,
+    load_dataset,
+    load_idx_dir,
+    load_mnist_sample,
+    mnist_sample_table,
+    read_idx,
+    stratified_split,
+)
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +47,23 @@ def test_same_seed_gives_the_same_split_and_another_seed_does_not(sample):
     (x_other, _), _ = load_dataset("mnist-sample", seed=7)
     assert np.array_equal(sample[0][0], x_again)
     assert not np.array_equal(sample[0][0], x_other)
+
+
+def test_the_sample_is_parsed_once_and_every_call_gets_arrays_of_its_own():
+    assert mnist_sample_table() is mnist_sample_table()  # parsed once per process
+    images, labels = mnist_sample_table()
+    assert images.shape == (5000, 28, 28) and images.dtype == np.uint8 and labels.shape == (5000,)
+    with pytest.raises(ValueError, match="read-only"):
+        images[0, 0, 0] = 1
+    (x_first, y_first), (x_test, _) = load_mnist_sample(42)
+    (x_second, y_second), _ = load_mnist_sample(42)
+    assert np.array_equal(x_first, x_second) and np.array_equal(y_first, y_second)
+    assert not np.shares_memory(x_first, x_second) and not np.shares_memory(x_first, images)
+    x_first[:] = 0  # a caller may change its own arrays: no other caller sees it
+    y_first[:] = 0
+    (x_third, y_third), (x_test_again, _) = load_mnist_sample(42)
+    assert np.array_equal(x_third, x_second) and np.array_equal(y_third, y_second)
+    assert np.array_equal(x_test, x_test_again)
 
 
 @pytest.mark.parametrize("fraction", [0.1, 0.2, 0.5])
