@@ -39,6 +39,7 @@ def contract_target(request: pytest.FixtureRequest) -> Iterator[Target]:
         image = own_serving_image(server.project, server.location, "contract")
         target = Target("local", server.project, server.location, server.bucket, prefix, server.url, image)
     yield target
+    target.init_sdk()  # the cleanups' SDK calls go to this target, whichever server a later test module pointed it at
     failures = target.close()
     assert not failures, f"contract cleanup failed: {failures}"
 
