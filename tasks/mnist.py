@@ -43,4 +43,5 @@ TASK = Task(
     # The walkthrough trains its dense model with Keras' defaults for 3 epochs; `--model baseline` keeps them
     # unless a flag says otherwise, so the baseline stays the walkthrough's model, not a tuned one.
     model_defaults={"baseline": {"epochs": 3, "batch_size": 32, "learning_rate": 0.001}},
+    keras_extras=False,  # numpy arrays and tf.data only
 )

@@ -148,6 +148,14 @@ def metrics_record(settings: dict[str, Any], train_split: Split, test: Split, hi
     }
 
 
+def import_frameworks(task: Task, verbose: bool) -> None:
+    """TensorFlow (its import's C++ lines hidden unless verbose) and Keras, with Keras' optional integrations only
+    for a task that says it uses them (Task.keras_extras)."""
+    with collector_paused():  # Keras' import too: its objects, like TensorFlow's, last as long as the job
+        import_tensorflow(verbose, os.environ, keras_extras=task.keras_extras)
+        import keras  # noqa: F401  (train() uses it)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -161,10 +169,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(str(exc))
         tf_config = cluster_from_tf_config(environ.get("TF_CONFIG"))
         print(f"trainer: {settings}", flush=True)
-        with collector_paused():  # Keras' import too: its objects, like TensorFlow's, last as long as the job
-            import_tensorflow(args.verbose, os.environ)
-            import keras  # noqa: F401  (train() uses it)
-        metrics = train(settings, tf_config, load_task(settings["task"]))
+        task = load_task(settings["task"])
+        import_frameworks(task, args.verbose)
+        metrics = train(settings, tf_config, task)
     except (ConfigError, DataError, StorageError, ValueError) as exc:
         print(f"trainer: error: {exc}", file=sys.stderr)
         return 1
