@@ -5,8 +5,8 @@ names          per test: a model and an endpoint display name of its own
 run_a, run_b   session: two real training runs (JobService), baseline 3 epochs on mnist-sample
 bad_run        session: a run that learnt nothing (learning rate 1e-7), to fail smoke tests
 one_epoch_run, two_epoch_run, no_three_run
-               session: the real trainer in a subprocess, local model dirs: run_a's settings with 1 or 2 epochs,
-               and with the training digits of class 3 left out (an .npz built from the sample)
+               session: the real trainer, local model dirs: run_a's settings with 1 or 2 epochs, and with the
+               training digits of class 3 left out (an .npz built from the sample); trained together, once per run
 production_a   session: a model of its own whose production version is run_a
 paired_gate    session: the gate on one_epoch_run against production_a
 
@@ -28,6 +28,7 @@ from tests.support.pipeline_steps import (
     SHA_B,
     SHA_BAD,
     SMOKE_LATENCY_BUDGET_MS,
+    LocalRun,
     Names,
     StepRun,
     TrainedRun,
@@ -35,7 +36,7 @@ from tests.support.pipeline_steps import (
     promote,
     set_names,
     train,
-    trained_once,
+    trained_together,
     without_threes,
 )
 from tests.support.vertex_local_server import VertexLocal
@@ -102,23 +103,37 @@ def bad_run(pipeline_env: VertexLocal, tmp_path_factory: pytest.TempPathFactory)
     return run
 
 
+# The three local runs: a full run of the suite uses all three, so the first to be asked for trains all of them
+# from one import of TensorFlow (trained_together), instead of a `python -m trainer.task` each.
+LOCAL_RUNS = (
+    LocalRun("one-epoch", "1" * 40, ("--dataset", "mnist-sample", "--epochs", "1")),
+    LocalRun("two-epochs", "2" * 40, ("--dataset", "mnist-sample", "--epochs", "2")),
+    # Trained on the sample's training split without any 3; tested on the sample's whole test split.
+    LocalRun("no-three", "3" * 40, ("--epochs", "3"), data=without_threes),
+)
+
+
+def local_run(tmp_path_factory: pytest.TempPathFactory, name: str) -> TrainedRun:
+    return trained_together(tmp_path_factory, "scripts-local-runs", LOCAL_RUNS)[name]
+
+
 @pytest.fixture(scope="session")
 @tiers.slow
 def one_epoch_run(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
-    return trained_once(tmp_path_factory, "one-epoch", "1" * 40, "--dataset", "mnist-sample", "--epochs", "1")
+    return local_run(tmp_path_factory, "one-epoch")
 
 
 @pytest.fixture(scope="session")
 @tiers.slow
 def two_epoch_run(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
-    return trained_once(tmp_path_factory, "two-epochs", "2" * 40, "--dataset", "mnist-sample", "--epochs", "2")
+    return local_run(tmp_path_factory, "two-epochs")
 
 
 @pytest.fixture(scope="session")
 @tiers.slow
 def no_three_run(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
     """Trained on the sample's training split without any 3; tested on the sample's whole test split."""
-    return trained_once(tmp_path_factory, "no-three", "3" * 40, "--epochs", "3", data=without_threes)
+    return local_run(tmp_path_factory, "no-three")
 
 
 @pytest.fixture(scope="session")
