@@ -3,7 +3,7 @@
 pipeline_env   session: the local profile pointed at the session's server, tiny training, GitHub vars unset
 names          per test: a model and an endpoint display name of its own
 run_a, run_b   session: two real training runs (JobService), baseline 3 epochs on mnist-sample
-bad_run        session: a run that learnt nothing (learning rate 1e-7), to fail smoke tests
+bad_run        session: a run that learnt nothing (learning rate 1e-7), to fail smoke tests, staged in the bucket
 one_epoch_run, two_epoch_run, no_three_run
                session: the real trainer, local model dirs: run_a's settings with 1 or 2 epochs, and with the
                training digits of class 3 left out (an .npz built from the sample); trained together, once per run
@@ -95,21 +95,25 @@ def run_b(pipeline_env: VertexLocal, tmp_path_factory: pytest.TempPathFactory) -
 @pytest.fixture(scope="session")
 @tiers.slow
 def bad_run(pipeline_env: VertexLocal, tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PIPELINE_TRAINING_EPOCHS", "1")
-        patch.setenv("PIPELINE_TRAINING_LEARNING_RATE", "1e-7")  # too small to move the random weights
-        run = train(str(tmp_path_factory.mktemp("run-bad")), SHA_BAD)
+    """What a job with PIPELINE_TRAINING_EPOCHS=1 and _LEARNING_RATE=1e-7 trains (the trainer's flags the training
+    step would give it), trained with the local runs and staged in the session's bucket as a job leaves it: the
+    tests gate, register and deploy it; the job itself is run_a's and run_b's (test_submit_training.py)."""
+    local = local_run(tmp_path_factory, "learnt-nothing")
+    model_dir = pipeline_env.stage_model(Path(local.model_dir), "learnt-nothing")
+    run = TrainedRun(SHA_BAD, model_dir, local.accuracy)
     assert run.accuracy < 0.5, f"the deliberately untrained model scored {run.accuracy}"
     return run
 
 
-# The three local runs: a full run of the suite uses all three, so the first to be asked for trains all of them
+# The local runs: a full run of the suite uses all of them, so the first to be asked for trains all of them
 # from one import of TensorFlow (trained_together), instead of a `python -m trainer.task` each.
 LOCAL_RUNS = (
     LocalRun("one-epoch", "1" * 40, ("--dataset", "mnist-sample", "--epochs", "1")),
     LocalRun("two-epochs", "2" * 40, ("--dataset", "mnist-sample", "--epochs", "2")),
     # Trained on the sample's training split without any 3; tested on the sample's whole test split.
     LocalRun("no-three", "3" * 40, ("--epochs", "3"), data=without_threes),
+    # bad_run's: pipeline_env's settings with one epoch at a learning rate too small to move the random weights.
+    LocalRun("learnt-nothing", SHA_BAD, ("--dataset", "mnist-sample", "--epochs", "1", "--learning-rate", "1e-7")),
 )
 
 
