@@ -2,7 +2,8 @@
 
 pipeline_env   session: the local profile pointed at the session's server, tiny training, GitHub vars unset
 names          per test: a model and an endpoint display name of its own
-run_a, run_b   session: two real training runs (JobService), baseline 3 epochs on mnist-sample
+run_a          session: a real training run (JobService), baseline 3 epochs on mnist-sample
+run_b          session: what such a job trains with 4 epochs, trained locally and staged in the bucket
 bad_run        session: a run that learnt nothing (learning rate 1e-7), to fail smoke tests, staged in the bucket
 one_epoch_run, two_epoch_run, no_three_run
                session: the real trainer, local model dirs: run_a's settings with 1 or 2 epochs, and with the
@@ -87,9 +88,9 @@ def run_a(pipeline_env: VertexLocal, tmp_path_factory: pytest.TempPathFactory) -
 @pytest.fixture(scope="session")
 @tiers.slow
 def run_b(pipeline_env: VertexLocal, tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PIPELINE_TRAINING_EPOCHS", "4")  # a challenger: one epoch more, same data and seed
-        return train(str(tmp_path_factory.mktemp("run-b")), SHA_B)
+    """What a job with PIPELINE_TRAINING_EPOCHS=4 trains (a challenger: one epoch more than run_a, same data and
+    seed), trained with the local runs and staged in the session's bucket as a job leaves it (see bad_run)."""
+    return staged(pipeline_env, local_run(tmp_path_factory, "challenger"))
 
 
 @pytest.fixture(scope="session")
@@ -97,10 +98,8 @@ def run_b(pipeline_env: VertexLocal, tmp_path_factory: pytest.TempPathFactory) -
 def bad_run(pipeline_env: VertexLocal, tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
     """What a job with PIPELINE_TRAINING_EPOCHS=1 and _LEARNING_RATE=1e-7 trains (the trainer's flags the training
     step would give it), trained with the local runs and staged in the session's bucket as a job leaves it: the
-    tests gate, register and deploy it; the job itself is run_a's and run_b's (test_submit_training.py)."""
-    local = local_run(tmp_path_factory, "learnt-nothing")
-    model_dir = pipeline_env.stage_model(Path(local.model_dir), "learnt-nothing")
-    run = TrainedRun(SHA_BAD, model_dir, local.accuracy)
+    tests gate, register and deploy it; the training step's job itself is run_a's (test_submit_training.py)."""
+    run = staged(pipeline_env, local_run(tmp_path_factory, "learnt-nothing"))
     assert run.accuracy < 0.5, f"the deliberately untrained model scored {run.accuracy}"
     return run
 
@@ -112,13 +111,21 @@ LOCAL_RUNS = (
     LocalRun("two-epochs", "2" * 40, ("--dataset", "mnist-sample", "--epochs", "2")),
     # Trained on the sample's training split without any 3; tested on the sample's whole test split.
     LocalRun("no-three", "3" * 40, ("--epochs", "3"), data=without_threes),
-    # bad_run's: pipeline_env's settings with one epoch at a learning rate too small to move the random weights.
+    # run_b's and bad_run's: pipeline_env's settings with 4 epochs, and with one epoch at a learning rate too small
+    # to move the random weights.
+    LocalRun("challenger", SHA_B, ("--dataset", "mnist-sample", "--epochs", "4")),
     LocalRun("learnt-nothing", SHA_BAD, ("--dataset", "mnist-sample", "--epochs", "1", "--learning-rate", "1e-7")),
 )
 
 
 def local_run(tmp_path_factory: pytest.TempPathFactory, name: str) -> TrainedRun:
     return trained_together(tmp_path_factory, "scripts-local-runs", LOCAL_RUNS)[name]
+
+
+def staged(server: VertexLocal, run: TrainedRun) -> TrainedRun:
+    """A local run's model copied to gs://<bucket>/<its name>/model on the worker's session server."""
+    model_dir = server.stage_model(Path(run.model_dir), Path(run.model_dir).parent.name)
+    return TrainedRun(run.git_sha, model_dir, run.accuracy)
 
 
 @pytest.fixture(scope="session")
