@@ -2,11 +2,12 @@
 
 pipeline_env   session: the local profile pointed at the session's server, tiny training, GitHub vars unset
 names          per test: a model and an endpoint display name of its own
-run_a, run_b   session: two real training runs (JobService), baseline 3 epochs on mnist-sample
-bad_run        session: a run that learnt nothing (learning rate 1e-7), to fail smoke tests
+run_a          session: a real training run (JobService), baseline 3 epochs on mnist-sample
+run_b          session: what such a job trains with 4 epochs, trained locally and staged in the bucket
+bad_run        session: a run that learnt nothing (learning rate 1e-7), to fail smoke tests, staged in the bucket
 one_epoch_run, two_epoch_run, no_three_run
-               session: the real trainer in a subprocess, local model dirs: run_a's settings with 1 or 2 epochs,
-               and with the training digits of class 3 left out (an .npz built from the sample)
+               session: the real trainer, local model dirs: run_a's settings with 1 or 2 epochs, and with the
+               training digits of class 3 left out (an .npz built from the sample); trained together, once per run
 production_a   session: a model of its own whose production version is run_a
 paired_gate    session: the gate on one_epoch_run against production_a
 
@@ -28,6 +29,7 @@ from tests.support.pipeline_steps import (
     SHA_B,
     SHA_BAD,
     SMOKE_LATENCY_BUDGET_MS,
+    LocalRun,
     Names,
     StepRun,
     TrainedRun,
@@ -35,7 +37,7 @@ from tests.support.pipeline_steps import (
     promote,
     set_names,
     train,
-    trained_once,
+    trained_together,
     without_threes,
 )
 from tests.support.vertex_local_server import VertexLocal
@@ -86,39 +88,63 @@ def run_a(pipeline_env: VertexLocal, tmp_path_factory: pytest.TempPathFactory) -
 @pytest.fixture(scope="session")
 @tiers.slow
 def run_b(pipeline_env: VertexLocal, tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PIPELINE_TRAINING_EPOCHS", "4")  # a challenger: one epoch more, same data and seed
-        return train(str(tmp_path_factory.mktemp("run-b")), SHA_B)
+    """What a job with PIPELINE_TRAINING_EPOCHS=4 trains (a challenger: one epoch more than run_a, same data and
+    seed), trained with the local runs and staged in the session's bucket as a job leaves it (see bad_run)."""
+    return staged(pipeline_env, local_run(tmp_path_factory, "challenger"))
 
 
 @pytest.fixture(scope="session")
 @tiers.slow
 def bad_run(pipeline_env: VertexLocal, tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PIPELINE_TRAINING_EPOCHS", "1")
-        patch.setenv("PIPELINE_TRAINING_LEARNING_RATE", "1e-7")  # too small to move the random weights
-        run = train(str(tmp_path_factory.mktemp("run-bad")), SHA_BAD)
+    """What a job with PIPELINE_TRAINING_EPOCHS=1 and _LEARNING_RATE=1e-7 trains (the trainer's flags the training
+    step would give it), trained with the local runs and staged in the session's bucket as a job leaves it: the
+    tests gate, register and deploy it; the training step's job itself is run_a's (test_submit_training.py)."""
+    run = staged(pipeline_env, local_run(tmp_path_factory, "learnt-nothing"))
     assert run.accuracy < 0.5, f"the deliberately untrained model scored {run.accuracy}"
     return run
+
+
+# The local runs: a full run of the suite uses all of them, so the first to be asked for trains all of them
+# from one import of TensorFlow (trained_together), instead of a `python -m trainer.task` each.
+LOCAL_RUNS = (
+    LocalRun("one-epoch", "1" * 40, ("--dataset", "mnist-sample", "--epochs", "1")),
+    LocalRun("two-epochs", "2" * 40, ("--dataset", "mnist-sample", "--epochs", "2")),
+    # Trained on the sample's training split without any 3; tested on the sample's whole test split.
+    LocalRun("no-three", "3" * 40, ("--epochs", "3"), data=without_threes),
+    # run_b's and bad_run's: pipeline_env's settings with 4 epochs, and with one epoch at a learning rate too small
+    # to move the random weights.
+    LocalRun("challenger", SHA_B, ("--dataset", "mnist-sample", "--epochs", "4")),
+    LocalRun("learnt-nothing", SHA_BAD, ("--dataset", "mnist-sample", "--epochs", "1", "--learning-rate", "1e-7")),
+)
+
+
+def local_run(tmp_path_factory: pytest.TempPathFactory, name: str) -> TrainedRun:
+    return trained_together(tmp_path_factory, "scripts-local-runs", LOCAL_RUNS)[name]
+
+
+def staged(server: VertexLocal, run: TrainedRun) -> TrainedRun:
+    """A local run's model copied to gs://<bucket>/<its name>/model on the worker's session server."""
+    model_dir = server.stage_model(Path(run.model_dir), Path(run.model_dir).parent.name)
+    return TrainedRun(run.git_sha, model_dir, run.accuracy)
 
 
 @pytest.fixture(scope="session")
 @tiers.slow
 def one_epoch_run(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
-    return trained_once(tmp_path_factory, "one-epoch", "1" * 40, "--dataset", "mnist-sample", "--epochs", "1")
+    return local_run(tmp_path_factory, "one-epoch")
 
 
 @pytest.fixture(scope="session")
 @tiers.slow
 def two_epoch_run(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
-    return trained_once(tmp_path_factory, "two-epochs", "2" * 40, "--dataset", "mnist-sample", "--epochs", "2")
+    return local_run(tmp_path_factory, "two-epochs")
 
 
 @pytest.fixture(scope="session")
 @tiers.slow
 def no_three_run(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
     """Trained on the sample's training split without any 3; tested on the sample's whole test split."""
-    return trained_once(tmp_path_factory, "no-three", "3" * 40, "--epochs", "3", data=without_threes)
+    return local_run(tmp_path_factory, "no-three")
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ from scripts import gate, register, submit_training
 from scripts.core import registry
 from scripts.core.cloud import read_json, storage_client
 from tests.support.once import built_once
-from tests.support.training import train_in_subprocess
+from tests.support.training import train_forked, train_in_subprocess
 from tests.support.vertex_local_server import free_port
 from trainer.data import load_mnist_sample
 
@@ -125,10 +125,12 @@ def promote(run: TrainedRun, names: Names, out_dir: str) -> str:
     return written["version_id"]
 
 
+LOCAL_SETTINGS = ("--model", "baseline", "--batch-size", "32", "--learning-rate", "0.001", "--seed", "42")
+
+
 def train_locally(model_dir: Path, git_sha: str, *flags: str) -> TrainedRun:
     """The real trainer in a subprocess with run_a's settings (baseline, batch 32, seed 42) and these flags."""
-    settings = ("--model", "baseline", "--batch-size", "32", "--learning-rate", "0.001", "--seed", "42")
-    train_in_subprocess(model_dir, *settings, "--git-sha", git_sha, *flags)
+    train_in_subprocess(model_dir, *LOCAL_SETTINGS, "--git-sha", git_sha, *flags)
     return TrainedRun(git_sha, str(model_dir), json.loads((model_dir / "metrics.json").read_text())["accuracy"])
 
 
@@ -151,6 +153,44 @@ def trained_once(
     folder = built_once(tmp_path_factory, name, build)
     accuracy = json.loads((folder / "model" / "metrics.json").read_text())["accuracy"]
     return TrainedRun(git_sha, str(folder / "model"), accuracy)
+
+
+@dataclasses.dataclass(frozen=True)
+class LocalRun:
+    """One run for trained_together: what trained_once(name, git_sha, *flags, data=data) would train."""
+
+    name: str
+    git_sha: str
+    flags: tuple[str, ...]
+    data: Callable[[Path], None] | None = None
+
+
+def trained_together(
+    tmp_path_factory: pytest.TempPathFactory, group: str, runs: Sequence[LocalRun]
+) -> dict[str, TrainedRun]:
+    """`trained_once` for each run, built together once per test run (under `group`'s lock, tests/support/once.py)
+    the first time any worker asks for one of them: one process imports TensorFlow once and forks a trainer per
+    run (train_forked), each with train_locally's settings and flags, as train_locally would run it."""
+
+    def build(folder: Path) -> None:
+        planned = []
+        for run in runs:
+            extra: tuple[str, ...] = ()
+            if run.data is not None:
+                run.data(folder / f"{run.name}.npz")
+                extra = ("--data-path", str(folder / f"{run.name}.npz"))
+            planned.append(
+                (folder / run.name / "model", (*LOCAL_SETTINGS, "--git-sha", run.git_sha, *run.flags, *extra))
+            )
+        train_forked(planned)
+
+    folder = built_once(tmp_path_factory, group, build)
+    trained = {}
+    for run in runs:
+        model_dir = folder / run.name / "model"
+        accuracy = json.loads((model_dir / "metrics.json").read_text())["accuracy"]
+        trained[run.name] = TrainedRun(run.git_sha, str(model_dir), accuracy)
+    return trained
 
 
 def without_threes(data: Path) -> None:

@@ -1,13 +1,16 @@
 """The real trainer in a subprocess: train_in_subprocess / train_baseline (tests/conftest.py's trained_model_dir),
 run_trainer and the trainer tests' three shared runs, and baseline_once, trained once per test run (once.py);
-untrained_baseline_once, the baseline exported without a fit, once per test run, for tests that only load one."""
+untrained_baseline_once, the baseline exported without a fit, once per test run, for tests that only load one;
+train_forked, several runs from one import of TensorFlow."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ import pytest
 from tests.support.once import built_once
 from tests.support.vertex_local_server import REPO_ROOT
 
+TRAINER_MODULE = "trainer.task"
 TRAINER_TIMEOUT_S = 300  # a few epochs of the small models take seconds; a hung trainer must not hang the run
 
 
@@ -64,6 +68,60 @@ def train_in_subprocess(model_dir: Path, *flags: str) -> Path:
     assert done.returncode == 0, f"trainer failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
     assert (model_dir / "saved_model.pb").is_file()
     return model_dir
+
+
+# One interpreter imports TensorFlow and Keras as trainer.task.main does (the import is ~3.3 CPU-s of a ~5 s run of
+# the small models), then forks a child per run that calls main() with that run's flags: each child starts where a
+# fresh `python -m trainer.task` is after its import, and main() seeds everything it draws, so the models and
+# metrics are the ones separate processes train (accuracy, loss, confusion matrix and weights compared equal).
+# Arguments: `-m trainer.task` (read by no one here: they let tests/support/tiers.py's audit see a trainer run and
+# ask for the slow tier, as it does for `python -m trainer.task`), then a JSON list of argv lists. Each child's exit
+# status is printed as "run N: exit S"; any non-zero one makes the parent's non-zero.
+FORKED_RUNS = """
+import json
+import os
+import sys
+import traceback
+from native_logs import collector_paused, import_tensorflow
+with collector_paused():
+    import_tensorflow(False, os.environ)
+    import keras
+from trainer import task
+failed = 0
+for number, argv in enumerate(json.loads(sys.argv[3])):
+    sys.stdout.flush()
+    sys.stderr.flush()
+    child = os.fork()
+    if child == 0:
+        try:
+            status = task.main(argv)
+        except SystemExit as exc:  # argparse's usage errors
+            status = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:
+            traceback.print_exc()
+            status = 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    status = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
+    print(f"run {number}: exit {status}", flush=True)
+    failed = failed or status != 0
+sys.exit(1 if failed else 0)
+"""
+
+
+def train_forked(runs: Sequence[tuple[Path, Sequence[str]]]) -> list[Path]:
+    """`train_in_subprocess(model_dir, *flags)` for each (model_dir, flags), in that order, from one import of
+    TensorFlow (FORKED_RUNS); the model dirs. The same environment: no AIP_* or PIPELINE_* variable."""
+    argvs = [[*flags, "--model-dir", str(model_dir)] for model_dir, flags in runs]
+    command = [sys.executable, "-c", textwrap.dedent(FORKED_RUNS), "-m", TRAINER_MODULE, json.dumps(argvs)]
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AIP_", "PIPELINE_"))}
+    timeout = TRAINER_TIMEOUT_S * max(1, len(runs))
+    done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, f"a trainer failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    for model_dir, _ in runs:
+        assert (model_dir / "saved_model.pb").is_file(), done.stdout[-3000:]
+    return [model_dir for model_dir, _ in runs]
 
 
 def train_baseline(model_dir: Path, *flags: str) -> Path:
