@@ -82,11 +82,9 @@ import json
 import os
 import sys
 import traceback
-from native_logs import collector_paused, import_tensorflow
-with collector_paused():
-    import_tensorflow(False, os.environ)
-    import keras
+from pipeline_config import load_config, load_task_of
 from trainer import task
+task.import_frameworks(load_task_of(load_config(None, dict(os.environ))), False)  # as the job's main() does
 failed = 0
 for number, argv in enumerate(json.loads(sys.argv[3])):
     sys.stdout.flush()
