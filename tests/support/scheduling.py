@@ -21,7 +21,7 @@ from xdist.scheduler import LoadScopeScheduling
 # tests/scripts/conftest.py's runs, trained by CustomJobs on a worker's own session server, so not shareable between
 # workers (tests/support/once.py): the modules that use them run on one worker. Named here, not imported from the
 # fixtures' modules: the xdist controller loads this file, and they import the SDKs (seconds of CPU each run).
-SERVER_RUNS = frozenset({"run_a", "run_b", "bad_run"})
+SERVER_RUNS = frozenset({"run_a"})  # run_b and bad_run are trained once per run and staged per worker
 SERVER_RUNS_SCOPE = "server-runs"
 USES_SERVER_RUNS = re.compile(r"\b(" + "|".join(sorted(SERVER_RUNS)) + r")\b")
 # Packages whose conftest builds, once per worker, what all their modules use (the console's own vertex-local, its
