@@ -85,31 +85,44 @@ import traceback
 from pipeline_config import load_config, load_task_of
 from trainer import task
 task.import_frameworks(load_task_of(load_config(None, dict(os.environ))), False)  # as the job's main() does
-failed = 0
+
+
+def run(argv):
+    try:
+        status = task.main(argv)
+    except SystemExit as exc:  # argparse's usage errors
+        status = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+        status = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
+# Two at a time on two cores or more: a worker that waits for these runs has its core idle meanwhile.
+running, failed, at_once = {}, False, min(2, os.cpu_count() or 1)
 for number, argv in enumerate(json.loads(sys.argv[3])):
+    while len(running) >= at_once:
+        pid, code = os.wait()
+        print(f"run {running.pop(pid)}: exit {os.waitstatus_to_exitcode(code)}", flush=True)
+        failed = failed or code != 0
     sys.stdout.flush()
     sys.stderr.flush()
     child = os.fork()
     if child == 0:
-        try:
-            status = task.main(argv)
-        except SystemExit as exc:  # argparse's usage errors
-            status = exc.code if isinstance(exc.code, int) else 1
-        except BaseException:
-            traceback.print_exc()
-            status = 1
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(status)
-    status = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
-    print(f"run {number}: exit {status}", flush=True)
-    failed = failed or status != 0
+        run(argv)
+    running[child] = number
+while running:
+    pid, code = os.wait()
+    print(f"run {running.pop(pid)}: exit {os.waitstatus_to_exitcode(code)}", flush=True)
+    failed = failed or code != 0
 sys.exit(1 if failed else 0)
 """
 
 
 def train_forked(runs: Sequence[tuple[Path, Sequence[str]]]) -> list[Path]:
-    """`train_in_subprocess(model_dir, *flags)` for each (model_dir, flags), in that order, from one import of
+    """`train_in_subprocess(model_dir, *flags)` for each (model_dir, flags), two at a time, from one import of
     TensorFlow (FORKED_RUNS); the model dirs. The same environment: no AIP_* or PIPELINE_* variable."""
     argvs = [[*flags, "--model-dir", str(model_dir)] for model_dir, flags in runs]
     command = [sys.executable, "-c", textwrap.dedent(FORKED_RUNS), "-m", TRAINER_MODULE, json.dumps(argvs)]
