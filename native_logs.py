@@ -11,7 +11,7 @@ the filter still passes that line on, since only I/W/E lines are dropped.
 
 The import also runs with the cyclic garbage collector paused (collector_paused): TensorFlow's import makes
 hundreds of thousands of objects that live as long as the process, and the growing heap sets off full collections
-that walk them all and free next to nothing. Processes that only load and call SavedModels import it with Keras'
+that walk them all and free next to nothing. Processes that run no Keras code import it with Keras'
 optional integrations left out (keras_extras_hidden).
 """
 
@@ -54,7 +54,7 @@ FILTER = (
 def import_tensorflow(verbose: bool, environ: MutableMapping[str, str], keras_extras: bool = True) -> ModuleType:
     """TensorFlow, imported with its C++ logging at FATAL only from then on and its import's lines hidden;
     everything shown when verbose. Call it before anything imports TensorFlow (Keras does). keras_extras=False:
-    without Keras' optional integrations (keras_extras_hidden), for a process that only loads SavedModels."""
+    without Keras' optional integrations (keras_extras_hidden), for a process that runs no code that uses them."""
     environ["TF_CPP_MIN_LOG_LEVEL"] = "0" if verbose else QUIET_LEVEL
     extras = contextlib.nullcontext() if keras_extras else keras_extras_hidden()
     with hidden_native_logs(hide=not verbose), collector_paused(), extras:
@@ -85,9 +85,9 @@ def collector_paused() -> Iterator[None]:
 @contextlib.contextmanager
 def keras_extras_hidden() -> Iterator[None]:
     """Within the block, those of KERAS_EXTRAS not imported yet cannot be imported, so TensorFlow's first import
-    (and the Keras it imports) leaves Keras' integrations with them out. Only for processes that load and call
-    SavedModels and never use Keras (vertex-local, its serving container and batch worker, the gate, the demo):
-    never the trainer, where a task's code may hand Keras a DataFrame. After the block each imports as usual;
+    (and the Keras it imports) leaves Keras' integrations with them out. For processes that run no Keras code:
+    vertex-local (its serving container and batch worker too), and the trainer, the gate and the demo for a task
+    that says so (Task.keras_extras; a user's task has them by default). After the block each imports as usual;
     only modules that looked for them inside it go on without them. Nothing else may import them meanwhile."""
     imported = "tensorflow" in sys.modules  # and Keras with it: nothing left to leave out
     hidden = [name for name in KERAS_EXTRAS if name not in sys.modules and not imported]

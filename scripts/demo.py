@@ -120,18 +120,18 @@ def quiet_sdk_logs() -> None:
 PHASE_OF_STEP = {"submit_training": "training"}
 
 
-def quiet_tensorflow() -> None:
+def quiet_tensorflow(keras_extras: bool = True) -> None:
     """The gate loads both SavedModels in this process: TensorFlow's first import here would print its C++ log
-    lines (`I0000 ... port.cc:153] oneDNN ...`) among the demo's own, so it is imported through native_logs, and
-    without Keras' integrations (the demo, like the gate, never uses Keras)."""
+    lines (`I0000 ... port.cc:153] oneDNN ...`) among the demo's own, so it is imported through native_logs.
+    keras_extras: the task's (Task.keras_extras): its code runs here too (the gate's data, the smoke test's)."""
     if "tensorflow" not in sys.modules:
-        import_tensorflow(False, os.environ, keras_extras=False)
+        import_tensorflow(False, os.environ, keras_extras=keras_extras)
 
 
-def import_for_the_gate() -> None:
+def import_for_the_gate(keras_extras: bool = True) -> None:
     """What the gate imports on its first call: TensorFlow (quietly) and scipy.stats (scripts.comparison.mcnemar)."""
     with collector_paused():
-        quiet_tensorflow()
+        quiet_tensorflow(keras_extras)
         importlib.import_module("scipy.stats")
 
 
@@ -143,8 +143,9 @@ class TensorFlowMeanwhile:
     its parts from two threads at once breaks); a failed import is left to the gate's own quiet_tensorflow(),
     which raises it where it counts."""
 
-    def __init__(self) -> None:
-        self.thread = threading.Thread(target=import_for_the_gate, name="import-for-the-gate")
+    def __init__(self, keras_extras: bool = True) -> None:
+        self.keras_extras = keras_extras  # the task's (Task.keras_extras)
+        self.thread = threading.Thread(target=import_for_the_gate, args=(keras_extras,), name="import-for-the-gate")
 
     def start(self, _job: str = "") -> None:
         if self.thread.ident is None:
@@ -195,7 +196,7 @@ def pipeline(
         with phases.timed(phase):
             if module.STEP == "gate":
                 tensorflow.wait()
-                quiet_tensorflow()
+                quiet_tensorflow(tensorflow.keras_extras)
             outcome = run_step(module.STEP, module.build_parser(), run, common_argv + argv, environ)
         if outcome.status != 0 or outcome.result is None:  # the step has said why; the demo exits with its status
             reason = f"stopped: {module.STEP} failed (exit {outcome.status}); its reason is above"
@@ -245,7 +246,7 @@ def run(args: argparse.Namespace, environ: Environ, started_s: float | None = No
         with phases.timed("imports", "the steps and SDKs"):
             modules = import_steps()
     quiet_sdk_logs()  # its loggers exist once it is imported
-    ending, tensorflow = "failed", TensorFlowMeanwhile()
+    ending, tensorflow = "failed", TensorFlowMeanwhile(load_task_of(cfg).keras_extras)
     try:
         results = pipeline(args, identity, environ, phases, tensorflow, modules)
         finish(cfg, environ, results, phases, args.out_dir, server_stays=not started_here or args.keep)

@@ -51,9 +51,9 @@ class Task:
     augmented_models: tuple[str, ...] = ()  # models trained on shifted and rotated images (image tasks only)
     model_defaults: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)  # per-model hyper
     metric: str = "accuracy"  # what the gate compares between candidate and production
-    # Keras' optional integrations, imported with it in the training job when installed: fit on a pandas
-    # DataFrame, keras.wrappers' scikit-learn estimators, plot_model's matplotlib. False leaves them out of the job
-    # (1.2-1.4 s of CPU less per job: a third of TensorFlow's import) for a task whose code uses none of them.
+    # Keras' optional integrations, imported with it where the task's code runs (the training job, the gate, the
+    # demo) when installed: fit on a pandas DataFrame, keras.wrappers' scikit-learn estimators, plot_model's
+    # matplotlib. False leaves them out (1.2-1.4 s of CPU less each: a third of TensorFlow's import).
     keras_extras: bool = True
 
     @property

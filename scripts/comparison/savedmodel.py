@@ -10,6 +10,7 @@ whatever else the machine is doing.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import statistics
 import time
@@ -45,8 +46,9 @@ class LoadedModel:
 
 def load(name: str, uri: str, scratch: Path, client: storage.Client, task: Task = MNIST) -> LoadedModel:
     """The SavedModel at `uri` (copied from gs:// into `scratch` first); anything unloadable: StepError."""
-    # Deferred: importing TensorFlow takes seconds (and sets off futile collections); the gate never uses Keras.
-    with collector_paused(), keras_extras_hidden():
+    # Deferred: importing TensorFlow takes seconds (and sets off futile collections). Keras' integrations only for
+    # a task whose code (which the gate runs too) uses them (Task.keras_extras).
+    with collector_paused(), contextlib.nullcontext() if task.keras_extras else keras_extras_hidden():
         import tensorflow as tf
 
     local = Path(uri)
