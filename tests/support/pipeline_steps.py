@@ -21,7 +21,7 @@ from scripts import gate, register, submit_training
 from scripts.core import registry
 from scripts.core.cloud import read_json, storage_client
 from tests.support.once import built_once
-from tests.support.training import train_forked, train_in_subprocess
+from tests.support.training import train_forked
 from tests.support.vertex_local_server import free_port
 from trainer.data import load_mnist_sample
 
@@ -128,36 +128,10 @@ def promote(run: TrainedRun, names: Names, out_dir: str) -> str:
 LOCAL_SETTINGS = ("--model", "baseline", "--batch-size", "32", "--learning-rate", "0.001", "--seed", "42")
 
 
-def train_locally(model_dir: Path, git_sha: str, *flags: str) -> TrainedRun:
-    """The real trainer in a subprocess with run_a's settings (baseline, batch 32, seed 42) and these flags."""
-    train_in_subprocess(model_dir, *LOCAL_SETTINGS, "--git-sha", git_sha, *flags)
-    return TrainedRun(git_sha, str(model_dir), json.loads((model_dir / "metrics.json").read_text())["accuracy"])
-
-
-def trained_once(
-    tmp_path_factory: pytest.TempPathFactory,
-    name: str,
-    git_sha: str,
-    *flags: str,
-    data: Callable[[Path], None] | None = None,
-) -> TrainedRun:
-    """`train_locally` once per test run, whichever worker asks first (tests/support/once.py); `data` writes the .npz
-    it trains on (--data-path) first."""
-
-    def build(folder: Path) -> None:
-        if data is not None:
-            data(folder / f"{name}.npz")
-        extra = ("--data-path", str(folder / f"{name}.npz")) if data is not None else ()
-        train_locally(folder / "model", git_sha, *flags, *extra)
-
-    folder = built_once(tmp_path_factory, name, build)
-    accuracy = json.loads((folder / "model" / "metrics.json").read_text())["accuracy"]
-    return TrainedRun(git_sha, str(folder / "model"), accuracy)
-
-
 @dataclasses.dataclass(frozen=True)
 class LocalRun:
-    """One run for trained_together: what trained_once(name, git_sha, *flags, data=data) would train."""
+    """One run for trained_together: the real trainer with LOCAL_SETTINGS (run_a's: baseline, batch 32, seed 42),
+    this git SHA and these flags, on the .npz `data` writes (--data-path) when given."""
 
     name: str
     git_sha: str
@@ -168,9 +142,8 @@ class LocalRun:
 def trained_together(
     tmp_path_factory: pytest.TempPathFactory, group: str, runs: Sequence[LocalRun]
 ) -> dict[str, TrainedRun]:
-    """`trained_once` for each run, built together once per test run (under `group`'s lock, tests/support/once.py)
-    the first time any worker asks for one of them: one process imports TensorFlow once and forks a trainer per
-    run (train_forked), each with train_locally's settings and flags, as train_locally would run it."""
+    """Each run, built together once per test run (under `group`'s lock, tests/support/once.py) the first time any
+    worker asks for one of them: one process imports TensorFlow once and forks a trainer per run (train_forked)."""
 
     def build(folder: Path) -> None:
         planned = []
