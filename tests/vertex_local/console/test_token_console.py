@@ -22,7 +22,8 @@ TOKEN = secrets.token_urlsafe()
 @pytest.fixture(scope="module")
 @tiers.live
 def token_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VertexLocal]:
-    running = serve_own(tmp_path_factory.mktemp("token-console"), ["--token", TOKEN], token=TOKEN)
+    # `--token=...` in one word: a random token may begin with "-", which argparse reads as the next option
+    running = serve_own(tmp_path_factory.mktemp("token-console"), [f"--token={TOKEN}"], token=TOKEN)
     bearer = {"authorization": f"Bearer {TOKEN}"}
     endpoint = {"displayName": "guarded-endpoint"}
     created = requests.post(running.api("endpoints"), json=endpoint, headers=bearer, timeout=30)
