@@ -56,8 +56,7 @@ def import_tensorflow(verbose: bool, environ: MutableMapping[str, str], keras_ex
     everything shown when verbose. Call it before anything imports TensorFlow (Keras does). keras_extras=False:
     without Keras' optional integrations (keras_extras_hidden), for a process that runs no code that uses them."""
     environ["TF_CPP_MIN_LOG_LEVEL"] = "0" if verbose else QUIET_LEVEL
-    extras = contextlib.nullcontext() if keras_extras else keras_extras_hidden()
-    with hidden_native_logs(hide=not verbose), collector_paused(), extras:
+    with hidden_native_logs(hide=not verbose), collector_paused(), keras_extras_hidden(hide=not keras_extras):
         import tensorflow
     return tensorflow
 
@@ -83,14 +82,15 @@ def collector_paused() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def keras_extras_hidden() -> Iterator[None]:
-    """Within the block, those of KERAS_EXTRAS not imported yet cannot be imported, so TensorFlow's first import
-    (and the Keras it imports) leaves Keras' integrations with them out. For processes that run no Keras code:
-    vertex-local (its serving container and batch worker too), and the trainer, the gate and the demo for a task
-    that says so (Task.keras_extras; a user's task has them by default). After the block each imports as usual;
-    only modules that looked for them inside it go on without them. Nothing else may import them meanwhile."""
-    imported = "tensorflow" in sys.modules  # and Keras with it: nothing left to leave out
-    hidden = [name for name in KERAS_EXTRAS if name not in sys.modules and not imported]
+def keras_extras_hidden(hide: bool = True) -> Iterator[None]:
+    """Within the block (when `hide`), those of KERAS_EXTRAS not imported yet cannot be imported, so TensorFlow's
+    first import (and the Keras it imports) leaves Keras' integrations with them out. For processes that run no
+    Keras code: vertex-local (its serving container and batch worker too), and the trainer, the gate and the demo
+    for a task that says so (Task.keras_extras; a user's task has them by default). After the block each imports
+    as usual; only modules that looked for them inside it go on without them. Nothing else may import them
+    meanwhile."""
+    # Once TensorFlow (and Keras with it) is imported, nothing is left to leave out.
+    hidden = [] if not hide or "tensorflow" in sys.modules else [n for n in KERAS_EXTRAS if n not in sys.modules]
     for name in hidden:
         sys.modules[name] = None  # type: ignore[assignment]  # the import system's "not installed"
     try:

@@ -10,7 +10,6 @@ whatever else the machine is doing.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import statistics
 import time
@@ -48,7 +47,7 @@ def load(name: str, uri: str, scratch: Path, client: storage.Client, task: Task 
     """The SavedModel at `uri` (copied from gs:// into `scratch` first); anything unloadable: StepError."""
     # Deferred: importing TensorFlow takes seconds (and sets off futile collections). Keras' integrations only for
     # a task whose code (which the gate runs too) uses them (Task.keras_extras).
-    with collector_paused(), contextlib.nullcontext() if task.keras_extras else keras_extras_hidden():
+    with collector_paused(), keras_extras_hidden(hide=not task.keras_extras):
         import tensorflow as tf
 
     local = Path(uri)

@@ -100,13 +100,17 @@ def run(argv):
     os._exit(status)
 
 
+def reap(running):  # waits for one child to end, reports it, and says whether it failed
+    pid, code = os.wait()
+    print(f"run {running.pop(pid)}: exit {os.waitstatus_to_exitcode(code)}", flush=True)
+    return code != 0
+
+
 # Two at a time on two cores or more: a worker that waits for these runs has its core idle meanwhile.
 running, failed, at_once = {}, False, min(2, os.cpu_count() or 1)
 for number, argv in enumerate(json.loads(sys.argv[3])):
     while len(running) >= at_once:
-        pid, code = os.wait()
-        print(f"run {running.pop(pid)}: exit {os.waitstatus_to_exitcode(code)}", flush=True)
-        failed = failed or code != 0
+        failed = reap(running) or failed
     sys.stdout.flush()
     sys.stderr.flush()
     child = os.fork()
@@ -114,9 +118,7 @@ for number, argv in enumerate(json.loads(sys.argv[3])):
         run(argv)
     running[child] = number
 while running:
-    pid, code = os.wait()
-    print(f"run {running.pop(pid)}: exit {os.waitstatus_to_exitcode(code)}", flush=True)
-    failed = failed or code != 0
+    failed = reap(running) or failed
 sys.exit(1 if failed else 0)
 """
 
