@@ -82,6 +82,18 @@ def collector_paused() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def first_tensorflow_import(keras_extras: bool = False) -> Iterator[None]:
+    """Around a lazy `import tensorflow` that may run more than once in a process: the first time, the collector
+    paused (collector_paused) and Keras' integrations left out unless keras_extras (keras_extras_hidden); once
+    TensorFlow is imported, nothing: a freeze then would take the models loaded since with it, for good."""
+    if "tensorflow" in sys.modules:
+        yield
+        return
+    with collector_paused(), keras_extras_hidden(hide=not keras_extras):
+        yield
+
+
+@contextlib.contextmanager
 def keras_extras_hidden(hide: bool = True) -> Iterator[None]:
     """Within the block (when `hide`), those of KERAS_EXTRAS not imported yet cannot be imported, so TensorFlow's
     first import (and the Keras it imports) leaves Keras' integrations with them out. For processes that run no

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from google.cloud import storage
 
-from native_logs import collector_paused, keras_extras_hidden
+from native_logs import first_tensorflow_import
 from scripts.core import cloud
 from scripts.core.step import StepError
 from tasks import Task
@@ -47,7 +47,7 @@ def load(name: str, uri: str, scratch: Path, client: storage.Client, task: Task 
     """The SavedModel at `uri` (copied from gs:// into `scratch` first); anything unloadable: StepError."""
     # Deferred: importing TensorFlow takes seconds (and sets off futile collections). Keras' integrations only for
     # a task whose code (which the gate runs too) uses them (Task.keras_extras).
-    with collector_paused(), keras_extras_hidden(hide=not task.keras_extras):
+    with first_tensorflow_import(keras_extras=task.keras_extras):
         import tensorflow as tf
 
     local = Path(uri)

@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import dataclasses
 import functools
 import gc
 import itertools
 import math
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from native_logs import collector_paused, hidden_native_logs, keras_extras_hidden
+from native_logs import first_tensorflow_import, hidden_native_logs
 from pipeline_config import Serving
 from tasks.mnist import TASK as MNIST
 from vertex_local.errors import ApiError
@@ -220,10 +219,10 @@ def load_saved_model(model_dir: Path) -> LoadedModel:
     if not (model_dir / "saved_model.pb").is_file():
         raise ValueError(f"{model_dir} holds no saved_model.pb: it is not a TensorFlow SavedModel directory")
     # The C++ lines TF's first import logs (`I0000 ... port.cc:153] oneDNN ...`) stay out of the server log, what
-    # the import makes is frozen (settle_heap), and Keras' integrations the server never uses are left out.
-    # Only the first: a freeze now would take loaded models with it.
+    # the import makes is frozen (settle_heap), and Keras' integrations the server never uses are left out: all
+    # only at the first import (first_tensorflow_import).
     first_import = "tensorflow" not in sys.modules
-    with hidden_native_logs(hide=first_import), first_import_only(first_import):
+    with hidden_native_logs(hide=first_import), first_tensorflow_import():
         import tensorflow as tf  # lazily: importing TF takes seconds and the server should start at once
 
     limit_tf_threads(tf)
@@ -247,16 +246,6 @@ def load_saved_model(model_dir: Path) -> LoadedModel:
     spec = InputSpec(next(iter(inputs)), tuple(dims[1:]))
     return LoadedModel(model_dir, saved_model, function, spec, outputs[0],
                        signature_caller(function, spec, outputs[0]))  # fmt: skip
-
-
-@contextlib.contextmanager
-def first_import_only(first: bool) -> Iterator[None]:
-    """TensorFlow's first import in this process: the collector paused and Keras' extras hidden (native_logs)."""
-    if not first:
-        yield
-        return
-    with collector_paused(), keras_extras_hidden():
-        yield
 
 
 def valid_batch_shape(dims: list) -> bool:
